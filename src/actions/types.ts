@@ -1,0 +1,92 @@
+/**
+ * Response actions a `restrict` rule may name (DESIGN.md "Actions"). They run only under Enforce.
+ * Each action is a one-key object, as in the policy YAML: `- deletePod: {gracePeriodSeconds: 0}`.
+ * The policy JSON Schema validates these shapes; executors live beside this file.
+ */
+
+export interface ActionCommon {
+  /** Report what would be done, do nothing. */
+  dryRun?: boolean;
+}
+
+export interface KillAction extends ActionCommon {
+  /** Signal name; SIGKILL by default. */
+  signal?: string;
+}
+export interface DeletePodAction extends ActionCommon {
+  gracePeriodSeconds?: number;
+}
+export interface LabelAction extends ActionCommon {
+  labels: Record<string, string>;
+}
+export interface AnnotateAction extends ActionCommon {
+  annotations: Record<string, string>;
+}
+export interface PatchAction extends ActionCommon {
+  /** strategic-merge (default), merge, or json6902. */
+  type?: 'strategic-merge' | 'merge' | 'json6902';
+  /** An object for merge patches, an operation list for json6902; may contain {{ }} variables. */
+  patch: unknown;
+}
+export interface IsolateAction extends ActionCommon {
+  /** Label put on the pod and selected by the deny-all NetworkPolicy. */
+  label?: string;
+}
+export interface ScaleAction extends ActionCommon {
+  replicas: number;
+}
+export type CordonAction = ActionCommon;
+export interface EventAction extends ActionCommon {
+  type?: 'Normal' | 'Warning';
+  reason?: string;
+  message?: string;
+}
+export interface WebhookAction extends ActionCommon {
+  url: string;
+  /** A Secret holding a bearer token. */
+  secretRef?: { name: string; namespace?: string; key?: string };
+  timeoutSeconds?: number;
+}
+
+export interface ActionSpecMap {
+  kill: KillAction;
+  deletePod: DeletePodAction;
+  label: LabelAction;
+  annotate: AnnotateAction;
+  patch: PatchAction;
+  isolate: IsolateAction;
+  scale: ScaleAction;
+  cordon: CordonAction;
+  event: EventAction;
+  webhook: WebhookAction;
+}
+
+export type ActionName = keyof ActionSpecMap;
+
+export const ACTION_NAMES: readonly ActionName[] = [
+  'kill',
+  'deletePod',
+  'label',
+  'annotate',
+  'patch',
+  'isolate',
+  'scale',
+  'cordon',
+  'event',
+  'webhook',
+];
+
+/** One action as written in a policy: exactly one key. */
+export type ActionSpec = { [K in ActionName]: { [P in K]: ActionSpecMap[K] } }[ActionName];
+
+export function actionName(spec: ActionSpec): ActionName {
+  return Object.keys(spec)[0] as ActionName;
+}
+
+/** Outcome of running one action, recorded in reports, the store and metrics. */
+export interface ActionOutcome {
+  action: ActionName;
+  outcome: 'succeeded' | 'failed' | 'skipped' | 'dry-run' | 'deduplicated' | 'rate-limited' | 'unavailable';
+  detail?: string;
+  time: string;
+}

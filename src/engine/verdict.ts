@@ -1,0 +1,40 @@
+import type { ActionSpec } from '../actions/types.js';
+import type { Behavior, RuntimeEvent } from '../events/types.js';
+
+/** A reference to the Kubernetes object a result is about (a Pod, or the Node for host events). */
+export interface ResourceRef {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+  uid?: string;
+}
+
+export type FailureAction = 'Audit' | 'Enforce';
+
+/**
+ * The engine's output for one violated `restrict` rule on one event. Pure data: reports, the store,
+ * the dashboard and the action executors all consume it.
+ */
+export interface Verdict {
+  policy: string;
+  /** Set for namespaced RuntimePolicy. */
+  policyNamespace?: string;
+  rule: string;
+  mode: FailureAction;
+  resource: ResourceRef;
+  /** The container the event happened in, when known. */
+  container?: string;
+  /** True when the resource was synthesised from the event (no cluster to look the pod up in). */
+  synthetic?: boolean;
+  behavior: Behavior;
+  /** Rendered message (variables substituted). */
+  message: string;
+  eventId: string;
+  time: string;
+  /** Actions to run; empty under Audit. */
+  actions: ActionSpec[];
+  severity?: string;
+  category?: string;
+  event: RuntimeEvent;
+}

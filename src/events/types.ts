@@ -1,0 +1,125 @@
+/**
+ * The common event model (DESIGN.md "Q1"): every source adapter turns its tool's output into a
+ * RuntimeEvent. Versioned as runtime.kyverno.io/v1alpha1; the JSON Schema in schemas/ mirrors it.
+ */
+
+export const BEHAVIORS = [
+  'process-exec',
+  'volume-mount',
+  'network-connect',
+  'network-listen',
+  'file-read',
+  'file-write',
+  'privilege-escalation',
+  'module-load',
+  'ptrace',
+  'namespace-change',
+  'bpf-load',
+  'alert',
+] as const;
+
+export type Behavior = (typeof BEHAVIORS)[number];
+
+export function isBehavior(value: unknown): value is Behavior {
+  return typeof value === 'string' && (BEHAVIORS as readonly string[]).includes(value);
+}
+
+export type FileOperation = 'read' | 'write' | 'create' | 'delete' | 'rename' | 'chmod';
+
+export interface ProcessInfo {
+  pid?: number;
+  /** Process start time (kernel boot-relative ns or wall clock ISO), used to check a pid is still the same process. */
+  startTime?: string;
+  uid?: number;
+  binary?: string;
+  args?: string[];
+  cwd?: string;
+  execId?: string;
+}
+
+export interface ParentInfo {
+  pid?: number;
+  binary?: string;
+  args?: string[];
+}
+
+export interface ContainerInfo {
+  id?: string;
+  name?: string;
+  image?: string;
+}
+
+export interface PodInfo {
+  namespace?: string;
+  name?: string;
+  uid?: string;
+  labels?: Record<string, string>;
+  /** Owning workload when the tool knows it (Tetragon's pod.workload / workload_kind). */
+  workload?: string;
+  workloadKind?: string;
+}
+
+export interface MountInfo {
+  source?: string;
+  target?: string;
+  fstype?: string;
+  flags?: string[];
+}
+
+export interface NetworkInfo {
+  protocol?: string;
+  family?: 'ipv4' | 'ipv6' | 'unix';
+  saddr?: string;
+  sport?: number;
+  daddr?: string;
+  dport?: number;
+}
+
+export interface FileInfo {
+  path?: string;
+  operation?: FileOperation;
+}
+
+export interface PrivilegeInfo {
+  fromUid?: number;
+  toUid?: number;
+  capability?: string;
+}
+
+export interface ModuleInfo {
+  name?: string;
+}
+
+export interface AlertInfo {
+  rule?: string;
+  priority?: string;
+  tags?: string[];
+  output?: string;
+}
+
+export interface RuntimeEvent {
+  /** Unique; stable for the same raw event so duplicates can be dropped. */
+  id: string;
+  /** RFC 3339 with nanoseconds when the tool gives them. */
+  time: string;
+  /** tetragon | falco | kubearmor | tracee | bpftrace | <custom>. */
+  source: string;
+  node?: string;
+  behavior: Behavior;
+  process?: ProcessInfo;
+  parent?: ParentInfo;
+  container?: ContainerInfo;
+  pod?: PodInfo;
+  mount?: MountInfo;
+  network?: NetworkInfo;
+  file?: FileInfo;
+  privilege?: PrivilegeInfo;
+  module?: ModuleInfo;
+  alert?: AlertInfo;
+  /** True when the tool already blocked the behavior in the kernel (e.g. Tetragon Sigkill/Override). */
+  enforced?: boolean;
+  /** Cgroup id / path as seen by the sensor, for attribution. */
+  cgroup?: { id?: string; path?: string };
+  /** The original event, kept for reports and forensics. */
+  raw?: unknown;
+}

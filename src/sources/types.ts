@@ -1,0 +1,24 @@
+import type { RuntimeEvent } from '../events/types.js';
+
+/** Status of one input, shown on /api/sources and the dashboard. */
+export interface SourceStats {
+  name: string;
+  kind: string;
+  status: 'starting' | 'running' | 'degraded' | 'stopped' | 'failed';
+  eventsIn: number;
+  dropped: Record<string, number>;
+  lastError?: string;
+}
+
+/**
+ * An input of events. `emit` returns a promise when the pipeline wants the reader to wait
+ * (backpressure for inputs that can wait: files, gRPC); readers that cannot wait count a drop.
+ */
+export type EmitFn = (event: RuntimeEvent) => void | Promise<void>;
+
+export interface EventSource {
+  readonly name: string;
+  start(emit: EmitFn): Promise<void>;
+  stop(): Promise<void>;
+  stats(): SourceStats;
+}
