@@ -5,6 +5,12 @@
  */
 import { Command } from '@commander-js/extra-typings';
 import { readFileSync } from 'node:fs';
+import { register as registerApply } from './commands/apply.js';
+import { register as registerConformance } from './commands/conformance.js';
+import { register as registerRelease } from './commands/release.js';
+import { register as registerRun } from './commands/run.js';
+import { register as registerTest } from './commands/test.js';
+import { register as registerValidate } from './commands/validate.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -18,6 +24,16 @@ export function buildProgram(): Command {
     )
     .version(pkg.version)
     .showHelpAfterError();
+  for (const register of [
+    registerRun,
+    registerApply,
+    registerTest,
+    registerValidate,
+    registerConformance,
+    registerRelease,
+  ]) {
+    register(program);
+  }
   return program;
 }
 
