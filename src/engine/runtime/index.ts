@@ -1,10 +1,12 @@
 /**
- * CONTRACT (owned by the lead; bodies follow): the runtime policy engine. Pure: an event (plus what
+ * The runtime policy engine. Pure: an event (plus what
  * attribution found) in, verdicts out.
  */
 import type { Behavior, RuntimeEvent } from '../../events/types.js';
 import type { CompiledPolicy } from '../../policy/index.js';
 import type { ResourceRef, Verdict } from '../verdict.js';
+import { IndexedRuntimeEngine } from './engine.js';
+import { compileRuntimePolicies } from './compile.js';
 
 /** Kubernetes object as plain JSON. */
 export type KubeObject = Record<string, unknown> & {
@@ -61,8 +63,8 @@ export interface RuntimeEngineOptions {
 }
 
 export function createRuntimeEngine(
-  _policies: readonly CompiledPolicy[],
-  _options: RuntimeEngineOptions = {},
+  policies: readonly CompiledPolicy[],
+  options: RuntimeEngineOptions = {},
 ): RuntimeEngine {
-  throw new Error('not implemented');
+  return new IndexedRuntimeEngine(compileRuntimePolicies(policies), options);
 }
