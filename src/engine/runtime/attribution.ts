@@ -69,7 +69,7 @@ function synthesisePod(event: RuntimeEvent): Attribution {
   const resource: KubeObject = {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: metadata as KubeObject['metadata'],
+    metadata: metadata,
     spec: { containers: [containerSpec], ...(event.node ? { nodeName: event.node } : {}) },
   };
   return attributed(resource, container.name ?? 'unknown', true);

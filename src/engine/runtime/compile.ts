@@ -1,15 +1,31 @@
 /**
- * Turns loaded policies into restrict rules ready for the per-event path. Policies of Kyverno's own
- * kinds (validate rules) are not runtime rules and are skipped here.
+ * Selects the restrict rules of loaded policies and prepares them for the per-event path. The policy
+ * loader (src/policy) has already compiled everything — match, patterns, templates, conditions, CEL —
+ * once; this adds what the runtime needs on top: the behavior set, mode, actions and report metadata.
  */
-import type { CompiledPolicy } from '../../policy/index.js';
+import type { ActionSpec } from '../../actions/types.js';
+import type { Behavior } from '../../events/types.js';
+import type { CompiledPolicy, CompiledRestrict, CompiledRule } from '../../policy/index.js';
 import type { FailureAction } from '../verdict.js';
 import type { PolicySummary } from './index.js';
-import { compileRuleMatcher, type RuleMatcher } from './match-adapter.js';
-import { compileRestrictRule, type CompiledRestrictRule, type RestrictSpec } from './restrict-rule.js';
 
-export interface RuntimeRule extends CompiledRestrictRule {
-  matches: RuleMatcher;
+export interface RuntimeRule {
+  policy: string;
+  policyNamespace?: string;
+  rule: string;
+  mode: FailureAction;
+  behaviors: ReadonlySet<Behavior>;
+  /** match/exclude, preconditions, celPreconditions. */
+  compiled: CompiledRule;
+  restrict: CompiledRestrict;
+  /** The message as written, shown when a variable in it cannot be resolved for an event. */
+  messageText: string;
+  /** Actions to run; empty under Audit. */
+  actions: ActionSpec[];
+  severity?: string;
+  category?: string;
+  /** Literal `event.file.path` prefixes of the pattern, for the sensor's in-kernel filter. */
+  filePathPrefixes: string[] | undefined;
 }
 
 export interface CompiledRuntimePolicies {
@@ -17,57 +33,31 @@ export interface CompiledRuntimePolicies {
   summaries: PolicySummary[];
 }
 
-interface RuleDocument {
-  name: string;
-  match?: unknown;
-  exclude?: unknown;
-  preconditions?: unknown;
-  celPreconditions?: unknown;
-  restrict?: RestrictSpec;
-  validate?: unknown;
-}
-
-interface PolicySpecDocument {
-  failureAction?: string;
-  validationFailureAction?: string;
-  rules?: RuleDocument[];
-}
-
 export function compileRuntimePolicies(policies: readonly CompiledPolicy[]): CompiledRuntimePolicies {
   const rules: RuntimeRule[] = [];
   const summaries: PolicySummary[] = [];
   for (const policy of policies) {
-    const spec = (policy.document.spec ?? {}) as PolicySpecDocument;
-    const mode = failureActionOf(spec);
-    const annotations = (policy.document.metadata as { annotations?: Record<string, string> } | undefined)
-      ?.annotations;
     const summary: PolicySummary = {
       name: policy.name,
       kind: policy.kind,
-      mode,
+      mode: policy.failureAction,
       rules: [],
       source: policy.source,
     };
     if (policy.namespace) summary.namespace = policy.namespace;
-    for (const rule of spec.rules ?? []) {
+    for (const rule of policy.rules) {
       if (!rule.restrict) {
-        summary.rules.push({ name: rule.name, type: 'validate', behaviors: [], actions: [] });
+        if (!rule.autogen)
+          summary.rules.push({ name: rule.name, type: 'validate', behaviors: [], actions: [] });
         continue;
       }
-      const owner = {
-        policy: policy.name,
-        mode,
-        ...(policy.namespace ? { policyNamespace: policy.namespace } : {}),
-        ...severityAndCategory(annotations),
-      };
-      const compiled = compileRestrictRule(owner, { ...rule, restrict: rule.restrict });
-      const matcher = compileRuleMatcher(policy, rule);
-      rules.push({ ...compiled, matches: matcher });
+      const runtimeRule = runtimeRuleOf(policy, rule, rule.restrict);
+      rules.push(runtimeRule);
       summary.rules.push({
         name: rule.name,
         type: 'restrict',
-        behaviors: [...compiled.behaviors],
-        actions: (rule.restrict.actions ?? []).map((a) => Object.keys(a)[0] ?? ''),
+        behaviors: [...runtimeRule.behaviors],
+        actions: rule.restrict.actions.map((a) => Object.keys(a)[0] ?? ''),
       });
     }
     summaries.push(summary);
@@ -75,20 +65,45 @@ export function compileRuntimePolicies(policies: readonly CompiledPolicy[]): Com
   return { rules, summaries };
 }
 
-function failureActionOf(spec: PolicySpecDocument): FailureAction {
-  const value = spec.failureAction ?? spec.validationFailureAction ?? 'Audit';
-  return value.toLowerCase() === 'enforce' ? 'Enforce' : 'Audit';
-}
-
-/** Kyverno's policies.kyverno.io/severity and /category annotations carry over to reports. */
-function severityAndCategory(annotations: Record<string, string> | undefined): {
-  severity?: string;
-  category?: string;
-} {
-  const out: { severity?: string; category?: string } = {};
-  const severity = annotations?.['policies.kyverno.io/severity'];
-  const category = annotations?.['policies.kyverno.io/category'];
+function runtimeRuleOf(policy: CompiledPolicy, rule: CompiledRule, restrict: CompiledRestrict): RuntimeRule {
+  const raw = rule.raw.restrict as { message?: unknown; pattern?: unknown } | undefined;
+  const mode = rule.failureAction;
+  const out: RuntimeRule = {
+    policy: policy.name,
+    rule: rule.name,
+    mode,
+    behaviors: new Set(restrict.behaviors),
+    compiled: rule,
+    restrict,
+    messageText: typeof raw?.message === 'string' ? raw.message : `${rule.name}: restricted behavior`,
+    actions: mode === 'Enforce' ? restrict.actions : [],
+    filePathPrefixes: literalPathPrefixes(raw?.pattern),
+  };
+  if (policy.namespace) out.policyNamespace = policy.namespace;
+  // Kyverno's policies.kyverno.io/severity and /category annotations carry over to reports.
+  const severity = policy.annotations['policies.kyverno.io/severity'];
+  const category = policy.annotations['policies.kyverno.io/category'];
   if (severity) out.severity = severity;
   if (category) out.category = category;
   return out;
+}
+
+/**
+ * Literal prefixes of `event.file.path` in a pattern ("/etc/*" → "/etc/"), or undefined when the
+ * rule's paths cannot be narrowed (no path pattern, a negation or comparison, a leading wildcard).
+ */
+function literalPathPrefixes(pattern: unknown): string[] | undefined {
+  const event = (pattern as { event?: { file?: { path?: unknown } } } | undefined)?.event;
+  const path = event?.file?.path;
+  if (typeof path !== 'string') return undefined;
+  const prefixes: string[] = [];
+  for (const alternative of path.split('|')) {
+    const alt = alternative.trim();
+    if (alt.startsWith('!') || /^[<>=]/.test(alt) || alt.includes('{{')) return undefined;
+    const cut = alt.search(/[*?]/);
+    const prefix = cut < 0 ? alt : alt.slice(0, cut);
+    if (!prefix.startsWith('/')) return undefined;
+    prefixes.push(prefix);
+  }
+  return prefixes;
 }

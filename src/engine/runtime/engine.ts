@@ -15,6 +15,8 @@ import type {
   RuntimeEngineOptions,
   SensorHints,
 } from './index.js';
+import { factsOf, ruleMatches } from './match-adapter.js';
+import { withVariables } from '../validate/cel.js';
 import { runtimeView } from './view.js';
 
 /** Why a rule that could fire did not produce a verdict because of an error (not a non-match). */
@@ -64,13 +66,13 @@ export class IndexedRuntimeEngine implements RuntimeEngine {
     const attribution = attributeEvent(event, this.options.lookup, this.options.nodeName);
     const namespace = attribution.ref.namespace;
     const namespaceLabels = namespace ? this.options.lookup?.namespaceLabels(namespace) : undefined;
+    const facts = factsOf(attribution.resource);
     const verdicts: Verdict[] = [];
     let evaluation: Evaluation | undefined;
     for (const rule of rules) {
       // A namespaced RuntimePolicy governs only its own namespace.
       if (rule.policyNamespace !== undefined && rule.policyNamespace !== namespace) continue;
-      if (!rule.matches({ resource: attribution.resource, ...(namespaceLabels ? { namespaceLabels } : {}) }))
-        continue;
+      if (!ruleMatches(rule, facts, namespaceLabels)) continue;
       evaluation ??= new Evaluation(event, attribution);
       try {
         const verdict = evaluateRule(rule, evaluation);
@@ -137,25 +139,22 @@ class Evaluation {
 }
 
 function evaluateRule(rule: RuntimeRule, evaluation: Evaluation): Verdict | undefined {
-  if (rule.preconditions && !rule.preconditions.evaluate(evaluation.context).result) return undefined;
-  let activation = evaluation.celActivation;
-  if (rule.celVariables.length > 0) {
-    const variables: Record<string, unknown> = {};
-    activation = { ...activation, variables };
-    for (const v of rule.celVariables) variables[v.name] = v.program.evaluate(activation);
-  }
-  for (const program of rule.celPreconditions) if (program.evaluate(activation) !== true) return undefined;
+  const { compiled, restrict } = rule;
+  if (compiled.preconditions && !compiled.preconditions.evaluate(evaluation.context).result) return undefined;
+  const activation = restrict.cel
+    ? withVariables(restrict.cel, evaluation.celActivation)
+    : evaluation.celActivation;
+  for (const pre of compiled.celPreconditions)
+    if (pre.program.evaluate(activation) !== true) return undefined;
 
-  if (rule.pattern) {
-    const pattern =
-      rule.pattern.kind === 'static'
-        ? rule.pattern.pattern
-        : compilePattern(rule.pattern.template.render(evaluation.context));
-    // A restrict pattern describes what is forbidden: a match is a violation.
-    if (pattern.match(evaluation.view).status !== 'pass') return undefined;
-  }
-  if (rule.conditions && !rule.conditions.evaluate(evaluation.context).result) return undefined;
-  for (const program of rule.celExpressions) if (program.evaluate(activation) !== true) return undefined;
+  const pattern =
+    restrict.pattern ??
+    (restrict.patternTemplate && compilePattern(restrict.patternTemplate.render(evaluation.context)));
+  // A restrict pattern describes what is forbidden: a match is a violation.
+  if (pattern && pattern.match(evaluation.view).status !== 'pass') return undefined;
+  if (restrict.conditions && !restrict.conditions.evaluate(evaluation.context).result) return undefined;
+  for (const e of restrict.cel?.expressions ?? [])
+    if (e.program.evaluate(activation) !== true) return undefined;
 
   const { event, attribution } = evaluation;
   const verdict: Verdict = {
@@ -179,9 +178,10 @@ function evaluateRule(rule: RuntimeRule, evaluation: Evaluation): Verdict | unde
 }
 
 function renderMessage(rule: RuntimeRule, evaluation: Evaluation): string {
-  if (rule.message.isStatic) return String(rule.message.render({}));
+  const template = rule.restrict.message;
+  if (!template) return rule.messageText;
   try {
-    const rendered = rule.message.render(evaluation.context);
+    const rendered = template.render(evaluation.context);
     return typeof rendered === 'string' ? rendered : JSON.stringify(rendered);
   } catch {
     // A message whose variable is missing on this event still reports the violation, unrendered.
