@@ -7,6 +7,12 @@
 export interface ActionCommon {
   /** Report what would be done, do nothing. */
   dryRun?: boolean;
+  /**
+   * Allow this action in protected namespaces (kube-system by default), which are otherwise never
+   * acted upon. The policy-wide equivalent is the annotation
+   * `runtime.kyverno.io/allow-protected-namespaces: "true"`.
+   */
+  allowProtectedNamespaces?: boolean;
 }
 
 export interface KillAction extends ActionCommon {

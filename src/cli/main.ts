@@ -6,6 +6,7 @@
 import { Command } from '@commander-js/extra-typings';
 import { readFileSync } from 'node:fs';
 import { register as registerApply } from './commands/apply.js';
+import { register as registerCluster } from './commands/cluster.js';
 import { register as registerConformance } from './commands/conformance.js';
 import { register as registerRelease } from './commands/release.js';
 import { register as registerRun } from './commands/run.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
     registerValidate,
     registerConformance,
     registerRelease,
+    registerCluster,
   ]) {
     register(program);
   }

@@ -73,6 +73,8 @@ export interface NetworkInfo {
   sport?: number;
   daddr?: string;
   dport?: number;
+  /** DNS name involved, when the tool reports one (KubeArmor DNS visibility, Falco fd.sip.name). */
+  domain?: string;
 }
 
 export interface FileInfo {
@@ -83,6 +85,8 @@ export interface FileInfo {
 export interface PrivilegeInfo {
   fromUid?: number;
   toUid?: number;
+  /** Target group id for setgid-family calls. */
+  toGid?: number;
   capability?: string;
 }
 
@@ -97,7 +101,14 @@ export interface AlertInfo {
   output?: string;
 }
 
+/** The version every RuntimeEvent belongs to; the JSON Schema is schemas/runtime-event.schema.json. */
+export const RUNTIME_EVENT_API_VERSION = 'runtime.kyverno.io/v1alpha1';
+
 export interface RuntimeEvent {
+  /** Optional in JSON input; when present it must be runtime.kyverno.io/v1alpha1. */
+  apiVersion?: typeof RUNTIME_EVENT_API_VERSION;
+  /** Optional in JSON input; when present it must be RuntimeEvent. */
+  kind?: 'RuntimeEvent';
   /** Unique; stable for the same raw event so duplicates can be dropped. */
   id: string;
   /** RFC 3339 with nanoseconds when the tool gives them. */
@@ -118,6 +129,11 @@ export interface RuntimeEvent {
   alert?: AlertInfo;
   /** True when the tool already blocked the behavior in the kernel (e.g. Tetragon Sigkill/Override). */
   enforced?: boolean;
+  /**
+   * The tool-level event that produced this one (Tetragon hook function, Falco evt.type, KubeArmor
+   * syscall/LSM hook, Tracee event name), for reports and troubleshooting mappings.
+   */
+  sourceEvent?: string;
   /** Cgroup id / path as seen by the sensor, for attribution. */
   cgroup?: { id?: string; path?: string };
   /** The original event, kept for reports and forensics. */

@@ -71,3 +71,85 @@ export const policyErrors = new Gauge({
   help: 'Policy documents rejected at load time.',
   registers: [registry],
 });
+
+export const processingLagSeconds = new Histogram({
+  name: 'kyverno_runtime_processing_lag_seconds',
+  help: 'Time an event waited in the ingest queue before the engine took it (processing lag).',
+  buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10],
+  registers: [registry],
+});
+
+export const queueCapacity = new Gauge({
+  name: 'kyverno_runtime_queue_capacity',
+  help: 'Configured size of the bounded ingest queue.',
+  registers: [registry],
+});
+
+export const ingestBlockedWaiters = new Gauge({
+  name: 'kyverno_runtime_ingest_blocked_readers',
+  help: 'Readers (files, gRPC, stdin, TCP) currently waiting for room in the full queue (backpressure).',
+  registers: [registry],
+});
+
+export const sinkErrors = new Counter({
+  name: 'kyverno_runtime_sink_errors_total',
+  help: 'Verdict sink writes that threw or rejected, by sink.',
+  labelNames: ['sink'] as const,
+  registers: [registry],
+});
+
+// ---- cluster side (k8s engineer) -------------------------------------------------------------
+
+export const k8sWatchEvents = new Counter({
+  name: 'kyverno_runtime_k8s_watch_events_total',
+  help: 'Watch events received from the API server, by resource and type (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR).',
+  labelNames: ['resource', 'type'] as const,
+  registers: [registry],
+});
+
+export const k8sWatchRestarts = new Counter({
+  name: 'kyverno_runtime_k8s_watch_restarts_total',
+  help: 'Informer watch restarts, by resource and reason (closed, error, gone, stalled, relist).',
+  labelNames: ['resource', 'reason'] as const,
+  registers: [registry],
+});
+
+export const k8sInformerSynced = new Gauge({
+  name: 'kyverno_runtime_k8s_informer_synced',
+  help: '1 once an informer has listed its resource and is watching; 0 while it is recovering.',
+  labelNames: ['resource'] as const,
+  registers: [registry],
+});
+
+export const k8sApiRequests = new Counter({
+  name: 'kyverno_runtime_k8s_api_requests_total',
+  help: 'Write requests sent to the API server by the cluster side, by purpose and outcome.',
+  labelNames: ['purpose', 'outcome'] as const,
+  registers: [registry],
+});
+
+export const reportWrites = new Counter({
+  name: 'kyverno_runtime_report_writes_total',
+  help: 'PolicyReport writes, by outcome (created, updated, conflict, failed, deleted).',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
+export const reportPending = new Gauge({
+  name: 'kyverno_runtime_report_pending',
+  help: 'Reports with results waiting to be written (buffered while the API server is slow or unreachable).',
+  registers: [registry],
+});
+
+export const reportResultsDropped = new Counter({
+  name: 'kyverno_runtime_report_results_dropped_total',
+  help: 'Report results not written, by reason (buffer-full, result-limit).',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
+export const leaderStatus = new Gauge({
+  name: 'kyverno_runtime_leader',
+  help: '1 while this replica holds the leader Lease.',
+  registers: [registry],
+});

@@ -1,7 +1,28 @@
 /**
- * CONTRACT (owned by the policy work; replace the bodies, keep the signatures):
- * loading policy YAML (files, directories, strings) into validated, compiled policies.
+ * CONTRACT (owned by the policy work): loading policy YAML (files, directories, strings) into validated,
+ * compiled policies.
+ *
+ * Pipeline per YAML document: syntax → kind check → JSON Schema (schemas/policy.schema.json) → compile
+ * (match, patterns, templates, conditions, CEL, autogen). Every problem becomes a PolicyError with
+ * file:line:col pointing at the offending key or value; a bad document never stops the others.
  */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import {
+  KYVERNO_KINDS,
+  RUNTIME_KINDS,
+  RuleCompiler,
+  normalizeFailureAction,
+  type CompileIssue,
+} from './compile.js';
+import { validatePolicyDocument } from './schema/validate.js';
+import { suggest } from './suggest.js';
+import { compileValidatingPolicy, type CompiledValidatingPolicy } from './validating-policy.js';
+import type { CompiledRule, FailureAction } from './types.js';
+import { parseYamlDocuments, type SourceDocument } from './yaml-source.js';
+
+export type * from './types.js';
+export type { CompiledValidatingPolicy } from './validating-policy.js';
 
 /** A policy problem with its place in the source: "policies/x.yaml:12:5: unknown field ...". */
 export interface PolicyError {
@@ -13,28 +34,213 @@ export interface PolicyError {
   policy?: string;
 }
 
+export type PolicyKind = 'ClusterRuntimePolicy' | 'RuntimePolicy' | 'ClusterPolicy' | 'Policy';
+
 /** A validated policy document, compiled (wildcards, patterns, JMESPath, CEL parsed once). */
 export interface CompiledPolicy {
   apiVersion: string;
-  kind: 'ClusterRuntimePolicy' | 'RuntimePolicy' | 'ClusterPolicy' | 'Policy';
+  kind: PolicyKind;
   name: string;
   namespace?: string;
   /** The document as written (after defaults), for display and reports. */
   document: Record<string, unknown>;
   source: { file: string; line: number };
+  /** Policy-wide failure action (spec.failureAction, else Kyverno's validationFailureAction, else Audit). */
+  failureAction: FailureAction;
+  background: boolean;
+  annotations: Record<string, string>;
+  /** Rules in evaluation order: the policy's own, then Kyverno autogen rules (ClusterPolicy/Policy). */
+  rules: CompiledRule[];
 }
 
 export interface LoadResult {
   policies: CompiledPolicy[];
   errors: PolicyError[];
+  /** Documents that are not policies (other API groups), skipped without error. */
+  ignored?: number;
+  /** Kyverno ValidatingPolicy documents (policies.kyverno.io), compiled separately: they have no rules. */
+  validatingPolicies?: CompiledValidatingPolicy[];
 }
 
-/** Loads every YAML document under the given files/directories. A bad document never stops the others. */
-export function loadPolicies(_paths: string[]): Promise<LoadResult> {
-  throw new Error('not implemented');
+/** Formats an error as `file:line:col: message`. */
+export function formatPolicyError(e: PolicyError): string {
+  return `${e.file}:${e.line}:${e.col}: ${e.message}`;
+}
+
+const POLICY_GROUPS = new Set(['runtime.kyverno.io', 'kyverno.io', 'policies.kyverno.io']);
+const SUPPORTED: Record<string, readonly string[]> = {
+  'runtime.kyverno.io': RUNTIME_KINDS,
+  'kyverno.io': KYVERNO_KINDS,
+};
+const isObj = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
+
+function compileDocument(
+  sd: SourceDocument,
+  value: Record<string, unknown>,
+  errors: PolicyError[],
+): CompiledPolicy | undefined {
+  const md = isObj(value.metadata) ? value.metadata : {};
+  const name = typeof md.name === 'string' ? md.name : undefined;
+  const push = (issue: CompileIssue): void => {
+    const { line, col } = sd.locate(issue.path, issue.target);
+    errors.push({ file: sd.file, line, col, message: issue.message, ...(name ? { policy: name } : {}) });
+  };
+  const apiVersion = typeof value.apiVersion === 'string' ? value.apiVersion : '';
+  const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
+  const kind = typeof value.kind === 'string' ? value.kind : '';
+  const supported = SUPPORTED[group] ?? [];
+  if (!supported.includes(kind)) {
+    const all = [...RUNTIME_KINDS, ...KYVERNO_KINDS];
+    const hint = suggest(kind, all);
+    push({
+      path: ['kind'],
+      target: 'value',
+      message:
+        `unsupported policy kind \`${kind}\` (${apiVersion})` +
+        (hint ? `, did you mean \`${hint}\`?` : `; supported: ${all.join(', ')}`),
+    });
+    return undefined;
+  }
+  const schemaIssues = validatePolicyDocument(value);
+  if (schemaIssues.length > 0) {
+    schemaIssues.forEach(push);
+    return undefined;
+  }
+  const spec = value.spec as Record<string, unknown>;
+  const annotations = (isObj(md.annotations) ? md.annotations : {}) as Record<string, string>;
+  const runtime = group === 'runtime.kyverno.io';
+  const compiler = new RuleCompiler(runtime);
+  const rules = compiler.rules(spec, annotations, !runtime);
+  if (compiler.issues.length > 0) {
+    compiler.issues.forEach(push);
+    return undefined;
+  }
+  const namespaced = kind === 'RuntimePolicy' || kind === 'Policy';
+  return {
+    apiVersion,
+    kind: kind as PolicyKind,
+    name: name ?? '',
+    ...(namespaced
+      ? { namespace: typeof md.namespace === 'string' && md.namespace !== '' ? md.namespace : 'default' }
+      : {}),
+    document: value,
+    source: { file: sd.file, line: sd.line },
+    failureAction:
+      normalizeFailureAction(spec.failureAction) ??
+      normalizeFailureAction(spec.validationFailureAction) ??
+      'Audit',
+    background: spec.background !== false,
+    annotations,
+    rules,
+  };
 }
 
 /** Same as loadPolicies for in-memory text (the cluster side feeds CRD objects through this). */
-export function loadPolicyText(_text: string, _file: string): LoadResult {
-  throw new Error('not implemented');
+export function loadPolicyText(text: string, file: string): LoadResult {
+  const result: Required<LoadResult> = { policies: [], errors: [], ignored: 0, validatingPolicies: [] };
+  for (const sd of parseYamlDocuments(text, file)) {
+    if (sd.syntaxErrors.length > 0) {
+      for (const e of sd.syntaxErrors)
+        result.errors.push({ file, line: e.line, col: e.col, message: `YAML: ${e.message}` });
+      continue;
+    }
+    if (sd.value === undefined || sd.value === null) continue;
+    const value = sd.value;
+    if (!isObj(value)) {
+      result.ignored++;
+      continue;
+    }
+    const apiVersion = typeof value.apiVersion === 'string' ? value.apiVersion : '';
+    const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
+    if (!POLICY_GROUPS.has(group)) {
+      result.ignored++;
+      continue;
+    }
+    if (group === 'policies.kyverno.io' && value.kind === 'ValidatingPolicy') {
+      try {
+        result.validatingPolicies.push(compileValidatingPolicy(value, file, sd.line));
+      } catch (e) {
+        const { line, col } = sd.locate(['spec']);
+        result.errors.push({
+          file,
+          line,
+          col,
+          message: `invalid ValidatingPolicy: ${e instanceof Error ? e.message : String(e)}`,
+        });
+      }
+      continue;
+    }
+    try {
+      const policy = compileDocument(sd, value, result.errors);
+      if (policy) result.policies.push(policy);
+    } catch (e) {
+      // Defensive: a bug in a compiler must not take the other documents down.
+      const { line, col } = sd.locate([]);
+      result.errors.push({
+        file,
+        line,
+        col,
+        message: `internal error: ${e instanceof Error ? e.message : String(e)}`,
+      });
+    }
+  }
+  return result;
+}
+
+/** YAML files under a path: the file itself, or every .yaml/.yml below a directory (sorted, recursive). */
+export async function listYamlFiles(path: string): Promise<string[]> {
+  const st = await stat(path);
+  if (!st.isDirectory()) return [path];
+  const out: string[] = [];
+  const entries = (await readdir(path, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
+  for (const entry of entries) {
+    const full = join(path, entry.name);
+    if (entry.isDirectory()) {
+      if (entry.name === 'node_modules') continue;
+      out.push(...(await listYamlFiles(full)));
+    } else if (['.yaml', '.yml'].includes(extname(entry.name))) {
+      out.push(full);
+    }
+  }
+  return out;
+}
+
+/** Loads every YAML document under the given files/directories. A bad document never stops the others. */
+export async function loadPolicies(paths: string[]): Promise<LoadResult> {
+  const result: Required<LoadResult> = { policies: [], errors: [], ignored: 0, validatingPolicies: [] };
+  for (const path of paths) {
+    let files: string[];
+    try {
+      files = await listYamlFiles(path);
+    } catch (e) {
+      result.errors.push({
+        file: path,
+        line: 1,
+        col: 1,
+        message: `cannot read: ${e instanceof Error ? e.message : String(e)}`,
+      });
+      continue;
+    }
+    for (const file of files) {
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch (e) {
+        result.errors.push({
+          file,
+          line: 1,
+          col: 1,
+          message: `cannot read: ${e instanceof Error ? e.message : String(e)}`,
+        });
+        continue;
+      }
+      const r = loadPolicyText(text, file);
+      result.policies.push(...r.policies);
+      result.errors.push(...r.errors);
+      result.ignored += r.ignored ?? 0;
+      result.validatingPolicies.push(...(r.validatingPolicies ?? []));
+    }
+  }
+  return result;
 }

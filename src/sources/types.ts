@@ -18,6 +18,12 @@ export type EmitFn = (event: RuntimeEvent) => void | Promise<void>;
 
 export interface EventSource {
   readonly name: string;
+  /**
+   * True when the input can wait (files, gRPC, stdin, TCP): the pipeline then blocks the reader when
+   * the queue is full instead of dropping. False or absent: the pipeline drops and counts
+   * ("queue-full"). See docs/sources.md "Backpressure".
+   */
+  readonly canWait?: boolean;
   start(emit: EmitFn): Promise<void>;
   stop(): Promise<void>;
   stats(): SourceStats;

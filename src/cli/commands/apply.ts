@@ -1,5 +1,201 @@
-import type { Command } from '@commander-js/extra-typings';
+/**
+ * `kyverno-runtime apply`: evaluates policies against resources offline and prints the results.
+ *
+ * Structure: inputs are loaded into `ApplyInputs`, each input kind produces `ApplyRow`s, and one renderer
+ * prints rows as a table, JSON or PolicyReports. Runtime events (`-e`) plug in as another row producer.
+ */
+import { Command, Option } from '@commander-js/extra-typings';
+import { readFile } from 'node:fs/promises';
+import { parseAllDocuments } from 'yaml';
+import { evaluatePolicy, type RuleResult, type RuleStatus } from '../../engine/validate/index.js';
+import { evaluateValidatingPolicy } from '../../engine/validate/validating-policy.js';
+import type { CompiledValidatingPolicy } from '../../policy/index.js';
+import { formatPolicyError, listYamlFiles, loadPolicies, type CompiledPolicy } from '../../policy/index.js';
+import { isClusterScoped } from '../../policy/kyverno-test/scope.js';
+import { processIo, type CommandIo } from './test.js';
 
-export function register(_program: Command): void {
-  // placeholder: the `apply` command is filled in by its owner.
+type Raw = Record<string, unknown>;
+const isObj = (v: unknown): v is Raw => v !== null && typeof v === 'object' && !Array.isArray(v);
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+export interface ApplyRow {
+  resource: { apiVersion: string; kind: string; name: string; namespace?: string; uid?: string };
+  result: RuleResult;
+}
+
+/** Loads every object of the YAML files under the paths (`kind: List` items flattened). */
+export async function loadResources(
+  paths: readonly string[],
+): Promise<{ resources: Raw[]; errors: string[] }> {
+  const resources: Raw[] = [];
+  const errors: string[] = [];
+  for (const path of paths) {
+    let files: string[];
+    try {
+      files = await listYamlFiles(path);
+    } catch (e) {
+      errors.push(`${path}: ${e instanceof Error ? e.message : String(e)}`);
+      continue;
+    }
+    for (const file of files) {
+      const docs = parseAllDocuments(await readFile(file, 'utf8'));
+      for (const doc of docs) {
+        if (doc.errors.length > 0) {
+          errors.push(`${file}: ${doc.errors[0]!.message.split('\n')[0] ?? ''}`);
+          continue;
+        }
+        const v = doc.toJS() as unknown;
+        if (!isObj(v)) continue;
+        if (v.kind === 'List' && Array.isArray(v.items)) resources.push(...v.items.filter(isObj));
+        else resources.push(v);
+      }
+    }
+  }
+  for (const r of resources) {
+    const md = isObj(r.metadata) ? r.metadata : (r.metadata = {});
+    if (!md.namespace && !isClusterScoped(str(r.apiVersion), str(r.kind))) md.namespace = 'default';
+  }
+  return { resources, errors };
+}
+
+/** Results of every policy on every resource (validate rules and ValidatingPolicies). */
+export function applyToResources(
+  policies: readonly CompiledPolicy[],
+  resources: readonly Raw[],
+  operation: string,
+  validatingPolicies: readonly CompiledValidatingPolicy[] = [],
+): ApplyRow[] {
+  const rows: ApplyRow[] = [];
+  for (const resource of resources) {
+    const md = (resource.metadata ?? {}) as Raw;
+    const ref = {
+      apiVersion: str(resource.apiVersion),
+      kind: str(resource.kind),
+      name: str(md.name) || str(md.generateName),
+      ...(typeof md.namespace === 'string' && md.namespace ? { namespace: md.namespace } : {}),
+      ...(typeof md.uid === 'string' ? { uid: md.uid } : {}),
+    };
+    for (const policy of policies) {
+      for (const result of evaluatePolicy(policy, resource, { operation }))
+        rows.push({ resource: ref, result });
+    }
+    for (const policy of validatingPolicies) {
+      for (const result of evaluateValidatingPolicy(policy, resource, { operation }))
+        rows.push({ resource: ref, result });
+    }
+  }
+  return rows;
+}
+
+function renderTable(rows: readonly ApplyRow[]): string {
+  const table = [
+    ['POLICY', 'RULE', 'RESOURCE', 'RESULT', 'MESSAGE'],
+    ...rows.map((r) => [
+      r.result.policyNamespace ? `${r.result.policyNamespace}/${r.result.policy}` : r.result.policy,
+      r.result.rule,
+      `${r.resource.kind}/${r.resource.namespace ? `${r.resource.namespace}/` : ''}${r.resource.name}`,
+      r.result.status,
+      r.result.message,
+    ]),
+  ];
+  // The message column is last and left unpadded.
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => (row[i] ?? '').length)));
+  return table.map((row) => row.map((c, i) => (i === 4 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+}
+
+const STATUSES: RuleStatus[] = ['pass', 'fail', 'warn', 'error', 'skip'];
+
+/** One wgpolicyk8s.io/v1alpha2 PolicyReport (or ClusterPolicyReport) per resource, as Kyverno's CLI does. */
+export function toPolicyReports(rows: readonly ApplyRow[], now = new Date()): Raw[] {
+  const byResource = new Map<string, ApplyRow[]>();
+  for (const r of rows) {
+    const key = `${r.resource.apiVersion}|${r.resource.kind}|${r.resource.namespace ?? ''}|${r.resource.name}`;
+    byResource.set(key, [...(byResource.get(key) ?? []), r]);
+  }
+  const seconds = Math.floor(now.getTime() / 1000);
+  return [...byResource.values()].map((list) => {
+    const res = list[0]!.resource;
+    const summary = Object.fromEntries(
+      STATUSES.map((s) => [s, list.filter((r) => r.result.status === s).length]),
+    );
+    return {
+      apiVersion: 'wgpolicyk8s.io/v1alpha2',
+      kind: res.namespace ? 'PolicyReport' : 'ClusterPolicyReport',
+      metadata: {
+        name: res.uid ?? `${res.kind.toLowerCase()}-${res.name}`,
+        ...(res.namespace ? { namespace: res.namespace } : {}),
+        labels: { 'app.kubernetes.io/managed-by': 'kyverno-runtime' },
+      },
+      scope: res,
+      summary,
+      results: list.map((r) => ({
+        source: 'kyverno-runtime',
+        policy: r.result.policyNamespace ? `${r.result.policyNamespace}/${r.result.policy}` : r.result.policy,
+        rule: r.result.rule,
+        result: r.result.status,
+        scored: r.result.scored,
+        message: r.result.message,
+        ...(r.result.severity ? { severity: r.result.severity } : {}),
+        ...(r.result.category ? { category: r.result.category } : {}),
+        resources: [res],
+        timestamp: { seconds, nanos: 0 },
+        properties: { process: 'offline apply' },
+      })),
+    };
+  });
+}
+
+export function register(program: Command, io: CommandIo = processIo): void {
+  program
+    .command('apply')
+    .description(
+      'Evaluate policies against Kubernetes resources offline (validate rules of ClusterPolicy/Policy and runtime ' +
+        'policies) and print one result per (policy, rule, resource). Exit code 1 when a result is fail or error.',
+    )
+    .requiredOption('-p, --policies <paths...>', 'policy files or directories')
+    .option(
+      '-r, --resources <paths...>',
+      'resource files or directories (multi-document YAML, kind: List allowed)',
+      [],
+    )
+    .option('--operation <op>', 'admission operation to simulate (CREATE, UPDATE, DELETE, CONNECT)', 'CREATE')
+    .addOption(
+      new Option(
+        '-o, --output <format>',
+        'table, json, or policyreport (wgpolicyk8s.io/v1alpha2 reports as YAML-compatible JSON)',
+      )
+        .choices(['table', 'json', 'policyreport'] as const)
+        .default('table' as const),
+    )
+    .action(async (opts) => {
+      const loaded = await loadPolicies(opts.policies);
+      for (const e of loaded.errors) io.err(`${formatPolicyError(e)}\n`);
+      const { resources, errors } = await loadResources(opts.resources);
+      for (const e of errors) io.err(`${e}\n`);
+      const rows = applyToResources(
+        loaded.policies,
+        resources,
+        opts.operation.toUpperCase(),
+        loaded.validatingPolicies ?? [],
+      );
+      if (opts.output === 'json') io.out(`${JSON.stringify(rows, null, 2)}\n`);
+      else if (opts.output === 'policyreport')
+        io.out(
+          `${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: toPolicyReports(rows) }, null, 2)}\n`,
+        );
+      else {
+        io.out(`${rows.length ? renderTable(rows) : 'no results (no rule matched)'}\n`);
+        const counts = STATUSES.map((s) => `${rows.filter((r) => r.result.status === s).length} ${s}`).join(
+          ', ',
+        );
+        io.out(`${counts}\n`);
+      }
+      if (
+        loaded.errors.length > 0 ||
+        errors.length > 0 ||
+        rows.some((r) => r.result.status === 'fail' || r.result.status === 'error')
+      ) {
+        process.exitCode = 1;
+      }
+    });
 }

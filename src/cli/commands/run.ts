@@ -1,5 +1,159 @@
-import type { Command } from '@commander-js/extra-typings';
+/**
+ * `kyverno-runtime run`: local mode. The built-in eBPF sensor (or another source), the policies,
+ * an embedded store, a local HTTP API and terminal output. See docs/local-mode.md.
+ */
+import { Command, Option } from '@commander-js/extra-typings';
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRuntimeEngine } from '../../engine/runtime/index.js';
+import { loadPolicies } from '../../policy/index.js';
+import { SOURCE_FORMATS } from '../../events/adapters/outcome.js';
+import { generateProgram } from '../../sources/sensor/program.js';
+import { findTracefs, tracepointChecker } from '../../sources/sensor/prerequisites.js';
+import {
+  ACTION_MODES,
+  defaultDbPath,
+  SOURCE_KINDS,
+  startLocalMode,
+  type LocalModeHandle,
+} from '../run/local-mode.js';
 
-export function register(_program: Command): void {
-  // placeholder: the `run` command is filled in by its owner.
+/** The package root (where policies/ ships), from src/cli/commands or dist/src/cli/commands. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+export function parseHostPort(value: string, defaultHost = '127.0.0.1'): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value) ?? /^()()(\d+)$/.exec(value);
+  if (!m) throw new Error(`expected host:port or port, got ${JSON.stringify(value)}`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new Error(`port out of range: ${port}`);
+  return { host: m[1] || m[2] || defaultHost, port };
+}
+
+export function register(program: Command): void {
+  program
+    .command('run')
+    .description(
+      'Local mode: watch this host with the built-in eBPF sensor (or another source), evaluate the policies, ' +
+        'print verdicts, keep them in an embedded store, serve the API and dashboard, and enforce with kill.',
+    )
+    .option('-p, --policies <paths...>', 'policy files or directories (reloaded when they change)', [
+      join(packageRoot(), 'policies'),
+    ])
+    .addOption(
+      new Option('-s, --source <kind>', 'where events come from')
+        .choices(SOURCE_KINDS)
+        .default('sensor' as const),
+    )
+    .option(
+      '--file <path>',
+      'file to tail for --source tetragon-file|file (Tetragon export, or any supported format)',
+    )
+    .addOption(
+      new Option(
+        '--format <format>',
+        'input format for file/stdin/tcp sources (default: auto, tetragon for tetragon-file)',
+      ).choices(['auto', ...SOURCE_FORMATS]),
+    )
+    .option('--source-listen <host:port>', 'address of the http (default 127.0.0.1:2801) or tcp source')
+    .option(
+      '--tetragon-target <target>',
+      'Tetragon gRPC address for --source tetragon-grpc',
+      'unix:///var/run/tetragon/tetragon.sock',
+    )
+    .option('--node-name <name>', 'node name for host events and reports', hostname())
+    .option('--db <path>', 'SQLite store (env KYVERNO_RUNTIME_STORE)', defaultDbPath())
+    .option('--listen <host:port>', 'HTTP API and dashboard address ("off" to disable)', '127.0.0.1:8080')
+    .option(
+      '--api-token <token>',
+      'bearer token required on /api and /metrics (env KYVERNO_RUNTIME_API_TOKEN; required beyond loopback)',
+    )
+    .option('--no-install', 'never install bpftrace automatically (print the command instead)')
+    .addOption(
+      new Option('--log-level <level>', 'JSON log level')
+        .choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+        .default('info'),
+    )
+    .option('--log-file <path>', 'JSON log (pino) destination; "-" for stderr (default: next to the store)')
+    .addOption(
+      new Option(
+        '--mode <mode>',
+        "actions: 'policy' = as each policy's failureAction says; 'audit' = run none (report only); 'dry-run' = report what would be done",
+      )
+        .choices(ACTION_MODES)
+        .default('policy' as const),
+    )
+    .option('--print-program', 'print the bpftrace program the policies need, and exit')
+    .action(async (opts) => {
+      const policyPaths = opts.policies.map((p) => resolve(p));
+      if (opts.printProgram) {
+        const loaded = await loadPolicies(policyPaths);
+        for (const e of loaded.errors) process.stderr.write(`${e.file}:${e.line}:${e.col}: ${e.message}\n`);
+        const hints = createRuntimeEngine(loaded.policies, { nodeName: opts.nodeName }).sensorHints;
+        const tracefs = findTracefs();
+        const generated = generateProgram({
+          behaviors: hints.behaviors,
+          filePathPrefixes: hints.filePathPrefixes,
+          selfPid: process.pid,
+          tracepointExists: tracefs ? tracepointChecker(tracefs) : () => true,
+        });
+        process.stdout.write(generated.source);
+        for (const u of generated.unsupported)
+          process.stderr.write(`cannot watch ${u.behavior}: ${u.reason}\n`);
+        return;
+      }
+      const say = (m: string): void => void process.stderr.write(`kyverno-runtime: ${m}\n`);
+      const db = resolve(opts.db);
+      let handle: LocalModeHandle;
+      try {
+        handle = await startLocalMode({
+          policies: policyPaths,
+          source: opts.source,
+          nodeName: opts.nodeName,
+          db,
+          listen: opts.listen === 'off' ? undefined : parseHostPort(opts.listen),
+          apiToken: opts.apiToken ?? process.env.KYVERNO_RUNTIME_API_TOKEN,
+          install: opts.install,
+          logLevel: opts.logLevel,
+          logFile: opts.logFile ?? join(dirname(db), 'kyverno-runtime.log'),
+          actionMode: opts.mode,
+          file: opts.file,
+          format: opts.format,
+          sourceListen: opts.sourceListen ? parseHostPort(opts.sourceListen) : undefined,
+          tetragonTarget: opts.tetragonTarget,
+          say,
+        });
+      } catch (err) {
+        say((err as Error).message);
+        process.exitCode = 1;
+        return;
+      }
+      say('running; Ctrl-C to stop');
+      await new Promise<void>((resolveDone) => {
+        let signals = 0;
+        const onSignal = (sig: NodeJS.Signals): void => {
+          signals++;
+          if (signals > 1) {
+            say(`${sig} again: exiting without draining`);
+            process.exit(1);
+          }
+          say(`${sig}: draining, flushing the store, detaching probes …`);
+          void handle.stop().then(resolveDone, (err: unknown) => {
+            say(`shutdown error: ${(err as Error).message}`);
+            process.exitCode = 1;
+            resolveDone();
+          });
+        };
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+        // A finite source (stdin) ends the run by itself.
+        void handle.ended.then(() => handle.stop()).then(resolveDone);
+      });
+      say('stopped');
+    });
 }

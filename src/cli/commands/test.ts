@@ -1,5 +1,58 @@
-import type { Command } from '@commander-js/extra-typings';
+import { Command, Option } from '@commander-js/extra-typings';
+import {
+  DEFAULT_TEST_FILE,
+  findTestFiles,
+  formatReports,
+  runTestFiles,
+  totals,
+} from '../../policy/kyverno-test/index.js';
 
-export function register(_program: Command): void {
-  // placeholder: the `test` command is filled in by its owner.
+/** Where a command writes. Tests pass their own sinks; the CLI uses the process streams. */
+export interface CommandIo {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export const processIo: CommandIo = {
+  out: (text) => void process.stdout.write(text),
+  err: (text) => void process.stderr.write(text),
+};
+
+export function register(program: Command, io: CommandIo = processIo): void {
+  program
+    .command('test')
+    .description(
+      'Run Kyverno CLI test files (cli.kyverno.io/v1alpha1 Test, found recursively) and runtime test files; ' +
+        'prints a table per test and a closing line "N passed, M failed". Exit code 1 when any case fails.',
+    )
+    .argument('<paths...>', 'test directories (searched recursively) or test files')
+    .option('-f, --file-name <name>', 'name of the test files to look for', DEFAULT_TEST_FILE)
+    .option(
+      '--strict',
+      'strict scoring: the expected result must be produced; "rule did not apply" passes only when skip is expected ' +
+        '(default: lenient, as Kyverno\'s CLI, which counts "did not apply" as passed)',
+    )
+    .option('--fail-only', 'show only failing cases in the tables')
+    .addOption(
+      new Option('-o, --output <format>', 'output format')
+        .choices(['table', 'json'] as const)
+        .default('table' as const),
+    )
+    .action(async (paths, opts) => {
+      const files = await findTestFiles(paths, opts.fileName);
+      if (files.length === 0) {
+        io.err(`no ${opts.fileName} found under ${paths.join(', ')}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      const strict = opts.strict === true;
+      const reports = await runTestFiles(files, { strict });
+      const t = totals(reports);
+      if (opts.output === 'json') {
+        io.out(`${JSON.stringify({ strict, ...t, tests: reports }, null, 2)}\n`);
+      } else {
+        io.out(`${formatReports(reports, { failOnly: opts.failOnly === true })}\n`);
+      }
+      if (t.failed > 0) process.exitCode = 1;
+    });
 }

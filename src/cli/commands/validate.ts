@@ -1,5 +1,51 @@
-import type { Command } from '@commander-js/extra-typings';
+import { Command, Option } from '@commander-js/extra-typings';
+import { formatPolicyError, loadPolicies } from '../../policy/index.js';
+import { processIo, type CommandIo } from './test.js';
 
-export function register(_program: Command): void {
-  // placeholder: the `validate` command is filled in by its owner.
+export function register(program: Command, io: CommandIo = processIo): void {
+  program
+    .command('validate')
+    .description(
+      'Lint policy files (ClusterRuntimePolicy, RuntimePolicy, Kyverno ClusterPolicy/Policy): YAML syntax, ' +
+        'the JSON Schema (unknown fields get "did you mean" suggestions), and compilation of patterns, ' +
+        'conditions, variables and CEL. Prints one "file:line:col: reason" per problem; exit code 1 on any error.',
+    )
+    .argument('<paths...>', 'policy files or directories (searched recursively for .yaml/.yml)')
+    .addOption(
+      new Option('-o, --output <format>', 'output format')
+        .choices(['text', 'json'] as const)
+        .default('text' as const),
+    )
+    .option('-q, --quiet', 'print only errors')
+    .action(async (paths, opts) => {
+      const result = await loadPolicies(paths);
+      if (opts.output === 'json') {
+        const policies = result.policies.map((p) => ({
+          kind: p.kind,
+          name: p.name,
+          ...(p.namespace ? { namespace: p.namespace } : {}),
+          file: p.source.file,
+          line: p.source.line,
+          rules: p.rules.map((r) => r.name),
+        }));
+        io.out(
+          `${JSON.stringify({ policies, errors: result.errors, ignored: result.ignored ?? 0 }, null, 2)}\n`,
+        );
+      } else {
+        for (const e of result.errors) io.out(`${formatPolicyError(e)}\n`);
+        if (!opts.quiet) {
+          for (const p of result.policies) {
+            io.out(
+              `ok ${p.kind}/${p.namespace ? `${p.namespace}/` : ''}${p.name} (${p.source.file}:${p.source.line}, ${p.rules.length} rules)\n`,
+            );
+          }
+          io.out(
+            `${result.policies.length} valid, ${result.errors.length} error${result.errors.length === 1 ? '' : 's'}` +
+              (result.ignored ? `, ${result.ignored} non-policy documents ignored` : '') +
+              '\n',
+          );
+        }
+      }
+      if (result.errors.length > 0) process.exitCode = 1;
+    });
 }

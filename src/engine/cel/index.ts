@@ -1,12 +1,300 @@
 /**
- * CONTRACT (owned by the expressions work; replace the body, keep the signatures):
- * CEL with the Kubernetes libraries Kyverno policies use, compiled once.
+ * CONTRACT (owned by the expressions work): CEL with the Kubernetes and Kyverno libraries, compiled once.
+ *
+ * Engine: @marcbachmann/cel-js (docs/expressions.md explains the choice: it parses CEL optional syntax `?.`,
+ * `[?…]`, `.orValue()`, which most Kyverno CEL policies use and @bufbuild/cel 0.6 rejects).
+ *
+ * Activation: `object`, `oldObject`, `request`, `namespaceObject`, `params`, `event`, … are plain JSON and are
+ * converted once per source object (integers → CEL int); `variables` are lazy (validate.cel.variables /
+ * ValidatingPolicy spec.variables), each evaluated at most once per activation.
  */
-export interface CelProgram {
-  /** Throws CelEvaluationError on runtime errors (rule result: error). */
-  evaluate(activation: Record<string, unknown>): unknown;
+import { Environment } from '@marcbachmann/cel-js';
+import { CelCompileError, CelEvaluationError } from './errors.js';
+import { registerKubernetesLibrary } from './kubernetes-library.js';
+import { registerKyvernoLibrary, withCelHost, type CelHost } from './kyverno-library.js';
+import { rewriteHasOverCalls, rewriteOrValueOnPlainValues } from './rewrite.js';
+import { fromCel, toCel } from './values.js';
+
+export { CelCompileError, CelEvaluationError } from './errors.js';
+export type { CelHost } from './kyverno-library.js';
+export { CelQuantity, CelUrl } from './kubernetes-library.js';
+export { fromCel, toCel } from './values.js';
+
+export interface CelEvaluateOptions {
+  /** Data for resource.Get/List, image.GetMetadata and time.now(). */
+  readonly host?: CelHost;
 }
 
-export function compileCel(_expression: string): CelProgram {
-  throw new Error('not implemented');
+export interface CelProgram {
+  readonly expression: string;
+  /** Throws CelEvaluationError on runtime errors (rule result: error). Returns plain JSON (ints as numbers). */
+  evaluate(activation: Record<string, unknown>, options?: CelEvaluateOptions): unknown;
+  /** The raw CEL value (BigInt ints, Quantity objects…), for chaining CEL results. */
+  evaluateRaw(activation: Record<string, unknown>, options?: CelEvaluateOptions): unknown;
+}
+
+function createEnvironment(): Environment {
+  const env = new Environment({
+    // Kubernetes objects are schemaless here: every unknown identifier is `dyn`.
+    unlistedVariablesAreDyn: true,
+    enableOptionalTypes: true,
+    // JSON data mixes types freely ([1, "a"]), as Kubernetes CEL over unstructured objects allows.
+    homogeneousAggregateLiterals: false,
+  });
+  registerKubernetesLibrary(env);
+  registerKyvernoLibrary(env);
+  return env;
+}
+
+const environment = createEnvironment();
+type Evaluable = ReturnType<Environment['parse']>;
+
+const prepared = new WeakSet<object>();
+
+/** Converts a JSON activation for CEL once; lazily-bound `variables` and prepared activations pass through. */
+export function prepareActivation(activation: Record<string, unknown>): Record<string, unknown> {
+  if (prepared.has(activation)) return activation;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(activation)) {
+    const v = activation[key];
+    out[key] =
+      key === 'variables' && v !== null && typeof v === 'object' && lazyVariables.has(v) ? v : toCel(v);
+  }
+  prepared.add(out);
+  return out;
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message.split('\n')[0]! : String(e);
+}
+
+function parseChecked(expression: string): Evaluable {
+  const fn = environment.parse(expression);
+  const check = fn.check();
+  if (!check.valid) throw check.error ?? new Error('type check failed');
+  return fn;
+}
+
+/** Parses and type-checks once. Throws CelCompileError. */
+export function compileCel(expression: string): CelProgram {
+  let fn: Evaluable;
+  try {
+    fn = parseChecked(expression);
+  } catch (e) {
+    // cel-go accepts has() over any operand; retry with the equivalent form cel-js accepts.
+    const rewritten = rewriteHasOverCalls(expression);
+    if (rewritten === expression) throw new CelCompileError(expression, message(e));
+    try {
+      fn = parseChecked(rewritten);
+    } catch {
+      throw new CelCompileError(expression, message(e));
+    }
+  }
+  // Compiled on first need: the variant that tolerates `.orValue()` on non-optional values (see rewrite.ts).
+  let lenient: Evaluable | null | undefined;
+  const lenientProgram = (): Evaluable | null => {
+    if (lenient === undefined) {
+      const rewritten = rewriteOrValueOnPlainValues(expression);
+      try {
+        lenient = rewritten === expression ? null : parseChecked(rewritten);
+      } catch {
+        lenient = null;
+      }
+    }
+    return lenient;
+  };
+  const run = (program: Evaluable, act: Record<string, unknown>, options?: CelEvaluateOptions): unknown => {
+    const result: unknown = withCelHost(options?.host, () => program(act) as unknown);
+    if (result instanceof Promise) throw new Error('asynchronous CEL functions are not supported');
+    return result;
+  };
+  const evaluateRaw = (activation: Record<string, unknown>, options?: CelEvaluateOptions): unknown => {
+    const act = prepareActivation(activation);
+    try {
+      return run(fn, act, options);
+    } catch (e) {
+      if (e instanceof CelEvaluationError) throw e;
+      const fallback = /receiver must be optional/.test(message(e)) ? lenientProgram() : null;
+      if (fallback !== null) {
+        try {
+          return run(fallback, act, options);
+        } catch (e2) {
+          if (e2 instanceof CelEvaluationError) throw e2;
+          throw new CelEvaluationError(expression, message(e2));
+        }
+      }
+      throw new CelEvaluationError(expression, message(e));
+    }
+  };
+  return {
+    expression,
+    evaluateRaw,
+    evaluate: (activation, options) => fromCel(evaluateRaw(activation, options)),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Lazy CEL variables
+
+const lazyVariables = new WeakSet<object>();
+
+export interface CelVariableDefinition {
+  readonly name: string;
+  readonly expression: string;
+}
+
+export interface CelVariables {
+  readonly names: readonly string[];
+  /** A prepared activation whose `variables.<name>` evaluate on first use (once) against it. */
+  bind(activation: Record<string, unknown>, options?: CelEvaluateOptions): Record<string, unknown>;
+}
+
+function parseDefinitions(defs: unknown, what: string): CelVariableDefinition[] {
+  if (defs === undefined || defs === null) return [];
+  if (!Array.isArray(defs)) throw new CelCompileError('', `${what} must be a list`);
+  return defs.map((d: unknown, i) => {
+    const r = d as Record<string, unknown> | null;
+    if (typeof r?.['expression'] !== 'string')
+      throw new CelCompileError('', `${what}[${i}].expression must be a string`);
+    return { name: typeof r['name'] === 'string' ? r['name'] : `${i}`, expression: r['expression'] };
+  });
+}
+
+export function compileCelVariables(definitions: unknown): CelVariables {
+  const defs = parseDefinitions(definitions, 'variables').map((d) => ({
+    name: d.name,
+    program: compileCel(d.expression),
+  }));
+  return {
+    names: defs.map((d) => d.name),
+    bind(activation, options) {
+      const base = prepareActivation(activation);
+      const vars: Record<string, unknown> = {};
+      lazyVariables.add(vars);
+      const act: Record<string, unknown> = { ...base, variables: vars };
+      prepared.add(act);
+      for (const d of defs) {
+        let done = false;
+        let value: unknown;
+        Object.defineProperty(vars, d.name, {
+          enumerable: true,
+          get() {
+            if (!done) {
+              value = d.program.evaluateRaw(act, options);
+              done = true;
+            }
+            return value;
+          },
+        });
+      }
+      return act;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// validate.cel.expressions / ValidatingPolicy validations / match conditions
+
+export interface CelValidationOutcome {
+  passed: boolean;
+  /** For a failure: messageExpression's result, else `message`, else "failed expression: <expression>". */
+  message?: string;
+  /** The failing expression. */
+  expression?: string;
+  /** The validation's `reason`, when given. */
+  reason?: string;
+}
+
+export interface CompiledCelValidations {
+  /** Evaluates in order; the first failing validation decides. Throws CelEvaluationError (rule result: error). */
+  evaluate(activation: Record<string, unknown>, options?: CelEvaluateOptions): CelValidationOutcome;
+}
+
+interface CompiledValidation {
+  readonly program: CelProgram;
+  readonly message: string | undefined;
+  readonly messageExpression: CelProgram | undefined;
+  readonly reason: string | undefined;
+}
+
+/**
+ * Compiles `validations` (a list of {expression, message?, messageExpression?, reason?}) with the optional CEL
+ * `variables` they may reference.
+ */
+export function compileCelValidations(validations: unknown, variables?: unknown): CompiledCelValidations {
+  if (!Array.isArray(validations)) throw new CelCompileError('', 'validations must be a list');
+  const vars = compileCelVariables(variables);
+  const compiled: CompiledValidation[] = validations.map((v: unknown, i) => {
+    const r = v as Record<string, unknown> | null;
+    const expression = r?.['expression'];
+    if (typeof expression !== 'string')
+      throw new CelCompileError('', `validations[${i}].expression must be a string`);
+    const msg = r?.['message'];
+    const msgExpr = r?.['messageExpression'];
+    const reason = r?.['reason'];
+    return {
+      program: compileCel(expression),
+      message: typeof msg === 'string' && msg !== '' ? msg : undefined,
+      messageExpression: typeof msgExpr === 'string' && msgExpr !== '' ? compileCel(msgExpr) : undefined,
+      reason: typeof reason === 'string' ? reason : undefined,
+    };
+  });
+  return {
+    evaluate(activation, options) {
+      const act = vars.bind(activation, options);
+      for (const v of compiled) {
+        const result = v.program.evaluateRaw(act, options);
+        if (typeof result !== 'boolean') {
+          throw new CelEvaluationError(v.program.expression, `expected a bool result, got ${typeof result}`);
+        }
+        if (result) continue;
+        let text: string | undefined;
+        if (v.messageExpression !== undefined) {
+          // Kubernetes: a failing or non-string messageExpression falls back to `message`.
+          try {
+            const m = v.messageExpression.evaluateRaw(act, options);
+            if (typeof m === 'string' && m.trim() !== '') text = m;
+          } catch {
+            text = undefined;
+          }
+        }
+        return {
+          passed: false,
+          message: text ?? v.message ?? `failed expression: ${v.program.expression}`,
+          expression: v.program.expression,
+          ...(v.reason === undefined ? {} : { reason: v.reason }),
+        };
+      }
+      return { passed: true };
+    },
+  };
+}
+
+export interface CompiledCelConditions {
+  /** True when every condition holds (matchConditions / celPreconditions); names the first that did not. */
+  evaluate(
+    activation: Record<string, unknown>,
+    options?: CelEvaluateOptions,
+  ): { matched: boolean; failed?: string };
+}
+
+/** `matchConditions` / `celPreconditions`: a list of {name, expression} that must all be true. */
+export function compileCelConditions(conditions: unknown, variables?: unknown): CompiledCelConditions {
+  const defs = parseDefinitions(conditions, 'conditions').map((d) => ({
+    name: d.name,
+    program: compileCel(d.expression),
+  }));
+  const vars = compileCelVariables(variables);
+  return {
+    evaluate(activation, options) {
+      const act = vars.bind(activation, options);
+      for (const d of defs) {
+        const r = d.program.evaluateRaw(act, options);
+        if (typeof r !== 'boolean')
+          throw new CelEvaluationError(d.program.expression, 'expected a bool result');
+        if (!r) return { matched: false, failed: d.name };
+      }
+      return { matched: true };
+    },
+  };
 }

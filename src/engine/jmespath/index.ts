@@ -1,10 +1,80 @@
 /**
- * CONTRACT (owned by the expressions work; replace the body, keep the signatures):
- * Kyverno's JMESPath dialect: community JMESPath + Kyverno's functions + "Unknown key" errors.
+ * CONTRACT (owned by the expressions work): Kyverno's JMESPath dialect — community JMESPath syntax, Kyverno's
+ * functions, and the go-jmespath fork's `Unknown key "x" in path` errors. Expressions are parsed once and cached.
  */
+import { compile } from '@jmespath-community/jmespath';
+import { LRUCache } from 'lru-cache';
+import { JmesPathError, JmesPathNotFoundError, JmesPathSyntaxError } from './errors.js';
+import { createFunctionTable } from './functions/index.js';
+import { evaluate, type EvalContext, type ExpressionNode } from './interpreter.js';
+
+export {
+  JmesPathError,
+  JmesPathFunctionError,
+  JmesPathNotFoundError,
+  JmesPathSyntaxError,
+} from './errors.js';
+export {
+  kyvernoFunctions,
+  createFunctionTable,
+  type KyvernoFunction,
+  type FunctionTable,
+} from './functions/index.js';
+export { isFalsy } from './interpreter.js';
+
 export type JmesPathQuery = (data: unknown) => unknown;
 
+const functions = createFunctionTable();
+
+/** `a.b.c` as ["a", "b", "c"], or undefined when the expression is anything else. */
+function fieldChain(node: ExpressionNode): string[] | undefined {
+  if (node.type === 'Field') return [node.name];
+  if (node.type !== 'Subexpression') return undefined;
+  const left = fieldChain(node.left);
+  const right = fieldChain(node.right);
+  return left && right ? [...left, ...right] : undefined;
+}
+
+/**
+ * Fast path for plain field paths (`request.object.metadata.name`, most `{{ }}` variables): same semantics as the
+ * tree walk — null through non-objects, Unknown key for a missing key — without the per-node dispatch.
+ */
+function fieldPathQuery(keys: readonly string[]): JmesPathQuery {
+  return (data) => {
+    let v: unknown = data;
+    for (const k of keys) {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
+      if (!Object.hasOwn(v, k)) throw new JmesPathNotFoundError(k);
+      v = (v as Record<string, unknown>)[k] ?? null;
+    }
+    return v;
+  };
+}
+const cache = new LRUCache<string, JmesPathQuery>({ max: 10_000 });
+
 /** Parses once; the returned query throws JmesPathError on Kyverno's error cases. */
-export function compileJmesPath(_expression: string): JmesPathQuery {
-  throw new Error('not implemented');
+export function compileJmesPath(expression: string): JmesPathQuery {
+  const cached = cache.get(expression);
+  if (cached !== undefined) return cached;
+  let ast: ReturnType<typeof compile>;
+  try {
+    ast = compile(expression);
+  } catch (e) {
+    throw new JmesPathSyntaxError((e as Error).message, expression);
+  }
+  const chain = fieldChain(ast);
+  const query: JmesPathQuery =
+    chain !== undefined
+      ? fieldPathQuery(chain)
+      : (data) => {
+          const ctx: EvalContext = { root: data, functions, scopes: [] };
+          try {
+            return evaluate(ast, data, ctx);
+          } catch (e) {
+            if (e instanceof JmesPathError) throw e;
+            throw new JmesPathError((e as Error).message, expression);
+          }
+        };
+  cache.set(expression, query);
+  return query;
 }

@@ -1,21 +1,121 @@
 /**
- * CONTRACT (owned by the events work; replace the body, keep the signatures):
- * raw tool output → RuntimeEvent. Pure, no I/O, never throws on bad input.
+ * CONTRACT (owned by the events work): raw tool output → RuntimeEvent. Pure, no I/O, one record at
+ * a time, never throws on bad input: every record yields an AdaptOutcome, either events or a skip
+ * with a stable reason token (SKIP_REASONS, documented in docs/events.md).
  */
-import type { RuntimeEvent } from '../types.js';
+import { adaptFalco, looksLikeFalco, looksLikeFalcoText } from './falco.js';
+import { adaptKubeArmor, looksLikeKubeArmor } from './kubearmor.js';
+import {
+  DEFAULT_MAX_LINE_LENGTH,
+  skip,
+  type AdaptOptions,
+  type AdaptOutcome,
+  type SourceFormat,
+} from './outcome.js';
+import { isObject, type JsonObject } from './read.js';
+import { adaptCloudEvent, adaptRuntimeEvent, looksLikeCloudEvent, looksLikeRuntimeEvent } from './runtime.js';
+import { adaptTetragon, looksLikeTetragon } from './tetragon.js';
+import { adaptTracee, looksLikeTracee } from './tracee.js';
 
-export type SourceFormat = 'tetragon' | 'falco' | 'kubearmor' | 'tracee' | 'runtime' | 'cloudevents';
+export type { AdaptOptions, AdaptOutcome, SkipReason, SourceFormat } from './outcome.js';
+export { SKIP_REASONS, SOURCE_FORMATS, DEFAULT_MAX_LINE_LENGTH } from './outcome.js';
+export { FALCO_CLOUDEVENT_TYPE, RUNTIME_EVENT_CLOUDEVENT_TYPE } from './runtime.js';
 
-export type AdaptOutcome =
-  | { kind: 'events'; format: SourceFormat; events: RuntimeEvent[] }
-  /** Counted and skipped; `reason` is a short stable token used as a metric label. */
-  | { kind: 'skipped'; reason: string; detail: string };
-
-export function adaptRecord(_record: unknown, _format: SourceFormat | 'auto'): AdaptOutcome {
-  throw new Error('not implemented');
+/** Which adapter an object's shape belongs to, or undefined. Cheap key checks, most specific first. */
+export function detectFormat(record: unknown): SourceFormat | undefined {
+  if (!isObject(record)) return undefined;
+  if (looksLikeCloudEvent(record)) return 'cloudevents';
+  if (looksLikeRuntimeEvent(record)) return 'runtime';
+  if (looksLikeFalco(record)) return 'falco';
+  if (looksLikeTetragon(record)) return 'tetragon';
+  if (looksLikeKubeArmor(record)) return 'kubearmor';
+  if (looksLikeTracee(record)) return 'tracee';
+  return undefined;
 }
 
-/** JSON.parse + adaptRecord; malformed JSON gives reason "malformed-json". */
-export function adaptLine(_line: string, _format: SourceFormat | 'auto'): AdaptOutcome {
-  throw new Error('not implemented');
+export function adaptRecord(
+  record: unknown,
+  format: SourceFormat | 'auto',
+  options: AdaptOptions = {},
+): AdaptOutcome {
+  try {
+    return dispatch(record, format, options);
+  } catch (err) {
+    // Defence in depth: adapters are written not to throw; if one does, count it, never crash.
+    return skip('adapter-error', err instanceof Error ? err.message : String(err));
+  }
+}
+
+function dispatch(record: unknown, format: SourceFormat | 'auto', options: AdaptOptions): AdaptOutcome {
+  const resolved = format === 'auto' ? detectFormat(record) : format;
+  if (resolved === undefined) {
+    return skip(
+      'unknown-format',
+      isObject(record)
+        ? `unrecognised object keys: ${keyList(record)}`
+        : `not a JSON object (${kindOf(record)})`,
+    );
+  }
+  if (resolved === 'runtime') return adaptRuntimeEvent(record, options);
+  if (!isObject(record))
+    return skip('invalid-event', `${resolved}: expected a JSON object, got ${kindOf(record)}`);
+  switch (resolved) {
+    case 'tetragon':
+      return adaptTetragon(record, options);
+    case 'falco':
+      return adaptFalco(record, options);
+    case 'kubearmor':
+      return adaptKubeArmor(record, options);
+    case 'tracee':
+      return adaptTracee(record, options);
+    case 'cloudevents':
+      return adaptCloudEvent(record, options);
+  }
+}
+
+/**
+ * JSON.parse + adaptRecord; malformed JSON gives reason "malformed-json". A blank line yields an
+ * empty event list (nothing to count: not an event, not a drop).
+ */
+export function adaptLine(
+  line: string,
+  format: SourceFormat | 'auto',
+  options: AdaptOptions = {},
+): AdaptOutcome {
+  if (isBlankLine(line))
+    return { kind: 'events', format: format === 'auto' ? 'runtime' : format, events: [] };
+  const max = options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH;
+  if (line.length > max) return skip('too-large', `line of ${line.length} characters exceeds ${max}`);
+  let parsed: unknown;
+  try {
+    // A byte-order mark (first line of a file saved by some editors) is not JSON whitespace.
+    parsed = JSON.parse(line.charCodeAt(0) === 0xfeff ? line.slice(1) : line);
+  } catch (err) {
+    if ((format === 'auto' || format === 'falco') && looksLikeFalcoText(line)) {
+      return skip('text-format', 'Falco text output; configure json_output: true');
+    }
+    return skip('malformed-json', err instanceof Error ? err.message : 'invalid JSON');
+  }
+  return adaptRecord(parsed, format, options);
+}
+
+/** True for lines a reader should ignore without counting (blank or whitespace only). */
+export function isBlankLine(line: string): boolean {
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (c !== 32 && c !== 9 && c !== 13 && c !== 10) return false;
+  }
+  return true;
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value;
+}
+
+function keyList(record: JsonObject): string {
+  const keys = Object.keys(record);
+  const shown = keys.slice(0, 6).join(', ');
+  return keys.length > 6 ? `${shown}, … (${keys.length} keys)` : shown || '(none)';
 }

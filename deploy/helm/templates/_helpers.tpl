@@ -1,0 +1,98 @@
+{{/* Template subset used by this chart (test/k8s/helm/render.ts renders it without helm):
+     values, include, if/else, range, default, quote, trunc, trimSuffix, toYaml, nindent, join, eq. */}}
+{{- define "kr.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "kr.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "kr.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "kr.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "kr.labels" -}}
+{{ include "kr.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: {{ .Values.mode }}
+app.kubernetes.io/part-of: kyverno-runtime
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "kr.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "kr.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "kr.image" -}}
+{{ .Values.image.repository }}:{{ default .Chart.AppVersion .Values.image.tag }}
+{{- end -}}
+
+{{- define "kr.commonArgs" -}}
+- cluster
+- --mode={{ .Values.mode }}
+- --namespace={{ .Release.Namespace }}
+- --report-api={{ .Values.reports.api }}
+- --protected-namespaces={{ join "," .Values.actions.protectedNamespaces }}
+- --api-qps={{ .Values.actions.apiQps }}
+- --api-burst={{ .Values.actions.apiBurst }}
+- --policy-action-rate={{ .Values.actions.policyActionRate }}
+- --policy-action-burst={{ .Values.actions.policyActionBurst }}
+- --dedup-window={{ .Values.actions.dedupWindowSeconds }}
+- --health-probe-bind-address=:{{ .Values.health.port }}
+- --metrics-bind-address=:{{ .Values.metrics.port }}
+- --log-level={{ .Values.logLevel }}
+{{- if not .Values.reports.enabled }}
+- --no-reports
+{{- end }}
+{{- if .Values.actions.dryRun }}
+- --dry-run
+{{- end }}
+{{- if .Values.leaderElection.enabled }}
+- --leader-elect
+{{- end }}
+{{- end -}}
+
+{{- define "kr.probes" -}}
+livenessProbe:
+  httpGet:
+    path: /healthz
+    port: health
+  periodSeconds: 10
+  failureThreshold: 3
+readinessProbe:
+  httpGet:
+    path: /readyz
+    port: health
+  periodSeconds: 5
+startupProbe:
+  httpGet:
+    path: /healthz
+    port: health
+  failureThreshold: 30
+  periodSeconds: 2
+{{- end -}}
+
+{{- define "kr.env" -}}
+- name: POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: POD_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+- name: NODE_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: spec.nodeName
+{{- end -}}

@@ -1,0 +1,200 @@
+/**
+ * `kyverno-runtime cluster`: the in-cluster agent (what the Helm chart runs). Policies from the
+ * ClusterRuntimePolicy/RuntimePolicy CRDs, attribution from the pod cache, PolicyReports, Events and
+ * response actions; events from Tetragon (export file or gRPC socket), Falco/Falcosidekick HTTP, or
+ * the built-in bpftrace sensor. See docs/kubernetes.md.
+ */
+import { Command, Option } from '@commander-js/extra-typings';
+import { readFileSync } from 'node:fs';
+import { killForVerdict } from '../../actions/kill.js';
+import { loadKubeConfig } from '../../k8s/config.js';
+import { ClusterAgent } from '../../k8s/cluster-agent.js';
+import { parseBindAddress, startHealthServer } from '../../k8s/health-server.js';
+import { createLogger } from '../../observability/logger.js';
+import { createPipeline } from '../../pipeline/index.js';
+import { formatPolicyError, loadPolicies } from '../../policy/index.js';
+import { createHttpSource } from '../../sources/http/index.js';
+import { createFileTailSource } from '../../sources/file-tail/index.js';
+import { BpftraceSensor, ensureSensorPrerequisites } from '../../sources/sensor/index.js';
+import { createTetragonGrpcSource } from '../../sources/tetragon-grpc/index.js';
+import type { EventSource } from '../../sources/types.js';
+
+const num = (what: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${what} must be a non-negative number, got "${v}"`);
+  return n;
+};
+
+export function register(program: Command): void {
+  program
+    .command('cluster')
+    .description(
+      'Run in a Kubernetes cluster: policies from ClusterRuntimePolicy/RuntimePolicy, pod attribution from ' +
+        'informers, PolicyReports (runtime-<uid>), Events and response actions (Enforce) with dedup, rate limits, ' +
+        'an API budget and protected namespaces. Events come from --tetragon-file, --tetragon-grpc, --http and/or --sensor.',
+    )
+    .option(
+      '--kubeconfig <path>',
+      'kubeconfig file (default: in-cluster service account, else $KUBECONFIG / ~/.kube/config)',
+    )
+    .option('--context <name>', 'kubeconfig context to use')
+    .option('--in-cluster', 'use the pod service account even if a kubeconfig exists', false)
+    .addOption(
+      new Option('--mode <mode>', 'daemonset: this node only (pods, actions); deployment: the whole cluster')
+        .choices(['daemonset', 'deployment'] as const)
+        .default('deployment' as const),
+    )
+    .addOption(new Option('--node-name <name>', 'this node (daemonset mode)').env('NODE_NAME'))
+    .addOption(
+      new Option('--namespace <ns>', 'release namespace: Lease, webhook Secrets, Events about Nodes')
+        .env('POD_NAMESPACE')
+        .default('kyverno-runtime'),
+    )
+    .option('--policies <paths...>', 'load policies from files instead of watching the CRDs')
+    .addOption(
+      new Option('--report-api <api>', 'PolicyReport API group')
+        .choices(['wgpolicyk8s', 'openreports'] as const)
+        .default('wgpolicyk8s' as const),
+    )
+    .option('--no-reports', 'do not write PolicyReports (Events and actions only)')
+    .option('--leader-elect', 'Lease-based leader election for cluster-wide writes (policy status)', false)
+    .option('--dry-run', 'server-side dry-run every action: validated and authorised, never persisted', false)
+    .option(
+      '--protected-namespaces <list>',
+      'comma-separated namespaces never acted upon unless a policy allows it',
+      'kube-system',
+    )
+    .option(
+      '--api-qps <n>',
+      'global budget of API requests made by actions, per second',
+      num('--api-qps'),
+      20,
+    )
+    .option('--api-burst <n>', 'burst of that budget', num('--api-burst'), 40)
+    .option(
+      '--policy-action-rate <n>',
+      'verdicts acted upon per policy per second (over it: rate-limited)',
+      num('--policy-action-rate'),
+      10,
+    )
+    .option('--policy-action-burst <n>', 'burst of that limit', num('--policy-action-burst'), 50)
+    .option(
+      '--dedup-window <seconds>',
+      'one action run per (policy, rule, resource, behavior) within this window',
+      num('--dedup-window'),
+      60,
+    )
+    .option('--tetragon-file <path>', 'tail a Tetragon JSON export file')
+    .option(
+      '--tetragon-grpc <target>',
+      'subscribe to Tetragon gRPC (unix:///var/run/tetragon/tetragon.sock or host:port)',
+    )
+    .option('--http <host:port>', 'receive Falco / Falcosidekick / RuntimeEvent HTTP on this address')
+    .option(
+      '--http-token-file <path>',
+      'file with the bearer token(s) the HTTP receiver accepts, one per line',
+    )
+    .option('--sensor', 'run the built-in bpftrace sensor (needs hostPID and BPF capabilities)', false)
+    .option('--health-probe-bind-address <addr>', '/healthz and /readyz', ':8081')
+    .option('--metrics-bind-address <addr>', '/metrics (Prometheus)', ':8080')
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(['debug', 'info', 'warn', 'error'] as const)
+        .default('info' as const),
+    )
+    .action(async (opts) => {
+      const logger = createLogger({ level: opts.logLevel });
+      const kubeConfig = loadKubeConfig({
+        kubeconfig: opts.kubeconfig,
+        context: opts.context,
+        inCluster: opts.inCluster,
+      });
+      let policies: 'cluster' | Awaited<ReturnType<typeof loadPolicies>>['policies'] = 'cluster';
+      if (opts.policies) {
+        const loaded = await loadPolicies(opts.policies);
+        for (const e of loaded.errors) logger.error({ error: formatPolicyError(e) }, 'policy rejected');
+        policies = loaded.policies;
+      }
+      let sensor: BpftraceSensor | undefined;
+      const agent = new ClusterAgent({
+        kubeConfig,
+        mode: opts.mode,
+        nodeName: opts.nodeName,
+        namespace: opts.namespace,
+        policies,
+        reportFlavor: opts.reportApi,
+        reports: opts.reports,
+        leaderElection: opts.leaderElect,
+        dryRun: opts.dryRun,
+        actions: {
+          protectedNamespaces: opts.protectedNamespaces
+            .split(',')
+            .map((s) => s.trim())
+            .filter((s) => s !== ''),
+          apiBudget: { rate: opts.apiQps, burst: opts.apiBurst },
+          perPolicy: { rate: opts.policyActionRate, burst: opts.policyActionBurst },
+          dedupWindowMs: opts.dedupWindow * 1000,
+          // kill needs the host's PIDs: only with the sensor (hostPID in the chart).
+          ...(opts.sensor ? { kill: killForVerdict({ dryRun: opts.dryRun }) } : {}),
+        },
+        onEngine: (engine) => {
+          pipeline.setEngine(engine);
+          void sensor?.updateHints(engine.sensorHints);
+        },
+        logger,
+      });
+      const pipeline = createPipeline({ engine: agent.engine, sinks: [agent], logger });
+      const health = parseBindAddress(opts.healthProbeBindAddress);
+      const metrics = parseBindAddress(opts.metricsBindAddress);
+      const servers = [await startHealthServer({ ...health, ready: () => agent.ready })];
+      if (metrics.port !== health.port)
+        servers.push(await startHealthServer({ ...metrics, ready: () => agent.ready }));
+
+      await agent.start();
+      const sources: EventSource[] = [];
+      if (opts.tetragonFile !== undefined)
+        sources.push(createFileTailSource({ path: opts.tetragonFile, format: 'tetragon', logger }));
+      if (opts.tetragonGrpc !== undefined)
+        sources.push(createTetragonGrpcSource({ target: opts.tetragonGrpc, logger }));
+      if (opts.http !== undefined) {
+        const { host, port } = parseBindAddress(opts.http);
+        const tokens =
+          opts.httpTokenFile !== undefined
+            ? readFileSync(opts.httpTokenFile, 'utf8')
+                .split('\n')
+                .map((t) => t.trim())
+                .filter((t) => t !== '')
+            : undefined;
+        sources.push(createHttpSource({ host, port, authTokens: tokens, logger }));
+      }
+      if (opts.sensor) {
+        const host = await ensureSensorPrerequisites({ install: false });
+        sensor = new BpftraceSensor({
+          bpftrace: host.bpftrace,
+          tracepointExists: host.tracepointExists,
+          hints: agent.engine.sensorHints,
+          node: opts.nodeName,
+          logger,
+        });
+        sources.push(sensor);
+      }
+      if (sources.length === 0)
+        logger.warn('no event source: pass --tetragon-file, --tetragon-grpc, --http or --sensor');
+      for (const s of sources) await pipeline.attach(s);
+      logger.info(
+        { mode: opts.mode, node: opts.nodeName, sources: sources.map((s) => s.name) },
+        'kyverno-runtime cluster agent running',
+      );
+
+      const shutdown = async (): Promise<void> => {
+        logger.info('shutting down: stopping sources, draining, flushing reports, releasing the lease');
+        await Promise.allSettled(sources.map((s) => s.stop()));
+        await pipeline.stop();
+        await agent.stop();
+        for (const s of servers) s.close();
+        process.exit(0);
+      };
+      process.once('SIGTERM', () => void shutdown());
+      process.once('SIGINT', () => void shutdown());
+    });
+}

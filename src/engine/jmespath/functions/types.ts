@@ -1,0 +1,18 @@
+import type { EvalContext } from '../interpreter.js';
+
+/** A Kyverno JMESPath function: fixed arity range, arguments already evaluated (missing keys read as null). */
+export interface KyvernoFunction {
+  readonly name: string;
+  readonly minArgs: number;
+  /** Infinity for variadic functions. */
+  readonly maxArgs: number;
+  /** One-line description, used by docs and `--help`-style listings. */
+  readonly description: string;
+  call(args: readonly unknown[], ctx: EvalContext): unknown;
+}
+
+export interface FunctionTable {
+  call(name: string, args: unknown[], ctx: EvalContext): unknown;
+  has(name: string): boolean;
+  names(): string[];
+}

@@ -1,0 +1,296 @@
+/**
+ * Falco JSON alerts → RuntimeEvent: http_output / file / stdout with json_output, Falcosidekick
+ * webhook payloads (same keys + uuid), and the legacy gRPC rendering ({seconds,nanos} time,
+ * numeric priority). Context lives only in the flat `output_fields` map; every field is optional,
+ * and null / "<NA>" mean absent. The text `output` is kept for display and never parsed.
+ */
+import type { Behavior, FileOperation, NetworkInfo, RuntimeEvent } from '../types.js';
+import {
+  bareContainerId,
+  familyOf,
+  fileOperationFromFlagNames,
+  isRfc3339,
+  parseHostPort,
+  splitOnSpaces,
+  stableId,
+  timeFromUnix,
+  timeFromUnixNanos,
+} from './common.js';
+import { FALCO_EVT_TYPES, FALCO_OPEN_TYPES, FALCO_PRIORITIES, FALCO_RULES } from './falco-rules.js';
+import { emitted, skip, type AdaptOptions, type AdaptOutcome } from './outcome.js';
+import {
+  compact,
+  int,
+  isObject,
+  obj,
+  parseLabelList,
+  port,
+  str,
+  stringMap,
+  strArray,
+  uint32,
+  type JsonObject,
+} from './read.js';
+
+/** Falco text alerts: "HH:MM:SS.nnnnnnnnn: <Priority> …" (used by adaptLine to give a precise reason). */
+const TEXT_ALERT =
+  /^\d{2}:\d{2}:\d{2}\.\d{1,9}: (Emergency|Alert|Critical|Error|Warning|Notice|Informational|Info|Debug) /;
+
+export function looksLikeFalcoText(line: string): boolean {
+  return TEXT_ALERT.test(line);
+}
+
+/** Rule name; Go decoders are case-insensitive, so Talon test payloads say "Rule". */
+function ruleOf(record: JsonObject): string | undefined {
+  return str(record.rule) ?? str(record.Rule);
+}
+
+export function looksLikeFalco(record: JsonObject): boolean {
+  return (
+    ruleOf(record) !== undefined && ('output_fields' in record || 'output' in record || 'priority' in record)
+  );
+}
+
+const EMPTY: JsonObject = {};
+
+export function adaptFalco(record: JsonObject, options: AdaptOptions): AdaptOutcome {
+  const rule = ruleOf(record);
+  if (rule === undefined) return skip('invalid-event', 'falco: missing "rule"');
+  const fields = obj(record.output_fields) ?? EMPTY;
+  const source = normaliseSource(str(record.source));
+  if (source === 'internal' || rule.startsWith('Falco internal:')) {
+    return skip('tool-internal', `falco: internal alert "${rule}"`);
+  }
+
+  const time = falcoTime(record.time, fields, options);
+  if (time === null) return skip('invalid-event', 'falco: "time" is not RFC 3339');
+  if (time === undefined) return skip('missing-time', 'falco: no "time" and no evt.time');
+
+  const evtType = str(fields['evt.type']);
+  const mapped = FALCO_RULES[rule] ?? (evtType !== undefined ? FALCO_EVT_TYPES[evtType] : undefined);
+  let behavior: Behavior = mapped?.behavior ?? 'alert';
+  let operation: FileOperation | undefined = mapped?.op;
+  // An evt.type that names the operation precisely wins over the rule's default operation.
+  const typeOp = evtType !== undefined ? FALCO_EVT_TYPES[evtType]?.op : undefined;
+  if (typeOp !== undefined && (behavior === 'file-read' || behavior === 'file-write')) operation = typeOp;
+  if (
+    evtType !== undefined &&
+    FALCO_OPEN_TYPES.has(evtType) &&
+    (behavior === 'file-read' || behavior === 'file-write')
+  ) {
+    const flags = str(fields['evt.arg.flags']);
+    const isWrite = fields['evt.is_open_write'] === true || fields['evt.is_open_write'] === 'true';
+    const fromFlags = flags !== undefined ? fileOperationFromFlagNames(flags) : undefined;
+    if (isWrite || (fromFlags !== undefined && fromFlags !== 'read')) {
+      behavior = 'file-write';
+      operation = fromFlags === 'create' ? 'create' : 'write';
+    } else if (mapped === FALCO_EVT_TYPES[evtType]) {
+      operation = 'read';
+    }
+  }
+
+  const node = str(fields['evt.hostname']) ?? str(record.hostname);
+  const output = str(record.output);
+  const event: RuntimeEvent = {
+    id: stableId('falco', [node, time, rule, output]),
+    time,
+    source: 'falco',
+    behavior,
+    sourceEvent: evtType ?? rule,
+    alert: compact({
+      rule,
+      priority: normalisePriority(record.priority),
+      tags: strArray(record.tags),
+      output,
+    }),
+  };
+  if (node !== undefined) event.node = node;
+  fillWorkload(event, fields);
+  fillProcess(event, fields);
+
+  // Only the block(s) relevant to the behavior; an `alert` keeps whatever context it carries.
+  if (behavior === 'network-connect' || behavior === 'network-listen' || behavior === 'alert') {
+    const network = networkInfo(fields);
+    if (network) event.network = network;
+  }
+  if (behavior === 'file-read' || behavior === 'file-write' || behavior === 'alert') {
+    const path = filePath(fields);
+    if (path !== undefined || behavior !== 'alert') {
+      event.file = compact({ path, operation: behavior === 'alert' ? undefined : operation });
+    }
+  }
+  if (behavior === 'volume-mount') {
+    event.mount = compact({
+      source: str(fields['evt.arg.dev']) ?? str(fields['evt.arg.source']),
+      target: str(fields['evt.arg.dir']) ?? str(fields['evt.arg.target']),
+      fstype: str(fields['evt.arg.type']),
+    });
+  }
+  if (behavior === 'privilege-escalation') {
+    event.privilege = compact({
+      fromUid: uint32(fields['user.uid']),
+      toUid: uidValue(fields['evt.arg.uid']),
+    });
+  }
+  if (behavior === 'module-load') {
+    event.module = compact({ name: str(fields['evt.arg.name']) ?? str(fields['proc.args']) });
+  }
+  if (options.keepRaw !== false) event.raw = record;
+  return emitted('falco', event);
+}
+
+/** Falcosidekick defaults a missing source to "syscalls" (plural); Falco says "syscall". */
+function normaliseSource(source: string | undefined): string | undefined {
+  return source === 'syscalls' ? 'syscall' : source;
+}
+
+/** The alert's time; null when present but invalid, undefined when absent everywhere. */
+function falcoTime(value: unknown, fields: JsonObject, options: AdaptOptions): string | null | undefined {
+  if (typeof value === 'string') return isRfc3339(value) ? value : null;
+  if (isObject(value)) {
+    // gRPC rendering: {seconds, nanos}
+    const seconds = int(value.seconds);
+    const nanos = int(value.nanos) ?? 0;
+    return seconds !== undefined ? (timeFromUnix(seconds, nanos) ?? null) : null;
+  }
+  if (value !== undefined && value !== null) return null;
+  return timeFromUnixNanos(fields['evt.time']) ?? options.fallbackTime;
+}
+
+function normalisePriority(value: unknown): string | undefined {
+  if (typeof value === 'number') return FALCO_PRIORITIES[value];
+  const s = str(value);
+  if (s === undefined) return undefined;
+  const lower = s.toLowerCase();
+  if (lower === 'info') return 'Informational';
+  for (const p of FALCO_PRIORITIES) if (p.toLowerCase() === lower) return p;
+  return s;
+}
+
+function fillWorkload(event: RuntimeEvent, f: JsonObject): void {
+  const labelsValue = f['k8s.pod.labels'];
+  const labels = typeof labelsValue === 'string' ? parseLabelList(labelsValue, ':') : stringMap(labelsValue);
+  let namespace = str(f['k8s.ns.name']) ?? str(f['k8smeta.ns.name']);
+  let name = str(f['k8s.pod.name']) ?? str(f['k8smeta.pod.name']);
+  // k8s_audit alerts about a pod (Attach/Exec Pod) name it as the audit target.
+  if (name === undefined && f['ka.target.resource'] === 'pods') {
+    name = str(f['ka.target.name']);
+    namespace ??= str(f['ka.target.namespace']);
+  }
+  const pod = compact({
+    namespace,
+    name,
+    uid: str(f['k8s.pod.uid']) ?? str(f['k8s.pod.id']) ?? str(f['k8smeta.pod.uid']),
+    labels,
+    workload: str(f['k8smeta.deployment.name']),
+    workloadKind: str(f['k8smeta.deployment.name']) !== undefined ? 'Deployment' : undefined,
+  });
+  if (pod) event.pod = pod;
+
+  const id = str(f['container.full_id']) ?? str(f['container.id']);
+  if (id === 'host') return; // a host process: no container
+  const repository = str(f['container.image.repository']);
+  const tag = str(f['container.image.tag']);
+  const image =
+    str(f['container.image']) ??
+    (repository !== undefined && tag !== undefined ? `${repository}:${tag}` : repository);
+  const container = compact({
+    id: id !== undefined ? bareContainerId(id) : undefined,
+    name: str(f['container.name']),
+    image,
+  });
+  if (container) event.container = container;
+}
+
+function fillProcess(event: RuntimeEvent, f: JsonObject): void {
+  const name = str(f['proc.name']);
+  const cmdline = str(f['proc.cmdline']);
+  const argsText = str(f['proc.args']);
+  const args =
+    argsText !== undefined
+      ? splitOnSpaces(argsText)
+      : cmdline !== undefined
+        ? splitOnSpaces(cmdline).slice(1)
+        : undefined;
+  const process = compact({
+    pid: uint32(f['proc.pid']),
+    uid: uint32(f['user.uid']),
+    binary:
+      str(f['proc.exepath']) ??
+      str(f['proc.exe']) ??
+      name ??
+      (cmdline !== undefined ? splitOnSpaces(cmdline)[0] : undefined),
+    args,
+    cwd: str(f['proc.cwd']),
+  });
+  if (process) event.process = process;
+  const pcmdline = str(f['proc.pcmdline']);
+  const parent = compact({
+    pid: uint32(f['proc.ppid']),
+    binary: str(f['proc.pexepath']) ?? str(f['proc.pname']),
+    args: pcmdline !== undefined ? splitOnSpaces(pcmdline).slice(1) : undefined,
+  });
+  if (parent) event.parent = parent;
+}
+
+/**
+ * Network context: explicit fd.* fields first, then the "client->server" tuple in fd.name (the
+ * default rules print only the tuple). For an outbound connect the client is us, the server remote.
+ */
+function networkInfo(f: JsonObject): NetworkInfo | undefined {
+  const network: NetworkInfo = {};
+  const tuple = str(f['fd.name']);
+  const arrow = tuple !== undefined ? tuple.indexOf('->') : -1;
+  if (tuple !== undefined && arrow > 0) {
+    const client = parseHostPort(tuple.slice(0, arrow));
+    const server = parseHostPort(tuple.slice(arrow + 2));
+    if (client) {
+      network.saddr = client.addr;
+      if (client.port !== undefined) network.sport = client.port;
+    }
+    if (server) {
+      network.daddr = server.addr;
+      if (server.port !== undefined) network.dport = server.port;
+    }
+  }
+  const daddr = str(f['fd.rip']) ?? str(f['fd.sip']);
+  if (daddr !== undefined) network.daddr = daddr;
+  const dport = port(f['fd.rport']) ?? port(f['fd.sport']);
+  if (dport !== undefined) network.dport = dport;
+  const saddr = str(f['fd.lip']) ?? str(f['fd.cip']);
+  if (saddr !== undefined) network.saddr = saddr;
+  const sport = port(f['fd.lport']) ?? port(f['fd.cport']);
+  if (sport !== undefined) network.sport = sport;
+  const protocol = str(f['fd.l4proto']);
+  if (protocol !== undefined) network.protocol = protocol.toLowerCase();
+  const domain = str(f['fd.sip.name']) ?? str(f['fd.rip.name']);
+  if (domain !== undefined) network.domain = domain;
+  const fdType = str(f['fd.type']);
+  const family = fdType === 'ipv4' || fdType === 'ipv6' || fdType === 'unix' ? fdType : undefined;
+  const anyAddr = network.daddr ?? network.saddr;
+  const resolved = family ?? (anyAddr !== undefined ? familyOf(anyAddr) : undefined);
+  if (resolved !== undefined) network.family = resolved;
+  return Object.keys(network).length > 0 ? network : undefined;
+}
+
+function filePath(f: JsonObject): string | undefined {
+  const fdName = str(f['fd.name']);
+  if (fdName !== undefined && !fdName.includes('->') && fdName.startsWith('/')) return fdName;
+  return (
+    str(f['evt.arg.path']) ??
+    str(f['evt.arg.name']) ??
+    str(f['evt.arg.filename']) ??
+    str(f['evt.arg.pathname']) ??
+    str(f['fs.path.name'])
+  );
+}
+
+/** evt.arg.uid is a number, a decimal string, or (rendered) a user name: only "root" is known. */
+function uidValue(value: unknown): number | undefined {
+  if (value === 'root') return 0;
+  if (typeof value === 'string') {
+    const paren = value.indexOf('('); // "0(root)"
+    if (paren > 0) return uint32(value.slice(0, paren));
+  }
+  return uint32(value);
+}

@@ -1,0 +1,284 @@
+/**
+ * KubeArmor alerts and logs (`karmor logs --json`, relay WatchAlerts/WatchLogs) → RuntimeEvent.
+ * PascalCase keys from protobuf/kubearmor.proto. `Data` and `Resource` are "key=value" lists
+ * (space- or comma-separated); the syscall / LSM hook / kfunc in `Data` decides the behavior
+ * within an Operation. Mapping table: docs/events.md "KubeArmor".
+ */
+import type { Behavior, FileOperation, NetworkInfo, RuntimeEvent } from '../types.js';
+import {
+  familyOf,
+  fileOperationFromFlagNames,
+  isRfc3339,
+  splitOnSpaces,
+  stableId,
+  timeFromUnix,
+} from './common.js';
+import { emitted, skip, type AdaptOptions, type AdaptOutcome } from './outcome.js';
+import { compact, int, obj, parseLabelList, port, str, strArray, uint32, type JsonObject } from './read.js';
+
+export function looksLikeKubeArmor(record: JsonObject): boolean {
+  return typeof record.Operation === 'string' && ('HostName' in record || 'Type' in record);
+}
+
+/** Syscall → behavior for Operation "Syscall" and "File" (KubeArmor prints SYS_<NAME>). */
+const SYSCALLS: Readonly<Record<string, { behavior: Behavior; op?: FileOperation }>> = {
+  SYS_UNLINK: { behavior: 'file-write', op: 'delete' },
+  SYS_UNLINKAT: { behavior: 'file-write', op: 'delete' },
+  SYS_RMDIR: { behavior: 'file-write', op: 'delete' },
+  SYS_RENAME: { behavior: 'file-write', op: 'rename' },
+  SYS_RENAMEAT: { behavior: 'file-write', op: 'rename' },
+  SYS_RENAMEAT2: { behavior: 'file-write', op: 'rename' },
+  SYS_MKDIR: { behavior: 'file-write', op: 'create' },
+  SYS_MKDIRAT: { behavior: 'file-write', op: 'create' },
+  SYS_CHMOD: { behavior: 'file-write', op: 'chmod' },
+  SYS_FCHMODAT: { behavior: 'file-write', op: 'chmod' },
+  SYS_CHOWN: { behavior: 'file-write', op: 'chmod' },
+  SYS_FCHOWNAT: { behavior: 'file-write', op: 'chmod' },
+  SYS_MOUNT: { behavior: 'volume-mount' },
+  SYS_UMOUNT2: { behavior: 'volume-mount' },
+  SYS_SETUID: { behavior: 'privilege-escalation' },
+  SYS_SETREUID: { behavior: 'privilege-escalation' },
+  SYS_SETRESUID: { behavior: 'privilege-escalation' },
+  SYS_SETGID: { behavior: 'privilege-escalation' },
+  SYS_SETREGID: { behavior: 'privilege-escalation' },
+  SYS_SETRESGID: { behavior: 'privilege-escalation' },
+  SYS_INIT_MODULE: { behavior: 'module-load' },
+  SYS_FINIT_MODULE: { behavior: 'module-load' },
+  SYS_PTRACE: { behavior: 'ptrace' },
+  SYS_SETNS: { behavior: 'namespace-change' },
+  SYS_UNSHARE: { behavior: 'namespace-change' },
+  SYS_BPF: { behavior: 'bpf-load' },
+  SYS_EXECVE: { behavior: 'process-exec' },
+  SYS_EXECVEAT: { behavior: 'process-exec' },
+};
+
+/** Network hooks (syscall, LSM hook or kernel function) that mean an outbound connection / a listener. */
+const CONNECT_HOOKS: ReadonlySet<string> = new Set([
+  'SYS_CONNECT',
+  'SOCKET_CONNECT',
+  'SOCKET_SENDMSG',
+  'TCP_CONNECT',
+  'UDP_SENDMSG',
+  'SYS_SENDTO',
+]);
+const LISTEN_HOOKS: ReadonlySet<string> = new Set([
+  'SYS_BIND',
+  'SYS_LISTEN',
+  'SYS_ACCEPT',
+  'SYS_ACCEPT4',
+  'SOCKET_LISTEN',
+  'SOCKET_BIND',
+  'TCP_ACCEPT',
+]);
+
+/** Parses "k=v k2=v2" or "k=v,k2=v2" (values never contain spaces or commas in KubeArmor output). */
+function keyValues(text: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  if (text === undefined) return out;
+  let start = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 32;
+    if (c !== 32 && c !== 44) continue; // space, comma
+    if (i > start) {
+      const part = text.slice(start, i);
+      const eq = part.indexOf('=');
+      if (eq > 0) out.set(part.slice(0, eq), part.slice(eq + 1));
+    }
+    start = i + 1;
+  }
+  return out;
+}
+
+export function adaptKubeArmor(record: JsonObject, options: AdaptOptions): AdaptOutcome {
+  const operation = str(record.Operation);
+  if (operation === undefined) return skip('invalid-event', 'kubearmor: missing "Operation"');
+  const updated = str(record.UpdatedTime);
+  const seconds = int(record.Timestamp);
+  const time =
+    (updated !== undefined && isRfc3339(updated) ? updated : undefined) ??
+    (seconds !== undefined ? timeFromUnix(seconds) : undefined) ??
+    options.fallbackTime;
+  if (time === undefined) return skip('missing-time', 'kubearmor: no UpdatedTime or Timestamp');
+
+  const type = str(record.Type);
+  const policy = str(record.PolicyName);
+  const isAlert = policy !== undefined || (type !== undefined && type.startsWith('Matched'));
+  const data = keyValues(str(record.Data));
+  const resource = str(record.Resource);
+  const hook = data.get('syscall') ?? data.get('lsm') ?? data.get('kfunc') ?? data.get('kprobe');
+
+  const event: RuntimeEvent = {
+    id: stableId('kubearmor', [
+      str(record.HostName),
+      updated ?? seconds,
+      uint32(record.HostPID),
+      operation,
+      resource,
+      str(record.Data),
+      policy,
+    ]),
+    time,
+    source: 'kubearmor',
+    behavior: 'alert',
+    sourceEvent: hook !== undefined ? `${operation}:${hook}` : operation,
+  };
+  const node = str(record.HostName);
+  if (node !== undefined) event.node = node;
+  if (record.Action === 'Block') event.enforced = true;
+  if (isAlert) {
+    const tagsText = str(record.Tags);
+    event.alert = compact({
+      rule: policy,
+      priority: str(record.Severity),
+      tags: strArray(record.ATags) ?? (tagsText !== undefined ? tagsText.split(',') : undefined),
+      output: str(record.Message),
+    });
+  }
+  fillContext(event, record, operation, resource);
+
+  const behavior = behaviorOf(event, operation, hook, data, resource);
+  if (behavior === undefined) {
+    if (!isAlert)
+      return skip('no-behavior', `kubearmor: ${operation} ${hook ?? ''} log carries no behavior`.trimEnd());
+    event.behavior = 'alert';
+    event.alert = { ...event.alert, rule: policy ?? type ?? operation };
+  } else {
+    event.behavior = behavior;
+  }
+  if (options.keepRaw !== false) event.raw = record;
+  return emitted('kubearmor', event);
+}
+
+function fillContext(
+  event: RuntimeEvent,
+  r: JsonObject,
+  operation: string,
+  resource: string | undefined,
+): void {
+  const labels = str(r.Labels);
+  const owner = obj(r.Owner);
+  const pod = compact({
+    namespace: str(r.NamespaceName),
+    name: str(r.PodName),
+    labels: labels !== undefined ? parseLabelList(labels, '=') : undefined,
+    workload: str(owner?.Name),
+    workloadKind: str(owner?.Ref),
+  });
+  if (pod) event.pod = pod;
+  const container = compact({
+    id: str(r.ContainerID),
+    name: str(r.ContainerName),
+    image: str(r.ContainerImage),
+  });
+  if (container) event.container = container;
+
+  const words = operation === 'Process' && resource !== undefined ? splitOnSpaces(resource) : undefined;
+  const process = compact({
+    pid: uint32(r.HostPID) ?? uint32(r.PID),
+    uid: uint32(r.UID),
+    binary: str(r.ProcessName) ?? words?.[0],
+    args: words?.slice(1),
+    cwd: str(r.Cwd),
+  });
+  if (process) event.process = process;
+  const parent = compact({ pid: uint32(r.HostPPID) ?? uint32(r.PPID), binary: str(r.ParentProcessName) });
+  if (parent) event.parent = parent;
+}
+
+function behaviorOf(
+  event: RuntimeEvent,
+  operation: string,
+  hook: string | undefined,
+  data: Map<string, string>,
+  resource: string | undefined,
+): Behavior | undefined {
+  switch (operation) {
+    case 'Process':
+      return 'process-exec';
+    case 'File': {
+      const mapped = hook !== undefined ? SYSCALLS[hook] : undefined;
+      if (mapped?.behavior === 'file-write') {
+        event.file = compact({ path: resource, operation: mapped.op });
+        return 'file-write';
+      }
+      const flags = data.get('flags');
+      const op = flags !== undefined ? fileOperationFromFlagNames(flags) : 'read';
+      event.file = compact({ path: resource, operation: op });
+      return op === 'read' ? 'file-read' : 'file-write';
+    }
+    case 'Network':
+      return networkBehavior(event, hook, data, resource);
+    case 'NetworkFirewall': {
+      event.network = compact<NetworkInfo>({
+        protocol: data.get('Protocol')?.toLowerCase(),
+        saddr: data.get('SourceIP'),
+        sport: port(Number(data.get('SourcePort'))),
+        daddr: data.get('DestinationIP'),
+        dport: port(Number(data.get('DestinationPort'))),
+      });
+      return resource === 'EGRESS' ? 'network-connect' : undefined;
+    }
+    case 'Capabilities':
+      event.privilege = compact({ fromUid: event.process?.uid, capability: data.get('cap') ?? resource });
+      return 'privilege-escalation';
+    case 'Syscall': {
+      const mapped = hook !== undefined ? SYSCALLS[hook] : undefined;
+      if (!mapped) return undefined;
+      if (mapped.behavior === 'file-write') event.file = compact({ path: resource, operation: mapped.op });
+      if (mapped.behavior === 'privilege-escalation') {
+        const id = uint32(Number(data.get('userid')));
+        const gid = hook?.includes('GID') === true;
+        event.privilege = compact({
+          fromUid: event.process?.uid,
+          toUid: gid ? undefined : id,
+          toGid: gid ? id : undefined,
+        });
+      }
+      if (mapped.behavior === 'volume-mount') event.mount = compact({ target: resource });
+      return mapped.behavior;
+    }
+    default:
+      return undefined;
+  }
+}
+
+function networkBehavior(
+  event: RuntimeEvent,
+  hook: string | undefined,
+  data: Map<string, string>,
+  resource: string | undefined,
+): Behavior | undefined {
+  if (hook === undefined) return undefined;
+  const res = keyValues(resource);
+  const family = res.get('sa_family') ?? res.get('domain');
+  const familyName =
+    family === 'AF_INET'
+      ? 'ipv4'
+      : family === 'AF_INET6'
+        ? 'ipv6'
+        : family === 'AF_UNIX'
+          ? 'unix'
+          : undefined;
+  if (CONNECT_HOOKS.has(hook)) {
+    const daddr = res.get('sin_addr') ?? res.get('sin6_addr') ?? data.get('daddr');
+    const domain =
+      data.get('domain') ?? (resource !== undefined && !resource.includes('=') ? resource : undefined);
+    event.network = compact<NetworkInfo>({
+      protocol: hook === 'UDP_SENDMSG' ? 'udp' : hook === 'TCP_CONNECT' ? 'tcp' : undefined,
+      family: familyName ?? (daddr !== undefined ? familyOf(daddr) : undefined),
+      daddr,
+      dport: port(Number(res.get('sin_port') ?? res.get('sin6_port'))),
+      domain,
+    });
+    return 'network-connect';
+  }
+  if (LISTEN_HOOKS.has(hook)) {
+    event.network = compact<NetworkInfo>({
+      family: familyName,
+      saddr: res.get('sin_addr') ?? res.get('sin6_addr'),
+      sport: port(Number(res.get('sin_port') ?? res.get('sin6_port'))),
+    });
+    return 'network-listen';
+  }
+  return undefined;
+}

@@ -1,0 +1,255 @@
+/**
+ * Policies from the cluster: ClusterRuntimePolicy and RuntimePolicy objects are watched, compiled
+ * with the same loader as policy files (loadPolicyText; JSON is YAML), and handed to `onChange` as a
+ * complete set — the caller swaps its engine, no restart. Each policy's status gets a `Ready`
+ * condition (True, or False with the compile errors) and `observedGeneration`, written through the
+ * status subresource when `writeStatus()` allows it (the leader, in a replicated Deployment).
+ */
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { formatPolicyError, loadPolicyText, type CompiledPolicy } from '../policy/index.js';
+import type { Logger } from '../observability/logger.js';
+import { k8sApiRequests, policiesLoaded, policyErrors } from '../observability/metrics.js';
+import { apiStatus } from './errors.js';
+import { Reflector } from './reflector.js';
+
+export const POLICY_GROUP = 'runtime.kyverno.io';
+export const POLICY_VERSION = 'v1alpha1';
+
+interface PolicyObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    generation?: number;
+    managedFields?: unknown;
+  };
+  spec?: unknown;
+  status?: {
+    observedGeneration?: number;
+    conditions?: {
+      type: string;
+      status: string;
+      message?: string;
+      reason?: string;
+      lastTransitionTime?: string;
+    }[];
+  };
+}
+
+export interface PolicyWatcherOptions {
+  kubeConfig: KubeConfig;
+  onChange: (policies: CompiledPolicy[]) => void;
+  /** Whether this replica may write status (default: always). */
+  writeStatus?: () => boolean;
+  /** Coalesce bursts of changes (default 100 ms). */
+  debounceMs?: number;
+  relistIntervalMs?: number;
+  stallTimeoutMs?: number;
+  backoffInitialMs?: number;
+  logger?: Logger;
+}
+
+export interface PolicyStatusEntry {
+  ready: boolean;
+  message: string;
+}
+
+export class PolicyWatcher {
+  readonly clusterPolicies: Reflector<PolicyObject>;
+  readonly namespacedPolicies: Reflector<PolicyObject>;
+  private readonly api: CustomObjectsApi;
+  private timer: NodeJS.Timeout | undefined;
+  private current: CompiledPolicy[] = [];
+  /** Last status written per object uid: "generation|ready|message". */
+  private readonly written = new Map<string, string>();
+  private lastStatuses: [PolicyObject, PolicyStatusEntry][] = [];
+
+  constructor(private readonly opts: PolicyWatcherOptions) {
+    this.api = opts.kubeConfig.makeApiClient(CustomObjectsApi);
+    const common = {
+      kubeConfig: opts.kubeConfig,
+      relistIntervalMs: opts.relistIntervalMs,
+      stallTimeoutMs: opts.stallTimeoutMs,
+      backoffInitialMs: opts.backoffInitialMs,
+      logger: opts.logger,
+    };
+    this.clusterPolicies = new Reflector<PolicyObject>({
+      ...common,
+      resource: 'clusterruntimepolicies',
+      path: `/apis/${POLICY_GROUP}/${POLICY_VERSION}/clusterruntimepolicies`,
+      list: (s) =>
+        this.api.listClusterCustomObject({
+          group: POLICY_GROUP,
+          version: POLICY_VERSION,
+          plural: 'clusterruntimepolicies',
+          ...s,
+        }) as Promise<{ items: PolicyObject[] }>,
+    });
+    this.namespacedPolicies = new Reflector<PolicyObject>({
+      ...common,
+      resource: 'runtimepolicies',
+      path: `/apis/${POLICY_GROUP}/${POLICY_VERSION}/runtimepolicies`,
+      list: (s) =>
+        this.api.listCustomObjectForAllNamespaces({
+          group: POLICY_GROUP,
+          version: POLICY_VERSION,
+          plural: 'runtimepolicies',
+          ...s,
+        }) as Promise<{ items: PolicyObject[] }>,
+    });
+    for (const r of [this.clusterPolicies, this.namespacedPolicies]) {
+      r.on('add', () => this.schedule());
+      r.on('update', (o, old) => {
+        // Our own status writes come back as updates: recompile only when the spec moved.
+        if (
+          o.metadata?.generation !== old?.metadata?.generation ||
+          JSON.stringify(o.spec) !== JSON.stringify(old?.spec)
+        )
+          this.schedule();
+      });
+      r.on('delete', () => this.schedule());
+    }
+  }
+
+  get policies(): readonly CompiledPolicy[] {
+    return this.current;
+  }
+
+  async start(timeoutMs = 30_000): Promise<void> {
+    await Promise.all([this.clusterPolicies.start(timeoutMs), this.namespacedPolicies.start(timeoutMs)]);
+    this.recompile();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    await Promise.all([this.clusterPolicies.stop(), this.namespacedPolicies.stop()]);
+  }
+
+  get synced(): boolean {
+    return this.clusterPolicies.synced && this.namespacedPolicies.synced;
+  }
+
+  private schedule(): void {
+    if (!this.clusterPolicies.synced || !this.namespacedPolicies.synced) return; // start() compiles once synced
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.recompile();
+    }, this.opts.debounceMs ?? 100);
+    this.timer.unref();
+  }
+
+  /** Compiles every policy object; a bad one never stops the others. */
+  recompile(): void {
+    const compiled: CompiledPolicy[] = [];
+    let failed = 0;
+    const statuses: [PolicyObject, PolicyStatusEntry][] = [];
+    for (const obj of [...this.clusterPolicies.list(), ...this.namespacedPolicies.list()]) {
+      const { status: _status, ...rest } = obj;
+      const metadata = { ...(rest.metadata ?? {}) };
+      delete metadata.managedFields;
+      const file = `cluster:${obj.kind ?? ''}/${metadata.namespace !== undefined ? `${metadata.namespace}/` : ''}${metadata.name ?? ''}`;
+      const result = loadPolicyText(JSON.stringify({ ...rest, metadata }, null, 1), file);
+      if (result.errors.length > 0 || result.policies.length !== 1) {
+        failed++;
+        const message = result.errors.map(formatPolicyError).join('; ') || 'not a policy document';
+        statuses.push([obj, { ready: false, message }]);
+        this.opts.logger?.warn({ policy: file, errors: result.errors.length }, 'policy rejected');
+      } else {
+        compiled.push(...result.policies);
+        statuses.push([obj, { ready: true, message: `compiled ${countRules(result.policies[0]!)} rules` }]);
+      }
+    }
+    this.current = compiled;
+    policiesLoaded.set(compiled.length);
+    policyErrors.set(failed);
+    this.opts.onChange(compiled);
+    this.lastStatuses = statuses;
+    this.writeStatuses();
+  }
+
+  /** Writes the Ready conditions of the last compile (called again when this replica becomes leader). */
+  writeStatuses(): void {
+    if (!(this.opts.writeStatus?.() ?? true)) return;
+    for (const [obj, st] of this.lastStatuses) void this.writeStatus(obj, st);
+  }
+
+  private async writeStatus(obj: PolicyObject, st: PolicyStatusEntry): Promise<void> {
+    const md = obj.metadata ?? {};
+    const generation = md.generation ?? 1;
+    const key = `${generation}|${st.ready}|${st.message}`;
+    if (md.uid === undefined || md.name === undefined || this.written.get(md.uid) === key) return;
+    const existing = obj.status?.conditions?.find((c) => c.type === 'Ready');
+    const statusText = st.ready ? 'True' : 'False';
+    if (
+      obj.status?.observedGeneration === generation &&
+      existing?.status === statusText &&
+      existing.message === st.message.slice(0, 32768)
+    ) {
+      this.written.set(md.uid, key);
+      return;
+    }
+    const body = {
+      status: {
+        observedGeneration: generation,
+        ready: st.ready,
+        conditions: [
+          {
+            type: 'Ready',
+            status: statusText,
+            observedGeneration: generation,
+            lastTransitionTime:
+              existing?.status === statusText && existing.lastTransitionTime !== undefined
+                ? existing.lastTransitionTime
+                : new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+            reason: st.ready ? 'Compiled' : 'Invalid',
+            message: st.message.slice(0, 32768),
+          },
+        ],
+      },
+    };
+    const headers = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+    try {
+      if (md.namespace !== undefined) {
+        await this.api.patchNamespacedCustomObjectStatus(
+          {
+            group: POLICY_GROUP,
+            version: POLICY_VERSION,
+            plural: 'runtimepolicies',
+            namespace: md.namespace,
+            name: md.name,
+            body,
+          },
+          headers,
+        );
+      } else {
+        await this.api.patchClusterCustomObjectStatus(
+          {
+            group: POLICY_GROUP,
+            version: POLICY_VERSION,
+            plural: 'clusterruntimepolicies',
+            name: md.name,
+            body,
+          },
+          headers,
+        );
+      }
+      this.written.set(md.uid, key);
+      k8sApiRequests.inc({ purpose: 'policy-status', outcome: 'succeeded' });
+    } catch (err) {
+      k8sApiRequests.inc({ purpose: 'policy-status', outcome: 'failed' });
+      const s = apiStatus(err);
+      this.opts.logger?.warn(
+        { policy: md.name, code: s.code, reason: s.reason, err: s.message },
+        'policy status not written',
+      );
+    }
+  }
+}
+
+function countRules(p: CompiledPolicy): number {
+  return p.rules.length;
+}

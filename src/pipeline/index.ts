@@ -1,0 +1,11 @@
+export { BoundedQueue } from './bounded-queue.js';
+export {
+  createPipeline,
+  PIPELINE_DROP_REASONS,
+  type Evaluator,
+  type Pipeline,
+  type PipelineOptions,
+  type PipelineStats,
+  type SubmitOptions,
+  type VerdictSink,
+} from './pipeline.js';

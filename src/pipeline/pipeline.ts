@@ -1,0 +1,252 @@
+/**
+ * source → bounded queue → engine → sinks. One worker loop takes small batches from the queue,
+ * evaluates each event, fans verdicts out to the sinks, and yields to the event loop between batches
+ * so sockets, timers and the HTTP API stay responsive under load.
+ *
+ * Flow control (docs/sources.md "Backpressure"): inputs that can wait (files, gRPC, stdin, TCP) get a
+ * promise back when the queue is full and must await it before reading more; inputs that cannot wait
+ * (HTTP) have the event dropped and counted with reason "queue-full". Nothing leaves without a count.
+ */
+import type { RuntimeEvent } from '../events/types.js';
+import type { RuntimeEngine } from '../engine/runtime/index.js';
+import type { Verdict } from '../engine/verdict.js';
+import type { Logger } from '../observability/logger.js';
+import {
+  eventsDropped,
+  eventsEvaluated,
+  eventsIn,
+  evaluationSeconds,
+  ingestBlockedWaiters,
+  processingLagSeconds,
+  queueCapacity,
+  queueDepth,
+  sinkErrors,
+} from '../observability/metrics.js';
+import type { EmitFn, EventSource } from '../sources/types.js';
+import { BoundedQueue } from './bounded-queue.js';
+
+/** Where verdicts go (report store, PolicyReports, actions, SSE…). Should be quick; slow work belongs in the sink's own queue. */
+export interface VerdictSink {
+  readonly name?: string;
+  write(verdicts: Verdict[], event: RuntimeEvent): void | Promise<void>;
+}
+
+/** The engine surface the pipeline needs (RuntimeEngine satisfies it). */
+export type Evaluator = Pick<RuntimeEngine, 'evaluate'>;
+
+export interface PipelineOptions {
+  engine: Evaluator;
+  sinks?: VerdictSink[];
+  /** Maximum events waiting between ingest and the engine. Default 10 000. */
+  queueSize?: number;
+  /** Events evaluated before yielding to the event loop. Default 64. */
+  batchSize?: number;
+  logger?: Logger;
+}
+
+export interface SubmitOptions {
+  /** Source name, used as the metric label. Default "unknown". */
+  source?: string;
+  /** True when the caller can wait for room (files, gRPC, stdin, TCP); false drops when full. */
+  canWait: boolean;
+}
+
+/** Drop reasons counted by the pipeline itself (sources add their own parse reasons). */
+export const PIPELINE_DROP_REASONS = {
+  queueFull: 'queue-full',
+  shuttingDown: 'shutting-down',
+  evaluationError: 'evaluation-error',
+} as const;
+
+export interface PipelineStats {
+  queued: number;
+  capacity: number;
+  blockedReaders: number;
+  submitted: number;
+  evaluated: number;
+  verdicts: number;
+  dropped: Record<string, number>;
+  sinkErrors: number;
+}
+
+export interface Pipeline {
+  /** Queue one event. Returns a promise only when `canWait` and the queue is full. */
+  submit(event: RuntimeEvent, options: SubmitOptions): void | Promise<void>;
+  /** An EmitFn bound to one source, for `EventSource.start`. */
+  emitter(source: string, canWait: boolean): EmitFn;
+  /** Start a source with an emitter that honours its `canWait`. */
+  attach(source: EventSource): Promise<void>;
+  /** Swap the engine (policy reload). Takes effect at the next event; no event sees a half-loaded set. */
+  setEngine(engine: Evaluator): void;
+  /** Resolves once everything queued so far (and parked readers) has been evaluated and written. */
+  drain(): Promise<void>;
+  /** Stop accepting (later submits are dropped as "shutting-down"), drain, then end the worker. */
+  stop(): Promise<void>;
+  stats(): PipelineStats;
+}
+
+interface Queued {
+  event: RuntimeEvent;
+  source: string;
+  /** performance.now() at enqueue, for processing lag. */
+  at: number;
+}
+
+export function createPipeline(options: PipelineOptions): Pipeline {
+  const capacity = options.queueSize ?? 10_000;
+  const batchSize = Math.max(1, options.batchSize ?? 64);
+  const sinks = options.sinks ?? [];
+  const log = options.logger;
+  const queue = new BoundedQueue<Queued>(capacity);
+  let engine = options.engine;
+  let accepting = true;
+  let running = true;
+  let inFlight = 0;
+  const idleWaiters: (() => void)[] = [];
+  const counts = { submitted: 0, evaluated: 0, verdicts: 0, sinkErrors: 0 };
+  const dropped: Record<string, number> = {};
+
+  queueCapacity.set(capacity);
+
+  function drop(source: string, reason: string): void {
+    dropped[reason] = (dropped[reason] ?? 0) + 1;
+    eventsDropped.inc({ source, reason });
+  }
+
+  function isIdle(): boolean {
+    return queue.size === 0 && queue.waiting === 0 && inFlight === 0;
+  }
+
+  function notifyIdle(): void {
+    if (!isIdle()) return;
+    for (const w of idleWaiters.splice(0)) w();
+  }
+
+  function submit(event: RuntimeEvent, opts: SubmitOptions): void | Promise<void> {
+    const source = opts.source ?? 'unknown';
+    eventsIn.inc({ source });
+    counts.submitted++;
+    if (!accepting) {
+      drop(source, PIPELINE_DROP_REASONS.shuttingDown);
+      return;
+    }
+    const item: Queued = { event, source, at: performance.now() };
+    if (opts.canWait) {
+      const wait = queue.put(item);
+      queueDepth.set(queue.size);
+      if (wait) {
+        ingestBlockedWaiters.set(queue.waiting);
+        return wait;
+      }
+      return;
+    }
+    if (!queue.offer(item)) {
+      drop(source, PIPELINE_DROP_REASONS.queueFull);
+      return;
+    }
+    queueDepth.set(queue.size);
+  }
+
+  function writeSinks(verdicts: Verdict[], event: RuntimeEvent, pending: Promise<void>[]): void {
+    for (const sink of sinks) {
+      try {
+        const r = sink.write(verdicts, event);
+        if (r) {
+          pending.push(
+            r.catch((err: unknown) => {
+              sinkFailed(sink, err);
+            }),
+          );
+        }
+      } catch (err) {
+        sinkFailed(sink, err);
+      }
+    }
+  }
+
+  function sinkFailed(sink: VerdictSink, err: unknown): void {
+    counts.sinkErrors++;
+    sinkErrors.inc({ sink: sink.name ?? 'unnamed' });
+    log?.error({ err, sink: sink.name }, 'verdict sink failed');
+  }
+
+  async function work(): Promise<void> {
+    while (running) {
+      if (queue.size === 0) {
+        notifyIdle();
+        await queue.whenNotEmpty();
+        continue;
+      }
+      const batch = queue.take(batchSize);
+      inFlight = batch.length;
+      queueDepth.set(queue.size);
+      ingestBlockedWaiters.set(queue.waiting);
+      const pending: Promise<void>[] = [];
+      const current = engine; // one engine per batch: a reload lands between batches
+      for (const item of batch) {
+        const start = performance.now();
+        processingLagSeconds.observe((start - item.at) / 1000);
+        let verdicts: Verdict[];
+        try {
+          verdicts = current.evaluate(item.event);
+        } catch (err) {
+          drop(item.source, PIPELINE_DROP_REASONS.evaluationError);
+          log?.error({ err, eventId: item.event.id, source: item.source }, 'engine failed on event');
+          continue;
+        }
+        evaluationSeconds.observe((performance.now() - start) / 1000);
+        eventsEvaluated.inc();
+        counts.evaluated++;
+        if (verdicts.length > 0) {
+          counts.verdicts += verdicts.length;
+          writeSinks(verdicts, item.event, pending);
+        }
+      }
+      // Async sinks apply backpressure per batch, not per event.
+      if (pending.length > 0) await Promise.all(pending);
+      inFlight = 0;
+      // Yield so I/O callbacks run between batches (setImmediate runs after the poll phase).
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    notifyIdle();
+  }
+
+  const worker = work();
+
+  function drain(): Promise<void> {
+    if (isIdle()) return Promise.resolve();
+    return new Promise<void>((resolve) => idleWaiters.push(resolve));
+  }
+
+  return {
+    submit,
+    emitter(source, canWait) {
+      return (event) => submit(event, { source, canWait });
+    },
+    attach(source) {
+      return source.start((event) =>
+        submit(event, { source: source.name, canWait: source.canWait ?? false }),
+      );
+    },
+    setEngine(next) {
+      engine = next;
+    },
+    drain,
+    async stop() {
+      accepting = false;
+      await drain();
+      running = false;
+      queue.interrupt();
+      await worker;
+    },
+    stats() {
+      return {
+        queued: queue.size,
+        capacity,
+        blockedReaders: queue.waiting,
+        ...counts,
+        dropped: { ...dropped },
+      };
+    },
+  };
+}

@@ -1,0 +1,381 @@
+/**
+ * Turns a schema-valid policy document into a CompiledPolicy: match/exclude, patterns, templates,
+ * conditions and CEL are compiled here, once. Every problem is returned with the JSON path it belongs to,
+ * so the loader can point at file:line:col; compile never throws.
+ */
+import type { ActionSpec } from '../actions/types.js';
+import { compileCel, compileCelVariables } from '../engine/cel/index.js';
+import { compileConditions, type CompiledConditions } from '../engine/conditions/index.js';
+import { generateAutogenRules } from '../engine/autogen/index.js';
+import { compileMatch } from '../engine/match/index.js';
+import { compilePattern } from '../engine/pattern/index.js';
+import { compileTemplate, type Template } from '../engine/variables/index.js';
+import { BEHAVIORS, isBehavior, type Behavior } from '../events/types.js';
+import { suggest } from './suggest.js';
+import type {
+  CompiledCel,
+  CompiledContextEntry,
+  CompiledForeach,
+  CompiledRestrict,
+  CompiledRule,
+  CompiledValidation,
+  FailureAction,
+  PatternSlot,
+} from './types.js';
+
+type Raw = Record<string, unknown>;
+type Path = (string | number)[];
+export interface CompileIssue {
+  path: Path;
+  target: 'key' | 'value';
+  message: string;
+}
+
+const isObj = (v: unknown): v is Raw => v !== null && typeof v === 'object' && !Array.isArray(v);
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+export const RUNTIME_KINDS = ['ClusterRuntimePolicy', 'RuntimePolicy'] as const;
+export const KYVERNO_KINDS = ['ClusterPolicy', 'Policy'] as const;
+
+/** Compiles the rules of one policy. `issues` collects every problem; a policy with issues is not used. */
+export class RuleCompiler {
+  readonly issues: CompileIssue[] = [];
+  constructor(private readonly runtime: boolean) {}
+
+  private guard<T>(path: Path, what: string, fn: () => T): T | undefined {
+    try {
+      return fn();
+    } catch (e) {
+      this.issues.push({ path, target: 'value', message: `invalid ${what}: ${errText(e)}` });
+      return undefined;
+    }
+  }
+
+  private template(value: unknown, path: Path, what: string): Template | undefined {
+    return this.guard(path, what, () => compileTemplate(value));
+  }
+
+  private hasVariables(value: unknown): boolean {
+    return JSON.stringify(value ?? null).includes('{{');
+  }
+
+  private pattern(value: unknown, path: Path): PatternSlot | undefined {
+    if (this.hasVariables(value)) {
+      const template = this.template(value, path, 'pattern');
+      return template && { kind: 'template', template };
+    }
+    const pattern = this.guard(path, 'pattern', () => compilePattern(value));
+    return pattern && { kind: 'static', pattern };
+  }
+
+  private conditions(value: unknown, path: Path): CompiledConditions | undefined {
+    if (value === undefined || value === null) return undefined;
+    if (isObj(value)) {
+      for (const key of Object.keys(value)) {
+        if (key === 'any' || key === 'all') continue;
+        const hint = suggest(key, ['any', 'all']);
+        this.issues.push({
+          path: [...path, key],
+          target: 'key',
+          message: hint
+            ? `unknown field \`${key}\`, did you mean \`${hint}\`?`
+            : `unknown field \`${key}\` (allowed: any, all)`,
+        });
+      }
+    } else if (!Array.isArray(value)) {
+      this.issues.push({
+        path,
+        target: 'value',
+        message: 'conditions must be {any, all} or a list of conditions',
+      });
+      return undefined;
+    }
+    return this.guard(path, 'conditions', () => compileConditions(value));
+  }
+
+  private context(value: unknown, path: Path): CompiledContextEntry[] {
+    if (!Array.isArray(value)) return [];
+    return value.filter(isObj).map((entry, i) => {
+      const name = typeof entry.name === 'string' ? entry.name : '';
+      const at = [...path, i];
+      if (isObj(entry.variable)) {
+        const v = entry.variable;
+        const out: CompiledContextEntry = { name, type: 'variable' };
+        if (v.value !== undefined)
+          out.value = this.template(v.value, [...at, 'variable', 'value'], 'variable value');
+        if (typeof v.jmesPath === 'string')
+          out.jmesPath = this.template(v.jmesPath, [...at, 'variable', 'jmesPath'], 'jmesPath');
+        if (v.default !== undefined)
+          out.default = this.template(v.default, [...at, 'variable', 'default'], 'default');
+        return out;
+      }
+      const type = (['configMap', 'apiCall', 'imageRegistry', 'globalReference'] as const).find(
+        (t) => entry[t] !== undefined,
+      );
+      return { name, type: type ?? 'unknown' };
+    });
+  }
+
+  private cel(value: unknown, path: Path): CompiledCel | undefined {
+    if (!isObj(value)) return undefined;
+    const exprs = Array.isArray(value.expressions) ? value.expressions.filter(isObj) : [];
+    const vars = Array.isArray(value.variables) ? value.variables.filter(isObj) : [];
+    const expressions: CompiledCel['expressions'] = [];
+    exprs.forEach((e, i) => {
+      const expression = str(e.expression);
+      const program = this.guard([...path, 'expressions', i, 'expression'], 'CEL expression', () =>
+        compileCel(expression),
+      );
+      if (!program) return;
+      const messageExpression =
+        typeof e.messageExpression === 'string'
+          ? this.guard([...path, 'expressions', i, 'messageExpression'], 'CEL messageExpression', () =>
+              compileCel(e.messageExpression as string),
+            )
+          : undefined;
+      expressions.push({
+        expression,
+        program,
+        ...(typeof e.message === 'string' ? { message: e.message } : {}),
+        ...(messageExpression ? { messageExpression } : {}),
+      });
+    });
+    const variables = vars.length
+      ? this.guard([...path, 'variables'], 'CEL variables', () => compileCelVariables(vars))
+      : undefined;
+    return { expressions, ...(variables ? { variables } : {}) };
+  }
+
+  private foreach(value: unknown, path: Path): CompiledForeach[] {
+    if (!Array.isArray(value)) return [];
+    const out: CompiledForeach[] = [];
+    value.forEach((f, i) => {
+      if (!isObj(f)) return;
+      const at = [...path, i];
+      const list = this.template(str(f.list), [...at, 'list'], 'foreach list');
+      if (!list) return;
+      const item: CompiledForeach = { list, context: this.context(f.context, [...at, 'context']) };
+      if (typeof f.elementScope === 'boolean') item.elementScope = f.elementScope;
+      const pre = this.conditions(f.preconditions, [...at, 'preconditions']);
+      if (pre) item.preconditions = pre;
+      if (f.pattern !== undefined) item.pattern = this.pattern(f.pattern, [...at, 'pattern']);
+      if (Array.isArray(f.anyPattern)) {
+        item.anyPattern = f.anyPattern
+          .map((p, j) => this.pattern(p, [...at, 'anyPattern', j]))
+          .filter((p): p is PatternSlot => !!p);
+      }
+      if (isObj(f.deny)) item.deny = this.conditions(f.deny.conditions ?? {}, [...at, 'deny', 'conditions']);
+      if (Array.isArray(f.foreach)) item.foreach = this.foreach(f.foreach, [...at, 'foreach']);
+      out.push(item);
+    });
+    return out;
+  }
+
+  private validation(v: Raw, path: Path): CompiledValidation {
+    const out: CompiledValidation = {};
+    if (typeof v.message === 'string')
+      out.message = this.template(v.message, [...path, 'message'], 'message');
+    if (isObj(v.deny)) {
+      out.deny = this.conditions(v.deny.conditions ?? {}, [...path, 'deny', 'conditions']);
+    } else if (v.pattern !== undefined) {
+      out.pattern = this.pattern(v.pattern, [...path, 'pattern']);
+    } else if (Array.isArray(v.anyPattern)) {
+      out.anyPattern = v.anyPattern
+        .map((p, i) => this.pattern(p, [...path, 'anyPattern', i]))
+        .filter((p): p is PatternSlot => !!p);
+    } else if (Array.isArray(v.foreach)) {
+      out.foreach = this.foreach(v.foreach, [...path, 'foreach']);
+    } else if (v.cel !== undefined) {
+      out.cel = this.cel(v.cel, [...path, 'cel']);
+    } else {
+      const kind = ['podSecurity', 'manifests', 'assert'].find((k) => v[k] !== undefined);
+      if (kind) out.unsupported = kind;
+      else
+        this.issues.push({
+          path,
+          target: 'value',
+          message: 'validate needs one of pattern, anyPattern, deny, foreach, cel',
+        });
+    }
+    return out;
+  }
+
+  private restrict(r: Raw, path: Path): CompiledRestrict | undefined {
+    const behaviors = new Set<Behavior>();
+    const addBehavior = (b: unknown, at: Path): void => {
+      if (isBehavior(b)) behaviors.add(b);
+      else {
+        const hint = typeof b === 'string' ? suggest(b, BEHAVIORS) : undefined;
+        this.issues.push({
+          path: at,
+          target: 'value',
+          message:
+            `unknown behavior ${JSON.stringify(b)}` +
+            (hint ? `, did you mean \`${hint}\`?` : ` (known: ${BEHAVIORS.join(', ')})`),
+        });
+      }
+    };
+    if (Array.isArray(r.behaviors)) r.behaviors.forEach((b, i) => addBehavior(b, [...path, 'behaviors', i]));
+    const patternBehaviors = isObj(r.pattern) ? r.pattern.behavior : undefined;
+    if (Array.isArray(patternBehaviors)) {
+      patternBehaviors.forEach((b, i) => addBehavior(b, [...path, 'pattern', 'behavior', i]));
+    } else if (typeof patternBehaviors === 'string') {
+      addBehavior(patternBehaviors, [...path, 'pattern', 'behavior']);
+    }
+    if (behaviors.size === 0 && !this.issues.some((i) => i.path.join('.').startsWith(path.join('.')))) {
+      this.issues.push({
+        path,
+        target: 'key',
+        message:
+          'a restrict rule must name its behaviors: set restrict.behaviors or a `behavior` list in restrict.pattern',
+      });
+    }
+    const out: CompiledRestrict = {
+      behaviors: [...behaviors],
+      actions: (Array.isArray(r.actions) ? r.actions : []) as ActionSpec[],
+    };
+    if (typeof r.message === 'string')
+      out.message = this.template(r.message, [...path, 'message'], 'message');
+    if (r.pattern !== undefined) {
+      // The pattern's `behavior` list is a set (any listed behavior triggers the rule), read above; left
+      // in the pattern, Kyverno's first-element array rule would silently ignore all but one.
+      const { behavior: _behaviors, ...pattern } = isObj(r.pattern) ? r.pattern : { behavior: undefined };
+      const slot = this.pattern(isObj(r.pattern) ? pattern : r.pattern, [...path, 'pattern']);
+      if (slot?.kind === 'static') out.pattern = slot.pattern;
+      else if (slot) out.patternTemplate = slot.template;
+    }
+    const conditions = this.conditions(r.conditions, [...path, 'conditions']);
+    if (conditions) out.conditions = conditions;
+    const cel = this.cel(r.cel, [...path, 'cel']);
+    if (cel) out.cel = cel;
+    return out;
+  }
+
+  rule(raw: Raw, path: Path, index: number, policyAction: FailureAction): CompiledRule {
+    const name = str(raw.name);
+    for (const side of ['match', 'exclude'] as const) {
+      const m = raw[side];
+      if (isObj(m) && Array.isArray(m.any) && m.any.length > 0 && Array.isArray(m.all) && m.all.length > 0) {
+        this.issues.push({
+          path: [...path, side],
+          target: 'key',
+          message: `${side}: any and all cannot both be set`,
+        });
+      }
+    }
+    const rule: CompiledRule = {
+      name,
+      index,
+      raw,
+      match: compileMatch(raw.match),
+      context: this.context(raw.context, [...path, 'context']),
+      celPreconditions: [],
+      failureAction: policyAction,
+    };
+    if (raw.exclude !== undefined) rule.exclude = compileMatch(raw.exclude);
+    const pre = this.conditions(raw.preconditions, [...path, 'preconditions']);
+    if (pre) rule.preconditions = pre;
+    if (Array.isArray(raw.celPreconditions)) {
+      raw.celPreconditions.forEach((c, i) => {
+        if (!isObj(c)) return;
+        const program = this.guard([...path, 'celPreconditions', i, 'expression'], 'CEL precondition', () =>
+          compileCel(str(c.expression)),
+        );
+        if (program) rule.celPreconditions.push({ name: str(c.name), program });
+      });
+    }
+    const types = ['validate', 'restrict', 'mutate', 'generate', 'verifyImages'].filter(
+      (t) => raw[t] !== undefined,
+    );
+    if (types.length !== 1) {
+      this.issues.push({
+        path,
+        target: 'value',
+        message:
+          types.length === 0
+            ? `rule \`${name}\` needs one of ${this.runtime ? 'restrict, validate' : 'validate, mutate, generate, verifyImages'}`
+            : `rule \`${name}\` has more than one type: ${types.join(', ')}`,
+      });
+    }
+    if (isObj(raw.validate)) {
+      rule.validate = this.validation(raw.validate, [...path, 'validate']);
+      const fa = normalizeFailureAction(raw.validate.failureAction);
+      if (fa) rule.failureAction = fa;
+    }
+    if (raw.restrict !== undefined) {
+      if (!this.runtime) {
+        this.issues.push({
+          path: [...path, 'restrict'],
+          target: 'key',
+          message: 'restrict rules need kind ClusterRuntimePolicy or RuntimePolicy',
+        });
+      } else if (isObj(raw.restrict)) {
+        rule.restrict = this.restrict(raw.restrict, [...path, 'restrict']);
+      }
+    }
+    for (const t of ['mutate', 'generate', 'verifyImages']) {
+      if (raw[t] === undefined) continue;
+      if (this.runtime)
+        this.issues.push({
+          path: [...path, t],
+          target: 'key',
+          message: `${t} rules are not supported in runtime policies`,
+        });
+      rule.otherType = t;
+    }
+    return rule;
+  }
+
+  /** Original rules followed by Kyverno's autogen rules (ClusterPolicy/Policy only). */
+  rules(spec: Raw, annotations: Raw | undefined, kyverno: boolean): CompiledRule[] {
+    const rawRules = Array.isArray(spec.rules) ? spec.rules.filter(isObj) : [];
+    const policyAction =
+      normalizeFailureAction(spec.failureAction) ??
+      normalizeFailureAction(spec.validationFailureAction) ??
+      'Audit';
+    const seen = new Set<string>();
+    const out = rawRules.map((r, i) => {
+      const name = str(r.name);
+      if (seen.has(name))
+        this.issues.push({
+          path: ['spec', 'rules', i, 'name'],
+          target: 'value',
+          message: `duplicate rule name \`${name}\``,
+        });
+      seen.add(name);
+      return this.rule(r, ['spec', 'rules', i], i, policyAction);
+    });
+    if (kyverno) {
+      for (const gen of generateAutogenRules(annotations, rawRules)) {
+        const origin = out.find((r) => r.name === gen.autogenOf);
+        const issuesBefore = this.issues.length;
+        const compiled = this.rule(
+          gen.rule,
+          ['spec', 'rules', origin?.index ?? 0],
+          origin?.index ?? 0,
+          policyAction,
+        );
+        // Problems of a generated rule are the origin's problems, already reported once.
+        this.issues.length = issuesBefore;
+        compiled.autogen = { of: gen.autogenOf, kind: gen.kind };
+        out.push(compiled);
+      }
+    }
+    if (rawRules.length === 0)
+      this.issues.push({
+        path: ['spec', 'rules'],
+        target: 'value',
+        message: 'a policy needs at least one rule',
+      });
+    return out;
+  }
+}
+
+export function normalizeFailureAction(v: unknown): FailureAction | undefined {
+  if (typeof v !== 'string') return undefined;
+  const lower = v.toLowerCase();
+  if (lower === 'audit') return 'Audit';
+  if (lower === 'enforce') return 'Enforce';
+  return undefined;
+}

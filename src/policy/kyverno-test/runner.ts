@@ -1,0 +1,317 @@
+/**
+ * Runs one Kyverno CLI test file (`kind: Test`): loads its policies, resources, values and user info
+ * (paths relative to the test file), evaluates every policy against every resource, and judges each
+ * expectation (one per results[] entry × resource), in two modes:
+ *
+ * - lenient (Kyverno's `kyverno test`): a rule that did not apply (no response) counts as passed;
+ * - strict: the expected result must actually be produced; "did not apply" passes only when `skip`
+ *   was expected.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { evaluatePolicy, type RuleResult } from '../../engine/validate/index.js';
+import { evaluateValidatingPolicy } from '../../engine/validate/validating-policy.js';
+import type { CompiledValidatingPolicy } from '../validating-policy.js';
+import type { RequestUserInfo } from '../../engine/match/index.js';
+import { formatPolicyError, loadPolicyText, type CompiledPolicy, type PolicyError } from '../index.js';
+import { ResultEntry, TestFile, UserInfoFile, ValuesFile } from './files.js';
+import { isClusterScoped } from './scope.js';
+import { contextHost } from './context-host.js';
+import type { CelHost } from '../../engine/cel/index.js';
+
+export interface CaseResult {
+  policy: string;
+  rule: string;
+  resource: string;
+  kind?: string;
+  expected: string;
+  /** Results produced for this expectation (empty: the rule did not apply). */
+  actual: string[];
+  ok: boolean;
+  reason?: string;
+  message?: string;
+}
+
+export interface TestReport {
+  file: string;
+  name: string;
+  cases: CaseResult[];
+  passed: number;
+  failed: number;
+  /** Set when the test file itself could not be run. */
+  error?: string;
+  /** Policy load problems (file:line:col). */
+  policyErrors: string[];
+}
+
+export interface RunOptions {
+  strict?: boolean;
+}
+
+type Raw = Record<string, unknown>;
+const isObj = (v: unknown): v is Raw => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+async function readYamlDocs(file: string): Promise<unknown[]> {
+  const text = await readFile(file, 'utf8');
+  return parseAllDocuments(text).flatMap((d) => (d.errors.length === 0 ? [d.toJS() as unknown] : []));
+}
+
+interface LoadedResource {
+  object: Raw;
+  kind: string;
+  name: string;
+  namespace: string;
+}
+
+function toResource(doc: Raw): LoadedResource {
+  const object = structuredClone(doc);
+  const md = isObj(object.metadata) ? object.metadata : (object.metadata = {});
+  const kind = typeof object.kind === 'string' ? object.kind : '';
+  const apiVersion = typeof object.apiVersion === 'string' ? object.apiVersion : '';
+  // Kyverno's CLI puts namespaced resources without a namespace in `default`.
+  if ((typeof md.namespace !== 'string' || md.namespace === '') && !isClusterScoped(apiVersion, kind))
+    md.namespace = 'default';
+  return {
+    object,
+    kind,
+    name: typeof md.name === 'string' ? md.name : typeof md.generateName === 'string' ? md.generateName : '',
+    namespace: typeof md.namespace === 'string' ? md.namespace : '',
+  };
+}
+
+/** Test context derived from the Values file for one (policy, resource). */
+class Values {
+  constructor(private readonly v: ValuesFile | undefined) {}
+
+  namespaceLabels(namespace: string): Record<string, string> | undefined {
+    const sel = this.v?.namespaceSelector?.find((n) => n.name === namespace);
+    if (sel) return { ...(sel.labels ?? {}) };
+    const ns = this.v?.namespaces?.find((n) => isObj(n.metadata) && n.metadata.name === namespace);
+    if (ns && isObj(ns.metadata) && isObj(ns.metadata.labels))
+      return ns.metadata.labels as Record<string, string>;
+    return undefined;
+  }
+
+  namespaceObject(namespace: string): Record<string, unknown> | undefined {
+    return this.v?.namespaces?.find((n) => isObj(n.metadata) && n.metadata.name === namespace);
+  }
+
+  variables(policy: string, resource: string): Record<string, unknown> {
+    const p = this.v?.policies?.find((x) => x.name === policy);
+    const r = p?.resources?.find((x) => x.name === resource);
+    return { ...(this.v?.globalValues ?? {}), ...(r?.values ?? {}) };
+  }
+
+  ruleVariables(policy: string): Record<string, Record<string, unknown>> {
+    const p = this.v?.policies?.find((x) => x.name === policy);
+    const out: Record<string, Record<string, unknown>> = {};
+    for (const r of p?.rules ?? []) out[r.name] = { ...(r.values ?? {}) };
+    return out;
+  }
+}
+
+function expand(entry: ResultEntry): { name: string; namespace?: string; kind?: string }[] {
+  const out: { name: string; namespace?: string; kind?: string }[] = [];
+  for (const r of [...(entry.resources ?? []), ...(entry.resource ? [entry.resource] : [])]) {
+    const i = r.indexOf('/');
+    out.push(
+      i >= 0
+        ? { namespace: r.slice(0, i), name: r.slice(i + 1), ...(entry.kind ? { kind: entry.kind } : {}) }
+        : { name: r, ...(entry.kind ? { kind: entry.kind } : {}) },
+    );
+  }
+  for (const s of entry.resourceSpecs ?? []) {
+    out.push({
+      name: s.name,
+      ...(s.namespace ? { namespace: s.namespace } : {}),
+      ...(s.kind ? { kind: s.kind } : {}),
+    });
+  }
+  return out;
+}
+
+export async function runKyvernoTest(
+  file: string,
+  parsed: unknown,
+  opts: RunOptions = {},
+): Promise<TestReport> {
+  const base = dirname(file);
+  const report: TestReport = { file, name: '', cases: [], passed: 0, failed: 0, policyErrors: [] };
+  const test = TestFile.safeParse(parsed);
+  if (!test.success) {
+    report.error = `invalid test file: ${test.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
+    return report;
+  }
+  const t = test.data;
+  report.name = t.metadata?.name ?? t.name ?? file;
+
+  const policies: CompiledPolicy[] = [];
+  const validatingPolicies: CompiledValidatingPolicy[] = [];
+  const policyErrors: PolicyError[] = [];
+  for (const p of t.policies) {
+    const path = resolve(base, p);
+    try {
+      const r = loadPolicyText(await readFile(path, 'utf8'), path);
+      policies.push(...r.policies);
+      validatingPolicies.push(...(r.validatingPolicies ?? []));
+      policyErrors.push(...r.errors);
+    } catch (e) {
+      policyErrors.push({
+        file: path,
+        line: 1,
+        col: 1,
+        message: `cannot read: ${e instanceof Error ? e.message : String(e)}`,
+      });
+    }
+  }
+  report.policyErrors = policyErrors.map(formatPolicyError);
+
+  const resources: LoadedResource[] = [];
+  for (const r of t.resources) {
+    try {
+      for (const doc of await readYamlDocs(resolve(base, r))) if (isObj(doc)) resources.push(toResource(doc));
+    } catch (e) {
+      report.error = `cannot read resource file ${r}: ${e instanceof Error ? e.message : String(e)}`;
+    }
+  }
+
+  let values: ValuesFile | undefined;
+  if (t.variables) {
+    try {
+      const docs = await readYamlDocs(resolve(base, t.variables));
+      const parsedValues = ValuesFile.safeParse(docs.find(isObj) ?? {});
+      if (parsedValues.success) values = parsedValues.data;
+      else report.error = `invalid values file ${t.variables}: ${parsedValues.error.message}`;
+    } catch (e) {
+      report.error = `cannot read values file ${t.variables}: ${e instanceof Error ? e.message : String(e)}`;
+    }
+  }
+  let userInfo: RequestUserInfo | undefined;
+  if (t.userinfo) {
+    try {
+      const docs = await readYamlDocs(resolve(base, t.userinfo));
+      const u = UserInfoFile.safeParse(docs.find(isObj) ?? {});
+      if (u.success) {
+        userInfo = {
+          ...(u.data.userInfo?.username ? { username: u.data.userInfo.username } : {}),
+          groups: u.data.userInfo?.groups ?? [],
+          roles: u.data.roles ?? [],
+          clusterRoles: u.data.clusterRoles ?? [],
+        };
+      }
+    } catch (e) {
+      report.error = `cannot read userinfo file ${t.userinfo}: ${e instanceof Error ? e.message : String(e)}`;
+    }
+  }
+  let celHost: CelHost | undefined;
+  if (t.context) {
+    try {
+      celHost = contextHost((await readYamlDocs(resolve(base, t.context))).find(isObj));
+    } catch (e) {
+      report.error = `cannot read context file ${t.context}: ${e instanceof Error ? e.message : String(e)}`;
+    }
+  }
+  const v = new Values(values);
+
+  // Evaluate lazily per (policy, resource) and cache: expectations often share them.
+  const cache = new Map<string, RuleResult[]>();
+  const resultsFor = (
+    policy: CompiledPolicy | CompiledValidatingPolicy,
+    res: LoadedResource,
+    index: number,
+  ): RuleResult[] => {
+    const key = `${policy.kind}/${'namespace' in policy ? (policy.namespace ?? '') : ''}/${policy.name}#${index}`;
+    let r = cache.get(key);
+    if (!r) {
+      const variables = v.variables(policy.name, res.name);
+      const nsLabels = v.namespaceLabels(res.kind === 'Namespace' ? res.name : res.namespace);
+      const nsObject = res.namespace ? v.namespaceObject(res.namespace) : undefined;
+      // Kyverno's CLI has no old object to offer: on UPDATE it validates the resource against itself.
+      const operation =
+        typeof variables['request.operation'] === 'string' ? variables['request.operation'] : 'CREATE';
+      const opts = {
+        ...(operation === 'UPDATE' ? { oldObject: res.object } : {}),
+        variables,
+        ruleVariables: v.ruleVariables(policy.name),
+        ...(nsLabels ? { namespaceLabels: nsLabels } : {}),
+        ...(userInfo ? { userInfo } : {}),
+        ...(celHost ? { celHost } : {}),
+        ...(nsObject ? { namespaceObject: nsObject } : {}),
+      };
+      r =
+        policy.kind === 'ValidatingPolicy'
+          ? evaluateValidatingPolicy(policy, res.object, opts)
+          : evaluatePolicy(policy, res.object, opts);
+      cache.set(key, r);
+    }
+    return r;
+  };
+
+  for (const entry of t.results) {
+    const policyName = entry.policy.includes('/')
+      ? entry.policy.slice(entry.policy.lastIndexOf('/') + 1)
+      : entry.policy;
+    const policy =
+      (entry.isValidatingPolicy ? undefined : policies.find((p) => p.name === policyName)) ??
+      validatingPolicies.find((p) => p.name === policyName) ??
+      policies.find((p) => p.name === policyName);
+    const rule = entry.rule ?? '';
+    for (const target of expand(entry)) {
+      const c: CaseResult = {
+        policy: entry.policy,
+        rule,
+        resource: target.namespace ? `${target.namespace}/${target.name}` : target.name,
+        expected: entry.result,
+        actual: [],
+        ok: false,
+        ...(target.kind ? { kind: target.kind } : {}),
+      };
+      report.cases.push(c);
+      if (!policy) {
+        const why = policyErrors.find((e) => e.policy === policyName) ?? policyErrors[0];
+        c.reason = `policy ${policyName} not loaded${why ? `: ${formatPolicyError(why)}` : ''}`;
+        continue;
+      }
+      let candidates = resources
+        .map((r, i) => ({ r, i }))
+        .filter(
+          ({ r }) =>
+            r.name === target.name && (target.namespace === undefined || r.namespace === target.namespace),
+        );
+      if (candidates.length > 1 && target.kind) {
+        const byKind = candidates.filter(({ r }) => r.kind === target.kind);
+        if (byKind.length > 0) candidates = byKind;
+      }
+      if (candidates.length === 0) {
+        c.reason = `resource ${c.resource} not found`;
+        continue;
+      }
+      const produced: RuleResult[] = [];
+      for (const { r, i } of candidates) {
+        produced.push(
+          ...resultsFor(policy, r, i).filter((x) =>
+            entry.isValidatingPolicy ? true : x.rule === rule || x.autogenOf === rule,
+          ),
+        );
+      }
+      c.actual = produced.map((x) => x.status);
+      const mismatch = produced.find((x) => x.status !== entry.result);
+      if (produced.length === 0) {
+        c.ok = !opts.strict || entry.result === 'skip';
+        if (!c.ok) c.reason = `rule did not apply (no result), expected ${entry.result}`;
+      } else if (mismatch) {
+        c.reason = `expected ${entry.result}, got ${mismatch.status}: ${mismatch.message}`;
+        c.message = mismatch.message;
+      } else {
+        c.ok = true;
+        c.message = produced[0]!.message;
+      }
+    }
+  }
+  for (const c of report.cases) {
+    if (c.ok) report.passed++;
+    else report.failed++;
+  }
+  return report;
+}

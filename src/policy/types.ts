@@ -1,0 +1,95 @@
+/**
+ * Compiled rule shapes: everything the evaluators need, parsed once at load time.
+ */
+import type { ActionSpec } from '../actions/types.js';
+import type { CelProgram, CelVariables } from '../engine/cel/index.js';
+import type { CompiledConditions } from '../engine/conditions/index.js';
+import type { CompiledMatch } from '../engine/match/index.js';
+import type { CompiledPattern } from '../engine/pattern/index.js';
+import type { Template } from '../engine/variables/index.js';
+import type { Behavior } from '../events/types.js';
+
+export type FailureAction = 'Audit' | 'Enforce';
+
+/** A pattern compiled once, or (when it holds `{{ }}` variables) a template rendered then compiled per use. */
+export type PatternSlot =
+  { kind: 'static'; pattern: CompiledPattern } | { kind: 'template'; template: Template };
+
+export interface CompiledContextEntry {
+  name: string;
+  type: 'variable' | 'configMap' | 'apiCall' | 'imageRegistry' | 'globalReference' | 'unknown';
+  /** variable.value (may hold variables). */
+  value?: Template;
+  /** variable.jmesPath as a template of the expression text. */
+  jmesPath?: Template;
+  /** variable.default. */
+  default?: Template;
+}
+
+export interface CompiledForeach {
+  /** JMESPath expression text (a template when it holds `{{ }}`). */
+  list: Template;
+  elementScope?: boolean;
+  context: CompiledContextEntry[];
+  preconditions?: CompiledConditions;
+  pattern?: PatternSlot;
+  anyPattern?: PatternSlot[];
+  deny?: CompiledConditions;
+  foreach?: CompiledForeach[];
+}
+
+export interface CompiledCelExpression {
+  expression: string;
+  program: CelProgram;
+  message?: string;
+  messageExpression?: CelProgram;
+}
+
+export interface CompiledCel {
+  expressions: CompiledCelExpression[];
+  /** Lazily bound `variables.<name>` (each evaluated at most once per activation). */
+  variables?: CelVariables;
+}
+
+export interface CompiledValidation {
+  message?: Template;
+  pattern?: PatternSlot;
+  anyPattern?: PatternSlot[];
+  deny?: CompiledConditions;
+  foreach?: CompiledForeach[];
+  cel?: CompiledCel;
+  /** Set for sub-types we load but do not evaluate (podSecurity, manifests, assert). */
+  unsupported?: string;
+}
+
+export interface CompiledRestrict {
+  /** Behaviors the rule restricts: restrict.behaviors ∪ the pattern's `behavior` list. */
+  behaviors: Behavior[];
+  message?: Template;
+  pattern?: CompiledPattern;
+  /** Pattern with `{{ }}` variables, rendered per event. */
+  patternTemplate?: Template;
+  conditions?: CompiledConditions;
+  cel?: CompiledCel;
+  actions: ActionSpec[];
+}
+
+export interface CompiledRule {
+  name: string;
+  /** Position in spec.rules (autogen rules share their origin's index). */
+  index: number;
+  /** Set on rules Kyverno's autogen generated. */
+  autogen?: { of: string; kind: 'pod-controllers' | 'cronjob' };
+  /** The rule as written (autogen: as generated). */
+  raw: Record<string, unknown>;
+  match: CompiledMatch;
+  exclude?: CompiledMatch;
+  context: CompiledContextEntry[];
+  preconditions?: CompiledConditions;
+  celPreconditions: { name: string; program: CelProgram }[];
+  validate?: CompiledValidation;
+  restrict?: CompiledRestrict;
+  /** mutate / generate / verifyImages: loaded, not evaluated. */
+  otherType?: string;
+  failureAction: FailureAction;
+}

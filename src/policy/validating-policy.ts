@@ -1,0 +1,140 @@
+/**
+ * Kyverno's ValidatingPolicy (`policies.kyverno.io` v1alpha1/v1beta1/v1): CEL `validations` selected by
+ * `matchConstraints` (ValidatingAdmissionPolicy resource rules), `matchConditions` and `variables`, with
+ * Kyverno's pod-controller autogen. Compiled once; kept apart from CompiledPolicy (different shape: no rules).
+ */
+import { compileCel, compileCelVariables, type CelProgram, type CelVariables } from '../engine/cel/index.js';
+import type { LabelSelector } from '../engine/match/index.js';
+
+type Raw = Record<string, unknown>;
+const isObj = (v: unknown): v is Raw => v !== null && typeof v === 'object' && !Array.isArray(v);
+const strings = (v: unknown): string[] =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+
+export interface ResourceRule {
+  apiGroups: string[];
+  apiVersions: string[];
+  operations: string[];
+  resources: string[];
+  /** Empty: any name. */
+  resourceNames: string[];
+}
+
+export interface CompiledValidation {
+  expression: string;
+  program: CelProgram;
+  message?: string;
+  messageExpression?: CelProgram;
+}
+
+/** The CEL parts of a policy, for the resource itself or rewritten for a pod controller (autogen). */
+export interface ValidatingProgramSet {
+  matchConditions: { name: string; program: CelProgram }[];
+  variables?: CelVariables;
+  validations: CompiledValidation[];
+}
+
+export interface CompiledValidatingPolicy {
+  apiVersion: string;
+  kind: 'ValidatingPolicy';
+  name: string;
+  source: { file: string; line: number };
+  resourceRules: ResourceRule[];
+  excludeResourceRules: ResourceRule[];
+  namespaceSelector?: LabelSelector;
+  objectSelector?: LabelSelector;
+  programs: ValidatingProgramSet;
+  /** Pod-controller kinds → programs rewritten for them (empty when autogen is off). */
+  autogen: Map<string, ValidatingProgramSet>;
+}
+
+const CONTROLLERS = [
+  'DaemonSet',
+  'Deployment',
+  'Job',
+  'StatefulSet',
+  'ReplicaSet',
+  'ReplicationController',
+  'CronJob',
+];
+
+function rewrite(expr: string, kind: string): string {
+  const to = kind === 'CronJob' ? 'spec.jobTemplate.spec.template' : 'spec.template';
+  return expr
+    .split('object.spec')
+    .join(`object.${to}.spec`)
+    .split('object.metadata')
+    .join(`object.${to}.metadata`);
+}
+
+function programs(spec: Raw, kind: string | undefined): ValidatingProgramSet {
+  const tr = (e: string): string => (kind ? rewrite(e, kind) : e);
+  const matchConditions = (Array.isArray(spec.matchConditions) ? spec.matchConditions.filter(isObj) : []).map(
+    (c) => ({
+      name: typeof c.name === 'string' ? c.name : '',
+      program: compileCel(tr(typeof c.expression === 'string' ? c.expression : '')),
+    }),
+  );
+  const vars = Array.isArray(spec.variables) ? spec.variables.filter(isObj) : [];
+  const validations = (Array.isArray(spec.validations) ? spec.validations.filter(isObj) : []).map((v) => {
+    const expression = tr(typeof v.expression === 'string' ? v.expression : '');
+    return {
+      expression,
+      program: compileCel(expression),
+      ...(typeof v.message === 'string' ? { message: v.message } : {}),
+      ...(typeof v.messageExpression === 'string'
+        ? { messageExpression: compileCel(tr(v.messageExpression)) }
+        : {}),
+    };
+  });
+  const variables = vars.length
+    ? compileCelVariables(
+        vars.map((v) => ({
+          name: v.name,
+          expression: tr(typeof v.expression === 'string' ? v.expression : ''),
+        })),
+      )
+    : undefined;
+  return { matchConditions, validations, ...(variables ? { variables } : {}) };
+}
+
+function resourceRules(v: unknown): ResourceRule[] {
+  return (Array.isArray(v) ? v.filter(isObj) : []).map((r) => ({
+    apiGroups: strings(r.apiGroups),
+    apiVersions: strings(r.apiVersions),
+    operations: strings(r.operations),
+    resources: strings(r.resources),
+    resourceNames: strings(r.resourceNames),
+  }));
+}
+
+/** Compiles one ValidatingPolicy document; throws with a reason on a bad policy. */
+export function compileValidatingPolicy(doc: Raw, file: string, line: number): CompiledValidatingPolicy {
+  const md = isObj(doc.metadata) ? doc.metadata : {};
+  const spec = isObj(doc.spec) ? doc.spec : {};
+  const mc = isObj(spec.matchConstraints) ? spec.matchConstraints : {};
+  const rules = resourceRules(mc.resourceRules);
+  if (rules.length === 0) throw new Error('spec.matchConstraints.resourceRules is required');
+  const autogen = new Map<string, ValidatingProgramSet>();
+  const matchesPods = rules.some((r) => r.resources.includes('pods'));
+  const podControllers =
+    isObj(spec.autogen) && isObj(spec.autogen.podControllers) ? spec.autogen.podControllers : undefined;
+  const requested =
+    podControllers && Array.isArray(podControllers.controllers)
+      ? strings(podControllers.controllers)
+      : CONTROLLERS;
+  if (matchesPods)
+    for (const kind of requested) if (CONTROLLERS.includes(kind)) autogen.set(kind, programs(spec, kind));
+  return {
+    apiVersion: typeof doc.apiVersion === 'string' ? doc.apiVersion : '',
+    kind: 'ValidatingPolicy',
+    name: typeof md.name === 'string' ? md.name : '',
+    source: { file, line },
+    resourceRules: rules,
+    excludeResourceRules: resourceRules(mc.excludeResourceRules),
+    ...(isObj(mc.namespaceSelector) ? { namespaceSelector: mc.namespaceSelector } : {}),
+    ...(isObj(mc.objectSelector) ? { objectSelector: mc.objectSelector } : {}),
+    programs: programs(spec, undefined),
+    autogen,
+  };
+}

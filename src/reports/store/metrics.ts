@@ -1,0 +1,23 @@
+/** The store's own metrics, registered on the process registry (see docs/metrics.md). */
+import { Counter, Histogram } from 'prom-client';
+import { registry } from '../../observability/metrics.js';
+
+export const storeFlushSeconds = new Histogram({
+  name: 'kyverno_runtime_store_flush_duration_seconds',
+  help: 'Time to write one batch (one transaction) into the embedded SQLite store.',
+  buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+  registers: [registry],
+});
+
+export const storeWriteErrors = new Counter({
+  name: 'kyverno_runtime_store_write_errors_total',
+  help: 'Store flushes that failed (the batch is kept and retried).',
+  registers: [registry],
+});
+
+export const storeWritesDropped = new Counter({
+  name: 'kyverno_runtime_store_writes_dropped_total',
+  help: 'Store writes given up, by reason (backlog-full: the database kept failing and the retry backlog overflowed; orphan-action: an action outcome for a violation the store never saw).',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});

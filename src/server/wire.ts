@@ -1,0 +1,80 @@
+/**
+ * JSON shapes of API responses that the dashboard reads. Free of Node imports so the browser build
+ * can type-check against them; the routes assign the engine's own types to these, so the compiler
+ * flags any drift between the two.
+ */
+import type { Behavior } from '../events/types.js';
+import type { FailureAction, ResourceRef, Verdict } from '../engine/verdict.js';
+
+export interface PolicyWire {
+  name: string;
+  namespace?: string;
+  kind: string;
+  mode: FailureAction;
+  rules: { name: string; type: 'restrict' | 'validate'; behaviors: Behavior[]; actions: string[] }[];
+  source: { file: string; line: number };
+}
+
+export interface PolicyErrorWire {
+  file: string;
+  line: number;
+  col: number;
+  message: string;
+  policy?: string;
+}
+
+export interface PoliciesResponse {
+  policies: readonly PolicyWire[];
+  errors: readonly PolicyErrorWire[];
+}
+
+export interface SourceWire {
+  name: string;
+  kind: string;
+  status: 'starting' | 'running' | 'degraded' | 'stopped' | 'failed';
+  eventsIn: number;
+  dropped: Record<string, number>;
+  lastError?: string;
+  /** Over the last ~10 s. */
+  eventsPerSecond: number;
+}
+
+export interface SourcesResponse {
+  sources: SourceWire[];
+}
+
+/** A stream message: the verdict without its (possibly large) event. */
+export interface StreamVerdict {
+  policy: string;
+  policyNamespace?: string;
+  rule: string;
+  mode: FailureAction;
+  behavior: Behavior;
+  message: string;
+  resource: ResourceRef;
+  container?: string;
+  eventId: string;
+  time: string;
+  source: string;
+  process?: { binary?: string; pid?: number; uid?: number };
+  image?: string;
+}
+
+export function toStreamVerdict(v: Verdict): StreamVerdict {
+  const p = v.event.process;
+  return {
+    policy: v.policy,
+    ...(v.policyNamespace ? { policyNamespace: v.policyNamespace } : {}),
+    rule: v.rule,
+    mode: v.mode,
+    behavior: v.behavior,
+    message: v.message,
+    resource: v.resource,
+    ...(v.container ? { container: v.container } : {}),
+    eventId: v.eventId,
+    time: v.time,
+    source: v.event.source,
+    ...(p ? { process: { binary: p.binary, pid: p.pid, uid: p.uid } } : {}),
+    ...(v.event.container?.image ? { image: v.event.container.image } : {}),
+  };
+}

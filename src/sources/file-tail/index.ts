@@ -1,0 +1,3 @@
+export { createFileTailSource, type FileTailSource, type FileTailSourceOptions } from './source.js';
+export { FileTailer, type TailerEvents, type TailerOptions } from './tailer.js';
+export { loadTailState, saveTailState, type TailState } from './state.js';

@@ -1,0 +1,294 @@
+/**
+ * HTTP receiver for Falco http_output, Falcosidekick's webhook output, batched JSON, NDJSON,
+ * CloudEvents and RuntimeEvent JSON. It answers 202 as soon as the body is parsed and queued —
+ * Falco ignores the status and blocks its output worker on slow receivers — so evaluation never
+ * happens on the request path. When the queue is full the events are dropped and counted
+ * ("queue-full"): an HTTP client cannot be made to wait without stalling Falco.
+ *
+ * Security: bearer token (constant-time) and/or mTLS; refuses to listen beyond loopback without
+ * either unless `allowUnauthenticated` (logged as a warning). Body size and a global rate limit
+ * bound the work one client can cause.
+ */
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { Readable } from 'node:stream';
+import { createGunzip, createInflate } from 'node:zlib';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import type { Logger } from '../../observability/logger.js';
+import { SourceCounters, READER_DROP_REASONS, type InputFormat } from '../records.js';
+import type { EmitFn, EventSource, SourceStats } from '../types.js';
+import { ListenPolicyError, isLoopbackHost, makeBearerCheck } from './auth.js';
+import {
+  CLOUDEVENT_BATCH_TYPE,
+  CLOUDEVENT_TYPE,
+  JSON_TYPES,
+  NDJSON_TYPES,
+  bodyKindOf,
+  parsePayload,
+  type CeHeaders,
+} from './payload.js';
+import { TokenBucket } from './token-bucket.js';
+
+export interface HttpTlsOptions {
+  /** PEM contents or file paths. */
+  key: string | Buffer;
+  cert: string | Buffer;
+  /** CA bundle used to verify client certificates (mTLS). */
+  ca?: string | Buffer;
+  /** Ask for and require a client certificate signed by `ca`. Default: true when `ca` is set. */
+  requestCert?: boolean;
+}
+
+export interface HttpSourceOptions {
+  name?: string;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 2801 (Falcosidekick's port, so Falco configs can point here unchanged). 0 = any free port. */
+  port?: number;
+  /** Accepted bearer tokens (any of them). */
+  authTokens?: string[];
+  tls?: HttpTlsOptions;
+  /** Allow listening beyond loopback without token or mTLS. Logged as a warning. */
+  allowUnauthenticated?: boolean;
+  /** Largest accepted body. Default 1 MiB. */
+  bodyLimitBytes?: number;
+  /** Time allowed to receive a whole request (slow-body clients are cut off). Default 10 s. */
+  requestTimeoutMs?: number;
+  /** Global request budget; false disables. Default 5000 req/s, burst 10000. */
+  rateLimit?: { ratePerSecond: number; burst: number } | false;
+  logger?: Logger;
+}
+
+export interface HttpSource extends EventSource {
+  /** The fastify instance (tests use `inject`). Routes exist right after creation. */
+  readonly app: FastifyInstance;
+  /** Bound address once started. */
+  address(): { host: string; port: number } | undefined;
+}
+
+/** Paths and the format each one forces ("auto" detects per record). */
+const ROUTES: Record<string, InputFormat> = {
+  '/': 'auto',
+  '/events': 'auto',
+  '/falco': 'falco',
+  '/cloudevents': 'cloudevents',
+};
+
+const MAX_SKIPPED_REPORTED = 20;
+
+function pem(v: string | Buffer): string | Buffer {
+  return typeof v === 'string' && !v.includes('-----BEGIN') ? readFileSync(v) : v;
+}
+
+export function createHttpSource(options: HttpSourceOptions = {}): HttpSource {
+  const name = options.name ?? 'http';
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? 2801;
+  const log = options.logger;
+  const counters = new SourceCounters(name, 'http');
+  const tokens = (options.authTokens ?? []).filter((t) => t.length > 0);
+  const bearerOk = tokens.length > 0 ? makeBearerCheck(tokens) : undefined;
+  const requestCert = options.tls ? (options.tls.requestCert ?? options.tls.ca !== undefined) : false;
+  const bucket =
+    options.rateLimit === false
+      ? undefined
+      : new TokenBucket(options.rateLimit?.ratePerSecond ?? 5000, options.rateLimit?.burst ?? 10_000);
+  let emit: EmitFn | undefined;
+
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
+    requestTimeout: options.requestTimeoutMs ?? 10_000,
+    ...(options.tls
+      ? {
+          https: {
+            key: pem(options.tls.key),
+            cert: pem(options.tls.cert),
+            ...(options.tls.ca ? { ca: pem(options.tls.ca) } : {}),
+            requestCert,
+            rejectUnauthorized: requestCert,
+          },
+        }
+      : {}),
+  }) as unknown as FastifyInstance;
+
+  // Bodies arrive as strings and are parsed once, by us, so errors carry positions and batches can be
+  // partially accepted.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    [...JSON_TYPES, ...NDJSON_TYPES, CLOUDEVENT_TYPE, CLOUDEVENT_BATCH_TYPE],
+    { parseAs: 'string' },
+    (_req, body, done) => {
+      done(null, body);
+    },
+  );
+
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.method !== 'POST') return;
+    if (bearerOk && !bearerOk(req.headers.authorization)) {
+      counters.drop(READER_DROP_REASONS.unauthorized);
+      await reply
+        .code(401)
+        .header('www-authenticate', 'Bearer realm="kyverno-runtime"')
+        .send({ error: 'unauthorized', message: 'missing or invalid bearer token' });
+      return reply;
+    }
+    if (bucket && !bucket.tryTake()) {
+      counters.drop(READER_DROP_REASONS.rateLimited);
+      await reply
+        .code(429)
+        .header('retry-after', String(bucket.secondsUntilToken()))
+        .send({ error: 'rate-limited', message: 'request budget exceeded; retry later' });
+      return reply;
+    }
+  });
+
+  // Falco's http_output `compress_uploads` and most shippers send gzip. The decompressed stream is
+  // what fastify counts against bodyLimit, so a zip bomb stops at the limit (413).
+  app.addHook('preParsing', (req, _reply, payload, done) => {
+    const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
+    if (encoding === 'identity') {
+      done(null, payload);
+      return;
+    }
+    if (encoding !== 'gzip' && encoding !== 'deflate') {
+      done(
+        Object.assign(new Error(`unsupported content-encoding ${encoding}`), {
+          statusCode: 415,
+          code: 'E_ENCODING',
+        }),
+      );
+      return;
+    }
+    // receivedEncodedLength lets fastify compare Content-Length with the bytes that arrived on the wire.
+    const inflated: Readable & { receivedEncodedLength: number } = Object.assign(
+      payload.pipe(encoding === 'gzip' ? createGunzip() : createInflate()),
+      { receivedEncodedLength: 0 },
+    );
+    payload.on('data', (chunk: Buffer) => (inflated.receivedEncodedLength += chunk.length));
+    done(null, inflated);
+  });
+
+  app.setErrorHandler((err: FastifyError, _req, reply) => {
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      counters.drop(READER_DROP_REASONS.tooLarge);
+      return reply
+        .code(413)
+        .send({ error: 'too-large', message: `body exceeds ${app.initialConfig.bodyLimit ?? 0} bytes` });
+    }
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      counters.drop('unsupported-media-type');
+      return reply.code(415).send({
+        error: 'unsupported-media-type',
+        message:
+          'use Content-Type application/json (Falco needs json_output: true), application/x-ndjson, ' +
+          'application/cloudevents+json or application/cloudevents-batch+json',
+      });
+    }
+    if (err.code === 'E_ENCODING') {
+      counters.drop('unsupported-media-type');
+      return reply
+        .code(415)
+        .send({ error: 'unsupported-media-type', message: `${err.message}; use gzip, deflate or none` });
+    }
+    if (err.code.startsWith('Z_')) {
+      counters.drop(READER_DROP_REASONS.badPayload);
+      return reply
+        .code(400)
+        .send({ error: 'bad-payload', message: `body is not valid gzip/deflate data (${err.code})` });
+    }
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) log?.error({ err }, 'http receiver error');
+    counters.drop(READER_DROP_REASONS.badPayload);
+    return reply.code(status).send({ error: err.code ?? 'error', message: err.message });
+  });
+
+  async function handle(format: InputFormat, req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+    const body = typeof req.body === 'string' ? req.body : '';
+    const kind = bodyKindOf(req.headers['content-type']);
+    if (kind === undefined || body.trim() === '') {
+      counters.drop(READER_DROP_REASONS.badPayload);
+      return reply.code(400).send({ error: 'bad-payload', message: 'empty body' });
+    }
+    const result = parsePayload(body, kind, format, ceHeaders(req));
+    if (!result.ok) {
+      counters.drop(result.reason);
+      return reply
+        .code(400)
+        .send({ error: result.reason, message: result.message, position: result.position });
+    }
+    for (const s of result.skipped) counters.drop(s.reason);
+    counters.eventsIn += result.events.length;
+    const sink = emit;
+    if (sink) {
+      // canWait=false: the pipeline drops and counts when full; never await here.
+      for (const e of result.events) void sink(e);
+    }
+    return reply.code(202).send({
+      accepted: result.events.length,
+      records: result.records,
+      skipped: result.skipped.slice(0, MAX_SKIPPED_REPORTED),
+      skippedTotal: result.skipped.length,
+    });
+  }
+
+  for (const [path, format] of Object.entries(ROUTES)) {
+    app.post(path, (req, reply) => handle(format, req, reply));
+  }
+  app.get('/healthz', (_req, reply) => reply.send({ status: counters.status }));
+
+  let bound: { host: string; port: number } | undefined;
+
+  return {
+    name,
+    canWait: false,
+    app,
+    address: () => bound,
+    async start(emitFn) {
+      const authenticated = bearerOk !== undefined || requestCert;
+      if (!isLoopbackHost(host) && !authenticated) {
+        if (!options.allowUnauthenticated) {
+          counters.status = 'failed';
+          counters.lastError = 'unauthenticated listen refused';
+          throw new ListenPolicyError(host);
+        }
+        log?.warn(
+          { host, port },
+          'HTTP receiver listens beyond loopback WITHOUT authentication (--allow-unauthenticated): anyone who can reach it can inject events',
+        );
+      }
+      emit = emitFn;
+      await app.listen({ host, port });
+      const addr = app.server.address() as AddressInfo;
+      bound = { host: addr.address, port: addr.port };
+      counters.status = 'running';
+      log?.info(
+        { ...bound, tls: options.tls !== undefined, mtls: requestCert, token: bearerOk !== undefined },
+        'HTTP receiver listening',
+      );
+    },
+    async stop() {
+      counters.status = 'stopped';
+      await app.close();
+      emit = undefined;
+    },
+    stats(): SourceStats {
+      return counters.snapshot();
+    },
+  };
+}
+
+function ceHeaders(req: FastifyRequest): CeHeaders | undefined {
+  if (req.headers['ce-specversion'] === undefined) return undefined;
+  const out: CeHeaders = {};
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (k.startsWith('ce-') && typeof v === 'string') out[k.slice(3)] = v;
+  }
+  out.datacontenttype = 'application/json';
+  return out;
+}

@@ -1,0 +1,395 @@
+/**
+ * Turns an assembled sensor record into a RuntimeEvent (source "bpftrace"), enriching it from /proc
+ * (binary, args, cwd, cgroup) where the kernel record does not carry it. One instance per sensor:
+ * it keeps small bounded caches (process identity by pid+start, bound addresses for listen).
+ */
+import { readFileSync } from 'node:fs';
+import { posix } from 'node:path';
+import { LRUCache } from 'lru-cache';
+import type { Behavior, FileOperation, RuntimeEvent } from '../../events/types.js';
+import { parseProcCgroup, type CgroupIdentity } from './cgroup.js';
+import { RecordKind, SetIdCall } from './program.js';
+import { MonotonicClock, readCgroupFile, readCmdline, readLink, rfc3339Nano } from './proc.js';
+import type { SensorRecord } from './records.js';
+
+const AT_FDCWD = -100;
+const O_WRONLY = 0x1;
+const O_RDWR = 0x2;
+const O_CREAT = 0x40;
+const O_TRUNC = 0x200;
+
+/** Mount flags worth naming (MS_*); the rest are shown as hex. */
+const MOUNT_FLAGS: [number, string][] = [
+  [0x1, 'ro'],
+  [0x2, 'nosuid'],
+  [0x4, 'nodev'],
+  [0x8, 'noexec'],
+  [0x20, 'remount'],
+  [0x1000, 'bind'],
+  [0x2000, 'move'],
+  [0x4000, 'rec'],
+  [0x40000, 'private'],
+  [0x80000, 'slave'],
+  [0x100000, 'shared'],
+];
+
+/** Linux capability numbers → names (capability.h), for capset events. */
+const CAPABILITIES = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL',
+  'CAP_SETGID', 'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE',
+  'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER',
+  'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT',
+  'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME',
+  'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL',
+  'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM',
+  'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
+]; // prettier-ignore
+
+/** CLONE_NEW* flags for setns/unshare. */
+const NAMESPACES: [number, string][] = [
+  [0x00020000, 'mnt'],
+  [0x02000000, 'cgroup'],
+  [0x04000000, 'uts'],
+  [0x08000000, 'ipc'],
+  [0x10000000, 'user'],
+  [0x20000000, 'pid'],
+  [0x40000000, 'net'],
+  [0x00000080, 'time'],
+];
+
+export function mountFlagNames(flags: number): string[] {
+  const names: string[] = [];
+  let rest = flags;
+  for (const [bit, name] of MOUNT_FLAGS) {
+    if ((flags & bit) !== 0) {
+      names.push(name);
+      rest &= ~bit;
+    }
+  }
+  // MS_MGC_VAL (0xC0ED0000) is a legacy magic in the high bits, not a flag.
+  rest &= 0xffff;
+  if (rest !== 0) names.push(`0x${rest.toString(16)}`);
+  return names;
+}
+
+export function capabilityNames(low: number, high: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < CAPABILITIES.length; i++) {
+    const word = i < 32 ? low : high;
+    if (((word >>> (i % 32)) & 1) === 1) out.push(CAPABILITIES[i] ?? `CAP_${i}`);
+  }
+  return out;
+}
+
+function namespaceNames(flags: number): string[] {
+  return NAMESPACES.filter(([bit]) => (flags & bit) !== 0).map(([, n]) => n);
+}
+
+/** Syscall ints arrive as unsigned 64-bit; file descriptors and uids are 32-bit signed/unsigned. */
+const int32 = (v: number): number => v | 0;
+const uint32 = (v: number): number => v >>> 0;
+const port = (be: number): number => ((be & 0xff) << 8) | ((be >> 8) & 0xff);
+
+/** IP protocol number → name (only what sockets that connect/bind/listen use). */
+function protocolName(n: number): string | undefined {
+  switch (n) {
+    case 6:
+      return 'tcp';
+    case 17:
+      return 'udp';
+    case 132:
+      return 'sctp';
+    case 0:
+      return undefined;
+    default:
+      return Number.isFinite(n) ? String(n) : undefined;
+  }
+}
+
+function num(r: SensorRecord, i: number): number {
+  const v = r.fields[i];
+  return typeof v === 'number' ? v : Number.NaN;
+}
+function text(r: SensorRecord, i: number): string | undefined {
+  const v = r.fields[i];
+  return typeof v === 'string' ? v : undefined;
+}
+/** Kernel strings read as "" when the page was not resident: report "unknown" rather than "". */
+function str(r: SensorRecord, i: number): string | undefined {
+  const v = r.strings[i];
+  return v === undefined || v === '' ? undefined : v;
+}
+
+export interface EventBuilderOptions {
+  node: string;
+  /** Path prefixes policies name: file events outside them are filtered after path resolution. */
+  filePathPrefixes?: readonly string[];
+  clock?: MonotonicClock;
+}
+
+interface ProcessIdentity {
+  binary?: string;
+  args?: string[];
+  cgroup?: CgroupIdentity & { path?: string };
+}
+
+export type BuildResult = { event: RuntimeEvent } | { filtered: string } | { pending: true };
+
+export class EventBuilder {
+  readonly clock: MonotonicClock;
+  private readonly processes = new LRUCache<string, ProcessIdentity>({ max: 8192 });
+  /** (pid:fd) → bound address, so listen(2) can say which port. */
+  private readonly bound = new LRUCache<
+    string,
+    { family: 'ipv4' | 'ipv6'; addr: string; port: number; protocol: string | undefined }
+  >({
+    max: 4096,
+  });
+  private readonly bootId: string;
+  /**
+   * glibc applies set*id to every thread of a process (each thread makes the syscall): one change
+   * in a 10-thread process is 10 records. Keep the first; the others are the same decision.
+   */
+  private readonly recentCredentialChanges = new LRUCache<string, number>({ max: 1024, ttl: 500 });
+
+  constructor(private readonly opts: EventBuilderOptions) {
+    this.clock = opts.clock ?? new MonotonicClock();
+    let boot = 'boot';
+    try {
+      boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim().slice(0, 8);
+    } catch {
+      // not Linux /proc: ids stay unique per run through nsecs+tid
+    }
+    this.bootId = boot;
+  }
+
+  /** Builds the event for one record, or says why there is none. */
+  build(r: SensorRecord): BuildResult {
+    const key = `${r.pid}:${r.startBootNs}`;
+    let identity = this.processes.get(key);
+    if (r.kind === RecordKind.exec) {
+      identity = {
+        binary: str(r, 0),
+        args: r.argv ?? readCmdline(r.pid),
+        cgroup: identity?.cgroup,
+      };
+      this.processes.set(key, identity);
+    }
+    if (!identity) {
+      const cmd = readCmdline(r.pid);
+      identity = { binary: readLink(`/proc/${r.pid}/exe`), args: cmd };
+      this.processes.set(key, identity);
+    }
+    identity.cgroup ??= parseProcCgroup(readCgroupFile(r.pid) ?? '');
+    if (r.kind === RecordKind.setid || r.kind === RecordKind.capset) {
+      const k = `${r.pid}:${r.kind}:${r.fields.join(',')}`;
+      const firstTid = this.recentCredentialChanges.get(k);
+      if (firstTid !== undefined && firstTid !== r.tid)
+        return { filtered: 'same credential change on another thread' };
+      this.recentCredentialChanges.set(k, r.tid);
+    }
+    const specific = this.specific(r);
+    if ('filtered' in specific || 'pending' in specific) return specific;
+    const wallNs = this.clock.wallNs(r.nsecs);
+    const argv = identity.args;
+    const event: RuntimeEvent = {
+      id: `bpftrace-${this.bootId}-${r.nsecs}-${r.tid}-${r.kind}`,
+      time: rfc3339Nano(wallNs),
+      source: 'bpftrace',
+      node: this.opts.node,
+      behavior: specific.behavior,
+      process: {
+        pid: r.pid,
+        startTime: String(r.startBootNs),
+        uid: uint32(r.uid),
+        binary: identity.binary ?? r.comm,
+        args: argv && argv.length > 0 ? argv.slice(1) : undefined,
+        cwd: readLink(`/proc/${r.pid}/cwd`),
+      },
+      parent: { pid: r.ppid, binary: readLink(`/proc/${r.ppid}/exe`) },
+      cgroup: { id: String(r.cgroupId), path: identity.cgroup.path },
+      ...specific.fields,
+      raw: { kind: KIND_NAMES.get(r.kind), tid: r.tid, comm: r.comm, nsecs: r.nsecs, ...specific.raw },
+    };
+    if (identity.cgroup.containerId) event.container = { id: identity.cgroup.containerId };
+    if (identity.cgroup.podUid) event.pod = { uid: identity.cgroup.podUid };
+    return { event };
+  }
+
+  private resolvePath(pid: number, dfd: number, path: string | undefined): string | undefined {
+    if (path === undefined || path.startsWith('/')) return path;
+    const base = dfd === AT_FDCWD ? readLink(`/proc/${pid}/cwd`) : readLink(`/proc/${pid}/fd/${dfd}`);
+    return base === undefined ? path : posix.resolve(base, path);
+  }
+
+  private outsidePrefixes(...paths: (string | undefined)[]): boolean {
+    const prefixes = this.opts.filePathPrefixes ?? [];
+    if (prefixes.length === 0) return false;
+    return !paths.some((p) => p !== undefined && prefixes.some((pre) => p.startsWith(pre)));
+  }
+
+  private specific(
+    r: SensorRecord,
+  ):
+    | { behavior: Behavior; fields: Partial<RuntimeEvent>; raw?: Record<string, unknown> }
+    | { filtered: string }
+    | { pending: true } {
+    switch (r.kind) {
+      case RecordKind.exec:
+        return { behavior: 'process-exec', fields: {}, raw: { oldPid: num(r, 0) } };
+      case RecordKind.mount:
+        return {
+          behavior: 'volume-mount',
+          fields: {
+            mount: {
+              target: this.resolvePath(r.pid, AT_FDCWD, str(r, 0)),
+              source: str(r, 1),
+              fstype: str(r, 2),
+              flags: mountFlagNames(num(r, 0)),
+            },
+          },
+          raw: { syscall: 'mount' },
+        };
+      case RecordKind.moveMount:
+        return {
+          behavior: 'volume-mount',
+          fields: {
+            mount: {
+              target: this.resolvePath(r.pid, int32(num(r, 1)), str(r, 0)),
+              source: this.resolvePath(r.pid, int32(num(r, 0)), str(r, 1)),
+              flags: ['move'],
+            },
+          },
+          raw: { syscall: 'move_mount', moveFlags: num(r, 2) },
+        };
+      case RecordKind.fsmount:
+        return {
+          behavior: 'volume-mount',
+          fields: { mount: { flags: ['fsmount'] } },
+          raw: { syscall: 'fsmount', fsFd: num(r, 0), attrFlags: num(r, 2) },
+        };
+      case RecordKind.openTree:
+        return {
+          behavior: 'volume-mount',
+          fields: {
+            mount: { source: this.resolvePath(r.pid, int32(num(r, 0)), str(r, 0)), flags: ['open_tree'] },
+          },
+          raw: { syscall: 'open_tree', flags: num(r, 1) },
+        };
+      case RecordKind.connect:
+      case RecordKind.bind: {
+        const family = num(r, 1) === 10 ? 'ipv6' : 'ipv4';
+        const addr = text(r, 3) ?? '';
+        const p = port(num(r, 2));
+        const protocol = protocolName(num(r, 4));
+        if (r.kind === RecordKind.bind) {
+          this.bound.set(`${r.pid}:${int32(num(r, 0))}`, { family, addr, port: p, protocol });
+          return { pending: true };
+        }
+        return {
+          behavior: 'network-connect',
+          fields: { network: { protocol, family, daddr: addr, dport: p } },
+          raw: { fd: int32(num(r, 0)) },
+        };
+      }
+      case RecordKind.listen: {
+        const b = this.bound.get(`${r.pid}:${int32(num(r, 0))}`);
+        return {
+          behavior: 'network-listen',
+          fields: {
+            network: { protocol: b?.protocol ?? 'tcp', family: b?.family, saddr: b?.addr, sport: b?.port },
+          },
+          raw: { fd: int32(num(r, 0)), backlog: int32(num(r, 1)) },
+        };
+      }
+      case RecordKind.open: {
+        const flags = num(r, 1);
+        const path = this.resolvePath(r.pid, int32(num(r, 0)), str(r, 0));
+        if (this.outsidePrefixes(path)) return { filtered: 'path outside policy prefixes' };
+        const writes = (flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)) !== 0;
+        const operation: FileOperation = (flags & O_CREAT) !== 0 ? 'create' : writes ? 'write' : 'read';
+        return {
+          behavior: writes ? 'file-write' : 'file-read',
+          fields: { file: { path, operation } },
+          raw: { flags },
+        };
+      }
+      case RecordKind.rename: {
+        const from = this.resolvePath(r.pid, int32(num(r, 0)), str(r, 0));
+        const to = this.resolvePath(r.pid, int32(num(r, 1)), str(r, 1));
+        if (this.outsidePrefixes(from, to)) return { filtered: 'path outside policy prefixes' };
+        // The path written is the destination, unless only the source is one policies watch.
+        const path = this.outsidePrefixes(to) ? from : to;
+        return { behavior: 'file-write', fields: { file: { path, operation: 'rename' } }, raw: { from, to } };
+      }
+      case RecordKind.unlink: {
+        const path = this.resolvePath(r.pid, int32(num(r, 0)), str(r, 0));
+        if (this.outsidePrefixes(path)) return { filtered: 'path outside policy prefixes' };
+        return {
+          behavior: 'file-write',
+          fields: { file: { path, operation: 'delete' } },
+          raw: { flag: num(r, 1) },
+        };
+      }
+      case RecordKind.setid: {
+        const call = num(r, 0);
+        const [a, b] = [int32(num(r, 1)), int32(num(r, 2))];
+        const isUid = call === SetIdCall.setuid || call === SetIdCall.setresuid;
+        // setresuid(-1, e, -1): the effective id is the one that grants privilege.
+        const target = call === SetIdCall.setresuid || call === SetIdCall.setresgid ? (b !== -1 ? b : a) : a;
+        const syscall = ['', 'setuid', 'setresuid', 'setgid', 'setresgid'][call] ?? 'setid';
+        return {
+          behavior: 'privilege-escalation',
+          fields: {
+            privilege:
+              isUid && target !== -1 ? { fromUid: uint32(r.uid), toUid: target } : { fromUid: uint32(r.uid) },
+          },
+          raw: { syscall, ids: [a, b, int32(num(r, 3))], ...(isUid ? {} : { toGid: target }) },
+        };
+      }
+      case RecordKind.capset: {
+        const caps = capabilityNames(uint32(num(r, 0)), 0);
+        return {
+          behavior: 'privilege-escalation',
+          fields: { privilege: { fromUid: uint32(r.uid), capability: caps.join(',') || undefined } },
+          raw: { syscall: 'capset', effective: caps, permitted: capabilityNames(uint32(num(r, 1)), 0) },
+        };
+      }
+      case RecordKind.initModule:
+        return {
+          behavior: 'module-load',
+          fields: { module: {} },
+          raw: { syscall: 'init_module', len: num(r, 0) },
+        };
+      case RecordKind.finitModule: {
+        const file = readLink(`/proc/${r.pid}/fd/${int32(num(r, 0))}`);
+        const name = file ? posix.basename(file).replace(/\.ko(\.[a-z]+)?$/, '') : undefined;
+        return {
+          behavior: 'module-load',
+          fields: { module: { name } },
+          raw: { syscall: 'finit_module', file },
+        };
+      }
+      case RecordKind.ptrace:
+        return { behavior: 'ptrace', fields: {}, raw: { request: num(r, 0), targetPid: int32(num(r, 1)) } };
+      case RecordKind.setns:
+        return {
+          behavior: 'namespace-change',
+          fields: {},
+          raw: { syscall: 'setns', namespaces: namespaceNames(num(r, 1)) },
+        };
+      case RecordKind.unshare:
+        return {
+          behavior: 'namespace-change',
+          fields: {},
+          raw: { syscall: 'unshare', namespaces: namespaceNames(num(r, 0)) },
+        };
+      case RecordKind.bpfProgLoad:
+        return { behavior: 'bpf-load', fields: {}, raw: { progType: num(r, 0) } };
+      case RecordKind.continuation:
+        return { filtered: 'continuation without head' };
+    }
+  }
+}
+
+const KIND_NAMES = new Map<number, string>(Object.entries(RecordKind).map(([k, v]) => [v, k]));

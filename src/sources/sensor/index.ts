@@ -1,0 +1,18 @@
+/** The built-in eBPF sensor (bpftrace). See docs/sensor.md. */
+export {
+  BpftraceSensor,
+  SENSOR_DROP_REASONS,
+  type BpftraceSensorOptions,
+  type SensorHintsLike,
+} from './sensor.js';
+export {
+  ensureSensorPrerequisites,
+  PrerequisiteError,
+  INSTALL_COMMAND,
+  TRACEFS_MOUNT,
+  type SensorHost,
+  type PrerequisiteOptions,
+} from './prerequisites.js';
+export { generateProgram, type GeneratedProgram } from './program.js';
+export { parseCgroupPath, parseProcCgroup, type CgroupIdentity } from './cgroup.js';
+export { readStartTicks, ticksFromBootNs } from './proc.js';

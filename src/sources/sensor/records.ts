@@ -1,0 +1,268 @@
+/**
+ * Parses bpftrace `-f json` output lines into complete sensor records: a head tuple plus the
+ * continuation strings that followed it (see program.ts for the protocol). Every line is untrusted
+ * (strings come from arbitrary processes): a line that does not parse is counted and skipped with
+ * a reason, never thrown.
+ */
+import { CONTINUATIONS, RecordKind, type RecordKindCode } from './program.js';
+
+/** Fields every head tuple carries, in order after the kind. */
+export interface RecordHead {
+  kind: RecordKindCode;
+  tid: number;
+  pid: number;
+  ppid: number;
+  uid: number;
+  /** Kernel monotonic timestamp (ktime_get_ns). */
+  nsecs: number;
+  cgroupId: number;
+  /** Process (thread-group leader) start, ns since boot: what /proc/<pid>/stat field 22 counts in ticks. */
+  startBootNs: number;
+  comm: string;
+  /** Kind-specific numbers and strings after comm. */
+  fields: (number | string)[];
+}
+
+export interface SensorRecord extends RecordHead {
+  /** Continuation strings, in order. */
+  strings: string[];
+  /** Exec arguments (argv), when the kind carries them. */
+  argv?: string[];
+}
+
+/** What the parser tells its owner besides records. */
+export type ParserSignal =
+  | { type: 'record'; record: SensorRecord }
+  /** Every probe is attached (the program's BEGIN block ran). */
+  | { type: 'ready' }
+  | { type: 'lost'; events: number }
+  /** A line or record skipped; `reason` is a stable code (docs/sensor.md "Drops"). */
+  | { type: 'malformed'; reason: 'sensor-malformed' | 'sensor-orphan' | 'sensor-incomplete'; detail: string };
+
+const VALID_KINDS = new Set<number>(Object.values(RecordKind));
+
+/**
+ * bpftrace 0.17 escapes bytes >= 0x80 in JSON strings as `\uffffffXX` (a sign-extended char). The
+ * line still parses, but as garbage. Rewrite each to `\u00XX` (one code unit per byte), then
+ * re-decode those strings from Latin-1 bytes to UTF-8. An escaped backslash (`\\uffff…`) is left
+ * alone: only an odd run of backslashes starts an escape.
+ */
+const SIGN_EXTENDED = /(?<!\\)((?:\\\\)*)\\uffffff([0-9a-f]{2})/g;
+
+export function repairBpftraceJson(line: string): { text: string; repaired: boolean } {
+  let repaired = false;
+  const text = line.replace(SIGN_EXTENDED, (_m, slashes: string, hex: string) => {
+    repaired = true;
+    return `${slashes}\\u00${hex}`;
+  });
+  return { text, repaired };
+}
+
+function latin1ToUtf8(s: string): string {
+  return Buffer.from(s, 'latin1').toString('utf8');
+}
+
+/** Decodes the `%rx` hex dump of NUL-separated argv bytes. */
+export function decodeArgv(hexEscaped: string): string[] | undefined {
+  const body = hexEscaped.trimEnd();
+  if (body.length === 0) return [];
+  if (!/^(\\x[0-9a-f]{2})+$/i.test(body)) return undefined;
+  const bytes = Buffer.from(body.replace(/\\x/g, ''), 'hex');
+  const parts = bytes.toString('utf8').split('\0');
+  if (parts.length > 0 && parts[parts.length - 1] === '') parts.pop(); // trailing NUL
+  return parts;
+}
+
+function isIntLike(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+function parseHead(data: unknown[]): RecordHead | string {
+  if (data.length < 9) return `head tuple too short (${data.length} fields)`;
+  const [kind, tid, pid, ppid, uid, nsecs, cgroupId, startBootNs, comm, ...fields] = data;
+  if (!isIntLike(kind) || !VALID_KINDS.has(kind)) return `unknown record kind ${JSON.stringify(kind)}`;
+  for (const [name, v] of [
+    ['tid', tid],
+    ['pid', pid],
+    ['ppid', ppid],
+    ['uid', uid],
+    ['nsecs', nsecs],
+    ['cgroup', cgroupId],
+    ['start', startBootNs],
+  ] as const) {
+    if (!isIntLike(v)) return `field ${name} is not a number`;
+  }
+  if (typeof comm !== 'string') return 'comm is not a string';
+  const typedFields: (number | string)[] = [];
+  for (const f of fields) {
+    if (typeof f !== 'number' && typeof f !== 'string') return 'kind-specific field of unexpected type';
+    typedFields.push(f);
+  }
+  return {
+    kind: kind as RecordKindCode,
+    tid: tid as number,
+    pid: pid as number,
+    ppid: ppid as number,
+    uid: uid as number,
+    nsecs: nsecs as number,
+    cgroupId: cgroupId as number,
+    startBootNs: startBootNs as number,
+    comm,
+    fields: typedFields,
+  };
+}
+
+interface Pending {
+  record: SensorRecord;
+  needStrings: number;
+  needArgv: boolean;
+}
+
+/** Stateful line parser: feed lines in order, receive signals. */
+export class RecordParser {
+  private readonly pending = new Map<number, Pending>();
+
+  constructor(private readonly signal: (s: ParserSignal) => void) {}
+
+  /** Number of heads waiting for continuations (bounded by the number of threads mid-event). */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  line(raw: string): void {
+    const trimmed = raw.trim();
+    if (trimmed.length === 0) return;
+    if (!trimmed.startsWith('{')) {
+      this.signal({
+        type: 'malformed',
+        reason: 'sensor-malformed',
+        detail: `not JSON: ${trimmed.slice(0, 80)}`,
+      });
+      return;
+    }
+    const { text, repaired } = repairBpftraceJson(trimmed);
+    let msg: unknown;
+    try {
+      msg = JSON.parse(text);
+    } catch (err) {
+      this.signal({
+        type: 'malformed',
+        reason: 'sensor-malformed',
+        detail: `bad JSON: ${(err as Error).message}`,
+      });
+      return;
+    }
+    if (typeof msg !== 'object' || msg === null) return;
+    const { type, data } = msg as { type?: unknown; data?: unknown };
+    switch (type) {
+      case 'value':
+        if (Array.isArray(data)) this.value(repaired ? data.map(fixString) : data);
+        else
+          this.signal({ type: 'malformed', reason: 'sensor-malformed', detail: 'value without array data' });
+        return;
+      case 'printf':
+        if (typeof data === 'string') this.printf(data);
+        return;
+      case 'lost_events': {
+        const events = (data as { events?: unknown } | undefined)?.events;
+        if (isIntLike(events)) this.signal({ type: 'lost', events });
+        return;
+      }
+      default:
+        return; // maps printed at exit, time stamps, …: not events
+    }
+  }
+
+  /** Emits every record still waiting (at stop); incomplete ones are counted. */
+  flush(): void {
+    for (const p of this.pending.values()) this.complete(p, true);
+    this.pending.clear();
+  }
+
+  private value(data: unknown[]): void {
+    if (data[0] === RecordKind.continuation) {
+      const [, tid, str] = data;
+      if (!isIntLike(tid) || typeof str !== 'string') {
+        this.signal({ type: 'malformed', reason: 'sensor-malformed', detail: 'bad continuation tuple' });
+        return;
+      }
+      const p = this.pending.get(tid);
+      if (!p || p.needStrings === 0) {
+        this.signal({ type: 'malformed', reason: 'sensor-orphan', detail: `continuation for tid ${tid}` });
+        return;
+      }
+      p.record.strings.push(str);
+      p.needStrings--;
+      this.maybeComplete(tid, p);
+      return;
+    }
+    const head = parseHead(data);
+    if (typeof head === 'string') {
+      this.signal({ type: 'malformed', reason: 'sensor-malformed', detail: head });
+      return;
+    }
+    const previous = this.pending.get(head.tid);
+    if (previous) {
+      // A thread is in one syscall at a time: a new head means the old one lost its tail.
+      this.pending.delete(head.tid);
+      this.complete(previous, true);
+    }
+    const needStrings = CONTINUATIONS[head.kind] ?? 0;
+    const needArgv = head.kind === RecordKind.exec;
+    const p: Pending = {
+      record: { ...head, strings: [] },
+      needStrings: needArgv ? needStrings - 1 : needStrings,
+      needArgv,
+    };
+    if (p.needStrings === 0 && !p.needArgv) {
+      this.signal({ type: 'record', record: p.record });
+      return;
+    }
+    this.pending.set(head.tid, p);
+  }
+
+  private printf(data: string): void {
+    if (data === 'R\n') {
+      this.signal({ type: 'ready' });
+      return;
+    }
+    // "A <tid> <hex argv>": exec arguments.
+    const m = /^A (\d+) (.*)$/s.exec(data);
+    if (!m) return;
+    const tid = Number(m[1]);
+    const p = this.pending.get(tid);
+    if (!p?.needArgv) {
+      this.signal({ type: 'malformed', reason: 'sensor-orphan', detail: `argv for tid ${tid}` });
+      return;
+    }
+    const argv = decodeArgv(m[2] ?? '');
+    if (argv === undefined) {
+      this.signal({ type: 'malformed', reason: 'sensor-malformed', detail: 'argv is not a hex dump' });
+    } else {
+      p.record.argv = argv;
+    }
+    p.needArgv = false;
+    this.maybeComplete(tid, p);
+  }
+
+  private maybeComplete(tid: number, p: Pending): void {
+    if (p.needStrings > 0 || p.needArgv) return;
+    this.pending.delete(tid);
+    this.complete(p, false);
+  }
+
+  private complete(p: Pending, incomplete: boolean): void {
+    if (incomplete) {
+      this.signal({
+        type: 'malformed',
+        reason: 'sensor-incomplete',
+        detail: `record kind ${p.record.kind} for tid ${p.record.tid} lost part of its data`,
+      });
+    }
+    this.signal({ type: 'record', record: p.record });
+  }
+}
+
+function fixString(v: unknown): unknown {
+  return typeof v === 'string' ? latin1ToUtf8(v) : v;
+}

@@ -1,0 +1,306 @@
+/**
+ * The built-in eBPF sensor as an EventSource: runs bpftrace with a generated program, parses its
+ * output into RuntimeEvents, restarts it with backoff if it dies, and stops it with SIGINT so bpftrace
+ * detaches its probes (SIGKILL only if it does not exit in time; the kernel then detaches them as the
+ * file descriptors close).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { hostname } from 'node:os';
+import type { Behavior } from '../../events/types.js';
+import type { Logger } from '../../observability/logger.js';
+import { eventsDropped, sensorUp } from '../../observability/metrics.js';
+import type { EmitFn, EventSource, SourceStats } from '../types.js';
+import { EventBuilder } from './event.js';
+import { generateProgram, SENSOR_STRLEN, type GeneratedProgram } from './program.js';
+import { RecordParser, type ParserSignal } from './records.js';
+
+export interface SensorHintsLike {
+  behaviors: ReadonlySet<Behavior>;
+  filePathPrefixes: readonly string[];
+}
+
+export interface BpftraceSensorOptions {
+  bpftrace: string;
+  tracepointExists: (name: string) => boolean;
+  hints: SensorHintsLike;
+  node?: string;
+  logger?: Logger;
+  /** Give up waiting for "attached" after this long (bpftrace compiles with LLVM: seconds). Default 60 s. */
+  attachTimeoutMs?: number;
+  /** Restart backoff: first delay, doubled up to the max. Defaults 1 s → 30 s. */
+  restartDelayMs?: number;
+  maxRestartDelayMs?: number;
+  /** Perf ring buffer pages per CPU (BPFTRACE_PERF_RB_PAGES). Default 256 (1 MiB per CPU). */
+  ringPages?: number;
+}
+
+/** Drop reasons this source counts (docs/sensor.md "Drops"). */
+export const SENSOR_DROP_REASONS = {
+  lost: 'sensor-lost',
+  malformed: 'sensor-malformed',
+  orphan: 'sensor-orphan',
+} as const;
+
+interface Running {
+  /** Absent when no policy needs a probe (nothing to run). */
+  child?: ChildProcess;
+  program: GeneratedProgram;
+  parser: RecordParser;
+  builder: EventBuilder;
+  exited: Promise<void>;
+  attached: boolean;
+}
+
+export class BpftraceSensor implements EventSource {
+  readonly name = 'sensor';
+  readonly canWait = false; // the kernel does not wait: a full queue is a counted drop
+  private hints: SensorHintsLike;
+  private readonly node: string;
+  private emit: EmitFn | undefined;
+  private current: Running | undefined;
+  private stopping = false;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private restartDelay: number;
+  private status: SourceStats['status'] = 'stopped';
+  private lastError: string | undefined;
+  private eventsIn = 0;
+  private incomplete = 0;
+  private filtered = 0;
+  private restarts = 0;
+  private readonly dropped: Record<string, number> = {};
+
+  constructor(private readonly opts: BpftraceSensorOptions) {
+    this.hints = opts.hints;
+    this.node = opts.node ?? hostname();
+    this.restartDelay = opts.restartDelayMs ?? 1000;
+  }
+
+  /** The program currently attached (for `--print-program`, docs and tests). */
+  get program(): GeneratedProgram | undefined {
+    return this.current?.program;
+  }
+
+  /** Pid of the bpftrace process, while running. */
+  get pid(): number | undefined {
+    return this.current?.child?.pid;
+  }
+
+  async start(emit: EmitFn): Promise<void> {
+    this.emit = emit;
+    this.stopping = false;
+    this.status = 'starting';
+    this.current = await this.launch();
+  }
+
+  /**
+   * New policy set: regenerate the program only if what it must watch changed. The new bpftrace is
+   * attached before the old one is stopped, so no syscall goes unseen during the swap (the overlap
+   * may report an event twice with the same id; the id is stable, so consumers can dedup).
+   */
+  async updateHints(hints: SensorHintsLike): Promise<boolean> {
+    if (sameHints(hints, this.hints)) return false;
+    this.hints = hints;
+    if (!this.current || this.stopping) return true;
+    const old = this.current;
+    this.current = await this.launch();
+    await this.terminate(old);
+    return true;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    const cur = this.current;
+    this.current = undefined;
+    if (cur) await this.terminate(cur);
+    this.status = 'stopped';
+    sensorUp.set(0);
+  }
+
+  stats(): SourceStats {
+    return {
+      name: this.name,
+      kind: 'bpftrace',
+      status: this.status,
+      eventsIn: this.eventsIn,
+      dropped: { ...this.dropped },
+      ...(this.lastError ? { lastError: this.lastError } : {}),
+    };
+  }
+
+  /** Extra numbers for logs and the bench. */
+  details(): { incomplete: number; filtered: number; restarts: number; probes: string[] } {
+    return {
+      incomplete: this.incomplete,
+      filtered: this.filtered,
+      restarts: this.restarts,
+      probes: this.current?.program.probes ?? [],
+    };
+  }
+
+  private drop(reason: string, n = 1): void {
+    this.dropped[reason] = (this.dropped[reason] ?? 0) + n;
+    eventsDropped.inc({ source: this.name, reason }, n);
+  }
+
+  private launch(): Promise<Running> {
+    const program = generateProgram({
+      behaviors: this.hints.behaviors,
+      filePathPrefixes: this.hints.filePathPrefixes,
+      selfPid: process.pid,
+      tracepointExists: this.opts.tracepointExists,
+    });
+    for (const u of program.unsupported) {
+      this.opts.logger?.warn({ behavior: u.behavior, reason: u.reason }, 'sensor cannot watch this behavior');
+    }
+    const builder = new EventBuilder({ node: this.node, filePathPrefixes: this.hints.filePathPrefixes });
+    if (program.probes.length === 0) {
+      // Nothing to watch (no policy needs the sensor): stay up without a bpftrace process.
+      this.status = 'running';
+      this.opts.logger?.info('no loaded policy needs the sensor: no probes attached');
+      return Promise.resolve(this.idle(program, builder));
+    }
+    const child = spawn(this.opts.bpftrace, ['-f', 'json', '-e', program.source], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        BPFTRACE_STRLEN: String(SENSOR_STRLEN),
+        BPFTRACE_PERF_RB_PAGES: String(this.opts.ringPages ?? 256),
+      },
+    });
+    const stderrTail: string[] = [];
+    const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    let onAttached: (() => void) | undefined;
+    const running: Running = {
+      child,
+      program,
+      builder,
+      exited,
+      attached: false,
+      parser: new RecordParser((s) => this.onSignal(running, s, () => onAttached?.())),
+    };
+    createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (l) => running.parser.line(l));
+    createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (l) => {
+      // bpftrace's RLIMIT_MEMLOCK notice is harmless on kernels with memcg accounting.
+      if (/RLIMIT_MEMLOCK/.test(l)) return;
+      const lost = /Lost (\d+) events/.exec(l);
+      if (lost) return this.drop(SENSOR_DROP_REASONS.lost, Number(lost[1]));
+      stderrTail.push(l);
+      if (stderrTail.length > 20) stderrTail.shift();
+      this.opts.logger?.debug({ line: l }, 'bpftrace stderr');
+    });
+    return new Promise<Running>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`bpftrace did not attach within ${this.opts.attachTimeoutMs ?? 60000} ms`));
+      }, this.opts.attachTimeoutMs ?? 60_000);
+      onAttached = () => {
+        clearTimeout(timer);
+        running.attached = true;
+        this.status = 'running';
+        this.restartDelay = this.opts.restartDelayMs ?? 1000;
+        sensorUp.set(1);
+        this.opts.logger?.info({ probes: program.probes.length, pid: child.pid }, 'sensor attached');
+        resolve(running);
+      };
+      child.once('error', (err) => {
+        clearTimeout(timer);
+        this.lastError = err.message;
+        reject(err);
+      });
+      void exited.then(() => {
+        running.parser.flush();
+        if (!running.attached) {
+          clearTimeout(timer);
+          const detail = stderrTail.join('\n').trim() || `exit code ${String(child.exitCode)}`;
+          this.lastError = `bpftrace failed to start: ${detail}`;
+          this.status = 'failed';
+          reject(new Error(this.lastError));
+          return;
+        }
+        this.onExit(running, stderrTail);
+      });
+    });
+  }
+
+  private idle(program: GeneratedProgram, builder: EventBuilder): Running {
+    return {
+      program,
+      builder,
+      exited: Promise.resolve(),
+      attached: true,
+      parser: new RecordParser(() => undefined),
+    };
+  }
+
+  private onExit(running: Running, stderrTail: string[]): void {
+    if (this.stopping || this.current !== running) return; // a planned stop or a replaced program
+    sensorUp.set(0);
+    this.status = 'degraded';
+    this.lastError = `bpftrace exited unexpectedly (code ${String(running.child?.exitCode)}): ${stderrTail.slice(-3).join(' ')}`;
+    this.opts.logger?.error({ err: this.lastError, retryInMs: this.restartDelay }, 'sensor died; restarting');
+    const delay = this.restartDelay;
+    this.restartDelay = Math.min(delay * 2, this.opts.maxRestartDelayMs ?? 30_000);
+    this.restartTimer = setTimeout(() => {
+      if (this.stopping) return;
+      this.restarts++;
+      this.launch().then(
+        (r) => {
+          if (this.stopping) void this.terminate(r);
+          else this.current = r;
+        },
+        (err: unknown) => {
+          this.lastError = (err as Error).message;
+          this.onExit(running, [this.lastError]);
+        },
+      );
+    }, delay);
+  }
+
+  private async terminate(r: Running): Promise<void> {
+    const child = r.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGINT');
+    const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 5000).unref());
+    if ((await Promise.race([r.exited, timeout])) === 'timeout') {
+      child.kill('SIGKILL');
+      await r.exited;
+    }
+  }
+
+  private onSignal(running: Running, s: ParserSignal, attached: () => void): void {
+    switch (s.type) {
+      case 'ready':
+        attached();
+        return;
+      case 'lost':
+        this.drop(SENSOR_DROP_REASONS.lost, s.events);
+        return;
+      case 'malformed':
+        if (s.reason === 'sensor-incomplete') this.incomplete++;
+        else this.drop(s.reason);
+        this.opts.logger?.debug({ reason: s.reason, detail: s.detail }, 'sensor record skipped');
+        return;
+      case 'record': {
+        const built = running.builder.build(s.record);
+        if ('filtered' in built) {
+          this.filtered++;
+          return;
+        }
+        if ('pending' in built) return;
+        this.eventsIn++;
+        void this.emit?.(built.event);
+        return;
+      }
+    }
+  }
+}
+
+function sameHints(a: SensorHintsLike, b: SensorHintsLike): boolean {
+  if (a.behaviors.size !== b.behaviors.size) return false;
+  for (const x of a.behaviors) if (!b.behaviors.has(x)) return false;
+  const pa = [...a.filePathPrefixes].sort();
+  const pb = [...b.filePathPrefixes].sort();
+  return pa.length === pb.length && pa.every((p, i) => p === pb[i]);
+}

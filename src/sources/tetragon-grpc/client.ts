@@ -1,0 +1,224 @@
+/**
+ * Tetragon gRPC input: subscribes to FineGuidanceSensors.GetEvents (server stream) on the agent's
+ * unix socket (Helm default unix:///var/run/tetragon/tetragon.sock) or TCP (agent default
+ * localhost:54321). Events are normalised to the export-JSON shape so the same Tetragon adapter
+ * parses both inputs. The stream has no replay: on disconnect we re-subscribe with exponential
+ * backoff (jittered) and the gap is visible in the logs and in status "degraded".
+ *
+ * Backpressure: messages are consumed with `for await` and each emit is awaited, so a full queue
+ * stops reading; grpc-js then stops granting HTTP/2 flow-control window and the agent buffers (and,
+ * past its own limit, drops and counts on its side).
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { AdaptOutcome } from '../../events/adapters/index.js';
+import type { Logger } from '../../observability/logger.js';
+import { SourceCounters, decodeRecord, errorText } from '../records.js';
+import type { EmitFn, EventSource, SourceStats } from '../types.js';
+import { TetragonJson } from './normalise.js';
+import { loadTetragonProto } from './proto.js';
+
+export const TETRAGON_EVENT_TYPES = [
+  'PROCESS_EXEC',
+  'PROCESS_EXIT',
+  'PROCESS_KPROBE',
+  'PROCESS_TRACEPOINT',
+  'PROCESS_LOADER',
+  'PROCESS_UPROBE',
+  'PROCESS_THROTTLE',
+  'PROCESS_LSM',
+  'PROCESS_USDT',
+  'RATE_LIMIT_INFO',
+] as const;
+
+/** A Tetragon Filter in its JSON form (as in Tetragon's export allow/deny lists). */
+export interface TetragonFilter {
+  binary_regex?: string[];
+  namespace?: string[];
+  health_check?: boolean;
+  pid?: number[];
+  event_set?: string[];
+  pod_regex?: string[];
+  arguments_regex?: string[];
+  labels?: string[];
+  policy_names?: string[];
+  parent_binary_regex?: string[];
+  container_id?: string[];
+  in_init_tree?: boolean;
+}
+
+export interface TetragonGrpcOptions {
+  name?: string;
+  /** unix:///path, unix:/path, host:port. Default unix:///var/run/tetragon/tetragon.sock. */
+  target?: string;
+  /** Shorthand allow filter: event types (e.g. PROCESS_KPROBE). */
+  eventTypes?: string[];
+  /** Shorthand allow filter: Kubernetes namespaces. */
+  namespaces?: string[];
+  /** Shorthand allow filter: RE2 regexes on the pod name. */
+  podRegex?: string[];
+  /** Extra filters, ORed with the shorthand one. */
+  allowList?: TetragonFilter[];
+  denyList?: TetragonFilter[];
+  /** Deny Tetragon's own health-check events (default true). */
+  denyHealthCheck?: boolean;
+  /** Reconnect backoff. Default 250 ms doubling to 30 s. */
+  backoff?: { initialMs?: number; maxMs?: number };
+  protoPath?: string;
+  /** Largest accepted message. Default 16 MiB (bigger ones fail the stream; we then re-subscribe). */
+  maxMessageBytes?: number;
+  /** TLS for TCP targets; the unix socket is plain (access is file permissions). */
+  credentials?: grpc.ChannelCredentials;
+  logger?: Logger;
+}
+
+export interface TetragonGrpcSource extends EventSource {
+  /** Number of (re)subscriptions made so far. */
+  readonly subscriptions: number;
+}
+
+interface EventsClient extends grpc.Client {
+  GetEvents(request: object): grpc.ClientReadableStream<Record<string, unknown>>;
+}
+
+export function buildGetEventsRequest(o: TetragonGrpcOptions): {
+  allow_list: TetragonFilter[];
+  deny_list: TetragonFilter[];
+} {
+  const allow: TetragonFilter[] = [...(o.allowList ?? [])];
+  const shorthand: TetragonFilter = {};
+  if (o.eventTypes?.length) {
+    for (const t of o.eventTypes) {
+      if (!(TETRAGON_EVENT_TYPES as readonly string[]).includes(t)) {
+        throw new Error(
+          `unknown Tetragon event type ${t}; expected one of ${TETRAGON_EVENT_TYPES.join(', ')}`,
+        );
+      }
+    }
+    shorthand.event_set = o.eventTypes;
+  }
+  if (o.namespaces?.length) shorthand.namespace = o.namespaces;
+  if (o.podRegex?.length) shorthand.pod_regex = o.podRegex;
+  if (Object.keys(shorthand).length > 0) allow.push(shorthand);
+  const deny: TetragonFilter[] = [...(o.denyList ?? [])];
+  if (o.denyHealthCheck ?? true) deny.push({ health_check: true });
+  return { allow_list: allow, deny_list: deny };
+}
+
+export function createTetragonGrpcSource(options: TetragonGrpcOptions = {}): TetragonGrpcSource {
+  const target = options.target ?? 'unix:///var/run/tetragon/tetragon.sock';
+  const counters = new SourceCounters(options.name ?? 'tetragon-grpc', 'tetragon-grpc');
+  const log = options.logger;
+  const def = loadTetragonProto(options.protoPath);
+  const json = new TetragonJson(def);
+  const request = json.toGrpc(buildGetEventsRequest(options), 'tetragon.GetEventsRequest');
+  const pkg = grpc.loadPackageDefinition(def) as unknown as {
+    tetragon: {
+      FineGuidanceSensors: new (
+        target: string,
+        creds: grpc.ChannelCredentials,
+        options: grpc.ChannelOptions,
+      ) => EventsClient;
+    };
+  };
+  const initialMs = options.backoff?.initialMs ?? 250;
+  const maxMs = options.backoff?.maxMs ?? 30_000;
+  const channelOptions: grpc.ChannelOptions = {
+    // Our loop owns the retry schedule: no subchannel shared with (and backed off by) other channels.
+    'grpc.use_local_subchannel_pool': 1,
+    'grpc.initial_reconnect_backoff_ms': initialMs,
+    'grpc.max_reconnect_backoff_ms': maxMs,
+    // Notice a silently dead agent (no FIN on a hung node) within ~40 s.
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.max_receive_message_length': options.maxMessageBytes ?? 16 * 1024 * 1024,
+  };
+  let client: EventsClient | undefined;
+  let call: grpc.ClientReadableStream<Record<string, unknown>> | undefined;
+  let stopped = false;
+  let loop: Promise<void> | undefined;
+  let wake: (() => void) | undefined;
+  let subscriptions = 0;
+
+  /** Never throws: a message the normaliser cannot handle is counted as "decode-error". */
+  function toRecord(msg: Record<string, unknown>): AdaptOutcome {
+    try {
+      return decodeRecord(json.fromGrpc(msg), 'tetragon');
+    } catch (err) {
+      return { kind: 'skipped', reason: 'decode-error', detail: errorText(err) };
+    }
+  }
+
+  async function consume(emit: EmitFn): Promise<void> {
+    let delay = initialMs;
+    while (!stopped) {
+      client ??= new pkg.tetragon.FineGuidanceSensors(
+        target,
+        options.credentials ?? grpc.credentials.createInsecure(),
+        channelOptions,
+      );
+      call = client.GetEvents(request);
+      subscriptions++;
+      try {
+        for await (const msg of call as AsyncIterable<Record<string, unknown>>) {
+          if (counters.status !== 'running') {
+            counters.status = 'running';
+            log?.info({ target }, 'subscribed to Tetragon events');
+          }
+          delay = initialMs;
+          const events = counters.accept(toRecord(msg));
+          for (const e of events) {
+            const wait = emit(e);
+            if (wait) await wait;
+          }
+        }
+        if (!stopped) log?.warn({ target }, 'Tetragon closed the event stream; re-subscribing');
+      } catch (err) {
+        if (stopped) break;
+        counters.lastError = errorText(err);
+        log?.warn({ target, err: counters.lastError, retryInMs: delay }, 'Tetragon event stream failed');
+      }
+      if (stopped) break;
+      counters.status = 'degraded';
+      // A fresh channel per attempt: grpc-js's own channel backoff would otherwise delay the retry
+      // beyond ours (calls fail fast while the old channel sits in TRANSIENT_FAILURE).
+      client?.close();
+      client = undefined;
+      // Jitter avoids every node's consumer reconnecting in lockstep after an agent restart.
+      const sleep = delay * (0.5 + Math.random() * 0.5);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, sleep);
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      wake = undefined;
+      delay = Math.min(maxMs, delay * 2);
+    }
+  }
+
+  return {
+    name: counters.name,
+    canWait: true,
+    get subscriptions() {
+      return subscriptions;
+    },
+    start(emit) {
+      stopped = false;
+      loop = consume(emit);
+      return Promise.resolve();
+    },
+    async stop() {
+      stopped = true;
+      call?.cancel();
+      wake?.();
+      await loop;
+      client?.close();
+      client = undefined;
+      counters.status = 'stopped';
+    },
+    stats(): SourceStats {
+      return counters.snapshot();
+    },
+  };
+}

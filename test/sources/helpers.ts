@@ -1,0 +1,26 @@
+/** Shared fixtures for source tests: real samples from ../shared/samples and a collecting emitter. */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { RuntimeEvent } from '../../src/events/types.js';
+import type { EmitFn } from '../../src/sources/types.js';
+
+export const SAMPLES = fileURLToPath(new URL('../../../shared/samples/', import.meta.url));
+
+export function sampleLines(tool: string, file: string): string[] {
+  return readFileSync(`${SAMPLES}${tool}/${file}`, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
+}
+
+export function collector(): { emit: EmitFn; events: RuntimeEvent[] } {
+  const events: RuntimeEvent[] = [];
+  return { events, emit: (e) => void events.push(e) };
+}
+
+export async function until(cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
