@@ -25,6 +25,7 @@ import { staticPodLookup } from '../engine/runtime/static-lookup.js';
 import type { Verdict } from '../engine/verdict.js';
 import { BEHAVIORS } from '../events/types.js';
 import { loadPolicies } from '../policy/index.js';
+import type { CaseResult, TestReport } from '../policy/kyverno-test/index.js';
 import { replayEvents, type ReplaySummary } from './event-replay.js';
 
 export const RUNTIME_TEST_KIND = 'RuntimeTest';
@@ -150,4 +151,29 @@ function resourceMatches(written: string, verdict: Verdict): boolean {
     verdict.resource.namespace === written.slice(0, slash) &&
     verdict.resource.name === written.slice(slash + 1)
   );
+}
+
+/** `kyverno-runtime test` handler for `kind: RuntimeTest` documents, reported like Kyverno tests. */
+export async function runtimeTestReport(file: string, doc: Record<string, unknown>): Promise<TestReport> {
+  const result = await runRuntimeTest(file, doc);
+  const cases: CaseResult[] = result.cases.map((c) => ({
+    policy: c.policy,
+    rule: c.rule,
+    resource: c.resource,
+    expected: c.expected,
+    actual: c.found > 0 ? ['fail'] : [],
+    ok: c.ok,
+    reason: c.reason,
+  }));
+  const passed = cases.filter((c) => c.ok).length;
+  const report: TestReport = {
+    file,
+    name: result.name,
+    cases,
+    passed,
+    failed: cases.length - passed,
+    policyErrors: result.errors,
+  };
+  if (result.errors.length > 0) report.error = result.errors.join('; ');
+  return report;
 }

@@ -7,6 +7,10 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
+import { createRuntimeEngine } from '../../engine/runtime/index.js';
+import { staticPodLookup } from '../../engine/runtime/static-lookup.js';
+import type { SourceFormat } from '../../events/adapters/index.js';
+import { formatSummary, replayEvents } from '../event-replay.js';
 import { evaluatePolicy, type RuleResult, type RuleStatus } from '../../engine/validate/index.js';
 import { evaluateValidatingPolicy } from '../../engine/validate/validating-policy.js';
 import type { CompiledValidatingPolicy } from '../../policy/index.js';
@@ -158,6 +162,16 @@ export function register(program: Command, io: CommandIo = processIo): void {
       'resource files or directories (multi-document YAML, kind: List allowed)',
       [],
     )
+    .option(
+      '-e, --events <path>',
+      'runtime events to evaluate restrict rules against (JSON lines in any supported format; - for stdin). ' +
+        'Streams: memory stays bounded; -r resources stand in for the cluster pod cache',
+    )
+    .addOption(
+      new Option('--source <format>', 'event format of --events')
+        .choices(['auto', 'tetragon', 'falco', 'kubearmor', 'tracee', 'runtime', 'cloudevents'] as const)
+        .default('auto' as const),
+    )
     .option('--operation <op>', 'admission operation to simulate (CREATE, UPDATE, DELETE, CONNECT)', 'CREATE')
     .addOption(
       new Option(
@@ -172,12 +186,14 @@ export function register(program: Command, io: CommandIo = processIo): void {
       for (const e of loaded.errors) io.err(`${formatPolicyError(e)}\n`);
       const { resources, errors } = await loadResources(opts.resources);
       for (const e of errors) io.err(`${e}\n`);
-      const rows = applyToResources(
-        loaded.policies,
-        resources,
-        opts.operation.toUpperCase(),
-        loaded.validatingPolicies ?? [],
-      );
+      const rows = opts.events
+        ? await applyToEvents(loaded.policies, resources, opts.events, opts.source, io)
+        : applyToResources(
+            loaded.policies,
+            resources,
+            opts.operation.toUpperCase(),
+            loaded.validatingPolicies ?? [],
+          );
       if (opts.output === 'json') io.out(`${JSON.stringify(rows, null, 2)}\n`);
       else if (opts.output === 'policyreport')
         io.out(
@@ -198,4 +214,49 @@ export function register(program: Command, io: CommandIo = processIo): void {
         process.exitCode = 1;
       }
     });
+}
+
+/**
+ * Runtime events through the runtime engine: one row per (policy, rule, resource) violated, with the
+ * number of events and the last message — bounded by distinct keys, not by the input size.
+ */
+async function applyToEvents(
+  policies: readonly CompiledPolicy[],
+  resources: readonly Raw[],
+  eventsPath: string,
+  format: SourceFormat | 'auto',
+  io: CommandIo,
+): Promise<ApplyRow[]> {
+  const engine = createRuntimeEngine(
+    policies,
+    resources.length > 0 ? { lookup: staticPodLookup(resources) } : {},
+  );
+  const rows = new Map<string, ApplyRow & { count: number }>();
+  const summary = await replayEvents(eventsPath, format, engine, (verdicts) => {
+    for (const v of verdicts) {
+      const key = `${v.policyNamespace ?? ''}/${v.policy}|${v.rule}|${v.resource.kind}|${v.resource.namespace ?? ''}|${v.resource.name}`;
+      const row = rows.get(key);
+      if (row) {
+        row.count++;
+        row.result.message = `${v.message} (${row.count} events)`;
+        continue;
+      }
+      const result: RuleResult = {
+        policy: v.policy,
+        rule: v.rule,
+        status: 'fail',
+        message: v.message,
+        failureAction: v.mode,
+        scored: true,
+      };
+      if (v.policyNamespace) result.policyNamespace = v.policyNamespace;
+      if (v.severity) result.severity = v.severity;
+      if (v.category) result.category = v.category;
+      rows.set(key, { resource: v.resource, result, count: 1 });
+    }
+  });
+  for (const skip of summary.skips)
+    io.err(`${eventsPath}:${skip.line}: skipped (${skip.reason}): ${skip.detail}\n`);
+  io.err(`${formatSummary(summary)}\n`);
+  return [...rows.values()].map(({ resource, result }) => ({ resource, result }));
 }

@@ -4,8 +4,13 @@ import {
   findTestFiles,
   formatReports,
   runTestFiles,
+  testKindHandlers,
   totals,
 } from '../../policy/kyverno-test/index.js';
+import { RUNTIME_TEST_KIND, runtimeTestReport } from '../runtime-test.js';
+
+// Runtime test files (policies + events + expected violations) run beside Kyverno's CLI tests.
+testKindHandlers.set(RUNTIME_TEST_KIND, runtimeTestReport);
 
 /** Where a command writes. Tests pass their own sinks; the CLI uses the process streams. */
 export interface CommandIo {
