@@ -153,8 +153,9 @@ export function register(program: Command, io: CommandIo = processIo): void {
   program
     .command('apply')
     .description(
-      'Evaluate policies against Kubernetes resources offline (validate rules of ClusterPolicy/Policy and runtime ' +
-        'policies) and print one result per (policy, rule, resource). Exit code 1 when a result is fail or error.',
+      'Evaluate policies offline: validate rules of ClusterPolicy/Policy against resources (-r), or restrict rules of ' +
+        'runtime policies against events (-e). Prints one result per (policy, rule, resource); with -e a summary of ' +
+        'events read, skipped (by reason) and evaluated goes to stderr. Exit code 1 when a result is fail or error.',
     )
     .requiredOption('-p, --policies <paths...>', 'policy files or directories')
     .option(
