@@ -15,7 +15,7 @@ import type {
   RuntimeEngineOptions,
   SensorHints,
 } from './index.js';
-import { factsOf, ruleMatches } from './match-adapter.js';
+import { matchesRule, resourceFacts } from '../match/index.js';
 import { withVariables } from '../validate/cel.js';
 import { runtimeView } from './view.js';
 
@@ -56,23 +56,23 @@ export class IndexedRuntimeEngine implements RuntimeEngine {
     return out;
   }
 
-  rulesFor(behavior: Behavior): readonly RuntimeRule[] {
-    return this.byBehavior.get(behavior) ?? [];
-  }
-
   evaluate(event: RuntimeEvent): Verdict[] {
     const rules = this.byBehavior.get(event.behavior);
     if (!rules) return [];
     const attribution = attributeEvent(event, this.options.lookup, this.options.nodeName);
     const namespace = attribution.ref.namespace;
     const namespaceLabels = namespace ? this.options.lookup?.namespaceLabels(namespace) : undefined;
-    const facts = factsOf(attribution.resource);
+    // What matching reads of the resource, computed once and shared by every rule that can fire.
+    const facts = resourceFacts(attribution.resource);
+    // A runtime event is not an admission request: no operation (`operations` is not checked) and
+    // no user info (ignored in match, as in Kyverno's background scans).
+    const matchOptions = namespaceLabels ? { namespaceLabels } : {};
     const verdicts: Verdict[] = [];
     let evaluation: Evaluation | undefined;
     for (const rule of rules) {
       // A namespaced RuntimePolicy governs only its own namespace.
       if (rule.policyNamespace !== undefined && rule.policyNamespace !== namespace) continue;
-      if (!ruleMatches(rule, facts, namespaceLabels)) continue;
+      if (!matchesRule(rule.compiled, facts, matchOptions)) continue;
       evaluation ??= new Evaluation(event, attribution);
       try {
         const verdict = evaluateRule(rule, evaluation);

@@ -2,21 +2,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { Filters } from '../api.js';
 import { navigate } from '../router.js';
-
-const BEHAVIORS = [
-  'process-exec',
-  'volume-mount',
-  'network-connect',
-  'network-listen',
-  'file-read',
-  'file-write',
-  'privilege-escalation',
-  'module-load',
-  'ptrace',
-  'namespace-change',
-  'bpf-load',
-  'alert',
-];
+// The engine's vocabulary itself (a dependency-free module), so the filter can never drift from it.
+import { BEHAVIORS } from '../../../../events/types.js';
 
 export const FILTER_KEYS = ['q', 'policy', 'rule', 'namespace', 'pod', 'behavior', 'mode'] as const;
 
