@@ -17,6 +17,7 @@ import type { RuntimeEvent } from '../src/events/types.js';
 import { loadPolicyText } from '../src/policy/index.js';
 import { BpftraceSensor } from '../src/sources/sensor/sensor.js';
 import { ensureSensorPrerequisites } from '../src/sources/sensor/prerequisites.js';
+import { percentile } from './support.js';
 
 const CONNECTS = 1000;
 const WRITES = 1000;
@@ -78,11 +79,6 @@ async function runWorkload(port: number): Promise<{ seconds: number; pid: number
       resolve({ seconds: r.ns / 1e9, pid: r.pid });
     });
   });
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 async function main(): Promise<void> {
