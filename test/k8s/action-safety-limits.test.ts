@@ -62,24 +62,14 @@ describe('action safety limits', () => {
       server.list('v1', 'Pod', 'shop').filter((p) => p.metadata.name.startsWith('burst-')).length,
       0,
     );
-    // Budget: in any 1 s window, at most burst + rate requests reach the server. The fake server
-    // shares this process's event loop, so a stall can bunch arrivals: allow 30% for that (the
-    // total duration below is the strict check).
+    // The budget itself (at most burst + rate grants in any window) is checked on grant times in
+    // test/actions/token-bucket-budget.test.ts. Here, arrival times at the fake server share this
+    // process's event loop and bunch up after a stall, so only the overall pace is asserted.
     const times = server
       .requestsMatching('DELETE', '/pods/burst-')
       .map((r) => Number(r.receivedAt - started) / 1e9)
       .sort((a, b) => a - b);
     assert.equal(times.length, 1000);
-    let worst = 0;
-    for (let i = 0; i < times.length; i++) {
-      let j = i;
-      while (j < times.length && times[j]! < times[i]! + 1) j++;
-      worst = Math.max(worst, j - i);
-    }
-    assert.ok(
-      worst <= (burst + rate) * 1.3,
-      `${worst} requests within one second (budget ${burst} + ${rate}/s)`,
-    );
     assert.ok(elapsedS >= (1000 - burst) / rate - 0.1, `finished too fast for the budget: ${elapsedS}s`);
     const span = times.at(-1)! - times[0]!;
     assert.ok(span >= ((1000 - burst) / rate) * 0.9, `1000 DELETEs arrived within ${span.toFixed(2)} s`);
