@@ -6,21 +6,33 @@
  * process). For each of N violating events on N distinct pods we take
  * hrtime when the event is handed to the agent and when the API server's `request` event fires for
  * that pod's DELETE. Meanwhile 10k ev/s of non-violating background events flow through the same
- * agent. Baseline, same run: the bare client call (CoreV1Api.deleteNamespacedPod with the same UID
- * precondition) measured the same way, without background load.
+ * agent. Baselines, same run, without background load: the bare client call (CoreV1Api
+ * .deleteNamespacedPod with the same UID precondition) measured the same way, once as client-node
+ * makes it by default (a new connection per request) and once through our keep-alive clients
+ * (src/k8s/api-clients.ts), which every agent component uses. The fake API server counts the TCP
+ * connections each phase opened.
  *
- *   npx tsx bench/actions.ts [N=1000]
+ * Each phase also records this process's event-loop delay (perf_hooks.monitorEventLoopDelay): when
+ * its p99 is as large as the latency p99, the tail is the loop (or the CPU) being busy, not the
+ * action path. `--no-reports` turns the PolicyReport writer off, to show its share of the tail.
+ *
+ *   npx tsx bench/actions.ts [N=1000] [--no-reports]
  */
 import { CoreV1Api, KubeConfig, type V1DeleteOptions } from '@kubernetes/client-node';
 import { fork, type ChildProcess } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { apiClient, KeepAliveKubeConfig } from '../src/k8s/api-clients.js';
 import { ClusterAgent } from '../src/k8s/cluster-agent.js';
 import { model } from '../src/k8s/model.js';
 import { loadPolicyText } from '../src/policy/index.js';
 import type { RuntimeEvent } from '../src/events/types.js';
 import { percentile } from './support.js';
 
-const N = Number(process.argv[2] ?? 1000);
+const args = process.argv.slice(2);
+const N = Number(args.find((a) => !a.startsWith('--')) ?? 1000);
+const WITH_REPORTS = !args.includes('--no-reports');
 const BACKGROUND_PER_SECOND = 10_000;
 
 const POLICY = `
@@ -40,9 +52,21 @@ spec:
           - deletePod: {gracePeriodSeconds: 0}
 `;
 
-function row(name: string, samples: number[]): string {
+function row(name: string, samples: number[], loop: IntervalHistogram): string {
   const s = [...samples].sort((a, b) => a - b);
-  return `| ${name.padEnd(44)} | ${String(s.length).padStart(5)} | ${percentile(s, 50).toFixed(3).padStart(8)} | ${percentile(s, 99).toFixed(3).padStart(8)} | ${s.at(-1)!.toFixed(3).padStart(8)} |`;
+  const cells = [percentile(s, 50), percentile(s, 99), s.at(-1)!, loop.percentile(99) / 1e6];
+  return `| ${name.padEnd(48)} | ${String(s.length).padStart(5)} | ${cells.map((c) => c.toFixed(3).padStart(8)).join(' | ')} |`;
+}
+
+/** Runs `phase` while recording the event loop's delay. */
+async function withLoopDelay<T>(phase: () => Promise<T>): Promise<[T, IntervalHistogram]> {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  try {
+    return [await phase(), h];
+  } finally {
+    h.disable();
+  }
 }
 
 function event(ns: string, pod: string, binary: string, i: number): RuntimeEvent {
@@ -62,14 +86,19 @@ function event(ns: string, pod: string, binary: string, i: number): RuntimeEvent
 class RemoteApiServer {
   readonly arrivals = new Map<string, bigint>();
   private readonly pending: ((uid: string) => void)[] = [];
+  private readonly connectionQueries: ((n: number) => void)[] = [];
   private constructor(
     private readonly child: ChildProcess,
     readonly url: string,
   ) {
-    child.on('message', (m: { seeded?: string; arrival?: { path: string; at: string } }) => {
-      if (m.seeded !== undefined) this.pending.shift()?.(m.seeded);
-      if (m.arrival) this.arrivals.set(m.arrival.path, BigInt(m.arrival.at));
-    });
+    child.on(
+      'message',
+      (m: { seeded?: string; connections?: number; arrival?: { path: string; at: string } }) => {
+        if (m.seeded !== undefined) this.pending.shift()?.(m.seeded);
+        if (m.connections !== undefined) this.connectionQueries.shift()?.(m.connections);
+        if (m.arrival) this.arrivals.set(m.arrival.path, BigInt(m.arrival.at));
+      },
+    );
   }
 
   static async start(): Promise<RemoteApiServer> {
@@ -91,8 +120,17 @@ class RemoteApiServer {
     });
   }
 
-  kubeConfig(): KubeConfig {
-    const kc = new KubeConfig();
+  /** TCP connections the server has accepted so far. */
+  connections(): Promise<number> {
+    return new Promise((resolve) => {
+      this.connectionQueries.push(resolve);
+      this.child.send({ connections: true });
+    });
+  }
+
+  /** As `kyverno-runtime cluster` loads it (keep-alive), or a plain client-node KubeConfig. */
+  kubeConfig(keepAlive = true): KubeConfig {
+    const kc = keepAlive ? new KeepAliveKubeConfig() : new KubeConfig();
     kc.loadFromOptions({
       clusters: [{ name: 'fake', server: this.url, skipTLSVerify: true }],
       users: [{ name: 'bench', token: 'fake-token' }],
@@ -117,7 +155,7 @@ class RemoteApiServer {
 
 async function main(): Promise<void> {
   const server = await RemoteApiServer.start();
-  for (const ns of ['bench', 'idle', 'exec', 'base', 'noise'])
+  for (const ns of ['bench', 'idle', 'exec', 'base', 'pooled', 'noise'])
     await server.seed({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   await server.seed({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-1' }, spec: {} });
   const seedPods = async (ns: string, n: number): Promise<{ name: string; uid: string }[]> =>
@@ -137,23 +175,36 @@ async function main(): Promise<void> {
   const idlePods = await seedPods('idle', N);
   const execPods = await seedPods('exec', N);
   const basePods = await seedPods('base', N);
+  const pooledPods = await seedPods('pooled', N);
   await seedPods('noise', 50);
   const waitArrival = (path: string): Promise<bigint> => server.arrival(path);
 
-  // Baseline: the bare client call.
-  const core = server.kubeConfig().makeApiClient(CoreV1Api);
-  const baseline: number[] = [];
-  for (const p of basePods) {
-    const t0 = process.hrtime.bigint();
-    const path = `/api/v1/namespaces/base/pods/${p.name}`;
-    await core.deleteNamespacedPod({
-      name: p.name,
-      namespace: 'base',
-      gracePeriodSeconds: 0,
-      body: model<V1DeleteOptions>({ preconditions: { uid: p.uid } }),
-    });
-    baseline.push(Number((await waitArrival(path)) - t0) / 1e6);
-  }
+  // Baselines: the bare client call, as client-node makes it by default and through our clients.
+  const connections: Record<string, number> = {};
+  const bareDeletes = async (core: CoreV1Api, ns: string, pods: { name: string; uid: string }[]) => {
+    const samples: number[] = [];
+    const before = await server.connections();
+    for (const p of pods) {
+      const t0 = process.hrtime.bigint();
+      const path = `/api/v1/namespaces/${ns}/pods/${p.name}`;
+      await core.deleteNamespacedPod({
+        name: p.name,
+        namespace: ns,
+        gracePeriodSeconds: 0,
+        body: model<V1DeleteOptions>({ preconditions: { uid: p.uid } }),
+      });
+      samples.push(Number((await waitArrival(path)) - t0) / 1e6);
+    }
+    connections[ns] = (await server.connections()) - before;
+    return samples;
+  };
+  const loadBefore = loadavg()[0]!;
+  const [baseline, baselineLoop] = await withLoopDelay(() =>
+    bareDeletes(server.kubeConfig(false).makeApiClient(CoreV1Api), 'base', basePods),
+  );
+  const [pooled, pooledLoop] = await withLoopDelay(() =>
+    bareDeletes(apiClient(server.kubeConfig(false), CoreV1Api), 'pooled', pooledPods),
+  );
 
   const { policies, errors } = loadPolicyText(POLICY, 'bench-policy.yaml');
   if (errors.length > 0) throw new Error(JSON.stringify(errors));
@@ -163,12 +214,16 @@ async function main(): Promise<void> {
     nodeName: 'node-1',
     policies,
     reportMinIntervalMs: 1000,
+    reports: WITH_REPORTS,
     actions: { apiBudget: { rate: 1e6, burst: 1e6 }, perPolicy: { rate: 1e6, burst: 1e6 } },
   });
   await agent.start();
+  const agentConnectionsBefore = await server.connections();
 
   // Executor only: a ready verdict → DELETE (no engine), idle.
   const executorOnly: number[] = [];
+  const executorLoop = monitorEventLoopDelay({ resolution: 1 });
+  executorLoop.enable();
   for (const p of execPods) {
     const [v] = agent.engine.evaluate(event('exec', p.name, '/bin/sh', 0));
     if (!v) throw new Error('policy did not match');
@@ -177,15 +232,19 @@ async function main(): Promise<void> {
     executorOnly.push(Number((await waitArrival(`/api/v1/namespaces/exec/pods/${p.name}`)) - t0) / 1e6);
     await done; // one action at a time, as in the baseline
   }
+  executorLoop.disable();
 
   // The whole agent, idle: event → attribution → engine → report fold → executor → DELETE.
   const idle: number[] = [];
+  const idleLoop = monitorEventLoopDelay({ resolution: 1 });
+  idleLoop.enable();
   for (const p of idlePods) {
     const t0 = process.hrtime.bigint();
     const done = agent.handleEvent(event('idle', p.name, '/bin/sh', 0));
     idle.push(Number((await waitArrival(`/api/v1/namespaces/idle/pods/${p.name}`)) - t0) / 1e6);
     await done;
   }
+  idleLoop.disable();
 
   // Under load: 10k ev/s of events that match no rule flow through the same agent, in 1 ms slices.
   let background = 0;
@@ -197,6 +256,8 @@ async function main(): Promise<void> {
   }, 1);
 
   const measured: number[] = [];
+  const loadedLoop = monitorEventLoopDelay({ resolution: 1 });
+  loadedLoop.enable();
   let i = 0;
   const deadline = Date.now() + 30_000; // keep the bench under a minute on a busy machine
   for (const p of benchPods) {
@@ -209,25 +270,35 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 1)); // spread the actions over the background flow
   }
   clearInterval(noise);
+  loadedLoop.disable();
   const seconds = (Date.now() - started) / 1000;
+  const agentConnections = (await server.connections()) - agentConnectionsBefore;
+  const agentRequests = executorOnly.length + idle.length + measured.length;
   await agent.stop();
   server.close();
 
-  console.log(`\nbench/actions: event received → DELETE on the API server's socket (ms), N=${N}`);
+  console.log(
+    `\nbench/actions: event received → DELETE on the API server's socket (ms), N=${N}, ` +
+      `PolicyReports ${WITH_REPORTS ? 'on' : 'off'}, load average ${loadBefore.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}`,
+  );
   console.log(
     `background: ${background} non-violating events in ${seconds.toFixed(1)} s = ${Math.round(background / seconds)} ev/s offered to the same agent`,
   );
   console.log(
-    `(fake API server in a child process; every request opens a new loopback connection, as client-node 1.4 does)\n`,
+    `TCP connections opened: client-node default ${connections.base} for ${baseline.length} DELETEs; ` +
+      `keep-alive clients ${connections.pooled} for ${pooled.length}; ` +
+      `agent ${agentConnections} for ${agentRequests} actions${WITH_REPORTS ? ' and their PolicyReport writes' : ''}\n`,
   );
   console.log(
-    `| ${'scenario'.padEnd(44)} | ${'n'.padStart(5)} | ${'p50'.padStart(8)} | ${'p99'.padStart(8)} | ${'max'.padStart(8)} |`,
+    `| ${'scenario'.padEnd(48)} | ${'n'.padStart(5)} | ${['p50', 'p99', 'max', 'loop p99'].map((h) => h.padStart(8)).join(' | ')} |`,
   );
-  console.log(`|${'-'.repeat(46)}|${'-'.repeat(7)}|${'-'.repeat(10)}|${'-'.repeat(10)}|${'-'.repeat(10)}|`);
-  console.log(row('baseline: bare deleteNamespacedPod, idle', baseline));
-  console.log(row('executor: verdict → DELETE, idle', executorOnly));
-  console.log(row('agent: event → DELETE, idle', idle));
-  console.log(row('agent: event → DELETE, 10k ev/s background', measured));
+  console.log(`|${'-'.repeat(50)}|${'-'.repeat(7)}|${'|'.padStart(11, '-').repeat(4)}`);
+  console.log(row('baseline: client-node default (new conn.), idle', baseline, baselineLoop));
+  console.log(row('baseline: keep-alive apiClient, idle', pooled, pooledLoop));
+  console.log(row('executor: verdict → DELETE, idle', executorOnly, executorLoop));
+  console.log(row('agent: event → DELETE, idle', idle, idleLoop));
+  console.log(row('agent: event → DELETE, 10k ev/s background', measured, loadedLoop));
+  console.log('(loop p99: this process’s event-loop delay p99 during the phase)');
   const s = [...measured].sort((a, b) => a - b);
   console.log(
     `\ngoal p50 ≤ 1 ms: ${percentile(s, 50) <= 1 ? 'met' : 'NOT met'}; p99 ≤ 5 ms: ${percentile(s, 99) <= 5 ? 'met' : 'NOT met'}`,

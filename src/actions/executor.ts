@@ -13,6 +13,7 @@
  * Every outcome goes to metrics and, through `reports`, into the PolicyReport result.
  */
 import { AppsV1Api, CoreV1Api, NetworkingV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { ACTIONS_POOL, apiClient } from '../k8s/api-clients.js';
 import type { KubeObject } from '../engine/runtime/index.js';
 import type { Verdict } from '../engine/verdict.js';
 import { apiStatus } from '../k8s/errors.js';
@@ -120,9 +121,9 @@ export class ActionExecutor {
 
   constructor(private readonly opts: ActionExecutorOptions) {
     this.clients = {
-      core: opts.kubeConfig.makeApiClient(CoreV1Api),
-      apps: opts.kubeConfig.makeApiClient(AppsV1Api),
-      networking: opts.kubeConfig.makeApiClient(NetworkingV1Api),
+      core: apiClient(opts.kubeConfig, CoreV1Api, ACTIONS_POOL),
+      apps: apiClient(opts.kubeConfig, AppsV1Api, ACTIONS_POOL),
+      networking: apiClient(opts.kubeConfig, NetworkingV1Api, ACTIONS_POOL),
     };
     this.dedup = new DedupWindow(opts.dedupWindowMs ?? 60_000);
     const b = opts.apiBudget ?? { rate: 20, burst: 40 };

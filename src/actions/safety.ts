@@ -22,6 +22,8 @@ export class TokenBucket {
     readonly burst: number,
     /** Most callers waiting in take(); beyond it take() resolves false at once. */
     readonly maxWaiters = 100_000,
+    /** Called with performance.now() at each grant, where it happens (for metrics and tests). */
+    private readonly onGrant?: (at: number) => void,
   ) {
     this.tokens = burst;
   }
@@ -37,6 +39,7 @@ export class TokenBucket {
     this.refill();
     if (this.waiters.length === 0 && this.tokens >= 1) {
       this.tokens -= 1;
+      this.onGrant?.(this.last);
       return true;
     }
     return false;
@@ -75,6 +78,7 @@ export class TokenBucket {
       this.refill();
       while (this.waiters.length > 0 && this.tokens >= 1) {
         this.tokens -= 1;
+        this.onGrant?.(this.last);
         const w = this.waiters.shift()!;
         clearTimeout(w.timer);
         w.resolve(true);

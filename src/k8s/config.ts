@@ -1,10 +1,12 @@
 /**
  * Loads the Kubernetes client configuration explicitly. client-node's loadFromDefault() prefers
  * ~/.kube/config over the in-cluster service account and silently falls back to
- * http://localhost:8080; we choose in a fixed order and fail clearly instead.
+ * http://localhost:8080; we choose in a fixed order and fail clearly instead. The result reuses
+ * connections for every client made from it (api-clients.ts).
  */
 import { existsSync } from 'node:fs';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { KeepAliveKubeConfig } from './api-clients.js';
 
 export interface KubeConfigOptions {
   /** Path to a kubeconfig file (--kubeconfig). */
@@ -25,7 +27,7 @@ export function loadKubeConfig(
   options: KubeConfigOptions = {},
   env: NodeJS.ProcessEnv = process.env,
 ): KubeConfig {
-  const kc = new KubeConfig();
+  const kc = new KeepAliveKubeConfig();
   if (options.kubeconfig !== undefined) {
     if (!existsSync(options.kubeconfig))
       throw new KubeConfigError(`kubeconfig ${options.kubeconfig} does not exist`);

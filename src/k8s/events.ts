@@ -7,6 +7,7 @@
 import { EventsV1Api, V1MicroTime, type EventsV1Event, type KubeConfig } from '@kubernetes/client-node';
 import { LRUCache } from 'lru-cache';
 import { hostname } from 'node:os';
+import { apiClient } from './api-clients.js';
 import type { ResourceRef } from '../engine/verdict.js';
 import type { Logger } from '../observability/logger.js';
 import { k8sApiRequests } from '../observability/metrics.js';
@@ -50,7 +51,7 @@ export class EventRecorder {
   private readonly instance: string;
 
   constructor(private readonly opts: EventRecorderOptions) {
-    this.api = opts.kubeConfig.makeApiClient(EventsV1Api);
+    this.api = apiClient(opts.kubeConfig, EventsV1Api);
     this.instance = (opts.instance ?? process.env.POD_NAME ?? hostname()).slice(0, 128);
     this.series = new LRUCache({ max: 10_000, ttl: opts.windowMs ?? 60_000 });
   }

@@ -11,6 +11,7 @@
  */
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { hostname } from 'node:os';
+import { apiClient } from './api-clients.js';
 import type { Logger } from '../observability/logger.js';
 import { leaderStatus } from '../observability/metrics.js';
 import { apiStatus } from './errors.js';
@@ -53,7 +54,7 @@ export class LeaderElector {
   private inFlight: Promise<void> | undefined;
 
   constructor(private readonly opts: LeaderElectorOptions) {
-    this.api = opts.kubeConfig.makeApiClient(CoordinationV1Api);
+    this.api = apiClient(opts.kubeConfig, CoordinationV1Api);
     this.identity = opts.identity ?? process.env.POD_NAME ?? hostname();
     this.name = opts.name ?? 'kyverno-runtime-leader';
     this.leaseSeconds = opts.leaseDurationSeconds ?? 15;

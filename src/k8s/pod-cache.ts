@@ -15,6 +15,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { LRUCache } from 'lru-cache';
+import { apiClient } from './api-clients.js';
 import type { KubeObject, PodLookup } from '../engine/runtime/index.js';
 import type { Logger } from '../observability/logger.js';
 import { normalizeContainerId, SHORT_ID_LENGTH } from './container-id.js';
@@ -69,8 +70,8 @@ export class PodCache implements PodLookup {
   private readonly owners = new LRUCache<string, WorkloadRef | false>({ max: 10_000, ttl: 5 * 60_000 });
 
   constructor(private readonly opts: PodCacheOptions) {
-    const core = opts.kubeConfig.makeApiClient(CoreV1Api);
-    this.apps = opts.kubeConfig.makeApiClient(AppsV1Api);
+    const core = apiClient(opts.kubeConfig, CoreV1Api);
+    this.apps = apiClient(opts.kubeConfig, AppsV1Api);
     const common = {
       kubeConfig: opts.kubeConfig,
       relistIntervalMs: opts.relistIntervalMs,

@@ -6,6 +6,7 @@
  * status subresource when `writeStatus()` allows it (the leader, in a replicated Deployment).
  */
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { apiClient } from './api-clients.js';
 import { formatPolicyError, loadPolicyText, type CompiledPolicy } from '../policy/index.js';
 import type { Logger } from '../observability/logger.js';
 import { k8sApiRequests, policiesLoaded, policyErrors } from '../observability/metrics.js';
@@ -68,7 +69,7 @@ export class PolicyWatcher {
   private lastStatuses: [PolicyObject, PolicyStatusEntry][] = [];
 
   constructor(private readonly opts: PolicyWatcherOptions) {
-    this.api = opts.kubeConfig.makeApiClient(CustomObjectsApi);
+    this.api = apiClient(opts.kubeConfig, CustomObjectsApi);
     const common = {
       kubeConfig: opts.kubeConfig,
       relistIntervalMs: opts.relistIntervalMs,

@@ -34,6 +34,15 @@ export const violations = new Counter({
   registers: [registry],
 });
 
+export const ruleErrors = new Counter({
+  name: 'kyverno_runtime_rule_errors_total',
+  help:
+    'Rules that could not be evaluated on an event (Kyverno result "error"), by policy, rule and reason ' +
+    '(missing-key, variable, jmespath, cel, other, overflow; see docs/metrics.md).',
+  labelNames: ['policy', 'rule', 'reason'] as const,
+  registers: [registry],
+});
+
 export const actions = new Counter({
   name: 'kyverno_runtime_actions_total',
   help: 'Response actions, by action and outcome.',
@@ -125,6 +134,13 @@ export const k8sApiRequests = new Counter({
   name: 'kyverno_runtime_k8s_api_requests_total',
   help: 'Write requests sent to the API server by the cluster side, by purpose and outcome.',
   labelNames: ['purpose', 'outcome'] as const,
+  registers: [registry],
+});
+
+export const k8sRequestResends = new Counter({
+  name: 'kyverno_runtime_k8s_request_resends_total',
+  help: 'Idempotent API requests sent a second time because a reused keep-alive connection was closed under them, by method.',
+  labelNames: ['method'] as const,
   registers: [registry],
 });
 

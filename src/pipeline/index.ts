@@ -9,3 +9,12 @@ export {
   type SubmitOptions,
   type VerdictSink,
 } from './pipeline.js';
+export {
+  RULE_ERROR_REASONS,
+  RuleErrorReporter,
+  ruleErrorReason,
+  type RuleErrorReason,
+  type RuleErrorRecord,
+  type RuleErrorReporterOptions,
+  type RuleErrorSource,
+} from './rule-errors.js';

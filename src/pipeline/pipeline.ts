@@ -6,6 +6,10 @@
  * Flow control (docs/sources.md "Backpressure"): inputs that can wait (files, gRPC, stdin, TCP) get a
  * promise back when the queue is full and must await it before reading more; inputs that cannot wait
  * (HTTP) have the event dropped and counted with reason "queue-full". Nothing leaves without a count.
+ *
+ * Rule errors (a rule that could not be evaluated on an event: Kyverno's `error` result) are drained
+ * from the engine after every event and handed to a RuleErrorReporter (metric, rate-limited log,
+ * per-policy totals), so a broken condition is visible instead of silently never matching.
  */
 import type { RuntimeEvent } from '../events/types.js';
 import type { RuntimeEngine } from '../engine/runtime/index.js';
@@ -24,6 +28,7 @@ import {
 } from '../observability/metrics.js';
 import type { EmitFn, EventSource } from '../sources/types.js';
 import { BoundedQueue } from './bounded-queue.js';
+import { RuleErrorReporter, type RuleErrorSource } from './rule-errors.js';
 
 /** Where verdicts go (report store, PolicyReports, actions, SSE…). Should be quick; slow work belongs in the sink's own queue. */
 export interface VerdictSink {
@@ -31,8 +36,12 @@ export interface VerdictSink {
   write(verdicts: Verdict[], event: RuntimeEvent): void | Promise<void>;
 }
 
-/** The engine surface the pipeline needs (RuntimeEngine satisfies it). */
-export type Evaluator = Pick<RuntimeEngine, 'evaluate'>;
+/**
+ * The engine surface the pipeline needs (RuntimeEngine satisfies it). `takeRuleErrors` stays optional
+ * so that a bare evaluator (test doubles, the receiver-only ingest bench) can drive the pipeline; when
+ * present, the pipeline drains rule errors after each event.
+ */
+export type Evaluator = Pick<RuntimeEngine, 'evaluate'> & Partial<RuleErrorSource>;
 
 export interface PipelineOptions {
   engine: Evaluator;
@@ -42,6 +51,8 @@ export interface PipelineOptions {
   /** Events evaluated before yielding to the event loop. Default 64. */
   batchSize?: number;
   logger?: Logger;
+  /** Where rule errors go. Default: a RuleErrorReporter logging to `logger`, one line per rule per minute. */
+  ruleErrors?: RuleErrorReporter;
 }
 
 export interface SubmitOptions {
@@ -67,6 +78,8 @@ export interface PipelineStats {
   verdicts: number;
   dropped: Record<string, number>;
   sinkErrors: number;
+  /** Rules that errored on an event since start (kyverno_runtime_rule_errors_total summed). */
+  ruleErrors: number;
 }
 
 export interface Pipeline {
@@ -83,6 +96,8 @@ export interface Pipeline {
   /** Stop accepting (later submits are dropped as "shutting-down"), drain, then end the worker. */
   stop(): Promise<void>;
   stats(): PipelineStats;
+  /** The rule-error reporter (per-policy counts for the API). */
+  readonly ruleErrors: RuleErrorReporter;
 }
 
 interface Queued {
@@ -97,6 +112,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   const batchSize = Math.max(1, options.batchSize ?? 64);
   const sinks = options.sinks ?? [];
   const log = options.logger;
+  const ruleErrors = options.ruleErrors ?? new RuleErrorReporter({ logger: log });
   const queue = new BoundedQueue<Queued>(capacity);
   let engine = options.engine;
   let accepting = true;
@@ -164,6 +180,15 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     }
   }
 
+  /** Reporting must never end the worker loop: a failure here is logged, the event goes on. */
+  function drainRuleErrors(source: RuleErrorSource): void {
+    try {
+      ruleErrors.drain(source);
+    } catch (err) {
+      log?.error({ err }, 'rule error reporting failed');
+    }
+  }
+
   function sinkFailed(sink: VerdictSink, err: unknown): void {
     counts.sinkErrors++;
     sinkErrors.inc({ sink: sink.name ?? 'unnamed' });
@@ -193,6 +218,9 @@ export function createPipeline(options: PipelineOptions): Pipeline {
           drop(item.source, PIPELINE_DROP_REASONS.evaluationError);
           log?.error({ err, eventId: item.event.id, source: item.source }, 'engine failed on event');
           continue;
+        } finally {
+          // Per event, not per batch: the engine keeps only the last 100 errors in detail.
+          if (hasRuleErrors(current)) drainRuleErrors(current);
         }
         evaluationSeconds.observe((performance.now() - start) / 1000);
         eventsEvaluated.inc();
@@ -238,6 +266,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       running = false;
       queue.interrupt();
       await worker;
+      ruleErrors.flush();
     },
     stats() {
       return {
@@ -246,7 +275,13 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         blockedReaders: queue.waiting,
         ...counts,
         dropped: { ...dropped },
+        ruleErrors: ruleErrors.total,
       };
     },
+    ruleErrors,
   };
+}
+
+function hasRuleErrors(evaluator: Evaluator): evaluator is Evaluator & RuleErrorSource {
+  return evaluator.takeRuleErrors !== undefined;
 }

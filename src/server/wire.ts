@@ -13,6 +13,8 @@ export interface PolicyWire {
   mode: FailureAction;
   rules: { name: string; type: 'restrict' | 'validate'; behaviors: Behavior[]; actions: string[] }[];
   source: { file: string; line: number };
+  /** Rule errors (result "error": a rule that could not be evaluated on an event) since start. */
+  ruleErrors?: number;
 }
 
 export interface PolicyErrorWire {

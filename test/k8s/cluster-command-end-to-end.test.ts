@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FakeApiServer } from './fake-apiserver/server.js';
-import { runtimeEvent, seedPod, startCluster, waitFor } from './helpers.js';
+import { runtimeEvent, seedPod, startCluster, WAIT_MS, waitFor } from './helpers.js';
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -89,8 +89,10 @@ describe('kyverno-runtime cluster (the process the Helm chart runs)', () => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
       const base = `http://127.0.0.1:${healthPort}`;
-      for (let i = 0; (await get(`${base}/readyz`)).status !== 200; i++) {
-        if (i > 600 || child.exitCode !== null) throw new Error(`agent never ready:\n${logs}`);
+      // Starting takes seconds (tsx compiles the CLI); on a loaded CI machine, tens of seconds.
+      const readyBy = Date.now() + 120_000;
+      while ((await get(`${base}/readyz`)).status !== 200) {
+        if (Date.now() > readyBy || child.exitCode !== null) throw new Error(`agent never ready:\n${logs}`);
         await new Promise((r) => setTimeout(r, 100));
       }
       assert.equal((await get(`${base}/healthz`)).status, 200);
@@ -98,7 +100,7 @@ describe('kyverno-runtime cluster (the process the Helm chart runs)', () => {
         () =>
           (server.get('runtime.kyverno.io/v1alpha1', 'ClusterRuntimePolicy', undefined, 'no-shell') as any)
             ?.status?.ready === true,
-        20_000,
+        WAIT_MS,
         'policy Ready',
       );
 
@@ -108,16 +110,24 @@ describe('kyverno-runtime cluster (the process the Helm chart runs)', () => {
         body: JSON.stringify(runtimeEvent(pod, 'process-exec', { process: { binary: '/bin/sh' } })),
       });
       assert.ok(res.status < 300, `HTTP receiver answered ${res.status}: ${await res.text()}`);
-      await waitFor(() => server.get('v1', 'Pod', 'shop', 'web-1') === undefined, 20_000, 'pod deleted');
+      await waitFor(() => server.get('v1', 'Pod', 'shop', 'web-1') === undefined, WAIT_MS, 'pod deleted');
       await waitFor(
         () =>
           server.get('wgpolicyk8s.io/v1alpha2', 'PolicyReport', 'shop', `runtime-${pod.metadata.uid!}`) !==
           undefined,
-        20_000,
+        WAIT_MS,
         'report',
       );
-      const metrics = (await get(`${base}/metrics`)).text;
-      assert.match(metrics, /kyverno_runtime_actions_total\{action="deletePod",outcome="succeeded"\} 1/);
+      // The server deletes the pod before the agent has read the answer and counted the outcome:
+      // wait for the count instead of racing it.
+      const deleted = /kyverno_runtime_actions_total\{action="deletePod",outcome="succeeded"\} (\d+)/;
+      let metrics = '';
+      await waitFor(
+        async () => deleted.test((metrics = (await get(`${base}/metrics`)).text)),
+        WAIT_MS,
+        'deletePod counted',
+      );
+      assert.equal(deleted.exec(metrics)?.[1], '1', 'exactly one deletePod');
       assert.equal(
         (server.get('coordination.k8s.io/v1', 'Lease', 'kube-system', 'kyverno-runtime-leader') as any).spec
           .holderIdentity,

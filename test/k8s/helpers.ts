@@ -99,9 +99,21 @@ export function verdictFor(pod: Obj, actions: ActionSpec[], overrides: Partial<V
   };
 }
 
-export async function waitFor(cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+/**
+ * How long a test waits for something it expects to happen. Generous on purpose: a wait that
+ * succeeds early costs nothing, while a short one fails CI on a loaded machine (load 10+ on 2 cores
+ * stretches every step). A deadline that IS the behavior under test belongs in the test, not here.
+ */
+export const WAIT_MS = 20_000;
+
+/** Polls `cond` until it holds, or fails after `timeoutMs` naming `what` it waited for. */
+export async function waitFor(
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = WAIT_MS,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { PodCache } from '../../src/k8s/pod-cache.js';
 import { registry } from '../../src/observability/metrics.js';
 import type { FakeApiServer } from './fake-apiserver/server.js';
-import { seedPod, startCluster, waitFor } from './helpers.js';
+import { seedPod, startCluster, WAIT_MS, waitFor } from './helpers.js';
 
 async function metric(name: string, labels: Record<string, string>): Promise<number> {
   const m = await registry.getSingleMetric(name)?.get();
@@ -24,7 +24,7 @@ describe('informers survive the API server', () => {
       stallTimeoutMs: 600,
       backoffInitialMs: 20,
     });
-    await cache.start(5000);
+    await cache.start(WAIT_MS);
   });
   after(async () => {
     await cache.stop();
@@ -52,7 +52,7 @@ describe('informers survive the API server', () => {
     });
 
     server.setDown(true);
-    await waitFor(() => !cache.pods.synced || server.watchCount === 0, 3000, 'watch dropped');
+    await waitFor(() => !cache.pods.synced || server.watchCount === 0, WAIT_MS, 'watch dropped');
     // While it is down, the world changes and history is compacted (as after an etcd compaction).
     server.remove('v1', 'Pod', 'shop', 'doomed');
     const born = seedPod(server, 'born-during-outage');
@@ -61,14 +61,14 @@ describe('informers survive the API server', () => {
 
     await waitFor(
       () => cache.byName('shop', 'born-during-outage') !== undefined,
-      8000,
+      WAIT_MS,
       'new pod after restart',
     );
-    await waitFor(() => cache.byName('shop', 'doomed') === undefined, 8000, 'deleted pod removed');
+    await waitFor(() => cache.byName('shop', 'doomed') === undefined, WAIT_MS, 'deleted pod removed');
     assert.equal(cache.byName('shop', 'keep')?.metadata?.uid, keep.metadata.uid);
     assert.equal(cache.byPodUid(doomed.metadata.uid!), undefined, 'index cleaned on delete');
     assert.equal(cache.byPodUid(born.metadata.uid!)?.metadata?.name, 'born-during-outage');
-    await waitFor(() => cache.synced, 8000, 'namespaces and nodes resynced too');
+    await waitFor(() => cache.synced, WAIT_MS, 'namespaces and nodes resynced too');
     assert.ok(
       (await metric('kyverno_runtime_k8s_watch_restarts_total', { resource: 'pods', reason: 'gone' })) >
         gone0,
@@ -86,10 +86,10 @@ describe('informers survive the API server', () => {
       resource: 'pods',
       reason: 'stalled',
     });
-    await waitFor(() => server.watchCount >= 3, 5000, 'all watches connected');
+    await waitFor(() => server.watchCount >= 3, WAIT_MS, 'all watches connected');
     server.stallWatches();
     seedPod(server, 'after-stall');
-    await waitFor(() => cache.byName('shop', 'after-stall') !== undefined, 8000, 'event after stall');
+    await waitFor(() => cache.byName('shop', 'after-stall') !== undefined, WAIT_MS, 'event after stall');
     assert.ok(
       (await metric('kyverno_runtime_k8s_watch_restarts_total', { resource: 'pods', reason: 'stalled' })) >
         stalled0,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { LeaderElector } from '../../src/k8s/leader.js';
 import type { FakeApiServer } from './fake-apiserver/server.js';
-import { startCluster, waitFor } from './helpers.js';
+import { startCluster, WAIT_MS, waitFor } from './helpers.js';
 
 describe('Lease leader election', () => {
   let server: FakeApiServer;
@@ -13,7 +13,10 @@ describe('Lease leader election', () => {
     await server.close();
   });
 
-  const make = (identity: string, leaseDurationSeconds = 1): LeaderElector =>
+  // A 4 s lease: long enough that a loaded machine (where a's renewals can stall for a second) does
+  // not hand the lease to b while a is still renewing. Nothing here waits for it to expire: release
+  // and the renew deadline (800 ms) drive the failovers, so the long lease costs no test time.
+  const make = (identity: string, leaseDurationSeconds = 4): LeaderElector =>
     new LeaderElector({
       kubeConfig: server.kubeConfig(),
       namespace: 'kube-system',
@@ -27,7 +30,7 @@ describe('Lease leader election', () => {
     const a = make('replica-a');
     const b = make('replica-b');
     a.start();
-    await waitFor(() => a.isLeader(), 3000, 'a leads');
+    await waitFor(() => a.isLeader(), WAIT_MS, 'a leads');
     b.start();
     await new Promise((r) => setTimeout(r, 400));
     assert.equal(b.isLeader(), false, 'b waits while a renews');
@@ -38,10 +41,10 @@ describe('Lease leader election', () => {
       'kyverno-runtime-leader',
     ) as any;
     assert.equal(lease.spec.holderIdentity, 'replica-a');
-    assert.equal(lease.spec.leaseDurationSeconds, 1);
+    assert.equal(lease.spec.leaseDurationSeconds, 4);
 
     await a.stop(); // releases
-    await waitFor(() => b.isLeader(), 3000, 'b takes over after release');
+    await waitFor(() => b.isLeader(), WAIT_MS, 'b takes over after release');
     assert.equal(a.isLeader(), false);
     const after1 = server.get(
       'coordination.k8s.io/v1',
@@ -54,7 +57,7 @@ describe('Lease leader election', () => {
 
     // b's API server goes away: b must stop leading by itself at its renew deadline.
     server.setDown(true);
-    await waitFor(() => !b.isLeader(), 3000, 'b steps down at its renew deadline');
+    await waitFor(() => !b.isLeader(), WAIT_MS, 'b steps down at its renew deadline');
     server.setDown(false);
     await b.stop();
     assert.deepEqual(server.invalid, []);
@@ -79,13 +82,24 @@ describe('Lease leader election', () => {
       identity: 'replica-c',
       retryPeriodMs: 100,
     });
+    const startedAt = process.hrtime.bigint(); // the fake server stamps requests on this clock
     c.start();
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal(c.isLeader(), false, 'not before the lease duration has passed');
-    await waitFor(() => c.isLeader(), 4000, 'c takes over');
+    await waitFor(() => c.isLeader(), WAIT_MS, 'c takes over');
     const lease = server.get('coordination.k8s.io/v1', 'Lease', 'kube-system', 'stale') as any;
     assert.equal(lease.spec.holderIdentity, 'replica-c');
     assert.equal(lease.spec.leaseTransitions, 4);
     await c.stop();
+    // Not before the lease duration has passed on c's clock: c's first write (the takeover) reached
+    // the server at least 1 s after c started, and c read the unchanged lease more than once before.
+    // Measured where it happens rather than by sleeping and asking "leader yet?", which a loaded
+    // machine can stretch past the 1 s.
+    const path = '/namespaces/kube-system/leases/stale';
+    const firstWrite = server.requestsMatching('PUT', path)[0]!;
+    const waitedMs = Number(firstWrite.receivedAt - startedAt) / 1e6;
+    assert.ok(waitedMs >= 1000, `took the lease over after ${waitedMs} ms`);
+    const readsBefore = server
+      .requestsMatching('GET', path)
+      .filter((r) => r.receivedAt > startedAt && r.receivedAt < firstWrite.receivedAt);
+    assert.ok(readsBefore.length >= 2, `${readsBefore.length} reads before the takeover`);
   });
 });

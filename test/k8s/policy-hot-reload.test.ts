@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ClusterAgent } from '../../src/k8s/cluster-agent.js';
 import type { FakeApiServer } from './fake-apiserver/server.js';
-import { runtimeEvent, seedPod, startCluster, waitFor } from './helpers.js';
+import { runtimeEvent, seedPod, startCluster, WAIT_MS, waitFor } from './helpers.js';
 
 function policy(
   binaryPattern: string,
@@ -45,7 +45,7 @@ describe('policies from the cluster', () => {
       reportMinIntervalMs: 20,
       onEngine: () => swaps++,
     });
-    await agent.start(5000);
+    await agent.start(WAIT_MS);
   });
   after(async () => {
     await agent.stop();
@@ -54,12 +54,12 @@ describe('policies from the cluster', () => {
 
   it('compiles a ClusterRuntimePolicy, marks it Ready and evaluates with it', async () => {
     server.seed(policy('*/sh', 'Audit'));
-    await waitFor(() => agent.policyWatcher!.policies.length === 1, 5000, 'policy compiled');
+    await waitFor(() => agent.policyWatcher!.policies.length === 1, WAIT_MS, 'policy compiled');
     await waitFor(
       () =>
         (server.get('runtime.kyverno.io/v1alpha1', 'ClusterRuntimePolicy', undefined, 'no-shell') as any)
           ?.status?.conditions?.[0]?.status === 'True',
-      5000,
+      WAIT_MS,
       'Ready=True',
     );
     const st = (
@@ -84,7 +84,7 @@ describe('policies from the cluster', () => {
     server.seed(policy('*/bash', 'Enforce', true));
     await waitFor(
       () => swaps > swapsBefore && agent.engine.policies[0]?.rules.length === 2,
-      5000,
+      WAIT_MS,
       'engine swapped',
     );
     const pod = seedPod(server, 'web-2');
@@ -105,7 +105,7 @@ describe('policies from the cluster', () => {
       () =>
         (server.get('runtime.kyverno.io/v1alpha1', 'ClusterRuntimePolicy', undefined, 'no-shell') as any)
           .status.observedGeneration === 2,
-      5000,
+      WAIT_MS,
       'status observedGeneration 2',
     );
   });
@@ -120,7 +120,7 @@ describe('policies from the cluster', () => {
       () =>
         (server.get('runtime.kyverno.io/v1alpha1', 'ClusterRuntimePolicy', undefined, 'broken') as any)
           ?.status?.conditions?.[0]?.status === 'False',
-      5000,
+      WAIT_MS,
       'Ready=False',
     );
     const cond = (
@@ -134,6 +134,6 @@ describe('policies from the cluster', () => {
 
   it('drops a deleted policy', async () => {
     server.remove('runtime.kyverno.io/v1alpha1', 'ClusterRuntimePolicy', undefined, 'no-shell');
-    await waitFor(() => agent.engine.policies.length === 0, 5000, 'policy removed');
+    await waitFor(() => agent.engine.policies.length === 0, WAIT_MS, 'policy removed');
   });
 });

@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { reportWrites } from '../../src/observability/metrics.js';
 import { PolicyReportWriter } from '../../src/reports/policyreport/writer.js';
 import type { FakeApiServer } from './fake-apiserver/server.js';
-import { seedPod, startCluster, verdictFor, waitFor } from './helpers.js';
+import { seedPod, startCluster, verdictFor, WAIT_MS, waitFor } from './helpers.js';
 
 const PR = ['wgpolicyk8s.io/v1alpha2', 'PolicyReport'] as const;
+
+async function failedWrites(): Promise<number> {
+  return (await reportWrites.get()).values.find((v) => v.labels.outcome === 'failed')?.value ?? 0;
+}
 
 describe('PolicyReport writer', () => {
   let server: FakeApiServer;
@@ -24,7 +29,7 @@ describe('PolicyReport writer', () => {
     for (let i = 0; i < 500; i++) writer.record(verdictFor(pod, []));
     await waitFor(() => server.get(...PR, 'shop', `runtime-${pod.metadata.uid!}`) !== undefined);
     for (let i = 0; i < 500; i++) writer.record(verdictFor(pod, []));
-    await writer.flush();
+    await writer.flush(WAIT_MS);
     const writes = server.requests.filter((r) => r.path.includes(path) && r.method !== 'GET').length - before;
     const elapsed = (Date.now() - started) / 1000;
     assert.ok(writes <= Math.ceil(elapsed) + 1, `${writes} writes in ${elapsed}s`);
@@ -38,7 +43,7 @@ describe('PolicyReport writer', () => {
     const pod = seedPod(server, 'contended');
     const name = `runtime-${pod.metadata.uid!}`;
     writer.record(verdictFor(pod, []));
-    await writer.flush();
+    await writer.flush(WAIT_MS);
     // Another writer (an earlier run, another replica) changes the report behind our back.
     const theirs = server.get(...PR, 'shop', name) as any;
     theirs.results.push({
@@ -55,7 +60,7 @@ describe('PolicyReport writer', () => {
     server.seed(theirs);
     server.failNext('PUT', name, 2); // and two injected conflicts on top
     for (let i = 0; i < 3; i++) writer.record(verdictFor(pod, []));
-    await writer.flush();
+    await writer.flush(WAIT_MS);
     const report = server.get(...PR, 'shop', name) as any;
     const ours = report.results.find((r: any) => r.policy === 'no-shell');
     assert.equal(ours.properties.count, '8', '5 on the server + 3 of ours');
@@ -72,6 +77,7 @@ describe('PolicyReport writer', () => {
     const writer = new PolicyReportWriter({ kubeConfig: server.kubeConfig(), minIntervalMs: 10 });
     const pod = seedPod(server, 'offline');
     const node = server.get('v1', 'Node', undefined, 'node-1')!;
+    const failedBefore = await failedWrites();
     server.setDown(true);
     for (let i = 0; i < 40; i++) writer.record(verdictFor(pod, []));
     writer.record(
@@ -80,10 +86,11 @@ describe('PolicyReport writer', () => {
         rule: 'host-rule',
       }),
     );
-    await new Promise((r) => setTimeout(r, 700));
+    // Both reports tried and failed (not a fixed sleep, which a loaded machine can outlast).
+    await waitFor(async () => (await failedWrites()) >= failedBefore + 2, WAIT_MS, 'failed writes');
     assert.equal(writer.pendingReports, 2, 'buffered');
     server.setDown(false);
-    await writer.flush(15_000);
+    await writer.flush(WAIT_MS);
     const report = server.get(...PR, 'shop', `runtime-${pod.metadata.uid!}`) as any;
     assert.equal(report.results[0].properties.count, '40');
     const cluster = server.get(
@@ -110,7 +117,7 @@ describe('PolicyReport writer', () => {
       v.event.process = { binary: long, args: [long] };
       writer.record(v);
     }
-    await writer.flush(15_000);
+    await writer.flush(WAIT_MS);
     const report = server.get(...PR, 'shop', `runtime-${pod.metadata.uid!}`) as any;
     assert.ok(report.results.length <= 1000);
     assert.ok(
@@ -129,7 +136,7 @@ describe('PolicyReport writer', () => {
     });
     const pod = seedPod(server, 'open');
     writer.record(verdictFor(pod, []));
-    await writer.flush();
+    await writer.flush(WAIT_MS);
     const report = server.get(
       'openreports.io/v1alpha1',
       'Report',

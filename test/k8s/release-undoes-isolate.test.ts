@@ -8,7 +8,7 @@ import { ActionExecutor } from '../../src/actions/executor.js';
 import { releasePod } from '../../src/cli/commands/release.js';
 import { PodCache } from '../../src/k8s/pod-cache.js';
 import type { FakeApiServer } from './fake-apiserver/server.js';
-import { seedPod, startCluster, verdictFor, waitFor } from './helpers.js';
+import { seedPod, startCluster, verdictFor, WAIT_MS, waitFor } from './helpers.js';
 
 /** Async: the fake API server runs in this process and must keep answering while the CLI runs. */
 function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
@@ -30,7 +30,7 @@ describe('kyverno-runtime release', () => {
   before(async () => {
     server = await startCluster();
     cache = new PodCache({ kubeConfig: server.kubeConfig() });
-    await cache.start(5000);
+    await cache.start(WAIT_MS);
   });
   after(async () => {
     await cache.stop();

@@ -5,7 +5,7 @@ import { EventRecorder } from '../../src/k8s/events.js';
 import { PodCache } from '../../src/k8s/pod-cache.js';
 import { PolicyReportWriter } from '../../src/reports/policyreport/writer.js';
 import type { FakeApiServer } from './fake-apiserver/server.js';
-import { containerId, seedPod, startCluster, verdictFor, waitFor } from './helpers.js';
+import { containerId, seedPod, startCluster, verdictFor, WAIT_MS, waitFor } from './helpers.js';
 
 describe('a violation on a pod → PolicyReport + Event + deletePod', () => {
   let server: FakeApiServer;
@@ -17,7 +17,7 @@ describe('a violation on a pod → PolicyReport + Event + deletePod', () => {
     server = await startCluster();
     const kc = server.kubeConfig();
     cache = new PodCache({ kubeConfig: kc, nodeName: 'node-1' });
-    await cache.start(5000);
+    await cache.start(WAIT_MS);
     const events = new EventRecorder({ kubeConfig: kc, instance: 'agent-1' });
     writer = new PolicyReportWriter({ kubeConfig: kc, events, minIntervalMs: 50 });
     executor = new ActionExecutor({
@@ -37,7 +37,7 @@ describe('a violation on a pod → PolicyReport + Event + deletePod', () => {
   it('attributes container IDs in every spelling to the pod and container', async () => {
     const id = containerId();
     const pod = seedPod(server, 'lookup-me', { id });
-    await waitFor(() => cache.byName('shop', 'lookup-me') !== undefined, 5000, 'pod in cache');
+    await waitFor(() => cache.byName('shop', 'lookup-me') !== undefined, WAIT_MS, 'pod in cache');
     for (const spelling of [
       id,
       `containerd://${id}`,
@@ -79,7 +79,7 @@ describe('a violation on a pod → PolicyReport + Event + deletePod', () => {
     assert.deepEqual((del[0]!.body as { preconditions: unknown }).preconditions, { uid: pod.metadata.uid });
     assert.equal(del[0]!.query.get('gracePeriodSeconds'), '0');
 
-    await writer.flush();
+    await writer.flush(WAIT_MS);
     const report = server.get(
       'wgpolicyk8s.io/v1alpha2',
       'PolicyReport',
@@ -110,9 +110,13 @@ describe('a violation on a pod → PolicyReport + Event + deletePod', () => {
     assert.match(r.properties['action.deletePod'], /^succeeded/);
     assert.equal(report.summary.fail, 1);
 
-    const events = server.list('events.k8s.io/v1', 'Event', 'shop') as any[];
-    const ev = events.find((e) => e.regarding.uid === pod.metadata.uid);
-    assert.ok(ev, 'event recorded');
+    // The Event is sent alongside (not before) the report and the delete: wait for it, not race it.
+    const violationEvent = (): any =>
+      (server.list('events.k8s.io/v1', 'Event', 'shop') as any[]).find(
+        (e) => e.regarding.uid === pod.metadata.uid && e.reason === 'PolicyViolation',
+      );
+    await waitFor(() => violationEvent() !== undefined, WAIT_MS, 'PolicyViolation Event');
+    const ev = violationEvent();
     assert.equal(ev.reason, 'PolicyViolation');
     assert.equal(ev.type, 'Warning');
     assert.equal(ev.reportingController, 'kyverno.io/kyverno-runtime');

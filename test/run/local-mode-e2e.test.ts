@@ -13,7 +13,15 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { openStore } from '../../src/reports/store/index.js';
-import { childrenOf, execFileP, isAlive, nodeChild, sensorSkipReason } from '../sensor/helpers.js';
+import {
+  ATTACH_DEADLINE_MS,
+  childrenOf,
+  execFileP,
+  isAlive,
+  nodeChild,
+  sensorSkipReason,
+  whileCompilingBpftrace,
+} from '../sensor/helpers.js';
 
 const skip =
   sensorSkipReason() ??
@@ -79,7 +87,9 @@ interface ApiViolation {
   process?: { pid?: number; binary?: string };
 }
 
-describe('kyverno-runtime run with the sensor, end to end', { skip, timeout: 120_000 }, () => {
+// Generous time limits throughout: bpftrace compiles for seconds (tens of seconds on a loaded CI
+// machine), and every wait below returns as soon as its condition holds.
+describe('kyverno-runtime run with the sensor, end to end', { skip, timeout: 600_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'kr-run-'));
   const policies = join(dir, 'policies');
   const watched = join(dir, 'watched');
@@ -99,7 +109,7 @@ describe('kyverno-runtime run with the sensor, end to end', { skip, timeout: 120
     return ((await res.json()) as { items: ApiViolation[] }).items;
   }
 
-  async function waitForViolation(policyName: string, timeoutMs = 10_000): Promise<ApiViolation> {
+  async function waitForViolation(policyName: string, timeoutMs = 30_000): Promise<ApiViolation> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const v = (await violations()).find((x) => x.policy === policyName);
@@ -127,6 +137,12 @@ describe('kyverno-runtime run with the sensor, end to end', { skip, timeout: 120
       policy('e2e-enforce-connect', 'Enforce', 'network-connect', { network: { dport: forbiddenPort } }),
     ];
     writeFileSync(join(policies, 'e2e.yaml'), docs.join('\n---\n'));
+    // `run` compiles bpftrace at start: not while the sensor tests compile theirs (see the helper).
+    await whileCompilingBpftrace(() => startRun());
+  });
+
+  /** Starts `run` and resolves once it reports the sensor attached and the API listening. */
+  async function startRun(): Promise<void> {
     cli = spawn(
       process.execPath,
       [
@@ -148,7 +164,7 @@ describe('kyverno-runtime run with the sensor, end to end', { skip, timeout: 120
     );
     cli.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
     await new Promise<void>((resolveReady, reject) => {
-      const timer = setTimeout(() => reject(new Error(`run did not start:\n${stderr}`)), 90_000);
+      const timer = setTimeout(() => reject(new Error(`run did not start:\n${stderr}`)), ATTACH_DEADLINE_MS);
       cli.stderr!.on('data', (d: Buffer) => {
         stderr += d.toString();
         const m = /api: (http:\/\/\S+\/)/.exec(stderr);
@@ -160,7 +176,7 @@ describe('kyverno-runtime run with the sensor, end to end', { skip, timeout: 120
       });
       cli.once('exit', (code) => reject(new Error(`run exited early (${String(code)}):\n${stderr}`)));
     });
-  });
+  }
 
   after(async () => {
     if (cli.exitCode === null) cli.kill('SIGKILL');
@@ -204,7 +220,7 @@ describe('kyverno-runtime run with the sensor, end to end', { skip, timeout: 120
     mkdirSync(forbidden);
     mkdirSync(allowed);
     mounted.push(forbidden, allowed);
-    const bad = mounter(forbidden, 20);
+    const bad = mounter(forbidden, 120); // stays until killed: the kill has 2 min to arrive
     const good = mounter(allowed, 3);
     const [badExit, goodExit] = await Promise.all([exitOf(bad), exitOf(good)]);
     assert.equal(badExit.signal, 'SIGKILL', `forbidden mount not killed; stdout:\n${stdout}`);
@@ -214,7 +230,7 @@ describe('kyverno-runtime run with the sensor, end to end', { skip, timeout: 120
   });
 
   test('Enforce: the forbidden connect is killed, the allowed one is not', async () => {
-    const bad = connector(forbiddenPort, 20_000);
+    const bad = connector(forbiddenPort, 120_000); // stays until killed: the kill has 2 min to arrive
     const good = connector(auditPort, 3000);
     const [badExit, goodExit] = await Promise.all([exitOf(bad), exitOf(good)]);
     assert.equal(badExit.signal, 'SIGKILL');

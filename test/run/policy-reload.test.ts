@@ -28,7 +28,8 @@ spec:
 `;
 }
 
-function next<T>(register: (cb: (v: T) => void) => void, timeoutMs = 5000): Promise<T> {
+/** The next value the watcher reports; the deadline is generous because a loaded CI machine is slow. */
+function next<T>(register: (cb: (v: T) => void) => void, timeoutMs = 20_000): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('timed out waiting for the policy watcher')), timeoutMs);
     register((v) => {

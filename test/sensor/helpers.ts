@@ -1,6 +1,8 @@
 /** Shared helpers for tests that run the real sensor (root + bpftrace). */
 import { execFile, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { RuntimeEvent } from '../../src/events/types.js';
 import { findExecutable, findTracefs } from '../../src/sources/sensor/prerequisites.js';
@@ -14,6 +16,13 @@ export function sensorSkipReason(): string | undefined {
   if (!findTracefs()) return 'tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing)';
   return undefined;
 }
+
+/**
+ * How long a test waits for an expected event. Generous on purpose: bpftrace output and our parsing
+ * run late on a loaded machine (CI at load 10+ on 2 cores), and a wait costs nothing when the event
+ * comes early.
+ */
+export const EVENT_DEADLINE_MS = 20_000;
 
 /** Collects emitted events and lets a test wait for one matching a predicate. */
 export class EventCollector {
@@ -29,7 +38,12 @@ export class EventCollector {
     });
   };
 
-  waitFor(pred: (e: RuntimeEvent) => boolean, timeoutMs = 5000, what = 'event'): Promise<RuntimeEvent> {
+  /** Resolves with the first event matching `pred`, already seen or still to come. */
+  waitFor(
+    pred: (e: RuntimeEvent) => boolean,
+    timeoutMs = EVENT_DEADLINE_MS,
+    what = 'event',
+  ): Promise<RuntimeEvent> {
     const seen = this.events.find(pred);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
@@ -45,6 +59,53 @@ export class EventCollector {
       });
     });
   }
+}
+
+/**
+ * How long a test lets bpftrace compile and attach. Seconds on a quiet machine; at CI's load (10–18
+ * on 2 cores) LLVM gets a tenth of a core, and the sensor's 60 s production default is not enough.
+ */
+export const ATTACH_DEADLINE_MS = 240_000;
+
+const COMPILE_LOCK = join(tmpdir(), 'kyverno-runtime-tests-bpftrace-compile.lock');
+
+/**
+ * Runs `fn` (which starts bpftrace and waits until it is attached) while no other test file's
+ * bpftrace compiles. Two test files compile bpftrace (this one's sensor tests and the `run`
+ * end-to-end test) and the test runner runs them side by side: two LLVM compiles at once on a
+ * loaded 2-core machine take each other past the attach deadline. A lock directory (mkdir is
+ * atomic) holding the owner's pid; a lock whose owner died is taken over. After the deadline the
+ * function runs anyway: the lock only spreads load, it must never deadlock a test.
+ */
+export async function whileCompilingBpftrace<T>(fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + ATTACH_DEADLINE_MS;
+  let held = false;
+  while (!held && Date.now() < deadline) {
+    try {
+      mkdirSync(COMPILE_LOCK);
+      writeFileSync(join(COMPILE_LOCK, 'pid'), String(process.pid));
+      held = true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if (lockOwnerDied()) rmSync(COMPILE_LOCK, { recursive: true, force: true });
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    if (held) rmSync(COMPILE_LOCK, { recursive: true, force: true });
+  }
+}
+
+function lockOwnerDied(): boolean {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(join(COMPILE_LOCK, 'pid'), 'utf8'));
+  } catch {
+    return false; // just created, pid not written yet
+  }
+  return Number.isInteger(pid) && pid > 0 && !isAlive(pid);
 }
 
 /** Runs a node one-liner in a child process (our own pid is filtered out of the sensor). */

@@ -9,11 +9,22 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { checkSameProcess } from '../../src/actions/kill.js';
 import { BEHAVIORS } from '../../src/events/types.js';
 import { BpftraceSensor } from '../../src/sources/sensor/sensor.js';
 import { ensureSensorPrerequisites } from '../../src/sources/sensor/prerequisites.js';
-import { childrenOf, EventCollector, execFileP, isAlive, nodeChild, sensorSkipReason } from './helpers.js';
+import {
+  ATTACH_DEADLINE_MS,
+  childrenOf,
+  EVENT_DEADLINE_MS,
+  EventCollector,
+  execFileP,
+  isAlive,
+  nodeChild,
+  sensorSkipReason,
+  whileCompilingBpftrace,
+} from './helpers.js';
 
 const skip = sensorSkipReason();
 
@@ -34,8 +45,9 @@ describe('bpftrace sensor on real syscalls', { skip }, () => {
       hints: { behaviors: new Set(BEHAVIORS), filePathPrefixes: [watched] },
       node: 'test-node',
       restartDelayMs: 100,
+      attachTimeoutMs: ATTACH_DEADLINE_MS,
     });
-    await sensor.start(collector.emit);
+    await whileCompilingBpftrace(() => sensor.start(collector.emit));
     server = createServer((s) => s.end());
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     port = (server.address() as { port: number }).port;
@@ -49,6 +61,7 @@ describe('bpftrace sensor on real syscalls', { skip }, () => {
 
   test('exec of a shell: process-exec with the full binary path, args, ppid, start time', async () => {
     const marker = `kr-exec-${process.pid}`;
+    const execStartedAt = Date.now();
     const { stdout } = await execFileP('/bin/sh', ['-c', `echo ${marker}`, 'arg-with\nnewline']);
     assert.equal(stdout.trim(), marker);
     const e = await collector.waitFor(
@@ -56,7 +69,7 @@ describe('bpftrace sensor on real syscalls', { skip }, () => {
         x.behavior === 'process-exec' &&
         x.process?.binary === '/bin/sh' &&
         x.process.args?.[1] === `echo ${marker}`,
-      5000,
+      EVENT_DEADLINE_MS,
       'exec of /bin/sh',
     );
     assert.deepEqual(e.process?.args, ['-c', `echo ${marker}`, 'arg-with\nnewline']);
@@ -66,8 +79,15 @@ describe('bpftrace sensor on real syscalls', { skip }, () => {
     assert.equal(e.process?.uid, 0);
     assert.match(e.process?.startTime ?? '', /^\d+$/);
     assert.match(e.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
-    // Kernel timestamp converted to wall time: within a few seconds of now.
-    assert.ok(Math.abs(Date.parse(e.time) - Date.now()) < 10_000, `time ${e.time} is not now`);
+    // Kernel timestamp converted to wall time: between starting the shell and receiving its event.
+    // Bounded by causality rather than "close to now", so a slow machine cannot break it; the 1 s
+    // slack covers the ms rounding of Date.now() and the monotonic→wall offset taken at start.
+    const receivedAt = Date.now();
+    const at = Date.parse(e.time);
+    assert.ok(
+      at >= execStartedAt - 1000 && at <= receivedAt + 1000,
+      `time ${e.time} is outside [${new Date(execStartedAt).toISOString()}, ${new Date(receivedAt).toISOString()}]`,
+    );
   });
 
   test("the event's start time identifies the process as /proc sees it (kill safety)", async () => {
@@ -75,7 +95,7 @@ describe('bpftrace sensor on real syscalls', { skip }, () => {
     try {
       const e = await collector.waitFor(
         (x) => x.behavior === 'process-exec' && x.process?.pid === child.pid,
-        5000,
+        EVENT_DEADLINE_MS,
         'exec of sleep',
       );
       assert.deepEqual(checkSameProcess(child.pid!, e.process?.startTime ?? ''), { same: true });
@@ -91,7 +111,7 @@ describe('bpftrace sensor on real syscalls', { skip }, () => {
     await execFileP('umount', [target]);
     const e = await collector.waitFor(
       (x) => x.behavior === 'volume-mount' && x.mount?.target === target,
-      5000,
+      EVENT_DEADLINE_MS,
       'mount event',
     );
     assert.equal(e.mount?.fstype, 'tmpfs');
@@ -111,7 +131,7 @@ describe('bpftrace sensor on real syscalls', { skip }, () => {
     v6.close();
     const e4 = await collector.waitFor(
       (x) => x.behavior === 'network-connect' && x.process?.pid === pid && x.network?.family === 'ipv4',
-      5000,
+      EVENT_DEADLINE_MS,
       'IPv4 connect',
     );
     assert.equal(e4.network?.daddr, '127.0.0.1');
@@ -119,7 +139,7 @@ describe('bpftrace sensor on real syscalls', { skip }, () => {
     assert.equal(e4.network?.dport, port);
     const e6 = await collector.waitFor(
       (x) => x.behavior === 'network-connect' && x.process?.pid === pid && x.network?.family === 'ipv6',
-      5000,
+      EVENT_DEADLINE_MS,
       'IPv6 connect',
     );
     assert.equal(e6.network?.daddr, '::1');
@@ -132,7 +152,7 @@ describe('bpftrace sensor on real syscalls', { skip }, () => {
     );
     const e = await collector.waitFor(
       (x) => x.behavior === 'network-listen' && x.process?.pid === pid,
-      5000,
+      EVENT_DEADLINE_MS,
       'listen event',
     );
     assert.equal(e.network?.saddr, '127.0.0.1');
@@ -145,29 +165,48 @@ describe('bpftrace sensor on real syscalls', { skip }, () => {
     const outside = join(dir, 'not-watched.txt');
     const { pid } = await nodeChild(
       `const fs=require('fs');fs.writeFileSync(process.argv[1],'x');fs.writeFileSync(process.argv[2],'y');` +
-        `fs.renameSync(process.argv[1],process.argv[1]+'.new');fs.unlinkSync(process.argv[1]+'.new');` +
-        `process.chdir(require('path').dirname(process.argv[1]));fs.writeFileSync('relative.txt','z');`,
+        `fs.renameSync(process.argv[1],process.argv[1]+'.new');fs.unlinkSync(process.argv[1]+'.new');`,
       [inside, outside],
     );
     const created = await collector.waitFor(
       (x) => x.behavior === 'file-write' && x.process?.pid === pid && x.file?.path === inside,
-      5000,
+      EVENT_DEADLINE_MS,
       'write inside',
     );
     assert.equal(created.file?.operation, 'create');
     const renamed = await collector.waitFor(
       (x) => x.process?.pid === pid && x.file?.operation === 'rename',
-      5000,
+      EVENT_DEADLINE_MS,
       'rename',
     );
     assert.equal(renamed.file?.path, `${inside}.new`);
-    await collector.waitFor((x) => x.process?.pid === pid && x.file?.operation === 'delete', 5000, 'unlink');
-    // A relative path is resolved against the process's cwd in user space.
     await collector.waitFor(
-      (x) => x.process?.pid === pid && x.file?.path === join(watched, 'relative.txt'),
-      5000,
-      'relative write',
+      (x) => x.process?.pid === pid && x.file?.operation === 'delete',
+      EVENT_DEADLINE_MS,
+      'unlink',
     );
+    // A relative path is resolved against the process's cwd in user space, read from /proc while
+    // the process lives: the writer stays until its event is seen (one that exits before the sensor
+    // reads its record keeps the relative path, which a loaded machine makes likely).
+    const writer = spawn(
+      process.execPath,
+      [
+        '-e',
+        `process.chdir(process.argv[1]);require('fs').writeFileSync('relative.txt','z');process.stdin.resume();`,
+        watched,
+      ],
+      { stdio: ['pipe', 'ignore', 'inherit'] },
+    );
+    try {
+      await collector.waitFor(
+        (x) => x.process?.pid === writer.pid && x.file?.path === join(watched, 'relative.txt'),
+        EVENT_DEADLINE_MS,
+        'relative write',
+      );
+    } finally {
+      writer.stdin.end(); // the writer reads stdin until it ends, then exits
+      if (writer.exitCode === null && writer.signalCode === null) await once(writer, 'exit');
+    }
     assert.ok(
       !collector.events.some((x) => x.file?.path === outside),
       'write outside the prefix was reported',
@@ -180,7 +219,7 @@ describe('bpftrace sensor on real syscalls', { skip }, () => {
     const { pid } = await nodeChild(`require('fs').readFileSync(process.argv[1])`, [file]);
     const e = await collector.waitFor(
       (x) => x.behavior === 'file-read' && x.process?.pid === pid && x.file?.path === file,
-      5000,
+      EVENT_DEADLINE_MS,
       'read',
     );
     assert.equal(e.file?.operation, 'read');
@@ -190,7 +229,7 @@ describe('bpftrace sensor on real syscalls', { skip }, () => {
     const { pid } = await nodeChild(`process.setgid(65534);process.setuid(65534);`);
     const e = await collector.waitFor(
       (x) => x.behavior === 'privilege-escalation' && x.process?.pid === pid && x.privilege?.toUid === 65534,
-      5000,
+      EVENT_DEADLINE_MS,
       'setuid',
     );
     assert.equal(e.privilege?.fromUid, 0);
@@ -205,7 +244,7 @@ describe('bpftrace sensor on real syscalls', { skip }, () => {
     const unsharePid = Number(stdout.trim());
     const e = await collector.waitFor(
       (x) => x.behavior === 'namespace-change' && x.process?.pid === unsharePid,
-      5000,
+      EVENT_DEADLINE_MS,
       'unshare',
     );
     assert.deepEqual((e.raw as { namespaces: string[] }).namespaces, ['mnt']);
@@ -221,11 +260,13 @@ describe('bpftrace sensor on real syscalls', { skip }, () => {
 
   test('a killed bpftrace is restarted and events flow again', async () => {
     const first = sensor.pid!;
-    process.kill(first, 'SIGKILL');
-    const deadline = Date.now() + 30_000;
-    while ((sensor.pid === first || sensor.stats().status !== 'running') && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await whileCompilingBpftrace(async () => {
+      process.kill(first, 'SIGKILL');
+      const deadline = Date.now() + ATTACH_DEADLINE_MS;
+      while ((sensor.pid === first || sensor.stats().status !== 'running') && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    });
     assert.notEqual(sensor.pid, first);
     assert.equal(sensor.stats().status, 'running');
     assert.equal(sensor.details().restarts, 1);
@@ -233,7 +274,7 @@ describe('bpftrace sensor on real syscalls', { skip }, () => {
     await execFileP('/bin/sh', ['-c', `true ${marker}`]);
     await collector.waitFor(
       (x) => x.process?.args?.includes(`true ${marker}`) ?? false,
-      5000,
+      EVENT_DEADLINE_MS,
       'exec after restart',
     );
   });
@@ -242,10 +283,9 @@ describe('bpftrace sensor on real syscalls', { skip }, () => {
     const same = await sensor.updateHints({ behaviors: new Set(BEHAVIORS), filePathPrefixes: [watched] });
     assert.equal(same, false);
     const old = sensor.pid!;
-    const changed = await sensor.updateHints({
-      behaviors: new Set(['process-exec'] as const),
-      filePathPrefixes: [],
-    });
+    const changed = await whileCompilingBpftrace(() =>
+      sensor.updateHints({ behaviors: new Set(['process-exec'] as const), filePathPrefixes: [] }),
+    );
     assert.equal(changed, true);
     assert.notEqual(sensor.pid, old);
     assert.ok(!isAlive(old), 'the previous bpftrace is still running');
@@ -254,7 +294,7 @@ describe('bpftrace sensor on real syscalls', { skip }, () => {
     await execFileP('/bin/sh', ['-c', `true ${marker}`]);
     await collector.waitFor(
       (x) => x.process?.args?.includes(`true ${marker}`) ?? false,
-      5000,
+      EVENT_DEADLINE_MS,
       'exec after swap',
     );
   });

@@ -12,6 +12,10 @@ export interface FakeTetragon {
   requests: Record<string, unknown>[];
   /** Calls currently open. */
   open(): number;
+  /** Events written so far, over all calls. */
+  written(): number;
+  /** Calls whose stream is full (the client stopped reading): the server waits for 'drain'. */
+  blocked(): number;
   stop(): Promise<void>;
 }
 
@@ -35,6 +39,8 @@ export async function startFakeTetragon(o: FakeTetragonOptions): Promise<FakeTet
   };
   const requests: Record<string, unknown>[] = [];
   const calls = new Set<grpc.ServerWritableStream<Record<string, unknown>, object>>();
+  let written = 0;
+  let blocked = 0;
   const server = new grpc.Server();
   server.addService(pkg.tetragon.FineGuidanceSensors.service, {
     GetEvents(call: grpc.ServerWritableStream<Record<string, unknown>, object>) {
@@ -49,8 +55,13 @@ export async function startFakeTetragon(o: FakeTetragonOptions): Promise<FakeTet
           if (call.cancelled) return;
           const ok = call.write(encoded[i % encoded.length]!);
           i++;
+          written++;
           if (!ok) {
-            call.once('drain', pump);
+            blocked++;
+            call.once('drain', () => {
+              blocked--;
+              pump();
+            });
             return;
           }
         }
@@ -69,6 +80,8 @@ export async function startFakeTetragon(o: FakeTetragonOptions): Promise<FakeTet
     address,
     requests,
     open: () => calls.size,
+    written: () => written,
+    blocked: () => blocked,
     stop: () =>
       new Promise<void>((resolve) => {
         for (const c of calls) c.destroy();

@@ -18,7 +18,7 @@ import {
   loadTailState,
   type FileTailSourceOptions,
 } from '../../src/sources/file-tail/index.js';
-import { collector, sampleLines, until } from './helpers.js';
+import { collector, sampleLines, until, WAIT_MS } from './helpers.js';
 
 // Real Tetragon export lines that the adapter maps to exactly one event each.
 const lines = [
@@ -66,19 +66,20 @@ describe('Tetragon export-file tail', () => {
     assert.equal(want.length, N, 'each sample line adapts to one event');
     writeFileSync(file, '');
     const c = collector();
-    const s = source();
+    // The safety poll is pushed beyond the wait deadline, so a delivery proves fs.watch woke us.
+    const s = source({ watchSafetyPollMs: 10 * WAIT_MS });
     await s.start(c.emit);
     try {
       assert.equal(s.tailer.watching, true);
       appendFileSync(file, lines[0]! + '\n');
-      await until(() => c.events.length === 1, 2000, 'first line');
+      await until(() => c.events.length === 1, WAIT_MS, 'first line');
       // A line written in two pieces is delivered once, whole, after its newline.
       const half = Math.floor(lines[1]!.length / 2);
       appendFileSync(file, lines[1]!.slice(0, half));
       await new Promise((r) => setTimeout(r, 50));
       assert.equal(c.events.length, 1, 'partial line held');
       appendFileSync(file, lines[1]!.slice(half) + '\n');
-      await until(() => c.events.length === 2, 2000, 'completed line');
+      await until(() => c.events.length === 2, WAIT_MS, 'completed line');
       assert.deepEqual(execIds(c.events), want.slice(0, 2));
     } finally {
       await s.stop();
@@ -92,12 +93,12 @@ describe('Tetragon export-file tail', () => {
     const s = source();
     await s.start(c.emit);
     try {
-      await until(() => c.events.length === 3, 2000, 'initial lines');
+      await until(() => c.events.length === 3, WAIT_MS, 'initial lines');
       // The writer appends once more to the old file, then rotates (lumberjack style).
       appendFileSync(file, lines[3]! + '\n');
       renameSync(file, join(dir, 'tetragon-2026-11-26T23-00-00.000.log'));
       writeFileSync(file, lines.slice(4, 6).join('\n') + '\n');
-      await until(() => c.events.length === 6, 3000, 'lines after rotation');
+      await until(() => c.events.length === 6, WAIT_MS, 'lines after rotation');
       assert.deepEqual(execIds(c.events), want.slice(0, 6));
     } finally {
       await s.stop();
@@ -111,10 +112,10 @@ describe('Tetragon export-file tail', () => {
     const s = source();
     await s.start(c.emit);
     try {
-      await until(() => c.events.length === 4, 2000, 'initial lines');
+      await until(() => c.events.length === 4, WAIT_MS, 'initial lines');
       truncateSync(file, 0);
       appendFileSync(file, lines[4]! + '\n');
-      await until(() => c.events.length === 5, 3000, 'line after truncation');
+      await until(() => c.events.length === 5, WAIT_MS, 'line after truncation');
       assert.deepEqual(execIds(c.events), [...want.slice(0, 4), want[4]]);
     } finally {
       await s.stop();
@@ -140,7 +141,7 @@ describe('Tetragon export-file tail', () => {
       await s.settle();
       assert.deepEqual(execIds(second.events), want.slice(5, 8));
       appendFileSync(file, lines[8]!.slice(40) + '\n');
-      await until(() => second.events.length === 4, 2000, 'completed partial line');
+      await until(() => second.events.length === 4, WAIT_MS, 'completed partial line');
       assert.deepEqual([...execIds(first.events), ...execIds(second.events)], want.slice(0, 9));
     } finally {
       await s.stop();
@@ -209,7 +210,7 @@ describe('Tetragon export-file tail', () => {
     try {
       assert.equal(s.tailer.watching, false);
       appendFileSync(file, lines.slice(0, 2).join('\n') + '\n');
-      await until(() => c.events.length === 2, 2000, 'polled lines');
+      await until(() => c.events.length === 2, WAIT_MS, 'polled lines');
     } finally {
       await s.stop();
     }
@@ -224,7 +225,7 @@ describe('Tetragon export-file tail', () => {
       await s.settle();
       assert.equal(c.events.length, 0);
       appendFileSync(file, lines[3]! + '\n');
-      await until(() => c.events.length === 1, 2000, 'new line');
+      await until(() => c.events.length === 1, WAIT_MS, 'new line');
     } finally {
       await s.stop();
     }
@@ -241,6 +242,9 @@ describe('Tetragon export-file tail', () => {
       if (got.length === 1) await gate;
     });
     try {
+      // Wait for the first emit to be pending (not a fixed sleep: on a loaded machine the first line
+      // may not even be read yet), then give the reader room to misbehave before checking it did not.
+      await until(() => got.length === 1, WAIT_MS, 'first line');
       await new Promise((r) => setTimeout(r, 60));
       assert.equal(got.length, 1, 'no further line read while the first emit waits');
       release();

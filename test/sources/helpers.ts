@@ -17,7 +17,15 @@ export function collector(): { emit: EmitFn; events: RuntimeEvent[] } {
   return { events, emit: (e) => void events.push(e) };
 }
 
-export async function until(cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+/**
+ * How long a test waits for something it expects to happen. Generous on purpose: a wait that
+ * succeeds early costs nothing, while a short one fails CI on a loaded machine (load 10+ on 2 cores
+ * stretches every step). A deadline that IS the behavior under test belongs in the test, not here.
+ */
+export const WAIT_MS = 20_000;
+
+/** Polls `cond` until it holds, or fails after `timeoutMs` naming `what` it waited for. */
+export async function until(cond: () => boolean, timeoutMs = WAIT_MS, what = 'condition'): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);

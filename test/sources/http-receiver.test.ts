@@ -152,7 +152,9 @@ describe('HTTP receiver (inject)', () => {
 
 describe('HTTP receiver limits and listen policy', () => {
   it('rate-limits with 429 and Retry-After once the bucket is empty', async () => {
-    const src = createHttpSource({ port: 0, rateLimit: { ratePerSecond: 1, burst: 2 } });
+    // One token per 100 s: the burst of 2 is all this test can get, however slowly the machine runs
+    // the four requests (at 1/s, a 1 s stall between two of them would refill a token).
+    const src = createHttpSource({ port: 0, rateLimit: { ratePerSecond: 0.01, burst: 2 } });
     await src.start(() => undefined);
     try {
       const codes: number[] = [];

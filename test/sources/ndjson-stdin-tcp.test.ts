@@ -4,7 +4,7 @@ import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import { createStdinSource, createTcpSource } from '../../src/sources/ndjson/index.js';
 import { ListenPolicyError } from '../../src/sources/http/index.js';
-import { collector, sampleLines, until } from './helpers.js';
+import { collector, sampleLines, until, WAIT_MS } from './helpers.js';
 
 const falco = sampleLines('falco', 'falco-alerts.jsonl').find((l) =>
   l.includes('Terminal shell in container'),
@@ -44,8 +44,11 @@ describe('NDJSON on stdin', () => {
       if (got === 1) await gate;
     });
     for (let i = 0; i < 3; i++) stream.write(`${tetragon[0]}\n`);
+    // Wait for the first emit to be pending (not a fixed sleep: on a loaded machine the first line
+    // may not even be read yet), then give the reader room to misbehave before checking it did not.
+    await until(() => got === 1, WAIT_MS, 'first line');
     await new Promise((r) => setTimeout(r, 50));
-    assert.equal(got, 1);
+    assert.equal(got, 1, 'nothing read ahead while the first emit waits');
     release();
     stream.end();
     await src.done;
@@ -72,7 +75,7 @@ describe('NDJSON on TCP', () => {
             }),
         ),
       );
-      await until(() => c.events.length === 2, 2000, 'tcp events');
+      await until(() => c.events.length === 2, WAIT_MS, 'tcp events');
       assert.equal(src.stats().dropped['malformed-json'], 2);
     } finally {
       await src.stop();
@@ -80,13 +83,16 @@ describe('NDJSON on TCP', () => {
   });
 
   it('refuses connections beyond maxConnections, counted', async () => {
+    const c = collector();
     const src = createTcpSource({ port: 0, maxConnections: 1 });
-    await src.start(() => undefined);
+    await src.start(c.emit);
     try {
       const { port } = src.address()!;
+      // The first connection holds the only slot once the server has taken it: an event read from
+      // it proves that (a fixed sleep after 'connect' does not, on a loaded machine).
       const first = connect(port, '127.0.0.1');
-      await new Promise((r) => first.once('connect', r));
-      await new Promise((r) => setTimeout(r, 20));
+      first.write(`${tetragon[0]}\n`);
+      await until(() => c.events.length === 1, WAIT_MS, 'first connection served');
       const second = connect(port, '127.0.0.1');
       await new Promise((r) => second.once('close', r));
       assert.equal(src.stats().dropped['too-many-connections'], 1);

@@ -12,7 +12,7 @@ import {
   TetragonJson,
 } from '../../src/sources/tetragon-grpc/index.js';
 import { startFakeTetragon, type FakeTetragon } from './fake-tetragon.js';
-import { collector, sampleLines, until } from './helpers.js';
+import { collector, sampleLines, until, WAIT_MS } from './helpers.js';
 
 const native = ['docs-current.jsonl', 'testdata-events.jsonl', 'docs-history.jsonl'].flatMap((f) =>
   sampleLines('tetragon', f).map((l) => JSON.parse(l) as Record<string, unknown>),
@@ -92,7 +92,7 @@ describe('Tetragon gRPC client against a fake agent', () => {
     });
     await src.start(c.emit);
     try {
-      await until(() => c.events.length === expected.length, 5000, 'events');
+      await until(() => c.events.length === expected.length, WAIT_MS, 'events');
       assert.deepEqual(
         c.events.map((e) => e.id),
         expected,
@@ -115,7 +115,7 @@ describe('Tetragon gRPC client against a fake agent', () => {
     const src = createTetragonGrpcSource({ target: fake.address });
     await src.start(c.emit);
     try {
-      await until(() => c.events.length >= 1, 5000, 'events over TCP');
+      await until(() => c.events.length >= 1, WAIT_MS, 'events over TCP');
     } finally {
       await src.stop();
     }
@@ -128,15 +128,15 @@ describe('Tetragon gRPC client against a fake agent', () => {
     const src = createTetragonGrpcSource({ target, backoff: { initialMs: 20, maxMs: 100 } });
     await src.start(c.emit); // agent not there yet
     try {
-      await until(() => src.subscriptions >= 2, 3000, 'retries while absent');
+      await until(() => src.subscriptions >= 2, WAIT_MS, 'retries while absent');
       assert.equal(src.stats().status, 'degraded');
       fake = await startFakeTetragon({ bind: target, events: adaptable.slice(0, 2), endAfter: true });
-      await until(() => c.events.length >= 2, 5000, 'first stream');
-      await until(() => c.events.length >= 4, 5000, 're-subscribed after the stream ended');
+      await until(() => c.events.length >= 2, WAIT_MS, 'first stream');
+      await until(() => c.events.length >= 4, WAIT_MS, 're-subscribed after the stream ended');
       await fake.stop();
       fake = await startFakeTetragon({ bind: target, events: adaptable.slice(0, 2) });
       const before = c.events.length;
-      await until(() => c.events.length >= before + 2, 5000, 'after agent restart');
+      await until(() => c.events.length >= before + 2, WAIT_MS, 'after agent restart');
     } finally {
       await src.stop();
     }
@@ -145,7 +145,12 @@ describe('Tetragon gRPC client against a fake agent', () => {
 
   it('stops reading the stream while the pipeline makes it wait (backpressure)', async () => {
     const target = `unix://${join(dir, 'tetragon.sock')}`;
-    fake = await startFakeTetragon({ bind: target, events: adaptable, repeat: 200 });
+    // 20 rounds of the samples (~460 events, ~800 KB of JSON): several times what the HTTP/2 flow
+    // control windows and stream buffers hold (the agent gets ~80 out before it must wait), and no
+    // more, since decoding them all after release takes seconds on a loaded machine.
+    const total = adaptable.length * 20;
+    const agent = await startFakeTetragon({ bind: target, events: adaptable, repeat: 20 });
+    fake = agent; // stopped by afterEach
     let got = 0;
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
@@ -155,26 +160,36 @@ describe('Tetragon gRPC client against a fake agent', () => {
       if (got === 1) await gate;
     });
     try {
-      await until(() => got === 1, 5000, 'first event');
-      await new Promise((r) => setTimeout(r, 100));
+      await until(() => got === 1, WAIT_MS, 'first event');
+      // The agent fills the stream and then waits for room (not a fixed sleep: how soon it gets
+      // there depends on the machine's load), and keeps waiting while the first emit does.
+      await until(() => agent.blocked() > 0, WAIT_MS, 'agent waiting for the client to read');
+      await new Promise((r) => setTimeout(r, 200));
       assert.equal(got, 1, 'nothing consumed while the first emit waits');
+      assert.ok(agent.blocked() > 0, 'the agent is still waiting');
+      assert.ok(agent.written() < total, `the agent sent all ${total} events: nothing held it back`);
       release();
-      await until(() => got === adaptable.length * 200, 10_000, 'all events after release');
+      await until(() => got === total, WAIT_MS, 'all events after release');
     } finally {
       await src.stop();
     }
   });
 
   it('stops promptly while waiting to reconnect', async () => {
+    // "Promptly" means without sitting out the backoff: the bound is half the backoff, far above
+    // what a loaded machine needs to stop, and far below what waiting for the retry would take.
+    const backoffMs = 60_000;
     const src = createTetragonGrpcSource({
       target: `unix://${join(dir, 'none.sock')}`,
-      backoff: { initialMs: 10_000 },
+      backoff: { initialMs: backoffMs },
     });
     await src.start(() => undefined);
-    await until(() => src.subscriptions >= 1, 2000, 'first attempt');
+    await until(() => src.subscriptions >= 1, WAIT_MS, 'first attempt');
     await new Promise((r) => setTimeout(r, 50));
     const t0 = Date.now();
     await src.stop();
-    assert.ok(Date.now() - t0 < 1000);
+    const took = Date.now() - t0;
+    assert.ok(took < backoffMs / 2, `stop took ${took} ms`);
+    assert.equal(src.subscriptions, 1, 'no retry happened');
   });
 });

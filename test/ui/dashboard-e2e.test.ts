@@ -141,6 +141,10 @@ before(async () => {
     viewport: { width: 1400, height: 900 },
     colorScheme: 'light',
   });
+  // Playwright's 30 s default is for a quiet machine; CI runs Chromium next to the other test files
+  // at load 10+ on 2 cores. Waits return as soon as the page is ready, so a long deadline is free.
+  context.setDefaultTimeout(90_000);
+  context.setDefaultNavigationTimeout(90_000);
   page = context.pages()[0] ?? (await context.newPage());
 });
 
@@ -192,9 +196,9 @@ test('a violation from a real replayed event appears live, without reload', asyn
   await pipeline.submit(event, { source: 'replay', canWait: true });
   await pipeline.drain();
   const live = page.locator('.live-item', { hasText: 'e2e-unexpected-exec' }).first();
-  await live.waitFor({ timeout: 10_000 });
+  await live.waitFor();
   const row = page.locator('table.violations tbody tr', { hasText: 'e2e-unexpected-exec' }).first();
-  await row.waitFor({ timeout: 10_000 });
+  await row.waitFor();
   assert.match((await row.textContent()) ?? '', new RegExp(event.pod!.name!));
   assert.equal(await page.evaluate('window.marker'), marker, 'no reload happened');
   await page.screenshot({ path: join(SHOTS, '02-live-violation.png') });

@@ -15,6 +15,7 @@ import {
   QUARANTINE_LABEL,
   QUARANTINE_REASON_ANNOTATION,
 } from '../../actions/isolate.js';
+import { apiClient } from '../../k8s/api-clients.js';
 import { loadKubeConfig } from '../../k8s/config.js';
 import { apiStatus } from '../../k8s/errors.js';
 
@@ -30,8 +31,8 @@ export async function releasePod(
   pod: string,
   label = QUARANTINE_LABEL,
 ): Promise<ReleaseResult> {
-  const networking = kc.makeApiClient(NetworkingV1Api);
-  const core = kc.makeApiClient(CoreV1Api);
+  const networking = apiClient(kc, NetworkingV1Api);
+  const core = apiClient(kc, CoreV1Api);
   const result: ReleaseResult = { networkPolicy: 'deleted', pod: 'unlabelled' };
   try {
     await networking.deleteNamespacedNetworkPolicy({ name: isolationPolicyName(pod), namespace });

@@ -19,6 +19,8 @@ import {
   startLocalMode,
   type LocalModeHandle,
 } from '../run/local-mode.js';
+import { parseRetentionAge, parseRowCap } from '../run/store-retention.js';
+import { DEFAULT_MAX_VIOLATIONS } from '../../reports/store/index.js';
 
 /** The package root (where policies/ ships), from src/cli/commands or dist/src/cli/commands. */
 function packageRoot(): string {
@@ -68,6 +70,20 @@ export function register(program: Command): void {
     )
     .option('--node-name <name>', 'node name for host events and reports', hostname())
     .option('--db <path>', 'SQLite store (env KYVERNO_RUNTIME_STORE)', defaultDbPath())
+    .option(
+      '--store-max-violations <n>',
+      'violation rows kept in the store (one per policy/rule/resource); beyond it the least recently seen are deleted; 0 = no cap',
+      parseRowCap,
+      DEFAULT_MAX_VIOLATIONS,
+    )
+    .addOption(
+      new Option(
+        '--store-retention <age>',
+        'delete violations not seen for this long (e.g. 30d, 12h, 1d12h; "off" = no age limit)',
+      )
+        .argParser(parseRetentionAge)
+        .default(parseRetentionAge('30d'), '30d'),
+    )
     .option('--listen <host:port>', 'HTTP API and dashboard address ("off" to disable)', '127.0.0.1:8080')
     .option(
       '--api-token <token>',
@@ -116,6 +132,7 @@ export function register(program: Command): void {
           source: opts.source,
           nodeName: opts.nodeName,
           db,
+          storeRetention: { maxViolations: opts.storeMaxViolations, maxAgeMs: opts.storeRetention },
           listen: opts.listen === 'off' ? undefined : parseHostPort(opts.listen),
           apiToken: opts.apiToken ?? process.env.KYVERNO_RUNTIME_API_TOKEN,
           install: opts.install,

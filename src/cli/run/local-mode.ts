@@ -11,7 +11,7 @@ import type { RuntimeEvent } from '../../events/types.js';
 import type { Verdict } from '../../engine/verdict.js';
 import { createLogger, type Logger } from '../../observability/logger.js';
 import { violations as violationsMetric } from '../../observability/metrics.js';
-import { createPipeline, type Pipeline, type VerdictSink } from '../../pipeline/index.js';
+import { createPipeline, RuleErrorReporter, type Pipeline, type VerdictSink } from '../../pipeline/index.js';
 import {
   createStoreSink,
   openStore,
@@ -48,6 +48,8 @@ export interface LocalModeOptions {
   source: SourceKind;
   nodeName: string;
   db: string;
+  /** Store retention (--store-max-violations, --store-retention); the store's defaults when absent. */
+  storeRetention?: { maxViolations: number; maxAgeMs: number };
   /** undefined = no HTTP server. */
   listen?: { host: string; port: number };
   apiToken?: string;
@@ -170,7 +172,15 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalModeH
   opts.say(`policies: ${engine.policies.length} loaded from ${opts.policies.join(', ')}`);
   for (const e of policies.lastErrors) opts.say(`policy error: ${e.file}:${e.line}:${e.col}: ${e.message}`);
 
-  const store = openStore(opts.db, { onError: (err) => logger.error({ err }, 'store write failed') });
+  const store = openStore(opts.db, {
+    onError: (err) => logger.error({ err }, 'store write failed'),
+    ...(opts.storeRetention
+      ? {
+          maxViolations: opts.storeRetention.maxViolations,
+          maxViolationAgeMs: opts.storeRetention.maxAgeMs,
+        }
+      : {}),
+  });
   const terminal = new TerminalSink({ out: opts.out });
   const runner = new LocalActionRunner({
     dryRun: opts.actionMode === 'dry-run',
@@ -217,13 +227,23 @@ async function assemble(
 ): Promise<LocalModeHandle> {
   let server: LocalServer | undefined;
   let sourceUp = false;
+  // Before the server: its policy list reads the per-policy error counts.
+  const ruleErrors = new RuleErrorReporter({ logger });
   if (opts.listen) {
     server = await createLocalServer({
       store,
       listen: opts.listen,
       auth: { token: opts.apiToken },
       logger,
-      policies: () => ({ policies: policies.engine.policies, errors: policies.lastErrors }),
+      policies: () => {
+        return {
+          policies: policies.engine.policies.map((p) => ({
+            ...p,
+            ruleErrors: ruleErrors.countFor(p.name, p.namespace),
+          })),
+          errors: policies.lastErrors,
+        };
+      },
       sources: () => [source.stats()],
       ready: () => sourceUp,
     });
@@ -233,7 +253,7 @@ async function assemble(
   const sinks: VerdictSink[] = [terminal, createStoreSink(store), verdictLogSink(logger)];
   if (server) sinks.push(server.sink);
   if (opts.actionMode !== 'audit') sinks.push(runner);
-  const pipeline = createPipeline({ engine, sinks, logger });
+  const pipeline = createPipeline({ engine, sinks, logger, ruleErrors });
 
   policies.onSwap(async ({ engine: next }) => {
     pipeline.setEngine(next);

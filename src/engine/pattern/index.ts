@@ -13,7 +13,16 @@
  */
 import { compileNode, type PatternNode } from './compile.js';
 import { PatternReferenceError, resolvePatternReferences } from './references.js';
-import { isSkipError, keysAreMissing, newMatchState, validateElement } from './validate.js';
+import {
+  isSkipError,
+  keysAreMissing,
+  needsMatchState,
+  newMatchState,
+  STATELESS,
+  STATELESS_QUIET,
+  validateElement,
+  type MatchState,
+} from './validate.js';
 
 export type PatternResult =
   | { status: 'pass' }
@@ -29,6 +38,11 @@ export type PatternResult =
 
 export interface CompiledPattern {
   match(resource: unknown): PatternResult;
+  /**
+   * `match(resource).status === 'pass'`, without formatting the path and message of a mismatch
+   * (a runtime restrict rule needs only this, on every event).
+   */
+  test(resource: unknown): boolean;
 }
 
 export function compilePattern(pattern: unknown): CompiledPattern {
@@ -40,10 +54,16 @@ export function compilePattern(pattern: unknown): CompiledPattern {
   } catch (e) {
     if (!(e instanceof PatternReferenceError)) throw e;
     const reason = `variable substitution failed: ${e.message}`;
-    return { match: () => ({ status: 'error', reason }) };
+    return { match: () => ({ status: 'error', reason }), test: () => false };
   }
   const root: PatternNode = compileNode(resolved);
-  return { match: (resource) => matchCompiled(root, resource) };
+  const stateful = needsMatchState(root);
+  return {
+    match: (resource) => matchCompiled(root, resource, stateful ? newMatchState() : STATELESS),
+    // Pass is exactly "the walk returned no error"; anchors and skips only decide which non-pass.
+    test: (resource) =>
+      validateElement(resource, root, '/', stateful ? newMatchState(true) : STATELESS_QUIET) === undefined,
+  };
 }
 
 /** One-shot convenience: compile and match (prefer compilePattern for repeated use). */
@@ -51,8 +71,7 @@ export function matchPattern(resource: unknown, pattern: unknown): PatternResult
   return compilePattern(pattern).match(resource);
 }
 
-function matchCompiled(root: PatternNode, resource: unknown): PatternResult {
-  const state = newMatchState();
+function matchCompiled(root: PatternNode, resource: unknown, state: MatchState): PatternResult {
   const err = validateElement(resource, root, '/', state);
   if (!err) return { status: 'pass' };
   if (isSkipError(err)) return { status: 'skip', path: err.path, reason: err.message };

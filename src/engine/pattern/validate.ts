@@ -5,7 +5,7 @@
  * path /spec/containers/0/image/".
  */
 import { goFormatValue, goTypeName, isPlainObject } from './go-values.js';
-import type { ArrayNode, MapEntry, MapNode, PatternNode } from './compile.js';
+import type { ArrayNode, LeafNode, MapEntry, MapNode, PatternNode } from './compile.js';
 import { expandMetadataWildcards, type MetadataOverrides } from './metadata-wildcards.js';
 import { parseAnchor } from './anchor.js';
 
@@ -27,10 +27,53 @@ export interface MatchState {
   /** Raw anchor key -> whether any visited resource map had that key. */
   readonly anchorKeys: Map<string, boolean>;
   readonly overrides: MetadataOverrides;
+  /**
+   * The caller needs only pass / not pass (CompiledPattern.test): the hottest mismatches return a
+   * constant error of the right class instead of formatting Kyverno's message. Error classes, and
+   * so the walk, are unchanged.
+   */
+  readonly quiet: boolean;
 }
 
-export function newMatchState(): MatchState {
-  return { anchorKeys: new Map(), overrides: new Map() };
+export function newMatchState(quiet = false): MatchState {
+  return { anchorKeys: new Map(), overrides: new Map(), quiet };
+}
+
+/** A map that stays empty: writing to it is a bug (see STATELESS). */
+class EmptyMap<K, V> extends Map<K, V> {
+  override set(): this {
+    throw new Error('pattern match state written for a pattern compiled as stateless');
+  }
+}
+
+/**
+ * The state shared by every match of a pattern that never writes state: one without tracked anchors
+ * (`()`, `^()`, `X()`) and without metadata wildcard expansion (see `needsMatchState`). Saves two
+ * Map allocations per match on the per-event path.
+ */
+export const STATELESS: MatchState = { anchorKeys: new EmptyMap(), overrides: new EmptyMap(), quiet: false };
+/** STATELESS for a pass/not-pass check. */
+export const STATELESS_QUIET: MatchState = { ...STATELESS, quiet: true };
+
+/** What a quiet match returns for a mismatch: the class is what the walk reads, never the text. */
+const QUIET_PLAIN: PatternError = Object.freeze({ path: '', message: '', cls: 'plain' });
+const QUIET_CONDITIONAL: PatternError = Object.freeze({ path: '', message: '', cls: 'conditional' });
+
+/** True when matching the compiled pattern records anchor keys or metadata rewrites. */
+export function needsMatchState(node: PatternNode): boolean {
+  switch (node.kind) {
+    case 'map':
+      return (
+        node.tracked.length > 0 ||
+        node.metadataExpansion !== undefined ||
+        node.entries.some((e) => needsMatchState(e.node))
+      );
+    case 'array':
+      return node.items.some(needsMatchState);
+    case 'leaf':
+    case 'unknown':
+      return false;
+  }
 }
 
 export function isSkipError(e: PatternError): boolean {
@@ -55,6 +98,7 @@ export function validateElement(
   switch (node.kind) {
     case 'map': {
       if (!isPlainObject(resource)) {
+        if (state.quiet) return QUIET_PLAIN;
         return plain(
           path,
           `pattern and resource have different structures. Path: ${path}. Expected map[string]interface {}, found ${goTypeName(resource)}`,
@@ -73,20 +117,23 @@ export function validateElement(
       }
       return validateArray(resource, node, path, state);
     case 'leaf': {
-      const elements = Array.isArray(resource) ? resource : [resource];
-      for (const element of elements) {
-        if (!node.matcher.test(element)) {
-          return plain(
-            path,
-            `resource value '${goFormatValue(resource)}' does not match '${goFormatValue(node.pattern)}' at path ${path}`,
-          );
-        }
-      }
-      return undefined;
+      // A scalar pattern applies to every element of a list value, or to the value itself (tested
+      // directly: wrapping it in a one-element array would allocate on every leaf of every match).
+      if (Array.isArray(resource) ? allMatch(node, resource) : node.matcher.test(resource)) return undefined;
+      if (state.quiet) return QUIET_PLAIN;
+      return plain(
+        path,
+        `resource value '${goFormatValue(resource)}' does not match '${goFormatValue(node.pattern)}' at path ${path}`,
+      );
     }
     case 'unknown':
       return plain(path, `failed at '${path}', pattern contains unknown type`);
   }
+}
+
+function allMatch(node: LeafNode, elements: readonly unknown[]): boolean {
+  for (const element of elements) if (!node.matcher.test(element)) return false;
+  return true;
 }
 
 function validateMap(
@@ -102,7 +149,7 @@ function validateMap(
   // anchor applied (its key was present and held): Kyverno passes `=(containers)` ok +
   // `=(initContainers)` all-skipped, and skips `=(volumes)` all-skipped alone.
   let applied = 0;
-  const nestedSkips: PatternError[] = [];
+  let nestedSkips: PatternError[] | undefined; // created on the first skip: most maps have none
   for (const entry of node.anchorPhase) {
     const err = handleEntry(entry, resource, path, state);
     if (!err) {
@@ -110,12 +157,12 @@ function validateMap(
       continue;
     }
     if (entry.anchor?.type !== 'condition' && isSkipError(err)) {
-      nestedSkips.push(err);
+      (nestedSkips ??= []).push(err);
       continue;
     }
     return err;
   }
-  if (nestedSkips.length > 0 && applied === 0) return combineSkips(path, nestedSkips);
+  if (nestedSkips !== undefined && applied === 0) return combineSkips(path, nestedSkips);
   // Phase two: global anchors and plain keys; the first error (skip or failure) decides.
   for (const entry of node.plainPhase) {
     const err = handleEntry(entry, resource, path, state);
@@ -143,6 +190,7 @@ function handleEntry(
         };
       }
       const err = validateElement(resource[anchor.key], entry.node, currentPath, state);
+      if (err && state.quiet) return QUIET_CONDITIONAL;
       return (
         err && { path: err.path, message: `conditional anchor mismatch: ${err.message}`, cls: 'conditional' }
       );

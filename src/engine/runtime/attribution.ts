@@ -5,6 +5,7 @@
  * else the Node the event happened on (so `kinds: [Node]` rules govern host processes).
  */
 import type { RuntimeEvent } from '../../events/types.js';
+import { resourceFacts, type ResourceFacts } from '../match/index.js';
 import type { ResourceRef } from '../verdict.js';
 import type { Attribution, KubeObject, PodLookup } from './index.js';
 
@@ -24,7 +25,7 @@ export function attributeEvent(
 
   // With a cluster, an event whose pod is not in the cache is a host event: inventing a pod there
   // would produce reports about objects that do not exist. Without a cluster, synthesise it.
-  if (!lookup && event.pod?.name) return synthesisePod(event);
+  if (!lookup && event.pod?.name) return new SyntheticPodAttribution(event);
 
   const node = event.node ?? nodeName ?? UNKNOWN_NODE;
   const nodeObject = lookup?.node(node) ?? synthesiseNode(node);
@@ -54,25 +55,99 @@ function attributed(pod: KubeObject, container: string | undefined, synthetic: b
   return attribution;
 }
 
-function synthesisePod(event: RuntimeEvent): Attribution {
+/**
+ * A pod synthesised from the event's own metadata (no cluster). Most events of a cluster-less run
+ * meet no rule that reads the pod — match reads only the facts below, and a pattern on `event` alone
+ * never looks at it — so the pod object is built on first read of `resource`, not per event.
+ */
+class SyntheticPodAttribution implements Attribution {
+  readonly synthetic = true;
+  readonly container: string;
+  readonly ref: ResourceRef;
+  private pod: KubeObject | undefined;
+
+  constructor(private readonly event: RuntimeEvent) {
+    this.container = event.container?.name ?? 'unknown';
+    const pod = event.pod;
+    // Same fields and key order as refOf() on the built pod.
+    const ref: ResourceRef = { apiVersion: 'v1', kind: 'Pod', name: pod?.name ?? '' };
+    const namespace = pod?.namespace ?? 'default';
+    if (namespace) ref.namespace = namespace; // an empty namespace is no namespace, as in refOf()
+    if (pod?.uid) ref.uid = pod.uid;
+    this.ref = ref;
+  }
+
+  get resource(): KubeObject {
+    return (this.pod ??= synthesisePod(this.event, this.container));
+  }
+
+  /** What match reads of the pod, without building it (the same values as resourceFacts of it). */
+  facts(): ResourceFacts | undefined {
+    const pod = this.event.pod;
+    const labels = pod?.labels ?? EMPTY_LABELS;
+    // Labels come from the event; a non-string value takes the general path, which stringifies it.
+    if (!pod?.name || !allStringValues(labels)) return undefined;
+    return {
+      group: '',
+      version: 'v1',
+      kind: 'Pod',
+      name: pod.name,
+      namespace: pod.namespace ?? 'default',
+      labels,
+      annotations: SYNTHETIC_ANNOTATIONS,
+    };
+  }
+}
+
+const EMPTY_LABELS: Readonly<Record<string, string>> = Object.freeze({});
+const SYNTHETIC_ANNOTATIONS: Readonly<Record<string, string>> = Object.freeze({
+  [SYNTHETIC_ANNOTATION]: 'true',
+});
+
+function synthesisePod(event: RuntimeEvent, containerName: string): KubeObject {
   const pod = event.pod ?? {};
   const container = event.container ?? {};
-  const metadata: Record<string, unknown> = {
+  // Plain literals with constant keys: a computed key or a conditional spread here would give each
+  // pod a slow dictionary-mode shape.
+  const metadata: SyntheticMetadata = {
     name: pod.name,
     namespace: pod.namespace ?? 'default',
     labels: pod.labels ?? {},
-    annotations: { [SYNTHETIC_ANNOTATION]: 'true' },
+    annotations: { 'runtime.kyverno.io/synthetic': 'true' },
   };
   if (pod.uid) metadata.uid = pod.uid;
-  const containerSpec: Record<string, unknown> = { name: container.name ?? 'unknown' };
+  const containerSpec: { name: string; image?: string } = { name: containerName };
   if (container.image) containerSpec.image = container.image;
-  const resource: KubeObject = {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: metadata,
-    spec: { containers: [containerSpec], ...(event.node ? { nodeName: event.node } : {}) },
-  };
-  return attributed(resource, container.name ?? 'unknown', true);
+  const spec: { containers: (typeof containerSpec)[]; nodeName?: string } = { containers: [containerSpec] };
+  if (event.node) spec.nodeName = event.node;
+  return { apiVersion: 'v1', kind: 'Pod', metadata, spec };
+}
+
+interface SyntheticMetadata {
+  name: string | undefined;
+  namespace: string;
+  labels: Record<string, string>;
+  annotations: Record<typeof SYNTHETIC_ANNOTATION, string>;
+  uid?: string;
+}
+
+/**
+ * What match/exclude read of the attributed resource. A synthesised pod has a known shape, so its
+ * facts are read from the event directly instead of re-validated field by field on every event; the
+ * result is the same as resourceFacts (test/engine/runtime-rule-index.test.ts checks it).
+ */
+export function attributionFacts(attribution: Attribution): ResourceFacts {
+  if (attribution instanceof SyntheticPodAttribution) {
+    const facts = attribution.facts();
+    if (facts) return facts;
+  }
+  return resourceFacts(attribution.resource);
+}
+
+function allStringValues(map: unknown): map is Readonly<Record<string, string>> {
+  if (typeof map !== 'object' || map === null || Array.isArray(map)) return false;
+  for (const key in map) if (typeof (map as Record<string, unknown>)[key] !== 'string') return false;
+  return true;
 }
 
 function synthesiseNode(name: string): KubeObject {

@@ -8,6 +8,8 @@ import type { Behavior } from '../../events/types.js';
 import type { CompiledPolicy, CompiledRestrict, CompiledRule } from '../../policy/index.js';
 import type { FailureAction } from '../verdict.js';
 import type { PolicySummary } from './index.js';
+import { patternReadsOnlyEvent, variablesReadOnlyEvent } from './event-only.js';
+import { SharedPartsInterner, type SharedParts } from './shared-work.js';
 
 export interface RuntimeRule {
   policy: string;
@@ -26,16 +28,27 @@ export interface RuntimeRule {
   category?: string;
   /** Literal `event.file.path` prefixes of the pattern, for the sensor's in-kernel filter. */
   filePathPrefixes: string[] | undefined;
+  /** Memo slots of parts written identically in other rules (shared-work.ts). */
+  shared: SharedParts;
+  /** The static pattern names only `event`/`behavior`: matched against those alone (event-only.ts). */
+  patternReadsOnlyEvent: boolean;
+  /** Every variable of the conditions is an `event`/`behavior` path: evaluated against those alone. */
+  conditionsReadOnlyEvent: boolean;
+  /** Likewise for the message template (rendered for each verdict). */
+  messageReadsOnlyEvent: boolean;
 }
 
 export interface CompiledRuntimePolicies {
   rules: RuntimeRule[];
   summaries: PolicySummary[];
+  /** Number of distinct shared parts (size of the per-event memo). */
+  sharedParts: number;
 }
 
 export function compileRuntimePolicies(policies: readonly CompiledPolicy[]): CompiledRuntimePolicies {
   const rules: RuntimeRule[] = [];
   const summaries: PolicySummary[] = [];
+  const interner = new SharedPartsInterner();
   for (const policy of policies) {
     const summary: PolicySummary = {
       name: policy.name,
@@ -51,7 +64,7 @@ export function compileRuntimePolicies(policies: readonly CompiledPolicy[]): Com
           summary.rules.push({ name: rule.name, type: 'validate', behaviors: [], actions: [] });
         continue;
       }
-      const runtimeRule = runtimeRuleOf(policy, rule, rule.restrict);
+      const runtimeRule = runtimeRuleOf(policy, rule, rule.restrict, interner);
       rules.push(runtimeRule);
       summary.rules.push({
         name: rule.name,
@@ -62,11 +75,16 @@ export function compileRuntimePolicies(policies: readonly CompiledPolicy[]): Com
     }
     summaries.push(summary);
   }
-  return { rules, summaries };
+  return { rules, summaries, sharedParts: interner.size };
 }
 
-function runtimeRuleOf(policy: CompiledPolicy, rule: CompiledRule, restrict: CompiledRestrict): RuntimeRule {
-  const raw = rule.raw.restrict as { message?: unknown; pattern?: unknown } | undefined;
+function runtimeRuleOf(
+  policy: CompiledPolicy,
+  rule: CompiledRule,
+  restrict: CompiledRestrict,
+  interner: SharedPartsInterner,
+): RuntimeRule {
+  const raw = rule.raw.restrict as { message?: unknown; pattern?: unknown; conditions?: unknown } | undefined;
   const mode = rule.failureAction;
   const out: RuntimeRule = {
     policy: policy.name,
@@ -78,6 +96,10 @@ function runtimeRuleOf(policy: CompiledPolicy, rule: CompiledRule, restrict: Com
     messageText: typeof raw?.message === 'string' ? raw.message : `${rule.name}: restricted behavior`,
     actions: mode === 'Enforce' ? restrict.actions : [],
     filePathPrefixes: literalPathPrefixes(raw?.pattern),
+    shared: interner.partsOf(rule, restrict),
+    patternReadsOnlyEvent: restrict.pattern !== undefined && patternReadsOnlyEvent(raw?.pattern),
+    conditionsReadOnlyEvent: restrict.conditions !== undefined && variablesReadOnlyEvent(raw?.conditions),
+    messageReadsOnlyEvent: typeof raw?.message === 'string' && variablesReadOnlyEvent(raw.message),
   };
   if (policy.namespace) out.policyNamespace = policy.namespace;
   // Kyverno's policies.kyverno.io/severity and /category annotations carry over to reports.

@@ -1,11 +1,14 @@
 /**
- * The per-event path. Rules are indexed by behavior, so the cost of an event grows with the rules
- * that can fire on it, not with all loaded policies. Pure: no I/O, no clocks, no globals.
+ * The per-event path. Rules are indexed by behavior and by the namespaces they can apply to
+ * (rule-index.ts), so the cost of an event grows with the rules that can fire on it, not with all
+ * loaded policies; parts that several rules write alike are evaluated once per event
+ * (shared-work.ts). Pure: no I/O, no clocks, no globals (the stack-trace limit is set and restored
+ * around rule evaluation, see evaluate).
  */
 import type { Behavior, RuntimeEvent } from '../../events/types.js';
 import type { Verdict } from '../verdict.js';
 import { compilePattern } from '../pattern/index.js';
-import { attributeEvent } from './attribution.js';
+import { attributeEvent, attributionFacts } from './attribution.js';
 import type { CompiledRuntimePolicies, RuntimeRule } from './compile.js';
 import type {
   Attribution,
@@ -15,22 +18,22 @@ import type {
   RuntimeEngineOptions,
   SensorHints,
 } from './index.js';
-import { matchesRule, resourceFacts } from '../match/index.js';
+import { matchesRule, type MatchOptions } from '../match/index.js';
 import { withVariables } from '../validate/cel.js';
+import { RuleIndex } from './rule-index.js';
+import { ruleErrorReasonOf, type RuleError } from './rule-error.js';
+import { SharedOutcomes } from './shared-work.js';
 import { runtimeView } from './view.js';
 
-/** Why a rule that could fire did not produce a verdict because of an error (not a non-match). */
-export interface RuleError {
-  policy: string;
-  rule: string;
-  eventId: string;
-  message: string;
-}
+export type { RuleError } from './rule-error.js';
+
+const NO_MATCH_OPTIONS: MatchOptions = Object.freeze({});
 
 export class IndexedRuntimeEngine implements RuntimeEngine {
   readonly sensorHints: SensorHints;
   readonly policies: readonly PolicySummary[];
-  private readonly byBehavior = new Map<Behavior, RuntimeRule[]>();
+  private readonly index: RuleIndex;
+  private readonly shared: SharedOutcomes;
   private readonly ruleErrors: RuleError[] = [];
   private errorCount = 0;
 
@@ -38,13 +41,8 @@ export class IndexedRuntimeEngine implements RuntimeEngine {
     compiled: CompiledRuntimePolicies,
     private readonly options: RuntimeEngineOptions,
   ) {
-    for (const rule of compiled.rules) {
-      for (const behavior of rule.behaviors) {
-        const list = this.byBehavior.get(behavior);
-        if (list) list.push(rule);
-        else this.byBehavior.set(behavior, [rule]);
-      }
-    }
+    this.index = new RuleIndex(compiled.rules);
+    this.shared = new SharedOutcomes(compiled.sharedParts);
     this.policies = compiled.summaries;
     this.sensorHints = sensorHintsOf(compiled.rules);
   }
@@ -57,29 +55,42 @@ export class IndexedRuntimeEngine implements RuntimeEngine {
   }
 
   evaluate(event: RuntimeEvent): Verdict[] {
-    const rules = this.byBehavior.get(event.behavior);
-    if (!rules) return [];
+    if (!this.index.has(event.behavior)) return [];
     const attribution = attributeEvent(event, this.options.lookup, this.options.nodeName);
+    // What matching reads of the resource, computed once and shared by every rule that can fire.
+    const facts = attributionFacts(attribution);
+    const rules = this.index.candidates(event.behavior, facts.kind, facts.namespace);
+    if (rules.length === 0) return [];
     const namespace = attribution.ref.namespace;
     const namespaceLabels = namespace ? this.options.lookup?.namespaceLabels(namespace) : undefined;
-    // What matching reads of the resource, computed once and shared by every rule that can fire.
-    const facts = resourceFacts(attribution.resource);
     // A runtime event is not an admission request: no operation (`operations` is not checked) and
     // no user info (ignored in match, as in Kyverno's background scans).
-    const matchOptions = namespaceLabels ? { namespaceLabels } : {};
+    const matchOptions = namespaceLabels ? { namespaceLabels } : NO_MATCH_OPTIONS;
     const verdicts: Verdict[] = [];
+    const shared = this.shared;
+    shared.nextEvent();
     let evaluation: Evaluation | undefined;
-    for (const rule of rules) {
-      // A namespaced RuntimePolicy governs only its own namespace.
-      if (rule.policyNamespace !== undefined && rule.policyNamespace !== namespace) continue;
-      if (!matchesRule(rule.compiled, facts, matchOptions)) continue;
-      evaluation ??= new Evaluation(event, attribution);
-      try {
-        const verdict = evaluateRule(rule, evaluation);
-        if (verdict) verdicts.push(verdict);
-      } catch (error) {
-        this.recordError(rule, event, error);
+    // A rule error (a variable that does not resolve on this event, a failing CEL call) is an expected
+    // outcome here, thrown as an exception and kept only as its message (recordError). Capturing a
+    // stack trace for each one cost more than evaluating the rule, so none is captured while rules
+    // run; the limit is restored before returning (evaluation is synchronous).
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      for (const rule of rules) {
+        // A namespaced RuntimePolicy governs only its own namespace.
+        if (rule.policyNamespace !== undefined && rule.policyNamespace !== namespace) continue;
+        if (!shared.get(rule.shared.match, () => matchesRule(rule.compiled, facts, matchOptions))) continue;
+        evaluation ??= new Evaluation(event, attribution);
+        try {
+          const verdict = evaluateRule(rule, evaluation, shared);
+          if (verdict) verdicts.push(verdict);
+        } catch (error) {
+          this.recordError(rule, event, error);
+        }
       }
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
     }
     return verdicts;
   }
@@ -87,18 +98,23 @@ export class IndexedRuntimeEngine implements RuntimeEngine {
   private recordError(rule: RuntimeRule, event: RuntimeEvent, error: unknown): void {
     this.errorCount++;
     if (this.ruleErrors.length >= 100) this.ruleErrors.shift();
-    this.ruleErrors.push({
+    const record: RuleError = {
       policy: rule.policy,
       rule: rule.rule,
       eventId: event.id,
+      reason: ruleErrorReasonOf(error),
       message: error instanceof Error ? error.message : String(error),
-    });
+    };
+    if (rule.policyNamespace !== undefined) record.policyNamespace = rule.policyNamespace;
+    this.ruleErrors.push(record);
   }
 }
 
 /** Per-event values shared by every rule that fires on the event, built on first use. */
 class Evaluation {
   private viewCache: KubeObject | undefined;
+  private eventViewCache: Record<string, unknown> | undefined;
+  private eventContextCache: Record<string, unknown> | undefined;
   private contextCache: Record<string, unknown> | undefined;
   private celCache: Record<string, unknown> | undefined;
 
@@ -109,6 +125,18 @@ class Evaluation {
 
   get view(): KubeObject {
     return (this.viewCache ??= runtimeView(this.attribution, this.event));
+  }
+
+  /**
+   * The view and the variable context reduced to `behavior` and `event` (the same values as in the
+   * full ones), for parts that read nothing else (event-only.ts): the resource is not built for them.
+   */
+  get eventView(): Record<string, unknown> {
+    return (this.eventViewCache ??= { behavior: [this.event.behavior], event: this.event });
+  }
+
+  get eventContext(): Record<string, unknown> {
+    return (this.eventContextCache ??= { event: this.event, behavior: this.event.behavior });
   }
 
   /** Kyverno variable context: request.object is the resource, plus event and behavior. */
@@ -138,23 +166,48 @@ class Evaluation {
   }
 }
 
-function evaluateRule(rule: RuntimeRule, evaluation: Evaluation): Verdict | undefined {
+function evaluateRule(
+  rule: RuntimeRule,
+  evaluation: Evaluation,
+  shared: SharedOutcomes,
+): Verdict | undefined {
   const { compiled, restrict } = rule;
   if (compiled.preconditions && !compiled.preconditions.evaluate(evaluation.context).result) return undefined;
-  const activation = restrict.cel
-    ? withVariables(restrict.cel, evaluation.celActivation)
-    : evaluation.celActivation;
-  for (const pre of compiled.celPreconditions)
-    if (pre.program.evaluate(activation) !== true) return undefined;
+  // The CEL activation (and the resource it holds) is built only for rules that have CEL.
+  const activation =
+    restrict.cel !== undefined
+      ? withVariables(restrict.cel, evaluation.celActivation)
+      : compiled.celPreconditions.length > 0
+        ? evaluation.celActivation
+        : undefined;
+  if (activation !== undefined)
+    for (const pre of compiled.celPreconditions)
+      if (pre.program.evaluate(activation) !== true) return undefined;
 
   const pattern =
     restrict.pattern ??
     (restrict.patternTemplate && compilePattern(restrict.patternTemplate.render(evaluation.context)));
   // A restrict pattern describes what is forbidden: a match is a violation.
-  if (pattern && pattern.match(evaluation.view).status !== 'pass') return undefined;
-  if (restrict.conditions && !restrict.conditions.evaluate(evaluation.context).result) return undefined;
-  for (const e of restrict.cel?.expressions ?? [])
-    if (e.program.evaluate(activation) !== true) return undefined;
+  if (
+    pattern &&
+    !shared.get(rule.shared.pattern, () =>
+      pattern.test(rule.patternReadsOnlyEvent ? evaluation.eventView : evaluation.view),
+    )
+  )
+    return undefined;
+  const conditions = restrict.conditions;
+  if (
+    conditions &&
+    !shared.get(
+      rule.shared.conditions,
+      () =>
+        conditions.evaluate(rule.conditionsReadOnlyEvent ? evaluation.eventContext : evaluation.context)
+          .result,
+    )
+  )
+    return undefined;
+  if (restrict.cel !== undefined && activation !== undefined)
+    for (const e of restrict.cel.expressions) if (e.program.evaluate(activation) !== true) return undefined;
 
   const { event, attribution } = evaluation;
   const verdict: Verdict = {
@@ -163,7 +216,7 @@ function evaluateRule(rule: RuntimeRule, evaluation: Evaluation): Verdict | unde
     mode: rule.mode,
     resource: attribution.ref,
     behavior: event.behavior,
-    message: renderMessage(rule, evaluation),
+    message: shared.get(rule.shared.message, () => renderMessage(rule, evaluation)),
     eventId: event.id,
     time: event.time,
     actions: rule.actions,
@@ -181,7 +234,9 @@ function renderMessage(rule: RuntimeRule, evaluation: Evaluation): string {
   const template = rule.restrict.message;
   if (!template) return rule.messageText;
   try {
-    const rendered = template.render(evaluation.context);
+    const rendered = template.render(
+      rule.messageReadsOnlyEvent ? evaluation.eventContext : evaluation.context,
+    );
     return typeof rendered === 'string' ? rendered : JSON.stringify(rendered);
   } catch {
     // A message whose variable is missing on this event still reports the violation, unrendered.

@@ -7,6 +7,10 @@ import type { CompiledPolicy } from '../../policy/index.js';
 import type { ResourceRef, Verdict } from '../verdict.js';
 import { IndexedRuntimeEngine } from './engine.js';
 import { compileRuntimePolicies } from './compile.js';
+import type { RuleError } from './rule-error.js';
+
+export type { RuleError, EngineRuleErrorReason } from './rule-error.js';
+export { RULE_ERROR_REASON, ruleErrorReasonOf } from './rule-error.js';
 
 /** Kubernetes object as plain JSON. */
 export type KubeObject = Record<string, unknown> & {
@@ -52,6 +56,11 @@ export interface PolicySummary {
 export interface RuntimeEngine {
   /** Attribute and evaluate one event; returns one verdict per violated restrict rule. */
   evaluate(event: RuntimeEvent): Verdict[];
+  /**
+   * Rule errors since the last call (Kyverno result `error`: a variable that does not resolve, a CEL
+   * call failing…). `count` may exceed `recent.length`: only the last 100 are kept in detail.
+   */
+  takeRuleErrors(): { count: number; recent: RuleError[] };
   readonly sensorHints: SensorHints;
   readonly policies: readonly PolicySummary[];
 }

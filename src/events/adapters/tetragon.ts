@@ -3,7 +3,16 @@
  * Protojson rules: snake_case keys, 64-bit ints as strings, zero values omitted, unknown keys
  * ignored; re-serialised captures add explicit nulls, which read as absent here.
  */
-import type { Behavior, ContainerInfo, ParentInfo, PodInfo, ProcessInfo, RuntimeEvent } from '../types.js';
+import type {
+  AlertInfo,
+  Behavior,
+  ContainerInfo,
+  NetworkInfo,
+  ParentInfo,
+  PodInfo,
+  ProcessInfo,
+  RuntimeEvent,
+} from '../types.js';
 import {
   bareContainerId,
   familyOf,
@@ -17,6 +26,7 @@ import { emitted, skip, type AdaptOptions, type AdaptOutcome } from './outcome.j
 import {
   compact,
   int,
+  isEmpty,
   isObject,
   obj,
   port,
@@ -108,7 +118,8 @@ export function adaptTetragon(record: JsonObject, options: AdaptOptions): AdaptO
   if (node !== undefined) event.node = node;
   if (processObj) fillProcess(event, processObj);
   const parentObj = obj(body.parent);
-  if (parentObj) event.parent = parentInfo(parentObj);
+  const parent = parentObj && parentInfo(parentObj);
+  if (parent) event.parent = parent;
 
   let functionName: string | undefined;
   if (type === 'process_exec') {
@@ -124,18 +135,27 @@ export function adaptTetragon(record: JsonObject, options: AdaptOptions): AdaptO
   return emitted('tetragon', event);
 }
 
+// The info blocks below are filled field by field, in output order, instead of built as literals
+// with undefined values and passed through compact(): these run for every event, and a generic
+// compact over many object shapes was among the adapter's top costs.
+
 function fillProcess(event: RuntimeEvent, p: JsonObject): void {
+  const process: ProcessInfo = {};
+  const pid = uint32(p.pid);
+  if (pid !== undefined) process.pid = pid;
+  const uid = uint32(p.uid);
+  if (uid !== undefined) process.uid = uid;
+  const binary = str(p.binary);
+  if (binary !== undefined) process.binary = binary;
   const arguments_ = str(p.arguments);
-  const process: ProcessInfo = {
-    pid: uint32(p.pid),
-    uid: uint32(p.uid),
-    binary: str(p.binary),
-    args: arguments_ !== undefined ? splitCommandLine(arguments_) : undefined,
-    cwd: str(p.cwd),
-    execId: str(p.exec_id),
-    startTime: str(p.start_time),
-  };
-  event.process = compact(process);
+  if (arguments_ !== undefined) process.args = splitCommandLine(arguments_);
+  const cwd = str(p.cwd);
+  if (cwd !== undefined) process.cwd = cwd;
+  const execId = str(p.exec_id);
+  if (execId !== undefined) process.execId = execId;
+  const startTime = str(p.start_time);
+  if (startTime !== undefined) process.startTime = startTime;
+  if (!isEmpty(process)) event.process = process;
 
   const pod = obj(p.pod);
   const containerObj = obj(pod?.container);
@@ -147,30 +167,35 @@ function fillProcess(event: RuntimeEvent, p: JsonObject): void {
   const image = obj(containerObj?.image);
   const imageName = str(image?.name) ?? str(image?.id);
   if (imageName !== undefined) container.image = imageName;
-  const c = compact(container);
-  if (c) event.container = c;
+  if (!isEmpty(container)) event.container = container;
 
   if (pod) {
-    const info: PodInfo = {
-      namespace: str(pod.namespace),
-      name: str(pod.name),
-      uid: str(pod.uid),
-      labels: stringMap(pod.pod_labels),
-      workload: str(pod.workload),
-      workloadKind: str(pod.workload_kind),
-    };
-    const compacted = compact(info);
-    if (compacted) event.pod = compacted;
+    const info: PodInfo = {};
+    const namespace = str(pod.namespace);
+    if (namespace !== undefined) info.namespace = namespace;
+    const name = str(pod.name);
+    if (name !== undefined) info.name = name;
+    const podUid = str(pod.uid);
+    if (podUid !== undefined) info.uid = podUid;
+    const labels = stringMap(pod.pod_labels);
+    if (labels !== undefined) info.labels = labels;
+    const workload = str(pod.workload);
+    if (workload !== undefined) info.workload = workload;
+    const workloadKind = str(pod.workload_kind);
+    if (workloadKind !== undefined) info.workloadKind = workloadKind;
+    if (!isEmpty(info)) event.pod = info;
   }
 }
 
 function parentInfo(p: JsonObject): ParentInfo | undefined {
+  const parent: ParentInfo = {};
+  const pid = uint32(p.pid);
+  if (pid !== undefined) parent.pid = pid;
+  const binary = str(p.binary);
+  if (binary !== undefined) parent.binary = binary;
   const arguments_ = str(p.arguments);
-  return compact<ParentInfo>({
-    pid: uint32(p.pid),
-    binary: str(p.binary),
-    args: arguments_ !== undefined ? splitCommandLine(arguments_) : undefined,
-  });
+  if (arguments_ !== undefined) parent.args = splitCommandLine(arguments_);
+  return isEmpty(parent) ? undefined : parent;
 }
 
 /** Enterprise-only 2022 events (process_connect / process_listen), still seen in old exports. */
@@ -209,12 +234,12 @@ interface HookArgs {
   module?: JsonObject;
   creds?: JsonObject;
   capability?: JsonObject;
-  /** Values by label, when the TracingPolicy labels its args. */
-  labelled: Map<string, unknown>;
+  /** Values by label, when the TracingPolicy labels its args (created only then). */
+  labelled?: Map<string, unknown>;
 }
 
 function readArgs(value: unknown): HookArgs {
-  const args: HookArgs = { strings: [], ints: [], paths: [], labelled: new Map() };
+  const args: HookArgs = { strings: [], ints: [], paths: [] };
   if (!Array.isArray(value)) return args;
   for (const item of value) {
     if (!isObject(item)) continue;
@@ -223,7 +248,7 @@ function readArgs(value: unknown): HookArgs {
       if (key === 'label') continue;
       const v = item[key];
       if (v === null || v === undefined) continue;
-      if (label !== undefined) args.labelled.set(label, v);
+      if (label !== undefined) (args.labelled ??= new Map()).set(label, v);
       switch (key) {
         case 'string_arg': {
           const s = str(v);
@@ -293,8 +318,15 @@ function hookEvent(event: RuntimeEvent, type: string, body: JsonObject): string 
   }
 
   const policy = str(body.policy_name);
-  const alert = compact({ rule: policy, tags: nonEmpty(strArray(body.tags)), output: str(body.message) });
-  if (alert) event.alert = alert;
+  const tags = nonEmpty(strArray(body.tags));
+  const message = str(body.message);
+  if (policy !== undefined || tags !== undefined || message !== undefined) {
+    const alert: AlertInfo = {};
+    if (policy !== undefined) alert.rule = policy;
+    if (tags !== undefined) alert.tags = tags;
+    if (message !== undefined) alert.output = message;
+    event.alert = alert;
+  }
 
   const behavior = mapping ? applyHook(event, mapping, readArgs(body.args)) : undefined;
   if (behavior) {
@@ -302,7 +334,8 @@ function hookEvent(event: RuntimeEvent, type: string, body: JsonObject): string 
   } else {
     // A hook no row maps: still a detection by the TracingPolicy that selected it.
     event.behavior = 'alert';
-    event.alert = { ...event.alert, rule: policy ?? name ?? type };
+    // Set in place (the block is this event's own): a spread that adds a key is slow in V8.
+    (event.alert ??= {}).rule = policy ?? name ?? type;
   }
   return name;
 }
@@ -335,7 +368,7 @@ function applyHook(event: RuntimeEvent, mapping: HookMapping, args: HookArgs): B
       }
       return 'process-exec';
     case 'mount': {
-      const labelled = (key: string): string | undefined => str(args.labelled.get(key));
+      const labelled = (key: string): string | undefined => str(args.labelled?.get(key));
       // sys_mount(source, target, fstype, …) as strings; LSM/path hooks give the target as a path.
       const target = labelled('target') ?? labelled('dir_name') ?? args.paths[0] ?? args.strings[1];
       const fstype =
@@ -363,7 +396,7 @@ function applyHook(event: RuntimeEvent, mapping: HookMapping, args: HookArgs): B
       return write ? 'file-write' : 'file-read';
     }
     case 'file-open': {
-      const labelled = int(args.labelled.get('flags'));
+      const labelled = int(args.labelled?.get('flags'));
       // openat(dirfd, path, flags): the flags are the int after the path, i.e. the last int.
       const flags = labelled ?? (args.ints.length > 1 ? args.ints[args.ints.length - 1] : args.ints[0]) ?? 0;
       const operation = fileOperationFromOpenFlags(flags);
@@ -427,22 +460,41 @@ const FAMILIES: Readonly<Record<string, 'ipv4' | 'ipv6' | 'unix'>> = {
 };
 
 function socketInfo(args: HookArgs, direction: 'connect' | 'listen'): RuntimeEvent['network'] {
+  // Fields are assigned one by one in the output order, rather than spread and compacted: a spread
+  // plus a generic compact was this adapter's top cost on connect-heavy streams.
+  const network: NetworkInfo = {};
   const sock = args.sock;
   if (sock) {
-    const family = FAMILIES[str(sock.family) ?? ''];
-    const protocol = protocolName(str(sock.protocol) ?? str(sock.proto));
     const saddr = str(sock.saddr);
-    const daddr = str(sock.daddr);
-    const base = { protocol, family: family ?? (saddr ? familyOf(saddr) : undefined) };
-    if (direction === 'listen') return compact({ ...base, saddr, sport: port(sock.sport) });
-    return compact({ ...base, saddr, sport: port(sock.sport), daddr, dport: port(sock.dport) });
+    const protocol = protocolName(str(sock.protocol) ?? str(sock.proto));
+    const family = FAMILIES[str(sock.family) ?? ''] ?? (saddr ? familyOf(saddr) : undefined);
+    if (protocol !== undefined) network.protocol = protocol;
+    if (family !== undefined) network.family = family;
+    if (saddr !== undefined) network.saddr = saddr;
+    const sport = port(sock.sport);
+    if (sport !== undefined) network.sport = sport;
+    if (direction === 'connect') {
+      const daddr = str(sock.daddr);
+      if (daddr !== undefined) network.daddr = daddr;
+      const dport = port(sock.dport);
+      if (dport !== undefined) network.dport = dport;
+    }
+    return isEmpty(network) ? undefined : network;
   }
   const sa = args.sockaddr;
   if (sa) {
     const addr = str(sa.addr);
     const family = FAMILIES[str(sa.family) ?? ''] ?? (addr ? familyOf(addr) : undefined);
-    if (direction === 'listen') return compact({ family, saddr: addr, sport: port(sa.port) });
-    return compact({ family, daddr: addr, dport: port(sa.port) });
+    if (family !== undefined) network.family = family;
+    const p = port(sa.port);
+    if (direction === 'listen') {
+      if (addr !== undefined) network.saddr = addr;
+      if (p !== undefined) network.sport = p;
+    } else {
+      if (addr !== undefined) network.daddr = addr;
+      if (p !== undefined) network.dport = p;
+    }
+    return isEmpty(network) ? undefined : network;
   }
   return undefined;
 }

@@ -202,31 +202,45 @@ const validation = (): JsonSchema =>
     { description: 'Kyverno validate rule.' },
   );
 
+/**
+ * Fields every action accepts (ActionCommon in src/actions/types.ts). `allowProtectedNamespaces` is
+ * per action so a policy can, say, label a kube-system pod without also being allowed to delete it;
+ * the executor checks it before any action, `kill` included (the cluster agent's kill is skipped in
+ * protected namespaces like the rest). Local mode has no protected namespaces, so it is inert there.
+ */
+const actionCommon = (): Record<string, JsonSchema> => ({
+  dryRun: bool('Report what would be done; do nothing.'),
+  allowProtectedNamespaces: bool(
+    'Allow this action in protected namespaces (kube-system by default), which are otherwise skipped. ' +
+      'Policy-wide equivalent: the annotation runtime.kyverno.io/allow-protected-namespaces: "true".',
+  ),
+});
+
 const actionShapes: Record<(typeof ACTION_NAMES)[number], JsonSchema> = {
-  kill: obj({ dryRun: bool(), signal: str('Signal name; SIGKILL by default.') }),
-  deletePod: obj({ dryRun: bool(), gracePeriodSeconds: int(undefined, { minimum: 0 }) }),
-  label: obj({ dryRun: bool(), labels: strMap() }, { required: ['labels'] }),
-  annotate: obj({ dryRun: bool(), annotations: strMap() }, { required: ['annotations'] }),
+  kill: obj({ ...actionCommon(), signal: str('Signal name; SIGKILL by default.') }),
+  deletePod: obj({ ...actionCommon(), gracePeriodSeconds: int(undefined, { minimum: 0 }) }),
+  label: obj({ ...actionCommon(), labels: strMap() }, { required: ['labels'] }),
+  annotate: obj({ ...actionCommon(), annotations: strMap() }, { required: ['annotations'] }),
   patch: obj(
     {
-      dryRun: bool(),
+      ...actionCommon(),
       type: str(undefined, { enum: ['strategic-merge', 'merge', 'json6902'] }),
       patch: anyValue('Merge-patch object or JSON6902 operation list; {{ }} variables allowed.'),
     },
     { required: ['patch'] },
   ),
-  isolate: obj({ dryRun: bool(), label: str() }),
-  scale: obj({ dryRun: bool(), replicas: int(undefined, { minimum: 0 }) }, { required: ['replicas'] }),
-  cordon: obj({ dryRun: bool() }),
+  isolate: obj({ ...actionCommon(), label: str() }),
+  scale: obj({ ...actionCommon(), replicas: int(undefined, { minimum: 0 }) }, { required: ['replicas'] }),
+  cordon: obj(actionCommon()),
   event: obj({
-    dryRun: bool(),
+    ...actionCommon(),
     type: str(undefined, { enum: ['Normal', 'Warning'] }),
     reason: str(),
     message: str(),
   }),
   webhook: obj(
     {
-      dryRun: bool(),
+      ...actionCommon(),
       url: str(undefined, { pattern: '^https?://' }),
       secretRef: obj({ name: str(), namespace: str(), key: str() }, { required: ['name'] }),
       timeoutSeconds: int(undefined, { minimum: 1, maximum: 60 }),

@@ -17,6 +17,7 @@ import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { ActionOutcome } from '../../actions/types.js';
 import type { ResourceRef, Verdict } from '../../engine/verdict.js';
 import { apiStatus, isTransient } from '../../k8s/errors.js';
+import { apiClient } from '../../k8s/api-clients.js';
 import type { EventRecorder } from '../../k8s/events.js';
 import type { Logger } from '../../observability/logger.js';
 import { reportPending, reportResultsDropped, reportWrites } from '../../observability/metrics.js';
@@ -132,7 +133,7 @@ export class PolicyReportWriter {
   private readonly minIntervalMs: number;
 
   constructor(private readonly opts: PolicyReportWriterOptions) {
-    this.api = opts.kubeConfig.makeApiClient(CustomObjectsApi);
+    this.api = apiClient(opts.kubeConfig, CustomObjectsApi);
     this.flavor = APIS[opts.flavor ?? 'wgpolicyk8s'];
     this.minIntervalMs = opts.minIntervalMs ?? 1000;
     this.timer = setInterval(() => this.tick(), Math.max(10, Math.min(100, this.minIntervalMs / 4)));

@@ -1,4 +1,12 @@
-export { openStore, ReportStore, resourceKey, type StoreOptions, type ViolationKey } from './store.js';
+export {
+  DEFAULT_MAX_VIOLATION_AGE_MS,
+  DEFAULT_MAX_VIOLATIONS,
+  openStore,
+  ReportStore,
+  resourceKey,
+  type StoreOptions,
+  type ViolationKey,
+} from './store.js';
 export { createStoreSink, sampleEvaluatedIntoTimeline } from './sink.js';
 export { CursorError } from './query.js';
 export { SCHEMA_VERSION, StoreSchemaError } from './schema.js';

@@ -21,3 +21,17 @@ export const storeWritesDropped = new Counter({
   labelNames: ['reason'] as const,
   registers: [registry],
 });
+
+/** The tables whose rows retention deletes (the `table` label of storePruned). */
+export type PrunedTable = 'violations' | 'events' | 'actions' | 'timeline';
+
+export const storePruned = new Counter({
+  name: 'kyverno_runtime_store_pruned_total',
+  help:
+    'Rows deleted by retention, by table (violations: over --store-max-violations or not seen for ' +
+    '--store-retention, oldest last-recorded first; events: beyond the recent-events ring; actions: beyond ' +
+    'the per-violation history; timeline: older than 7 days). A pruned violation takes its last event and ' +
+    'action history with it.',
+  labelNames: ['table'] as const,
+  registers: [registry],
+});

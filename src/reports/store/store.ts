@@ -11,6 +11,12 @@
  * database and an application crash loses no committed transaction; only an OS crash or power loss
  * may roll back the last commits. `FULL` adds an fsync per commit (per tick), which blocks the event
  * loop on slow disks; choose it with `synchronous: 'FULL'` where power loss matters more.
+ *
+ * Retention: every table is bounded. Violations (one row per policy/rule/resource) would otherwise
+ * grow forever under a churn of short-lived pods, so at most once per `retentionCheckIntervalMs` the
+ * commit tick deletes the rows not recorded for `maxViolationAgeMs`, then the oldest-recorded rows
+ * beyond `maxViolations` (their last event and actions go with them, by foreign-key cascade). Every
+ * deleted row is counted in kyverno_runtime_store_pruned_total{table}.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -20,7 +26,13 @@ import type { ActionOutcome } from '../../actions/types.js';
 import type { RuntimeEvent } from '../../events/types.js';
 import type { Verdict } from '../../engine/verdict.js';
 import { migrate, SCHEMA_VERSION } from './schema.js';
-import { storeFlushSeconds, storeWriteErrors, storeWritesDropped } from './metrics.js';
+import {
+  storeFlushSeconds,
+  storePruned,
+  storeWriteErrors,
+  storeWritesDropped,
+  type PrunedTable,
+} from './metrics.js';
 import { buildWhere, decodeCursor, encodeCursor, type SqlParams } from './query.js';
 import { eventFromRow, violationFromRow, type EventRow, type ViolationRow } from './rows.js';
 import type {
@@ -48,6 +60,12 @@ export interface StoreOptions {
   maxEventBytes?: number;
   /** Writes kept for retry while the database fails; beyond it the oldest are dropped and counted. Default 50 000. */
   maxPendingWrites?: number;
+  /** Violation rows kept; beyond it the least recently recorded are deleted. Default 100 000; 0 = no cap. */
+  maxViolations?: number;
+  /** Violations not recorded for this long (ms) are deleted. Default 30 days; 0 = kept regardless of age. */
+  maxViolationAgeMs?: number;
+  /** Minimum time between two violation retention checks (ms). Default 1000; 0 = at every commit. */
+  retentionCheckIntervalMs?: number;
   synchronous?: 'NORMAL' | 'FULL';
   /** Wall clock in ms; injectable for tests. */
   now?: () => number;
@@ -63,6 +81,14 @@ type PendingWrite =
   | { kind: 'action'; key: ViolationKey; eventId?: string; outcome: ActionOutcome };
 
 const MAX_PAGE = 500;
+export const DEFAULT_MAX_VIOLATIONS = 100_000;
+export const DEFAULT_MAX_VIOLATION_AGE_MS = 30 * 24 * 60 * 60 * 1000;
+
+function nonNegative(name: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0)
+    throw new RangeError(`store option ${name} must be a non-negative number, got ${value}`);
+  return Math.floor(value);
+}
 const DEFAULT_PAGE = 50;
 
 export function resourceKey(r: Verdict['resource']): string {
@@ -78,6 +104,9 @@ export class ReportStore {
   private flushes = 0;
   private lastError: string | undefined;
   private lastTimelinePrune = 0;
+  private lastViolationPrune = Number.NEGATIVE_INFINITY;
+  /** Rows deleted by the transaction in progress; counted in the metric once it commits. */
+  private pruned: Partial<Record<PrunedTable, number>> = {};
   private closed = false;
   private readonly stmt: ReturnType<ReportStore['prepareWrites']>;
 
@@ -89,6 +118,15 @@ export class ReportStore {
       timelineRetentionMinutes: options.timelineRetentionMinutes ?? 7 * 24 * 60,
       maxEventBytes: options.maxEventBytes ?? 64 * 1024,
       maxPendingWrites: options.maxPendingWrites ?? 50_000,
+      maxViolations: nonNegative('maxViolations', options.maxViolations ?? DEFAULT_MAX_VIOLATIONS),
+      maxViolationAgeMs: nonNegative(
+        'maxViolationAgeMs',
+        options.maxViolationAgeMs ?? DEFAULT_MAX_VIOLATION_AGE_MS,
+      ),
+      retentionCheckIntervalMs: nonNegative(
+        'retentionCheckIntervalMs',
+        options.retentionCheckIntervalMs ?? 1000,
+      ),
       synchronous: options.synchronous ?? 'NORMAL',
       now: options.now ?? Date.now,
       onError: options.onError,
@@ -157,6 +195,12 @@ export class ReportStore {
         ON CONFLICT (minute) DO UPDATE SET
           evaluated = evaluated + excluded.evaluated, violations = violations + excluded.violations`),
       pruneTimeline: db.prepare('DELETE FROM timeline WHERE minute < ?'),
+      // Both walk the violations_recent index (updated_at, id) from the oldest end.
+      pruneViolationsByAge: db.prepare('DELETE FROM violations WHERE updated_at < ?'),
+      countViolations: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM violations'),
+      pruneOldestViolations: db.prepare<[number]>(
+        'DELETE FROM violations WHERE id IN (SELECT id FROM violations ORDER BY updated_at, id LIMIT ?)',
+      ),
     };
   }
 
@@ -198,10 +242,12 @@ export class ReportStore {
     this.pending = [];
     const end = storeFlushSeconds.startTimer();
     try {
+      this.pruned = {};
       this.db.transaction(() => {
         for (const w of batch) this.apply(w);
         this.trim();
       })();
+      for (const [table, n] of Object.entries(this.pruned)) storePruned.inc({ table }, n);
       this.flushes++;
       this.lastError = undefined;
     } catch (err) {
@@ -244,7 +290,10 @@ export class ReportStore {
         }
         const o = w.outcome;
         this.stmt.insertAction.run(row.id, w.eventId ?? null, o.action, o.outcome, o.detail ?? null, o.time);
-        this.stmt.trimActions.run({ v: row.id, keep: this.opts.maxActionsPerViolation });
+        this.countPruned(
+          'actions',
+          this.stmt.trimActions.run({ v: row.id, keep: this.opts.maxActionsPerViolation }).changes,
+        );
         return;
       }
     }
@@ -318,12 +367,35 @@ export class ReportStore {
     });
   }
 
+  private countPruned(table: PrunedTable, n: number): void {
+    if (n > 0) this.pruned[table] = (this.pruned[table] ?? 0) + n;
+  }
+
   private trim(): void {
-    this.stmt.trimEvents.run(this.opts.maxEvents);
+    this.countPruned('events', this.stmt.trimEvents.run(this.opts.maxEvents).changes);
     const now = this.opts.now();
     if (now - this.lastTimelinePrune >= 60_000) {
       this.lastTimelinePrune = now;
-      this.stmt.pruneTimeline.run(Math.floor(now / 60_000) - this.opts.timelineRetentionMinutes);
+      const minute = Math.floor(now / 60_000) - this.opts.timelineRetentionMinutes;
+      this.countPruned('timeline', this.stmt.pruneTimeline.run(minute).changes);
+    }
+    // A wall clock stepped back must not postpone retention until it catches up.
+    const since = now - this.lastViolationPrune;
+    if (since < 0 || since >= this.opts.retentionCheckIntervalMs) {
+      this.lastViolationPrune = now;
+      this.pruneViolations(now);
+    }
+  }
+
+  /** Age first (rows nobody has seen for a while), then the cap (least recently recorded first). */
+  private pruneViolations(now: number): void {
+    const { maxViolations, maxViolationAgeMs } = this.opts;
+    if (maxViolationAgeMs > 0)
+      this.countPruned('violations', this.stmt.pruneViolationsByAge.run(now - maxViolationAgeMs).changes);
+    if (maxViolations > 0) {
+      // count(*) is cheap (~0.1 ms at 100 000 rows); the delete runs only when over the cap.
+      const excess = this.stmt.countViolations.get()!.n - maxViolations;
+      if (excess > 0) this.countPruned('violations', this.stmt.pruneOldestViolations.run(excess).changes);
     }
   }
 

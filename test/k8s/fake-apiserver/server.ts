@@ -10,7 +10,9 @@
  * Every body is validated (validate.ts); a bad body gets 422 Invalid and is recorded in `invalid`, so
  * a test can assert that our code never sent one. Tests can simulate an API server restart (all
  * watches closed, connections dropped, history compacted), an outage (connections refused), stalled
- * watches and injected failures (e.g. 409 Conflict on the next N report updates).
+ * watches, injected failures (e.g. 409 Conflict on the next N report updates) and requests whose
+ * connection is closed unanswered or mid-body (`dropNext`); `connectionsOpened` counts TCP connections, so a test
+ * can tell whether clients reuse them.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -92,6 +94,8 @@ export class FakeApiServer {
   /** Called as each request arrives (before any processing), for latency measurements. */
   onRequest?: (method: string, path: string, at: bigint) => void;
   recordRequests = true;
+  /** TCP connections accepted so far: tells whether clients reuse connections (keep-alive). */
+  connectionsOpened = 0;
 
   private readonly objects = new Map<string, Obj>();
   private history: HistoryEntry[] = [];
@@ -100,6 +104,7 @@ export class FakeApiServer {
   private readonly watchers = new Set<Watcher>();
   private readonly sockets = new Set<Socket>();
   private readonly failures: InjectedFailure[] = [];
+  private readonly drops: (Omit<InjectedFailure, 'status' | 'reason'> & { midBody: boolean })[] = [];
   private down = false;
   private readonly validator: BodyValidator;
   private readonly bookmarkTimer: NodeJS.Timeout;
@@ -123,6 +128,7 @@ export class FakeApiServer {
         s.destroy();
         return;
       }
+      fake.connectionsOpened++;
       fake.sockets.add(s);
       s.on('close', () => fake.sockets.delete(s));
     });
@@ -218,6 +224,16 @@ export class FakeApiServer {
   }
 
   /**
+   * The next `count` requests with this method whose path includes `pathIncludes` lose their
+   * connection: before any response (as a server closing an idle keep-alive connection at the moment
+   * a request is written to it), or with `midBody` after the headers and part of a chunked body.
+   * Recorded with status 0.
+   */
+  dropNext(method: string, pathIncludes: string, count = 1, options: { midBody?: boolean } = {}): void {
+    this.drops.push({ method, pathIncludes, remaining: count, midBody: options.midBody === true });
+  }
+
+  /**
    * An API server restart: every watch stream ends, every connection drops, and (by default) watch
    * history is compacted so that resuming from an old resourceVersion gets 410 Gone.
    */
@@ -300,6 +316,18 @@ export class FakeApiServer {
         401,
         status(401, 'Unauthorized', 'Unauthorized'),
       );
+    }
+    const dropped = this.drops.find(
+      (d) => d.remaining > 0 && d.method === method && url.pathname.includes(d.pathIncludes),
+    );
+    if (dropped) {
+      dropped.remaining--;
+      this.record(method, url, contentType, body, 0, at);
+      if (dropped.midBody) {
+        res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+        res.write('{"kind":"Status","apiVersion":"v1",', () => req.socket.destroy());
+      } else req.socket.destroy();
+      return;
     }
     const injected = this.failures.find(
       (f) => f.remaining > 0 && f.method === method && url.pathname.includes(f.pathIncludes),

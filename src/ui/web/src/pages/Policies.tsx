@@ -38,6 +38,12 @@ export function PoliciesPage() {
               <th scope="col">Policy</th>
               <th scope="col">Mode</th>
               <th scope="col">Rules</th>
+              <th
+                scope="col"
+                title="Rules that could not be evaluated on an event since start (result error)"
+              >
+                Rule errors
+              </th>
               <th scope="col">Source</th>
             </tr>
           </thead>
@@ -68,6 +74,9 @@ export function PoliciesPage() {
                       </li>
                     ))}
                   </ul>
+                </td>
+                <td class={p.ruleErrors ? 'error' : 'muted'} data-testid="rule-errors">
+                  {p.ruleErrors ?? 0}
                 </td>
                 <td class="mono small">
                   {p.source.file}:{p.source.line}
