@@ -12,9 +12,7 @@ export {
 export {
   RULE_ERROR_REASONS,
   RuleErrorReporter,
-  ruleErrorReason,
   type RuleErrorReason,
-  type RuleErrorRecord,
   type RuleErrorReporterOptions,
   type RuleErrorSource,
 } from './rule-errors.js';

@@ -11,18 +11,12 @@
  *    per interval (default 60 s) carrying how many occurred since the previous line;
  *  - per-policy totals since start (countFor), for the local API's policy list.
  */
-import { RULE_ERROR_REASON, type RuleError } from '../engine/runtime/index.js';
+import { RULE_ERROR_REASON, type RuleError, type RuntimeEngine } from '../engine/runtime/index.js';
 import type { Logger } from '../observability/logger.js';
 import { ruleErrors as ruleErrorsMetric } from '../observability/metrics.js';
 
-/** One rule error as the engine reports it, `reason` classified by the engine from the error's class. */
-export type RuleErrorRecord = RuleError;
-
-/** What an engine that counts rule errors offers (RuntimeEngine does); optional on the pipeline's Evaluator. */
-export interface RuleErrorSource {
-  /** Rule errors since the last call: `count` may exceed `recent.length` (the engine keeps the last 100). */
-  takeRuleErrors(): { count: number; recent: readonly RuleErrorRecord[] };
-}
+/** What the reporter drains: the engine's `takeRuleErrors` (`count` may exceed `recent.length`). */
+export type RuleErrorSource = Pick<RuntimeEngine, 'takeRuleErrors'>;
 
 /** The `reason` label values (docs/metrics.md "Rule errors"): the engine's tokens plus `overflow`. */
 export const RULE_ERROR_REASONS = {
@@ -31,19 +25,6 @@ export const RULE_ERROR_REASONS = {
   overflow: 'overflow',
 } as const;
 export type RuleErrorReason = (typeof RULE_ERROR_REASONS)[keyof typeof RULE_ERROR_REASONS];
-
-/**
- * Best-effort classification of a bare error message (the engine's records carry `reason` already,
- * classified from the error class; this is for messages from elsewhere, e.g. an older log line). It
- * reads the fixed prefixes of the engine's error classes.
- */
-export function ruleErrorReason(message: string): RuleErrorReason {
-  if (message.startsWith('failed to resolve '))
-    return message.includes('Unknown key') ? RULE_ERROR_REASONS.missingKey : RULE_ERROR_REASONS.variable;
-  if (message.startsWith('evaluation failed for CEL expression')) return RULE_ERROR_REASONS.cel;
-  if (message.includes('JMESPath') || message.startsWith('Unknown key')) return RULE_ERROR_REASONS.jmespath;
-  return RULE_ERROR_REASONS.other;
-}
 
 export interface RuleErrorReporterOptions {
   logger?: Logger;
@@ -57,7 +38,7 @@ interface LogState {
   lastLoggedAt: number;
   /** Errors since the last line that were not logged. */
   suppressed: number;
-  latest: RuleErrorRecord;
+  latest: RuleError;
 }
 
 /** The policy/rule used for errors the engine counted without detail. */
@@ -96,10 +77,9 @@ export class RuleErrorReporter {
     }
   }
 
-  private recordOne(e: RuleErrorRecord): void {
-    const { reason } = e;
+  private recordOne(e: RuleError): void {
     const policy = policyKey(e.policy, e.policyNamespace);
-    ruleErrorsMetric.inc({ policy, rule: e.rule, reason });
+    ruleErrorsMetric.inc({ policy, rule: e.rule, reason: e.reason });
     this.totalCount++;
     this.byPolicy.set(policy, (this.byPolicy.get(policy) ?? 0) + 1);
 
@@ -108,12 +88,12 @@ export class RuleErrorReporter {
     const state = this.states.get(key);
     if (state === undefined) {
       this.states.set(key, { lastLoggedAt: now, suppressed: 0, latest: e });
-      this.warn(e, reason, 1, true);
+      this.warn(e, 1, true);
       return;
     }
     state.latest = e;
     if (now - state.lastLoggedAt >= this.logIntervalMs) {
-      this.warn(e, reason, state.suppressed + 1, false);
+      this.warn(e, state.suppressed + 1, false);
       state.lastLoggedAt = now;
       state.suppressed = 0;
     } else {
@@ -121,13 +101,13 @@ export class RuleErrorReporter {
     }
   }
 
-  private warn(e: RuleErrorRecord, reason: RuleErrorReason, count: number, first: boolean): void {
+  private warn(e: RuleError, count: number, first: boolean): void {
     this.log?.warn(
       {
         policy: e.policy,
         ...(e.policyNamespace !== undefined && { policyNamespace: e.policyNamespace }),
         rule: e.rule,
-        reason,
+        reason: e.reason,
         eventId: e.eventId,
         error: e.message,
         count,
@@ -142,8 +122,7 @@ export class RuleErrorReporter {
   flush(): void {
     for (const state of this.states.values()) {
       if (state.suppressed === 0) continue;
-      const e = state.latest;
-      this.warn(e, e.reason, state.suppressed, false);
+      this.warn(state.latest, state.suppressed, false);
       state.suppressed = 0;
       state.lastLoggedAt = this.now();
     }
