@@ -42,12 +42,3 @@ export async function startHealthServer(opts: HealthServerOptions): Promise<Serv
   });
   return server;
 }
-
-/** Parses ":8081", "0.0.0.0:8081" or "[::1]:8081". */
-export function parseBindAddress(text: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text.trim());
-  if (!m) throw new Error(`invalid bind address "${text}" (want host:port or :port)`);
-  const port = Number(m[3]);
-  if (port > 65535) throw new Error(`invalid port in "${text}"`);
-  return { host: m[1] ?? (m[2] === '' || m[2] === undefined ? '0.0.0.0' : m[2]), port };
-}

@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { killForVerdict } from '../../actions/kill.js';
 import { loadKubeConfig } from '../../k8s/config.js';
 import { ClusterAgent } from '../../k8s/cluster-agent.js';
-import { parseBindAddress, startHealthServer } from '../../k8s/health-server.js';
+import { startHealthServer } from '../../k8s/health-server.js';
+import { parseListenAddress } from '../listen-address.js';
 import { createLogger } from '../../observability/logger.js';
 import { createPipeline } from '../../pipeline/index.js';
 import { formatPolicyError, loadPolicies } from '../../policy/index.js';
@@ -24,6 +25,10 @@ const num = (what: string) => (v: string) => {
   if (!Number.isFinite(n) || n < 0) throw new Error(`${what} must be a non-negative number, got "${v}"`);
   return n;
 };
+
+/** The cluster flags' ":8081" form (controller-runtime's); an empty host listens on all addresses. */
+const parseBindAddress = (value: string): { host: string; port: number } =>
+  parseListenAddress(value.trim(), { defaultHost: '0.0.0.0', allowBarePort: false });
 
 export function register(program: Command): void {
   program

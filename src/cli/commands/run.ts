@@ -19,6 +19,7 @@ import {
   startLocalMode,
   type LocalModeHandle,
 } from '../run/local-mode.js';
+import { parseListenAddress } from '../listen-address.js';
 import { parseRetentionAge, parseRowCap } from '../run/store-retention.js';
 import { DEFAULT_MAX_VIOLATIONS } from '../../reports/store/index.js';
 
@@ -29,13 +30,9 @@ function packageRoot(): string {
   return dir;
 }
 
-export function parseHostPort(value: string, defaultHost = '127.0.0.1'): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value) ?? /^()()(\d+)$/.exec(value);
-  if (!m) throw new Error(`expected host:port or port, got ${JSON.stringify(value)}`);
-  const port = Number(m[3]);
-  if (port > 65535) throw new Error(`port out of range: ${port}`);
-  return { host: m[1] || m[2] || defaultHost, port };
-}
+/** run's listen flags: loopback unless a host is given; a bare port is fine. */
+const parseLocalAddress = (value: string): { host: string; port: number } =>
+  parseListenAddress(value, { defaultHost: '127.0.0.1', allowBarePort: true });
 
 export function register(program: Command): void {
   program
@@ -133,7 +130,7 @@ export function register(program: Command): void {
           nodeName: opts.nodeName,
           db,
           storeRetention: { maxViolations: opts.storeMaxViolations, maxAgeMs: opts.storeRetention },
-          listen: opts.listen === 'off' ? undefined : parseHostPort(opts.listen),
+          listen: opts.listen === 'off' ? undefined : parseLocalAddress(opts.listen),
           apiToken: opts.apiToken ?? process.env.KYVERNO_RUNTIME_API_TOKEN,
           install: opts.install,
           logLevel: opts.logLevel,
@@ -141,7 +138,7 @@ export function register(program: Command): void {
           actionMode: opts.mode,
           file: opts.file,
           format: opts.format,
-          sourceListen: opts.sourceListen ? parseHostPort(opts.sourceListen) : undefined,
+          sourceListen: opts.sourceListen ? parseLocalAddress(opts.sourceListen) : undefined,
           tetragonTarget: opts.tetragonTarget,
           say,
         });

@@ -1,0 +1,30 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseListenAddress } from '../../src/cli/listen-address.js';
+
+const local = { defaultHost: '127.0.0.1', allowBarePort: true };
+const cluster = { defaultHost: '0.0.0.0', allowBarePort: false };
+
+describe('listen-address flags', () => {
+  it('read host:port, [v6]:port and :port, an empty host taking the command default', () => {
+    assert.deepEqual(parseListenAddress('10.0.0.1:8080', local), { host: '10.0.0.1', port: 8080 });
+    assert.deepEqual(parseListenAddress('[::1]:9090', cluster), { host: '::1', port: 9090 });
+    assert.deepEqual(parseListenAddress(':8081', cluster), { host: '0.0.0.0', port: 8081 });
+    assert.deepEqual(parseListenAddress(':8080', local), { host: '127.0.0.1', port: 8080 });
+  });
+
+  it('accept a bare port only where the flag allows it (run), on loopback', () => {
+    assert.deepEqual(parseListenAddress('8080', local), { host: '127.0.0.1', port: 8080 });
+    assert.throws(
+      () => parseListenAddress('8081', cluster),
+      /invalid address "8081" \(want host:port or :port\)/,
+    );
+  });
+
+  it('refuse ports out of range and anything that is not an address', () => {
+    assert.throws(() => parseListenAddress(':65536', cluster), /port out of range/);
+    assert.throws(() => parseListenAddress('99999', local), /port out of range/);
+    for (const bad of ['', 'localhost', 'host:', 'host:http', '[::1]'])
+      assert.throws(() => parseListenAddress(bad, local), /invalid address/, bad);
+  });
+});
