@@ -4,17 +4,7 @@ import { parseSemVer, parseSemVerRange } from '../../conditions/semver.js';
 import { JmesPathFunctionError } from '../errors.js';
 import { argArray, argObject, argString, typeName } from './args.js';
 import { evaluate, type ExpressionNode } from '../interpreter.js';
-import type { KyvernoFunction } from './types.js';
-
-function fn(
-  name: string,
-  minArgs: number,
-  maxArgs: number,
-  description: string,
-  call: (a: readonly unknown[]) => unknown,
-): KyvernoFunction {
-  return { name, minArgs, maxArgs, description, call };
-}
+import { kyvernoFunction as fn, type KyvernoFunction } from './types.js';
 
 /** go-jmespath's max_by/min_by compare strings too (the community runtime only handles numbers there). */
 function extremeBy(name: 'max_by' | 'min_by'): KyvernoFunction {

@@ -6,17 +6,7 @@ import { wildcardMatch } from '../../wildcard.js';
 import { JmesPathFunctionError } from '../errors.js';
 import { argNumber, argString, argStringOrNumber } from './args.js';
 import { goReplacement, goRegexp } from './go-regexp.js';
-import type { KyvernoFunction } from './types.js';
-
-function fn(
-  name: string,
-  minArgs: number,
-  maxArgs: number,
-  description: string,
-  call: (args: readonly unknown[]) => unknown,
-): KyvernoFunction {
-  return { name, minArgs, maxArgs, description, call };
-}
+import { kyvernoFunction as fn, type KyvernoFunction } from './types.js';
 
 /** Go `strings.Trim`-family cutset helpers (cutset = set of characters). */
 function trimCutset(s: string, cutset: string, left: boolean, right: boolean): string {

@@ -6,7 +6,7 @@
 import { formatGoDuration, parseGoDuration } from '../../duration.js';
 import { JmesPathFunctionError } from '../errors.js';
 import { argString } from './args.js';
-import type { KyvernoFunction } from './types.js';
+import { kyvernoFunction as fn, type KyvernoFunction } from './types.js';
 
 /** A point in time plus the UTC offset it was written with. */
 export interface GoTime {
@@ -198,16 +198,6 @@ function now(): GoTime {
 
 function rfc(fn: string, args: readonly unknown[], i: number): GoTime {
   return parseGoTime(fn, '', argString(fn, args, i));
-}
-
-function fn(
-  name: string,
-  minArgs: number,
-  maxArgs: number,
-  description: string,
-  call: (a: readonly unknown[]) => unknown,
-): KyvernoFunction {
-  return { name, minArgs, maxArgs, description, call };
 }
 
 export const timeFunctions: readonly KyvernoFunction[] = [

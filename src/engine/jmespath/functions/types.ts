@@ -16,3 +16,14 @@ export interface FunctionTable {
   has(name: string): boolean;
   names(): string[];
 }
+
+/** Builds a KyvernoFunction whose body needs only its arguments (most of them). */
+export function kyvernoFunction(
+  name: string,
+  minArgs: number,
+  maxArgs: number,
+  description: string,
+  call: (args: readonly unknown[]) => unknown,
+): KyvernoFunction {
+  return { name, minArgs, maxArgs, description, call };
+}
