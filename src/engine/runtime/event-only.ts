@@ -9,6 +9,7 @@
  * view and context).
  */
 import { parseAnchor } from '../pattern/index.js';
+import { everyVariableIs } from './variable-scan.js';
 
 const EVENT_KEYS: ReadonlySet<string> = new Set(['event', 'behavior']);
 
@@ -20,7 +21,6 @@ export function patternReadsOnlyEvent(pattern: unknown): boolean {
   return keys.every((key) => !key.includes('{{') && EVENT_KEYS.has(parseAnchor(key)?.key ?? key));
 }
 
-const ANY_VARIABLE = /\{\{[^}]*\}\}/g;
 /** `{{ event.a.b }}` or `{{ behavior }}` (optionally `{{- … }}`): a plain path from an event key. */
 const EVENT_VARIABLE = /^\{\{-?\s*(?:event|behavior)(?:\.[A-Za-z_][A-Za-z0-9_]*)*\s*\}\}$/;
 
@@ -30,8 +30,5 @@ const EVENT_VARIABLE = /^\{\{-?\s*(?:event|behavior)(?:\.[A-Za-z_][A-Za-z0-9_]*)
  */
 export function variablesReadOnlyEvent(part: unknown): boolean {
   if (part === undefined) return false;
-  const json = JSON.stringify(part);
-  for (const m of json.matchAll(ANY_VARIABLE)) if (!EVENT_VARIABLE.test(m[0])) return false;
-  const rest = json.replace(ANY_VARIABLE, '');
-  return !rest.includes('{{') && !rest.includes('$(');
+  return everyVariableIs(JSON.stringify(part), EVENT_VARIABLE);
 }

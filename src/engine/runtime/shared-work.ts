@@ -9,6 +9,7 @@
  * Parts are identified at compile time by their JSON text, so only identically written parts share.
  */
 import type { CompiledRestrict, CompiledRule } from '../../policy/index.js';
+import { everyVariableIs } from './variable-scan.js';
 
 /** Slot of each part in the per-event memo; NOT_SHARED when the part is evaluated per rule. */
 export interface SharedParts {
@@ -22,14 +23,9 @@ export const NOT_SHARED = -1;
 
 /** `{{ a.b.c }}` (optionally `{{- … }}`) and nothing else between the braces. */
 const PLAIN_VARIABLE = /^\{\{-?\s*[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\s*\}\}$/;
-const ANY_VARIABLE = /\{\{[^}]*\}\}/g;
 
 /** True when every `{{ }}` in the JSON text is a plain field path (and no brace is left unpaired). */
-function onlyPlainVariables(json: string): boolean {
-  for (const m of json.matchAll(ANY_VARIABLE)) if (!PLAIN_VARIABLE.test(m[0])) return false;
-  const rest = json.replace(ANY_VARIABLE, '');
-  return !rest.includes('{{') && !rest.includes('$(');
-}
+const onlyPlainVariables = (json: string): boolean => everyVariableIs(json, PLAIN_VARIABLE);
 
 /** Assigns one slot per distinct part text, across all rules of a policy set. */
 export class SharedPartsInterner {
