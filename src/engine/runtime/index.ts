@@ -60,7 +60,7 @@ export interface RuntimeEngine {
    * Rule errors since the last call (Kyverno result `error`: a variable that does not resolve, a CEL
    * call failing…). `count` may exceed `recent.length`: only the last 100 are kept in detail.
    */
-  takeRuleErrors(): { count: number; recent: RuleError[] };
+  takeRuleErrors(): { count: number; recent: readonly RuleError[] };
   readonly sensorHints: SensorHints;
   readonly policies: readonly PolicySummary[];
 }
