@@ -5,6 +5,7 @@
  */
 import { Command } from '@commander-js/extra-typings';
 import { readFileSync } from 'node:fs';
+import { packagePath } from '../package-root.js';
 import { register as registerApply } from './commands/apply.js';
 import { register as registerCluster } from './commands/cluster.js';
 import { register as registerConformance } from './commands/conformance.js';
@@ -13,7 +14,7 @@ import { register as registerRun } from './commands/run.js';
 import { register as registerTest } from './commands/test.js';
 import { register as registerValidate } from './commands/validate.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+const pkg = JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as {
   version: string;
 };
 

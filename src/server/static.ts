@@ -5,8 +5,8 @@
  */
 import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { dirname, extname, join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { extname, join, relative, sep } from 'node:path';
+import { packagePath } from '../package-root.js';
 
 export interface Asset {
   body: Buffer;
@@ -27,15 +27,9 @@ const TYPES: Record<string, string> = {
   '.woff2': 'font/woff2',
 };
 
-/** dist/ui next to the package root (works from src/ under tsx and from dist/src/ when built). */
+/** dist/ui of this package (built by `npm run build`). */
 export function defaultUiDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return join(dir, 'dist', 'ui');
-    const up = dirname(dir);
-    if (up === dir) return join(process.cwd(), 'dist', 'ui');
-    dir = up;
-  }
+  return packagePath('dist', 'ui');
 }
 
 function walk(dir: string): string[] {

@@ -7,23 +7,10 @@
  * data readable, Preact adds ~5 KiB gzip, and Vite's production build (Rollup, CSS extraction,
  * hashed names) is exactly the packaging we would otherwise script by hand.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../package-root.js';
 import { build } from 'vite';
 
-/** src/ui/web of this package, whether running from src/ (tsx) or dist/src/ (compiled). */
-function webRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('build-ui: package root not found');
-    dir = up;
-  }
-  return join(dir, 'src', 'ui', 'web');
-}
-
-export const WEB_ROOT = webRoot();
+export const WEB_ROOT = packagePath('src', 'ui', 'web');
 
 export interface BuildResult {
   outDir: string;

@@ -3,10 +3,8 @@
  * an embedded store, a local HTTP API and terminal output. See docs/local-mode.md.
  */
 import { Command, Option } from '@commander-js/extra-typings';
-import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createRuntimeEngine } from '../../engine/runtime/index.js';
 import { loadPolicies } from '../../policy/index.js';
 import { SOURCE_FORMATS } from '../../events/adapters/outcome.js';
@@ -20,15 +18,9 @@ import {
   type LocalModeHandle,
 } from '../run/local-mode.js';
 import { parseListenAddress } from '../listen-address.js';
+import { packagePath } from '../../package-root.js';
 import { parseRetentionAge, parseRowCap } from '../run/store-retention.js';
 import { DEFAULT_MAX_VIOLATIONS } from '../../reports/store/index.js';
-
-/** The package root (where policies/ ships), from src/cli/commands or dist/src/cli/commands. */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
-}
 
 /** run's listen flags: loopback unless a host is given; a bare port is fine. */
 const parseLocalAddress = (value: string): { host: string; port: number } =>
@@ -42,7 +34,7 @@ export function register(program: Command): void {
         'print verdicts, keep them in an embedded store, serve the API and dashboard, and enforce with kill.',
     )
     .option('-p, --policies <paths...>', 'policy files or directories (reloaded when they change)', [
-      join(packageRoot(), 'policies'),
+      packagePath('policies'),
     ])
     .addOption(
       new Option('-s, --source <kind>', 'where events come from')

@@ -1,7 +1,7 @@
 /** Loads proto/tetragon.proto once, with options that make decoded objects look like the export JSON. */
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import * as protoLoader from '@grpc/proto-loader';
+import { packagePath } from '../../package-root.js';
 
 /**
  * keepCase: snake_case keys as in the export; longs/enums/bytes as strings (64-bit ints as strings,
@@ -17,13 +17,11 @@ export const LOADER_OPTIONS: protoLoader.Options = {
   oneofs: false,
 };
 
-/** The proto ships at <repo>/proto; from dist/ it is one level further up. */
+/** proto/tetragon.proto, shipped in the package (package.json `files`). */
 export function defaultProtoPath(): string {
-  for (const rel of ['../../../proto/tetragon.proto', '../../../../proto/tetragon.proto']) {
-    const p = fileURLToPath(new URL(rel, import.meta.url));
-    if (existsSync(p)) return p;
-  }
-  throw new Error('proto/tetragon.proto not found next to the installed package');
+  const p = packagePath('proto', 'tetragon.proto');
+  if (!existsSync(p)) throw new Error(`proto/tetragon.proto not found in the package (${p})`);
+  return p;
 }
 
 let cached: { path: string; def: protoLoader.PackageDefinition } | undefined;
