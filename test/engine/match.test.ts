@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import {
+  compileKindNamespaceMatch,
   compileMatch,
   matchesRule,
   parseKindSelector,
+  resourceFacts,
   type MatchOptions,
 } from '../../src/engine/match/index.js';
 
@@ -200,5 +203,59 @@ describe('match/exclude (Kyverno semantics)', () => {
   it('a namespaced policy only sees its own namespace', () => {
     assert.equal(m(any({ kinds: ['Pod'] }), pod(), { policyNamespace: 'prod-a' }), true);
     assert.equal(m(any({ kinds: ['Pod'] }), pod(), { policyNamespace: 'other' }), false);
+  });
+});
+
+describe('kind-and-namespace shortcut', () => {
+  const KINDS = ['Pod', 'v1/Pod', 'Node', 'Namespace', 'apps/v1/Deployment', '*', 'Pod/exec'];
+  const NAMESPACES = ['a', 'b', 'default'];
+  const resource = fc.record({
+    kind: fc.constantFrom('Pod', 'Node', 'Namespace', 'Deployment'),
+    name: fc.constantFrom('a', 'web'),
+    namespace: fc.constantFrom('a', 'b', 'default', ''),
+  });
+
+  it('answers as matchesRule for every kinds/namespaces filter', () => {
+    fc.assert(
+      fc.property(
+        fc.subarray(KINDS),
+        fc.subarray(NAMESPACES),
+        fc.constantFrom('any', 'all', 'legacy'),
+        resource,
+        (kinds, namespaces, mode, r) => {
+          const resources: Record<string, unknown> = {};
+          if (kinds.length > 0) resources.kinds = kinds;
+          if (namespaces.length > 0) resources.namespaces = namespaces;
+          const raw = mode === 'legacy' ? { resources } : { [mode]: [{ resources }] };
+          const compiled = rule(raw);
+          const shortcut = compileKindNamespaceMatch(compiled);
+          if (kinds.length === 0 && namespaces.length === 0) return assert.equal(shortcut, undefined);
+          assert.ok(shortcut);
+          const object = {
+            apiVersion: r.kind === 'Deployment' ? 'apps/v1' : 'v1',
+            kind: r.kind,
+            metadata: {
+              name: r.name,
+              ...(r.kind === 'Pod' || r.kind === 'Deployment' ? { namespace: r.namespace } : {}),
+            },
+          };
+          const facts = resourceFacts(object);
+          assert.equal(shortcut(facts), matchesRule(compiled, facts), JSON.stringify({ raw, object }));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('is not offered for filters that read anything else', () => {
+    for (const [match, exclude] of [
+      [any({ kinds: ['Pod'], namespaces: ['prod-*'] })],
+      [any({ kinds: ['Pod'], selector: { matchLabels: { app: 'web' } } })],
+      [any({ kinds: ['Pod'], names: ['web-*'] })],
+      [any({ kinds: ['Pod'] }, { subjects: [{ kind: 'User', name: 'alice' }] })],
+      [{ any: [{ resources: { kinds: ['Pod'] } }, { resources: { kinds: ['Node'] } }] }],
+      [any({ kinds: ['Pod'] }), any({ namespaces: ['kube-system'] })],
+    ] as [unknown, unknown?][])
+      assert.equal(compileKindNamespaceMatch(rule(match, exclude)), undefined, JSON.stringify(match));
   });
 });

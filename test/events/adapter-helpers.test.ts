@@ -4,17 +4,21 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import {
   fileOperationFromFlagNames,
+  firstWord,
+  isRfc3339,
   fileOperationFromOpenFlags,
   normaliseSyscallSymbol,
   parseHostPort,
   splitCommandLine,
+  splitOnSpaces,
   stableId,
   timeFromUnix,
   timeFromUnixNanos,
 } from '../../src/events/adapters/common.js';
-import { parseLabelList } from '../../src/events/adapters/read.js';
+import { parseLabelList, stringMap } from '../../src/events/adapters/read.js';
 
 describe('splitCommandLine', () => {
   const cases: [string, string[]][] = [
@@ -99,5 +103,84 @@ describe('labels, flags, symbols, ids', () => {
     assert.notEqual(stableId('x', [long + 'b']), stableId('x', [long + 'c']));
     assert.notEqual(stableId('x', ['b' + long]), stableId('x', ['c' + long]));
     assert.match(stableId('falco', ['t']), /^falco-[0-9a-f]{16}$/);
+  });
+});
+
+/** The regex isRfc3339 replaced, kept here as the reference it must agree with. */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+describe('fast paths agree with their reference definitions', () => {
+  it('isRfc3339 accepts exactly what the RFC 3339 regex accepts', () => {
+    for (const value of [
+      '2026-11-26T12:00:00Z',
+      '2026-11-26T12:00:00.000000000Z',
+      '2026-11-26T12:00:00.1+02:00',
+      '2026-11-26T12:00:00.0000000000Z',
+      '2026-11-26T12:00:00.Z',
+      '2026-11-26 12:00:00Z',
+      '2026-11-26T12:00:00+0200',
+      '2026-11-26T12:00:00z',
+      '2026-11-26T12:00:00.123-05:30x',
+      '٢٠٢٦-11-26T12:00:00Z',
+      '',
+    ])
+      assert.equal(isRfc3339(value), RFC3339.test(value), value);
+    // Mutations of valid times: one character replaced, inserted or removed anywhere.
+    const valid = fc.constantFrom('2026-11-26T12:00:00Z', '2026-11-26T12:00:00.123456789+01:00');
+    const alphabet = fc.constantFrom(...'0123456789-:.TZz+ x'.split(''));
+    fc.assert(
+      fc.property(
+        valid,
+        fc.nat(40),
+        alphabet,
+        fc.constantFrom('replace', 'insert', 'delete'),
+        (v, at, c, op) => {
+          const i = at % (v.length + 1);
+          const mutated =
+            op === 'replace'
+              ? v.slice(0, i) + c + v.slice(i + 1)
+              : op === 'insert'
+                ? v.slice(0, i) + c + v.slice(i)
+                : v.slice(0, i) + v.slice(i + 1);
+          assert.equal(isRfc3339(mutated), RFC3339.test(mutated), mutated);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('splitCommandLine without quotes or backslashes is a split on blanks', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[a-z \t\n=/-]{0,30}$/), (line) => {
+        assert.deepEqual(
+          splitCommandLine(line),
+          line.split(/[ \t\n]+/).filter((w) => w !== ''),
+        );
+      }),
+    );
+  });
+
+  it('splitOnSpaces and firstWord split on spaces only, dropping the first words when asked', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[a-z \t-]{0,30}$/), fc.nat(3), (line, skip) => {
+        const words = line.split(' ').filter((w) => w !== '');
+        assert.deepEqual(splitOnSpaces(line), words);
+        assert.deepEqual(splitOnSpaces(line, skip), words.slice(skip));
+        assert.equal(firstWord(line), words[0]);
+      }),
+    );
+  });
+
+  it('stringMap returns string-only maps as they are and copies the others without non-strings', () => {
+    const labels = JSON.parse('{"app":"web","tier":"front"}') as Record<string, unknown>;
+    assert.equal(stringMap(labels), labels);
+    assert.deepEqual(stringMap({ app: 'web', replicas: 3, on: true }), { app: 'web' });
+    assert.equal(stringMap({}), undefined);
+    assert.equal(stringMap({ n: 1 }), undefined);
+    assert.equal(stringMap(['a']), undefined);
+    // A "__proto__" label is data: kept as an own key, never turned into a prototype.
+    const hostile = stringMap(JSON.parse('{"__proto__":"x","n":1,"a":"b"}'));
+    assert.deepEqual(Object.keys(hostile ?? {}), ['__proto__', 'a']);
+    assert.equal(Object.getPrototypeOf(hostile), Object.prototype);
   });
 });

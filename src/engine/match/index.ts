@@ -9,7 +9,7 @@
  *   in **match** filters is ignored; in **exclude** it is evaluated against the empty user, so a
  *   subject-based exclude never excludes.
  */
-import { checkPatterns, compileWildcard, type WildcardMatcher } from '../wildcard.js';
+import { checkPatterns, compileWildcard, containsWildcard, type WildcardMatcher } from '../wildcard.js';
 import { compileKind, type CompiledKind } from './kind.js';
 import { selectorMatches, type LabelSelector } from './selector.js';
 
@@ -264,4 +264,40 @@ export function matchesRule(
   if (!matchesBlock(rule.match, r, opts, 'match')) return false;
   if (rule.exclude && matchesBlock(rule.exclude, r, opts, 'exclude')) return false;
   return true;
+}
+
+/** What a kind-and-namespace match reads of a resource. */
+export type ResourceCoordinates = Pick<ResourceFacts, 'group' | 'version' | 'kind' | 'name' | 'namespace'>;
+
+/**
+ * matchesRule for the shape most runtime rules have — one match filter naming only `kinds` and literal
+ * `namespaces`, no exclude — as one direct check, or undefined for any other shape. Same answer as
+ * matchesRule without a policy namespace, user info or namespace labels (none of which such a filter
+ * reads); test/engine/match.test.ts compares the two.
+ */
+export function compileKindNamespaceMatch(
+  rule: MatchableRule,
+): ((resource: ResourceCoordinates) => boolean) | undefined {
+  if (rule.exclude !== undefined || rule.match.filters.length !== 1) return undefined;
+  const filter = rule.match.filters[0]!;
+  const d = filter.resources;
+  if (filter.hasUserInfo || d.empty) return undefined;
+  if (d.name || d.names || d.annotations || d.selector || d.namespaceSelector || d.operations)
+    return undefined;
+  if (d.namespaces?.some(containsWildcard)) return undefined;
+  const kinds = d.kinds;
+  const namespaces = d.namespaces && new Set(d.namespaces);
+  return (r) => {
+    if (kinds !== undefined) {
+      let kindMatches = false;
+      for (const k of kinds) {
+        if (k.test(r.group, r.version, r.kind, '')) {
+          kindMatches = true;
+          break;
+        }
+      }
+      if (!kindMatches) return false;
+    }
+    return namespaces === undefined || namespaces.has(r.kind === 'Namespace' ? r.name : r.namespace);
+  };
 }

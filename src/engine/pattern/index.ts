@@ -12,6 +12,7 @@
  * The rule evaluator formats messages: "validation error: <msg> rule <r> failed at path <path>".
  */
 import { compileNode, type PatternNode } from './compile.js';
+import { compilePlainTest } from './plain-test.js';
 import { PatternReferenceError, resolvePatternReferences } from './references.js';
 import {
   isSkipError,
@@ -58,11 +59,14 @@ export function compilePattern(pattern: unknown): CompiledPattern {
   }
   const root: PatternNode = compileNode(resolved);
   const stateful = needsMatchState(root);
+  const plain = compilePlainTest(root);
   return {
     match: (resource) => matchCompiled(root, resource, stateful ? newMatchState() : STATELESS),
     // Pass is exactly "the walk returned no error"; anchors and skips only decide which non-pass.
-    test: (resource) =>
-      validateElement(resource, root, '/', stateful ? newMatchState(true) : STATELESS_QUIET) === undefined,
+    test:
+      plain ??
+      ((resource) =>
+        validateElement(resource, root, '/', stateful ? newMatchState(true) : STATELESS_QUIET) === undefined),
   };
 }
 

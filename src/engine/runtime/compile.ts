@@ -8,6 +8,12 @@ import type { Behavior } from '../../events/types.js';
 import type { CompiledPolicy, CompiledRestrict, CompiledRule } from '../../policy/index.js';
 import type { FailureAction } from '../verdict.js';
 import type { PolicySummary } from './index.js';
+import {
+  compileKindNamespaceMatch,
+  matchesRule,
+  type MatchOptions,
+  type ResourceFacts,
+} from '../match/index.js';
 import { patternReadsOnlyEvent, variablesReadOnlyEvent } from './event-only.js';
 import { SharedPartsInterner, type SharedParts } from './shared-work.js';
 
@@ -19,6 +25,8 @@ export interface RuntimeRule {
   behaviors: ReadonlySet<Behavior>;
   /** match/exclude, preconditions, celPreconditions. */
   compiled: CompiledRule;
+  /** The rule's match/exclude (matchesRule, or its kind-and-namespace shortcut when it has that shape). */
+  matches: (resource: ResourceFacts, options: MatchOptions) => boolean;
   restrict: CompiledRestrict;
   /** The message as written, shown when a variable in it cannot be resolved for an event. */
   messageText: string;
@@ -92,6 +100,7 @@ function runtimeRuleOf(
     mode,
     behaviors: new Set(restrict.behaviors),
     compiled: rule,
+    matches: matcherOf(rule),
     restrict,
     messageText: typeof raw?.message === 'string' ? raw.message : `${rule.name}: restricted behavior`,
     actions: mode === 'Enforce' ? restrict.actions : [],
@@ -108,6 +117,12 @@ function runtimeRuleOf(
   if (severity) out.severity = severity;
   if (category) out.category = category;
   return out;
+}
+
+function matcherOf(rule: CompiledRule): RuntimeRule['matches'] {
+  const shortcut = compileKindNamespaceMatch(rule);
+  if (shortcut) return shortcut;
+  return (resource, options) => matchesRule(rule, resource, options);
 }
 
 /**

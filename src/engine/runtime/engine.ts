@@ -18,7 +18,7 @@ import type {
   RuntimeEngineOptions,
   SensorHints,
 } from './index.js';
-import { matchesRule, type MatchOptions } from '../match/index.js';
+import type { MatchOptions, ResourceFacts } from '../match/index.js';
 import { withVariables } from '../validate/cel.js';
 import { RuleIndex } from './rule-index.js';
 import { ruleErrorReasonOf, type RuleError } from './rule-error.js';
@@ -59,11 +59,25 @@ export class IndexedRuntimeEngine implements RuntimeEngine {
 
   evaluate(event: RuntimeEvent): Verdict[] {
     if (!this.index.has(event.behavior)) return [];
-    const attribution = attributeEvent(event, this.options.lookup, this.options.nodeName);
+    const { lookup, nodeName } = this.options;
+    const pod = event.pod;
+    let rules: readonly RuntimeRule[];
+    let attribution: Attribution;
     // What matching reads of the resource, computed once and shared by every rule that can fire.
-    const facts = attributionFacts(attribution);
-    const rules = this.index.candidates(event.behavior, facts.kind, facts.namespace);
-    if (rules.length === 0) return [];
+    let facts: ResourceFacts | undefined;
+    if (lookup === undefined && pod?.name) {
+      // Without a cluster a named pod is attributed to a Pod synthesised in its namespace: the rules
+      // that can fire are known before anything is built, and many events meet none.
+      rules = this.index.candidates(event.behavior, 'Pod', pod.namespace ?? 'default');
+      if (rules.length === 0) return [];
+      attribution = attributeEvent(event, lookup, nodeName);
+    } else {
+      attribution = attributeEvent(event, lookup, nodeName);
+      facts = attributionFacts(attribution);
+      rules = this.index.candidates(event.behavior, facts.kind, facts.namespace);
+      if (rules.length === 0) return [];
+    }
+    facts ??= attributionFacts(attribution);
     const namespace = attribution.ref.namespace;
     const namespaceLabels = namespace ? this.options.lookup?.namespaceLabels(namespace) : undefined;
     // A runtime event is not an admission request: no operation (`operations` is not checked) and
@@ -72,7 +86,7 @@ export class IndexedRuntimeEngine implements RuntimeEngine {
     const verdicts: Verdict[] = [];
     const shared = this.shared;
     shared.nextEvent();
-    let evaluation: Evaluation | undefined;
+    const evaluation = new Evaluation(event, attribution, facts, matchOptions);
     // A rule error (a variable that does not resolve on this event, a failing CEL call) is an expected
     // outcome here, thrown as an exception and kept only as its message (recordError). Capturing a
     // stack trace for each one cost more than evaluating the rule, so none is captured while rules
@@ -83,8 +97,7 @@ export class IndexedRuntimeEngine implements RuntimeEngine {
       for (const rule of rules) {
         // A namespaced RuntimePolicy governs only its own namespace.
         if (rule.policyNamespace !== undefined && rule.policyNamespace !== namespace) continue;
-        if (!shared.get(rule.shared.match, () => matchesRule(rule.compiled, facts, matchOptions))) continue;
-        evaluation ??= new Evaluation(event, attribution);
+        if (!shared.get(rule.shared.match, ruleMatches, rule, evaluation)) continue;
         try {
           const verdict = evaluateRule(rule, evaluation, shared);
           if (verdict) verdicts.push(verdict);
@@ -113,7 +126,7 @@ export class IndexedRuntimeEngine implements RuntimeEngine {
   }
 }
 
-/** Per-event values shared by every rule that fires on the event, built on first use. */
+/** Per-event values shared by every rule that can fire on the event; the costly ones built on first use. */
 class Evaluation {
   private viewCache: KubeObject | undefined;
   private eventViewCache: Record<string, unknown> | undefined;
@@ -124,6 +137,9 @@ class Evaluation {
   constructor(
     readonly event: RuntimeEvent,
     readonly attribution: Attribution,
+    /** What match/exclude read of the attributed resource. */
+    readonly facts: ResourceFacts,
+    readonly matchOptions: MatchOptions,
   ) {}
 
   get view(): KubeObject {
@@ -187,27 +203,15 @@ function evaluateRule(
     for (const pre of compiled.celPreconditions)
       if (pre.program.evaluate(activation) !== true) return undefined;
 
-  const pattern =
-    restrict.pattern ??
-    (restrict.patternTemplate && compilePattern(restrict.patternTemplate.render(evaluation.context)));
   // A restrict pattern describes what is forbidden: a match is a violation.
-  if (
-    pattern &&
-    !shared.get(rule.shared.pattern, () =>
-      pattern.test(rule.patternReadsOnlyEvent ? evaluation.eventView : evaluation.view),
-    )
-  )
-    return undefined;
-  const conditions = restrict.conditions;
-  if (
-    conditions &&
-    !shared.get(
-      rule.shared.conditions,
-      () =>
-        conditions.evaluate(rule.conditionsReadOnlyEvent ? evaluation.eventContext : evaluation.context)
-          .result,
-    )
-  )
+  if (restrict.pattern) {
+    if (!shared.get(rule.shared.pattern, staticPatternMatches, rule, evaluation)) return undefined;
+  } else if (restrict.patternTemplate) {
+    // A pattern with variables is rendered for each event, so it is never shared.
+    const pattern = compilePattern(restrict.patternTemplate.render(evaluation.context));
+    if (!pattern.test(evaluation.view)) return undefined;
+  }
+  if (restrict.conditions && !shared.get(rule.shared.conditions, conditionsHold, rule, evaluation))
     return undefined;
   if (restrict.cel !== undefined && activation !== undefined)
     for (const e of restrict.cel.expressions) if (e.program.evaluate(activation) !== true) return undefined;
@@ -219,7 +223,7 @@ function evaluateRule(
     mode: rule.mode,
     resource: attribution.ref,
     behavior: event.behavior,
-    message: shared.get(rule.shared.message, () => renderMessage(rule, evaluation)),
+    message: shared.get(rule.shared.message, renderMessage, rule, evaluation),
     eventId: event.id,
     time: event.time,
     actions: rule.actions,
@@ -231,6 +235,22 @@ function evaluateRule(
   if (rule.severity !== undefined) verdict.severity = rule.severity;
   if (rule.category !== undefined) verdict.category = rule.category;
   return verdict;
+}
+
+// The parts below take the rule and the evaluation as arguments (SharedOutcomes.get memoises them
+// per event without a closure per call).
+
+function ruleMatches(rule: RuntimeRule, evaluation: Evaluation): boolean {
+  return rule.matches(evaluation.facts, evaluation.matchOptions);
+}
+
+function staticPatternMatches(rule: RuntimeRule, evaluation: Evaluation): boolean {
+  return rule.restrict.pattern!.test(rule.patternReadsOnlyEvent ? evaluation.eventView : evaluation.view);
+}
+
+function conditionsHold(rule: RuntimeRule, evaluation: Evaluation): boolean {
+  const context = rule.conditionsReadOnlyEvent ? evaluation.eventContext : evaluation.context;
+  return rule.restrict.conditions!.evaluate(context).result;
 }
 
 function renderMessage(rule: RuntimeRule, evaluation: Evaluation): string {

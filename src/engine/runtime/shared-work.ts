@@ -94,13 +94,17 @@ export class SharedOutcomes {
     }
   }
 
-  /** The part's outcome for this event, computed on first use (and rethrown if it threw). */
-  get<T>(slot: number, compute: () => T): T {
-    if (slot === NOT_SHARED) return compute();
+  /**
+   * The part's outcome for this event, computed on first use (and rethrown if it threw). `compute`
+   * takes its inputs as arguments rather than capturing them: a closure per call would allocate on
+   * every rule of every event.
+   */
+  get<A, B, T>(slot: number, compute: (a: A, b: B) => T, a: A, b: B): T {
+    if (slot === NOT_SHARED) return compute(a, b);
     if (this.stamps[slot] !== this.epoch) {
       let value: unknown;
       try {
-        value = compute();
+        value = compute(a, b);
       } catch (error) {
         value = new Thrown(error);
       }

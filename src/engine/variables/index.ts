@@ -45,6 +45,8 @@ const HAS_ESCAPED = /\\\{\{/;
 
 /** True when `s` holds at least one `{{ }}` variable. */
 export function hasVariables(s: string): boolean {
+  // Every variable starts with "{{": most strings (rendered messages, plain values) have none.
+  if (!s.includes('{{')) return false;
   VARIABLE.lastIndex = 0;
   return VARIABLE.test(s);
 }

@@ -4,13 +4,57 @@
  */
 import type { FileOperation } from '../types.js';
 
-/** RFC 3339 with up to 9 fractional digits; compiled once at load. */
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
-
 const DIGITS = /^\d+$/;
 
+/**
+ * RFC 3339 with up to 9 fractional digits: `YYYY-MM-DDTHH:MM:SS[.fffffffff](Z|±HH:MM)`, the same
+ * strings as /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/. Checked by
+ * hand: every event's time goes through here, and the regex cost as much as the rest of the
+ * envelope (test/events/adapter-helpers.test.ts compares the two).
+ */
 export function isRfc3339(value: string): boolean {
-  return value.length <= 40 && RFC3339.test(value);
+  const length = value.length;
+  if (length < 20 || length > 35) return false;
+  if (
+    !digitsAt(value, 0, 4) ||
+    value.charCodeAt(4) !== 45 || // -
+    !digitsAt(value, 5, 2) ||
+    value.charCodeAt(7) !== 45 ||
+    !digitsAt(value, 8, 2) ||
+    value.charCodeAt(10) !== 84 || // T
+    !digitsAt(value, 11, 2) ||
+    value.charCodeAt(13) !== 58 || // :
+    !digitsAt(value, 14, 2) ||
+    value.charCodeAt(16) !== 58 ||
+    !digitsAt(value, 17, 2)
+  )
+    return false;
+  let i = 19;
+  if (value.charCodeAt(i) === 46) {
+    // .fffffffff
+    const start = ++i;
+    while (i < length && i - start < 10 && isDigitCode(value.charCodeAt(i))) i++;
+    const fraction = i - start;
+    if (fraction < 1 || fraction > 9) return false;
+  }
+  const zone = value.charCodeAt(i);
+  if (zone === 90) return i + 1 === length; // Z
+  if (zone !== 43 && zone !== 45) return false; // + -
+  return (
+    i + 6 === length &&
+    digitsAt(value, i + 1, 2) &&
+    value.charCodeAt(i + 3) === 58 &&
+    digitsAt(value, i + 4, 2)
+  );
+}
+
+function isDigitCode(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+function digitsAt(value: string, at: number, count: number): boolean {
+  for (let i = at; i < at + count; i++) if (!isDigitCode(value.charCodeAt(i))) return false;
+  return true;
 }
 
 /** Unix seconds (+ nanoseconds) → RFC 3339 UTC keeping nanosecond precision. */
@@ -95,6 +139,8 @@ function hex32(h: number): string {
  * No globbing or expansion, ever: the result is data, not a command.
  */
 export function splitCommandLine(line: string): string[] {
+  // Most command lines hold no quote and no backslash: then words are plain slices between blanks.
+  if (!hasQuoteOrBackslash(line)) return splitOnBlanks(line, 0);
   const out: string[] = [];
   let current = '';
   let inWord = false;
@@ -127,11 +173,57 @@ export function splitCommandLine(line: string): string[] {
   return out;
 }
 
-/** Splits on runs of spaces only (Falco's proc.cmdline joins argv with single spaces, unquoted). */
-export function splitOnSpaces(line: string): string[] {
+function hasQuoteOrBackslash(line: string): boolean {
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (c === 34 || c === 39 || c === 92) return true; // " ' \\
+  }
+  return false;
+}
+
+/** Words between runs of space, tab or newline, skipping the first `skip` words. */
+function splitOnBlanks(line: string, skip: number): string[] {
   const out: string[] = [];
-  for (const part of line.split(' ')) if (part.length > 0) out.push(part);
+  let start = -1;
+  let words = 0;
+  for (let i = 0; i <= line.length; i++) {
+    const c = i < line.length ? line.charCodeAt(i) : 32;
+    if (c === 32 || c === 9 || c === 10) {
+      if (start >= 0 && words++ >= skip) out.push(line.slice(start, i));
+      start = -1;
+    } else if (start < 0) {
+      start = i;
+    }
+  }
   return out;
+}
+
+/**
+ * Splits on runs of spaces only (Falco's proc.cmdline joins argv with single spaces, unquoted),
+ * dropping the first `skip` words (1 turns a command line into its arguments).
+ */
+export function splitOnSpaces(line: string, skip = 0): string[] {
+  const out: string[] = [];
+  let start = -1;
+  let words = 0;
+  for (let i = 0; i <= line.length; i++) {
+    if (i === line.length || line.charCodeAt(i) === 32) {
+      if (start >= 0 && words++ >= skip) out.push(line.slice(start, i));
+      start = -1;
+    } else if (start < 0) {
+      start = i;
+    }
+  }
+  return out;
+}
+
+/** The first space-separated word, without splitting the rest. */
+export function firstWord(line: string): string | undefined {
+  let start = 0;
+  while (start < line.length && line.charCodeAt(start) === 32) start++;
+  if (start === line.length) return undefined;
+  const end = line.indexOf(' ', start);
+  return end < 0 ? line.slice(start) : line.slice(start, end);
 }
 
 /** "containerd://abc…" → "abc…"; "docker-pullable://…" etc. Bare ids are returned as they are. */

@@ -20,6 +20,7 @@ import {
   bareContainerId,
   familyOf,
   fileOperationFromFlagNames,
+  firstWord,
   isRfc3339,
   parseHostPort,
   splitOnSpaces,
@@ -252,10 +253,10 @@ function fillProcess(event: RuntimeEvent, f: JsonObject): void {
     str(f['proc.exepath']) ??
     str(f['proc.exe']) ??
     name ??
-    (cmdline !== undefined ? splitOnSpaces(cmdline)[0] : undefined);
+    (cmdline !== undefined ? firstWord(cmdline) : undefined);
   if (binary !== undefined) process.binary = binary;
   if (argsText !== undefined) process.args = splitOnSpaces(argsText);
-  else if (cmdline !== undefined) process.args = splitOnSpaces(cmdline).slice(1);
+  else if (cmdline !== undefined) process.args = splitOnSpaces(cmdline, 1);
   const cwd = str(f['proc.cwd']);
   if (cwd !== undefined) process.cwd = cwd;
   if (!isEmpty(process)) event.process = process;
@@ -266,7 +267,7 @@ function fillProcess(event: RuntimeEvent, f: JsonObject): void {
   if (ppid !== undefined) parent.pid = ppid;
   const parentBinary = str(f['proc.pexepath']) ?? str(f['proc.pname']);
   if (parentBinary !== undefined) parent.binary = parentBinary;
-  if (pcmdline !== undefined) parent.args = splitOnSpaces(pcmdline).slice(1);
+  if (pcmdline !== undefined) parent.args = splitOnSpaces(pcmdline, 1);
   if (!isEmpty(parent)) event.parent = parent;
 }
 

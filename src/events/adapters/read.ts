@@ -67,13 +67,33 @@ export function strArray(value: unknown): string[] | undefined {
   return out;
 }
 
-/** A map of string values (labels); non-string values are dropped. */
+/**
+ * A map of string values (labels); non-string values are dropped. When every value is already a
+ * string (nearly always) the parsed object itself is returned, not a copy: adapters read freshly
+ * parsed input that nothing else holds, and events are never mutated after adaptation.
+ */
 export function stringMap(value: unknown): Record<string, string> | undefined {
   if (!isObject(value)) return undefined;
+  let size = 0;
+  for (const key in value) {
+    if (typeof value[key] !== 'string') return copyStrings(value);
+    size++;
+  }
+  return size > 0 ? (value as Record<string, string>) : undefined;
+}
+
+function copyStrings(value: JsonObject): Record<string, string> | undefined {
   let out: Record<string, string> | undefined;
   for (const key of Object.keys(value)) {
     const v = value[key];
-    if (typeof v === 'string') (out ??= {})[key] = v;
+    // defineProperty, not assignment: a "__proto__" key must stay a plain key.
+    if (typeof v === 'string')
+      Object.defineProperty((out ??= {}), key, {
+        value: v,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
   }
   return out;
 }
