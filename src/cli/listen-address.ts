@@ -15,8 +15,11 @@ export function parseListenAddress(
   value: string,
   { defaultHost, allowBarePort }: ListenAddressOptions,
 ): { host: string; port: number } {
+  // Surrounding blanks (a quoted " :8080" in a manifest) are dropped; blanks inside a host are not an
+  // address and would reach listen() as a name to resolve.
   const m =
-    /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value) ?? (allowBarePort ? /^()()(\d+)$/.exec(value) : null);
+    /^(?:\[([^\]\s]+)\]|([^:\s]*)):(\d+)$/.exec(value.trim()) ??
+    (allowBarePort ? /^()()(\d+)$/.exec(value.trim()) : null);
   const form = allowBarePort ? 'host:port, :port or port' : 'host:port or :port';
   if (!m) throw new Error(`invalid address ${JSON.stringify(value)} (want ${form})`);
   const port = Number(m[3]);

@@ -21,10 +21,16 @@ describe('listen-address flags', () => {
     );
   });
 
+  it('ignore blanks around the value: " :8080" is :8080, never a blank host', () => {
+    assert.deepEqual(parseListenAddress(' :8080', local), { host: '127.0.0.1', port: 8080 });
+    assert.deepEqual(parseListenAddress(' :8081 ', cluster), { host: '0.0.0.0', port: 8081 });
+    assert.deepEqual(parseListenAddress(' 9090', local), { host: '127.0.0.1', port: 9090 });
+  });
+
   it('refuse ports out of range and anything that is not an address', () => {
     assert.throws(() => parseListenAddress(':65536', cluster), /port out of range/);
     assert.throws(() => parseListenAddress('99999', local), /port out of range/);
-    for (const bad of ['', 'localhost', 'host:', 'host:http', '[::1]'])
+    for (const bad of ['', 'localhost', 'host:', 'host:http', '[::1]', 'my host:80', '[::1 ]:80'])
       assert.throws(() => parseListenAddress(bad, local), /invalid address/, bad);
   });
 });

@@ -28,7 +28,7 @@ const num = (what: string) => (v: string) => {
 
 /** The cluster flags' ":8081" form (controller-runtime's); an empty host listens on all addresses. */
 const parseBindAddress = (value: string): { host: string; port: number } =>
-  parseListenAddress(value.trim(), { defaultHost: '0.0.0.0', allowBarePort: false });
+  parseListenAddress(value, { defaultHost: '0.0.0.0', allowBarePort: false });
 
 export function register(program: Command): void {
   program
