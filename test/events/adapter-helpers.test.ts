@@ -66,6 +66,10 @@ describe('times', () => {
 describe('labels, flags, symbols, ids', () => {
   it('parses comma- and space-separated label lists', () => {
     assert.deepEqual(parseLabelList('app=nginx,tier=web', '='), { app: 'nginx', tier: 'web' });
+    // A "__proto__" label is data, as in stringMap.
+    const hostile = parseLabelList('__proto__=x,app=web', '=');
+    assert.deepEqual(Object.keys(hostile ?? {}), ['__proto__', 'app']);
+    assert.equal(Object.getPrototypeOf(hostile), Object.prototype);
     assert.deepEqual(parseLabelList('container=ubuntu-1 group=group-1', '='), {
       container: 'ubuntu-1',
       group: 'group-1',

@@ -15,6 +15,22 @@ export const SYNTHETIC_ANNOTATION = 'runtime.kyverno.io/synthetic';
 /** Used when neither the event nor the options name the node. */
 export const UNKNOWN_NODE = 'unknown-node';
 
+/**
+ * The namespace of the Pod an event is attributed to when that Pod is synthesised (no cluster, a pod
+ * named in the event), or undefined when attribution goes another way. Known before anything is built.
+ */
+export function synthesisedPodNamespace(
+  event: RuntimeEvent,
+  lookup: PodLookup | undefined,
+): string | undefined {
+  return !lookup && event.pod?.name ? podNamespaceOf(event) : undefined;
+}
+
+/** A synthesised pod's namespace: the event's, else "default" (as the API server would place it). */
+function podNamespaceOf(event: RuntimeEvent): string {
+  return event.pod?.namespace ?? 'default';
+}
+
 export function attributeEvent(
   event: RuntimeEvent,
   lookup: PodLookup | undefined,
@@ -25,7 +41,7 @@ export function attributeEvent(
 
   // With a cluster, an event whose pod is not in the cache is a host event: inventing a pod there
   // would produce reports about objects that do not exist. Without a cluster, synthesise it.
-  if (!lookup && event.pod?.name) return new SyntheticPodAttribution(event);
+  if (synthesisedPodNamespace(event, lookup) !== undefined) return new SyntheticPodAttribution(event);
 
   const node = event.node ?? nodeName ?? UNKNOWN_NODE;
   const nodeObject = lookup?.node(node) ?? synthesiseNode(node);
@@ -63,6 +79,7 @@ function attributed(pod: KubeObject, container: string | undefined, synthetic: b
 class SyntheticPodAttribution implements Attribution {
   readonly synthetic = true;
   readonly container: string;
+  readonly namespace: string;
   readonly ref: ResourceRef;
   private pod: KubeObject | undefined;
 
@@ -71,14 +88,15 @@ class SyntheticPodAttribution implements Attribution {
     const pod = event.pod;
     // Same fields and key order as refOf() on the built pod.
     const ref: ResourceRef = { apiVersion: 'v1', kind: 'Pod', name: pod?.name ?? '' };
-    const namespace = pod?.namespace ?? 'default';
-    if (namespace) ref.namespace = namespace; // an empty namespace is no namespace, as in refOf()
+    this.namespace = podNamespaceOf(event);
+    // An empty namespace is no namespace, as in refOf().
+    if (this.namespace) ref.namespace = this.namespace;
     if (pod?.uid) ref.uid = pod.uid;
     this.ref = ref;
   }
 
   get resource(): KubeObject {
-    return (this.pod ??= synthesisePod(this.event, this.container));
+    return (this.pod ??= synthesisePod(this.event, this.container, this.namespace));
   }
 
   /** What match reads of the pod, without building it (the same values as resourceFacts of it). */
@@ -92,7 +110,7 @@ class SyntheticPodAttribution implements Attribution {
       version: 'v1',
       kind: 'Pod',
       name: pod.name,
-      namespace: pod.namespace ?? 'default',
+      namespace: this.namespace,
       labels,
       annotations: SYNTHETIC_ANNOTATIONS,
     };
@@ -104,14 +122,14 @@ const SYNTHETIC_ANNOTATIONS: Readonly<Record<string, string>> = Object.freeze({
   [SYNTHETIC_ANNOTATION]: 'true',
 });
 
-function synthesisePod(event: RuntimeEvent, containerName: string): KubeObject {
+function synthesisePod(event: RuntimeEvent, containerName: string, namespace: string): KubeObject {
   const pod = event.pod ?? {};
   const container = event.container ?? {};
   // Plain literals with constant keys: a computed key or a conditional spread here would give each
   // pod a slow dictionary-mode shape.
   const metadata: SyntheticMetadata = {
     name: pod.name,
-    namespace: pod.namespace ?? 'default',
+    namespace,
     labels: pod.labels ?? {},
     annotations: { 'runtime.kyverno.io/synthetic': 'true' },
   };

@@ -8,7 +8,7 @@
 import type { Behavior, RuntimeEvent } from '../../events/types.js';
 import type { Verdict } from '../verdict.js';
 import { compilePattern } from '../pattern/index.js';
-import { attributeEvent, attributionFacts } from './attribution.js';
+import { attributeEvent, attributionFacts, synthesisedPodNamespace } from './attribution.js';
 import type { CompiledRuntimePolicies, RuntimeRule } from './compile.js';
 import type {
   Attribution,
@@ -60,26 +60,19 @@ export class IndexedRuntimeEngine implements RuntimeEngine {
   evaluate(event: RuntimeEvent): Verdict[] {
     if (!this.index.has(event.behavior)) return [];
     const { lookup, nodeName } = this.options;
-    const pod = event.pod;
-    let rules: readonly RuntimeRule[];
-    let attribution: Attribution;
+    // Without a cluster a named pod is attributed to a Pod synthesised in its namespace: the rules
+    // that can fire are known before anything is built, and many events meet none.
+    const podNamespace = synthesisedPodNamespace(event, lookup);
+    const known =
+      podNamespace !== undefined ? this.index.candidates(event.behavior, 'Pod', podNamespace) : undefined;
+    if (known?.length === 0) return [];
+    const attribution = attributeEvent(event, lookup, nodeName);
     // What matching reads of the resource, computed once and shared by every rule that can fire.
-    let facts: ResourceFacts | undefined;
-    if (lookup === undefined && pod?.name) {
-      // Without a cluster a named pod is attributed to a Pod synthesised in its namespace: the rules
-      // that can fire are known before anything is built, and many events meet none.
-      rules = this.index.candidates(event.behavior, 'Pod', pod.namespace ?? 'default');
-      if (rules.length === 0) return [];
-      attribution = attributeEvent(event, lookup, nodeName);
-    } else {
-      attribution = attributeEvent(event, lookup, nodeName);
-      facts = attributionFacts(attribution);
-      rules = this.index.candidates(event.behavior, facts.kind, facts.namespace);
-      if (rules.length === 0) return [];
-    }
-    facts ??= attributionFacts(attribution);
+    const facts = attributionFacts(attribution);
+    const rules = known ?? this.index.candidates(event.behavior, facts.kind, facts.namespace);
+    if (rules.length === 0) return [];
     const namespace = attribution.ref.namespace;
-    const namespaceLabels = namespace ? this.options.lookup?.namespaceLabels(namespace) : undefined;
+    const namespaceLabels = namespace ? lookup?.namespaceLabels(namespace) : undefined;
     // A runtime event is not an admission request: no operation (`operations` is not checked) and
     // no user info (ignored in match, as in Kyverno's background scans).
     const matchOptions = namespaceLabels ? { namespaceLabels } : NO_MATCH_OPTIONS;

@@ -140,7 +140,7 @@ function hex32(h: number): string {
  */
 export function splitCommandLine(line: string): string[] {
   // Most command lines hold no quote and no backslash: then words are plain slices between blanks.
-  if (!hasQuoteOrBackslash(line)) return splitOnBlanks(line, 0);
+  if (!hasQuoteOrBackslash(line)) return splitWords(line, 0, true);
   const out: string[] = [];
   let current = '';
   let inWord = false;
@@ -181,33 +181,22 @@ function hasQuoteOrBackslash(line: string): boolean {
   return false;
 }
 
-/** Words between runs of space, tab or newline, skipping the first `skip` words. */
-function splitOnBlanks(line: string, skip: number): string[] {
-  const out: string[] = [];
-  let start = -1;
-  let words = 0;
-  for (let i = 0; i <= line.length; i++) {
-    const c = i < line.length ? line.charCodeAt(i) : 32;
-    if (c === 32 || c === 9 || c === 10) {
-      if (start >= 0 && words++ >= skip) out.push(line.slice(start, i));
-      start = -1;
-    } else if (start < 0) {
-      start = i;
-    }
-  }
-  return out;
-}
-
 /**
  * Splits on runs of spaces only (Falco's proc.cmdline joins argv with single spaces, unquoted),
  * dropping the first `skip` words (1 turns a command line into its arguments).
  */
 export function splitOnSpaces(line: string, skip = 0): string[] {
+  return splitWords(line, skip, false);
+}
+
+/** Words between runs of spaces (and tabs and newlines when `anyBlank`), after the first `skip`. */
+function splitWords(line: string, skip: number, anyBlank: boolean): string[] {
   const out: string[] = [];
   let start = -1;
   let words = 0;
   for (let i = 0; i <= line.length; i++) {
-    if (i === line.length || line.charCodeAt(i) === 32) {
+    const c = i < line.length ? line.charCodeAt(i) : 32;
+    if (c === 32 || (anyBlank && (c === 9 || c === 10))) {
       if (start >= 0 && words++ >= skip) out.push(line.slice(start, i));
       start = -1;
     } else if (start < 0) {

@@ -86,15 +86,22 @@ function copyStrings(value: JsonObject): Record<string, string> | undefined {
   let out: Record<string, string> | undefined;
   for (const key of Object.keys(value)) {
     const v = value[key];
-    // defineProperty, not assignment: a "__proto__" key must stay a plain key.
-    if (typeof v === 'string')
-      Object.defineProperty((out ??= {}), key, {
-        value: v,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+    if (typeof v === 'string') out = withLabel(out, key, v);
   }
+  return out;
+}
+
+/**
+ * Adds one label to a map read from input, creating the map on first use. defineProperty, not
+ * assignment: a "__proto__" key from the input must stay a plain key, not replace the prototype.
+ */
+function withLabel(
+  map: Record<string, string> | undefined,
+  key: string,
+  value: string,
+): Record<string, string> {
+  const out = map ?? {};
+  Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
   return out;
 }
 
@@ -113,7 +120,7 @@ export function parseLabelList(value: string, separator: '=' | ':'): Record<stri
     start = i + 1;
     const at = part.indexOf(separator);
     if (at <= 0) continue;
-    (out ??= {})[part.slice(0, at)] = part.slice(at + 1);
+    out = withLabel(out, part.slice(0, at), part.slice(at + 1));
   }
   return out;
 }
