@@ -90,3 +90,47 @@ test('namespaced policies of the same name report their namespace and keep separ
   assert.equal(reporter.countFor('same-name'), 0, 'no cluster-wide policy of that name errored');
   assert.equal(reporter.total, 3);
 });
+
+test('each rule error names the key this event lacks, however the failures alternate', () => {
+  // A repeated failure reuses its error object (built once per variable, place and missing key):
+  // events lacking different keys in turn must still each get their own message.
+  const loaded = loadPolicyText(namespacedPolicy('default'), 'alternating.yaml');
+  assert.deepEqual(loaded.errors, []);
+  const engine = createRuntimeEngine(loaded.policies);
+  const base = {
+    id: 'e',
+    time: '2026-11-26T12:00:00Z',
+    source: 'test',
+    behavior: 'process-exec' as const,
+    pod: { namespace: 'default', name: 'web' },
+  };
+  const noNetwork = base;
+  const noPort = { ...base, network: { daddr: '10.0.0.1' } };
+  const port22 = { ...base, network: { daddr: '10.0.0.1', dport: 22 } };
+  const expected: [typeof base, string | undefined][] = [
+    [noNetwork, 'network'],
+    [noPort, 'dport'],
+    [noNetwork, 'network'],
+    [port22, undefined],
+    [noPort, 'dport'],
+    [noPort, 'dport'],
+  ];
+  for (const [event, missing] of expected) {
+    const verdicts = engine.evaluate(event);
+    const errors = engine.takeRuleErrors().recent.filter((e) => e.rule === 'port');
+    if (missing === undefined) {
+      assert.equal(errors.length, 0);
+      assert.deepEqual(
+        verdicts.map((v) => v.rule),
+        ['port', 'cel-port'],
+      );
+      continue;
+    }
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0]!.reason, 'missing-key');
+    assert.equal(
+      errors[0]!.message,
+      `failed to resolve event.network.dport at path /all/0/key: Unknown key "${missing}" in path`,
+    );
+  }
+});

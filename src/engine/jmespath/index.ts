@@ -40,11 +40,16 @@ function fieldChain(node: ExpressionNode): string[] | undefined {
  * tree walk — null through non-objects, Unknown key for a missing key — without the per-node dispatch.
  */
 function fieldPathQuery(keys: readonly string[]): JmesPathQuery {
+  // One error per key, made on first use and thrown again after. On the runtime path a missing key is
+  // an expected outcome (a field this event does not carry, on every such event), and a new Error with
+  // its message each time cost more than the rule. Errors are never mutated once thrown.
+  const notFound: (JmesPathNotFoundError | undefined)[] = keys.map(() => undefined);
   return (data) => {
     let v: unknown = data;
-    for (const k of keys) {
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
       if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
-      if (!Object.hasOwn(v, k)) throw new JmesPathNotFoundError(k);
+      if (!Object.hasOwn(v, k)) throw (notFound[i] ??= new JmesPathNotFoundError(k));
       v = (v as Record<string, unknown>)[k] ?? null;
     }
     return v;

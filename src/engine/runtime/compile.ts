@@ -12,6 +12,7 @@ import {
   compileKindNamespaceMatch,
   matchesRule,
   type MatchOptions,
+  type ResourceCoordinates,
   type ResourceFacts,
 } from '../match/index.js';
 import { patternReadsOnlyEvent, variablesReadOnlyEvent } from './event-only.js';
@@ -27,6 +28,8 @@ export interface RuntimeRule {
   compiled: CompiledRule;
   /** The rule's match/exclude (matchesRule, or its kind-and-namespace shortcut when it has that shape). */
   matches: (resource: ResourceFacts, options: MatchOptions) => boolean;
+  /** The shortcut alone, when the rule has that shape: it reads only the resource's coordinates. */
+  kindNamespaceMatch?: (resource: ResourceCoordinates) => boolean;
   restrict: CompiledRestrict;
   /** The message as written, shown when a variable in it cannot be resolved for an event. */
   messageText: string;
@@ -94,13 +97,14 @@ function runtimeRuleOf(
 ): RuntimeRule {
   const raw = rule.raw.restrict as { message?: unknown; pattern?: unknown; conditions?: unknown } | undefined;
   const mode = rule.failureAction;
+  const kindNamespaceMatch = compileKindNamespaceMatch(rule);
   const out: RuntimeRule = {
     policy: policy.name,
     rule: rule.name,
     mode,
     behaviors: new Set(restrict.behaviors),
     compiled: rule,
-    matches: matcherOf(rule),
+    matches: matcherOf(rule, kindNamespaceMatch),
     restrict,
     messageText: typeof raw?.message === 'string' ? raw.message : `${rule.name}: restricted behavior`,
     actions: mode === 'Enforce' ? restrict.actions : [],
@@ -111,6 +115,7 @@ function runtimeRuleOf(
     messageReadsOnlyEvent: typeof raw?.message === 'string' && variablesReadOnlyEvent(raw.message),
   };
   if (policy.namespace) out.policyNamespace = policy.namespace;
+  if (kindNamespaceMatch) out.kindNamespaceMatch = kindNamespaceMatch;
   // Kyverno's policies.kyverno.io/severity and /category annotations carry over to reports.
   const severity = policy.annotations['policies.kyverno.io/severity'];
   const category = policy.annotations['policies.kyverno.io/category'];
@@ -119,8 +124,7 @@ function runtimeRuleOf(
   return out;
 }
 
-function matcherOf(rule: CompiledRule): RuntimeRule['matches'] {
-  const shortcut = compileKindNamespaceMatch(rule);
+function matcherOf(rule: CompiledRule, shortcut: RuntimeRule['kindNamespaceMatch']): RuntimeRule['matches'] {
   if (shortcut) return shortcut;
   return (resource, options) => matchesRule(rule, resource, options);
 }

@@ -13,12 +13,13 @@ import type { CompiledRuntimePolicies, RuntimeRule } from './compile.js';
 import type {
   Attribution,
   KubeObject,
+  PodLookup,
   PolicySummary,
   RuntimeEngine,
   RuntimeEngineOptions,
   SensorHints,
 } from './index.js';
-import type { MatchOptions, ResourceFacts } from '../match/index.js';
+import type { MatchOptions, ResourceCoordinates, ResourceFacts } from '../match/index.js';
 import { withVariables } from '../validate/cel.js';
 import { RuleIndex } from './rule-index.js';
 import { ruleErrorReasonOf, type RuleError } from './rule-error.js';
@@ -61,25 +62,35 @@ export class IndexedRuntimeEngine implements RuntimeEngine {
     if (!this.index.has(event.behavior)) return [];
     const { lookup, nodeName } = this.options;
     // Without a cluster a named pod is attributed to a Pod synthesised in its namespace: the rules
-    // that can fire are known before anything is built, and many events meet none.
+    // that can fire are known before anything is built, and many events meet none. Those that do are
+    // often decided by the event alone (kinds and namespaces in match, a pattern on `event`), so the
+    // attribution is then built only for a verdict.
     const podNamespace = synthesisedPodNamespace(event, lookup);
-    const known =
-      podNamespace !== undefined ? this.index.candidates(event.behavior, 'Pod', podNamespace) : undefined;
-    if (known?.length === 0) return [];
-    const attribution = attributeEvent(event, lookup, nodeName);
-    // What matching reads of the resource, computed once and shared by every rule that can fire.
-    const facts = attributionFacts(attribution);
-    const rules = known ?? this.index.candidates(event.behavior, facts.kind, facts.namespace);
-    if (rules.length === 0) return [];
-    const namespace = attribution.ref.namespace;
-    const namespaceLabels = namespace ? lookup?.namespaceLabels(namespace) : undefined;
-    // A runtime event is not an admission request: no operation (`operations` is not checked) and
-    // no user info (ignored in match, as in Kyverno's background scans).
-    const matchOptions = namespaceLabels ? { namespaceLabels } : NO_MATCH_OPTIONS;
+    let evaluation: Evaluation;
+    let rules: readonly RuntimeRule[];
+    let namespace: string | undefined;
+    if (podNamespace !== undefined) {
+      rules = this.index.candidates(event.behavior, 'Pod', podNamespace);
+      if (rules.length === 0) return [];
+      evaluation = new Evaluation(event, lookup, nodeName, NO_MATCH_OPTIONS, podNamespace);
+      // As SyntheticPodAttribution's ref: an empty namespace is no namespace.
+      namespace = podNamespace === '' ? undefined : podNamespace;
+    } else {
+      const attribution = attributeEvent(event, lookup, nodeName);
+      // What matching reads of the resource, computed once and shared by every rule that can fire.
+      const facts = attributionFacts(attribution);
+      rules = this.index.candidates(event.behavior, facts.kind, facts.namespace);
+      if (rules.length === 0) return [];
+      namespace = attribution.ref.namespace;
+      const namespaceLabels = namespace ? lookup?.namespaceLabels(namespace) : undefined;
+      // A runtime event is not an admission request: no operation (`operations` is not checked) and
+      // no user info (ignored in match, as in Kyverno's background scans).
+      const matchOptions = namespaceLabels ? { namespaceLabels } : NO_MATCH_OPTIONS;
+      evaluation = new Evaluation(event, lookup, nodeName, matchOptions, undefined, attribution, facts);
+    }
     const verdicts: Verdict[] = [];
     const shared = this.shared;
     shared.nextEvent();
-    const evaluation = new Evaluation(event, attribution, facts, matchOptions);
     // A rule error (a variable that does not resolve on this event, a failing CEL call) is an expected
     // outcome here, thrown as an exception and kept only as its message (recordError). Capturing a
     // stack trace for each one cost more than evaluating the rule, so none is captured while rules
@@ -119,21 +130,50 @@ export class IndexedRuntimeEngine implements RuntimeEngine {
   }
 }
 
-/** Per-event values shared by every rule that can fire on the event; the costly ones built on first use. */
+/**
+ * Per-event values shared by every rule that can fire on the event, each built on first use: a rule
+ * decided by the event alone never builds the attribution, the resource or its facts.
+ */
 class Evaluation {
   private viewCache: KubeObject | undefined;
   private eventViewCache: Record<string, unknown> | undefined;
   private eventContextCache: Record<string, unknown> | undefined;
   private contextCache: Record<string, unknown> | undefined;
   private celCache: Record<string, unknown> | undefined;
+  private podCoordinatesCache: ResourceCoordinates | undefined;
 
   constructor(
     readonly event: RuntimeEvent,
-    readonly attribution: Attribution,
-    /** What match/exclude read of the attributed resource. */
-    readonly facts: ResourceFacts,
+    private readonly lookup: PodLookup | undefined,
+    private readonly nodeName: string | undefined,
     readonly matchOptions: MatchOptions,
+    /** Set when the event is attributed to a Pod synthesised in this namespace (no cluster). */
+    readonly synthesisedPodNamespace: string | undefined,
+    private attributionCache?: Attribution,
+    /** What match/exclude read of the attributed resource. */
+    private factsCache?: ResourceFacts,
   ) {}
+
+  get attribution(): Attribution {
+    return (this.attributionCache ??= attributeEvent(this.event, this.lookup, this.nodeName));
+  }
+
+  get facts(): ResourceFacts {
+    return (this.factsCache ??= attributionFacts(this.attribution));
+  }
+
+  /** Kind and namespace of the synthesised Pod (the same values as its facts), or undefined. */
+  get synthesisedPodCoordinates(): ResourceCoordinates | undefined {
+    const namespace = this.synthesisedPodNamespace;
+    if (namespace === undefined) return undefined;
+    return (this.podCoordinatesCache ??= {
+      group: '',
+      version: 'v1',
+      kind: 'Pod',
+      name: this.event.pod?.name ?? '',
+      namespace,
+    });
+  }
 
   get view(): KubeObject {
     return (this.viewCache ??= runtimeView(this.attribution, this.event));
@@ -234,6 +274,9 @@ function evaluateRule(
 // per event without a closure per call).
 
 function ruleMatches(rule: RuntimeRule, evaluation: Evaluation): boolean {
+  // A kinds-and-namespaces match reads nothing else: a synthesised pod is not built for it.
+  const coordinates = rule.kindNamespaceMatch && evaluation.synthesisedPodCoordinates;
+  if (coordinates) return rule.kindNamespaceMatch!(coordinates);
   return rule.matches(evaluation.facts, evaluation.matchOptions);
 }
 

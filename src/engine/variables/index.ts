@@ -60,6 +60,8 @@ interface CompiledVariable {
   readonly query: JmesPathQuery | undefined;
   /** Same query with request.object → request.oldObject, for DELETE requests. */
   readonly deleteQuery: JmesPathQuery | undefined;
+  /** The last substitution failure, thrown again for the same cause at the same path (resolve). */
+  lastFailure: VariableSubstitutionError | undefined;
 }
 
 interface Settings {
@@ -72,12 +74,20 @@ function compileVariable(raw: string): CompiledVariable {
   if (shallow) inner = inner.slice(1);
   const variable = inner.trim();
   const usesCurrent = variable === '@' || variable.startsWith('@.') || variable.startsWith('@[');
-  if (usesCurrent) return { variable, shallow, usesCurrent, query: undefined, deleteQuery: undefined };
+  if (usesCurrent)
+    return {
+      variable,
+      shallow,
+      usesCurrent,
+      query: undefined,
+      deleteQuery: undefined,
+      lastFailure: undefined,
+    };
   const query = compileJmesPath(variable);
   const deleteQuery = variable.includes('request.object')
     ? compileJmesPath(variable.replaceAll('request.object', 'request.oldObject'))
     : undefined;
-  return { variable, shallow, usesCurrent, query, deleteQuery };
+  return { variable, shallow, usesCurrent, query, deleteQuery, lastFailure: undefined };
 }
 
 /** JSON pointer → JMESPath under request.object ("/spec/containers/0" → request.object.spec.containers[0]). */
@@ -114,8 +124,19 @@ function resolve(
     return q(context);
   } catch (e) {
     if (settings.unresolvedAsEmpty) return '';
-    throw new VariableSubstitutionError(v.variable, path, e);
+    throw substitutionFailure(v, path, e);
   }
+}
+
+/**
+ * The error for a variable that cannot be resolved. The same variable failing at the same place for
+ * the same cause (fieldPathQuery throws one error per missing key) is one error, built once: on the
+ * runtime path that is every event lacking the field, and building it each time cost more than the rule.
+ */
+function substitutionFailure(v: CompiledVariable, path: string, cause: unknown): VariableSubstitutionError {
+  const last = v.lastFailure;
+  if (last !== undefined && last.cause === cause && last.path === path) return last;
+  return (v.lastFailure = new VariableSubstitutionError(v.variable, path, cause));
 }
 
 function toText(v: unknown): string {

@@ -4,6 +4,7 @@
  * numeric priority). Context lives only in the flat `output_fields` map; every field is optional,
  * and null / "<NA>" mean absent. The text `output` is kept for display and never parsed.
  */
+import { blankRecord } from '../../util/blank-record.js';
 import type {
   AlertInfo,
   Behavior,
@@ -124,7 +125,7 @@ export function adaptFalco(record: JsonObject, options: AdaptOptions): AdaptOutc
   if (behavior === 'file-read' || behavior === 'file-write' || behavior === 'alert') {
     const path = filePath(fields);
     if (path !== undefined || behavior !== 'alert') {
-      const file: FileInfo = {};
+      const file: FileInfo = blankRecord();
       if (path !== undefined) file.path = path;
       if (behavior !== 'alert' && operation !== undefined) file.operation = operation;
       if (!isEmpty(file)) event.file = file;
@@ -212,7 +213,7 @@ function fillWorkload(event: RuntimeEvent, f: JsonObject): void {
     name = str(f['ka.target.name']);
     namespace ??= str(f['ka.target.namespace']);
   }
-  const pod: PodInfo = {};
+  const pod: PodInfo = blankRecord();
   if (namespace !== undefined) pod.namespace = namespace;
   if (name !== undefined) pod.name = name;
   const uid = str(f['k8s.pod.uid']) ?? str(f['k8s.pod.id']) ?? str(f['k8smeta.pod.uid']);
@@ -232,7 +233,7 @@ function fillWorkload(event: RuntimeEvent, f: JsonObject): void {
   const image =
     str(f['container.image']) ??
     (repository !== undefined && tag !== undefined ? `${repository}:${tag}` : repository);
-  const container: ContainerInfo = {};
+  const container: ContainerInfo = blankRecord();
   if (id !== undefined) container.id = bareContainerId(id);
   const containerName = str(f['container.name']);
   if (containerName !== undefined) container.name = containerName;
@@ -244,7 +245,7 @@ function fillProcess(event: RuntimeEvent, f: JsonObject): void {
   const name = str(f['proc.name']);
   const cmdline = str(f['proc.cmdline']);
   const argsText = str(f['proc.args']);
-  const process: ProcessInfo = {};
+  const process: ProcessInfo = blankRecord();
   const pid = uint32(f['proc.pid']);
   if (pid !== undefined) process.pid = pid;
   const uid = uint32(f['user.uid']);
@@ -262,7 +263,7 @@ function fillProcess(event: RuntimeEvent, f: JsonObject): void {
   if (!isEmpty(process)) event.process = process;
 
   const pcmdline = str(f['proc.pcmdline']);
-  const parent: ParentInfo = {};
+  const parent: ParentInfo = blankRecord();
   const ppid = uint32(f['proc.ppid']);
   if (ppid !== undefined) parent.pid = ppid;
   const parentBinary = str(f['proc.pexepath']) ?? str(f['proc.pname']);
@@ -276,7 +277,7 @@ function fillProcess(event: RuntimeEvent, f: JsonObject): void {
  * default rules print only the tuple). For an outbound connect the client is us, the server remote.
  */
 function networkInfo(f: JsonObject): NetworkInfo | undefined {
-  const network: NetworkInfo = {};
+  const network: NetworkInfo = blankRecord();
   const tuple = str(f['fd.name']);
   const arrow = tuple !== undefined ? tuple.indexOf('->') : -1;
   if (tuple !== undefined && arrow > 0) {

@@ -4,7 +4,8 @@
  * (space- or comma-separated); the syscall / LSM hook / kfunc in `Data` decides the behavior
  * within an Operation. Mapping table: docs/events.md "KubeArmor".
  */
-import type { Behavior, FileOperation, NetworkInfo, RuntimeEvent } from '../types.js';
+import { blankRecord } from '../../util/blank-record.js';
+import type { AlertInfo, Behavior, FileOperation, NetworkInfo, RuntimeEvent } from '../types.js';
 import {
   familyOf,
   fileOperationFromFlagNames,
@@ -142,7 +143,9 @@ export function adaptKubeArmor(record: JsonObject, options: AdaptOptions): Adapt
       return skip('no-behavior', `kubearmor: ${operation} ${hook ?? ''} log carries no behavior`.trimEnd());
     event.behavior = 'alert';
     // Set in place (the block is this event's own): a spread that adds a key is slow in V8.
-    (event.alert ??= {}).rule = policy ?? type ?? operation;
+    const alert: AlertInfo = event.alert ?? blankRecord();
+    alert.rule = policy ?? type ?? operation;
+    event.alert = alert;
   } else {
     event.behavior = behavior;
   }

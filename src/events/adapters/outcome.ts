@@ -3,6 +3,7 @@
  * (kyverno_runtime_events_dropped_total{reason}); the detail is free text for logs. docs/events.md
  * "Skip reasons" lists them; keep both in sync.
  */
+import { blankRecord } from '../../util/blank-record.js';
 import type { RuntimeEvent } from '../types.js';
 
 export type SourceFormat = 'tetragon' | 'falco' | 'kubearmor' | 'tracee' | 'runtime' | 'cloudevents';
@@ -62,7 +63,7 @@ export function emitted(format: SourceFormat, event: RuntimeEvent): AdaptOutcome
 }
 
 function withoutUndefined(record: Record<string, unknown>): RuntimeEvent {
-  const out: Record<string, unknown> = {};
+  const out: Record<string, unknown> = blankRecord();
   for (const key in record) if (record[key] !== undefined) out[key] = record[key];
   return out as unknown as RuntimeEvent;
 }

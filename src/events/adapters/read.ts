@@ -4,6 +4,7 @@
  * rather than a zod schema per tool because tool payloads are wide, loosely typed and versioned;
  * reading only the fields we map, once, is both faster and more tolerant (unknown keys ignored).
  */
+import { blankRecord } from '../../util/blank-record.js';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -135,7 +136,9 @@ export function compact<T extends object>(value: T): T | undefined {
   const source = value as Record<string, unknown>;
   for (const key in source) {
     const v = source[key];
-    if (v !== undefined) (out ??= {})[key] = v;
+    if (v === undefined) continue;
+    out ??= blankRecord();
+    out[key] = v;
   }
   return out as T | undefined;
 }

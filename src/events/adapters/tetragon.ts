@@ -3,6 +3,7 @@
  * Protojson rules: snake_case keys, 64-bit ints as strings, zero values omitted, unknown keys
  * ignored; re-serialised captures add explicit nulls, which read as absent here.
  */
+import { blankRecord } from '../../util/blank-record.js';
 import type {
   AlertInfo,
   Behavior,
@@ -140,7 +141,7 @@ export function adaptTetragon(record: JsonObject, options: AdaptOptions): AdaptO
 // compact over many object shapes was among the adapter's top costs.
 
 function fillProcess(event: RuntimeEvent, p: JsonObject): void {
-  const process: ProcessInfo = {};
+  const process: ProcessInfo = blankRecord();
   const pid = uint32(p.pid);
   if (pid !== undefined) process.pid = pid;
   const uid = uint32(p.uid);
@@ -159,7 +160,7 @@ function fillProcess(event: RuntimeEvent, p: JsonObject): void {
 
   const pod = obj(p.pod);
   const containerObj = obj(pod?.container);
-  const container: ContainerInfo = {};
+  const container: ContainerInfo = blankRecord();
   const containerId = str(containerObj?.id) ?? str(p.docker);
   if (containerId !== undefined) container.id = bareContainerId(containerId);
   const containerName = str(containerObj?.name);
@@ -170,7 +171,7 @@ function fillProcess(event: RuntimeEvent, p: JsonObject): void {
   if (!isEmpty(container)) event.container = container;
 
   if (pod) {
-    const info: PodInfo = {};
+    const info: PodInfo = blankRecord();
     const namespace = str(pod.namespace);
     if (namespace !== undefined) info.namespace = namespace;
     const name = str(pod.name);
@@ -188,7 +189,7 @@ function fillProcess(event: RuntimeEvent, p: JsonObject): void {
 }
 
 function parentInfo(p: JsonObject): ParentInfo | undefined {
-  const parent: ParentInfo = {};
+  const parent: ParentInfo = blankRecord();
   const pid = uint32(p.pid);
   if (pid !== undefined) parent.pid = pid;
   const binary = str(p.binary);
@@ -321,7 +322,7 @@ function hookEvent(event: RuntimeEvent, type: string, body: JsonObject): string 
   const tags = nonEmpty(strArray(body.tags));
   const message = str(body.message);
   if (policy !== undefined || tags !== undefined || message !== undefined) {
-    const alert: AlertInfo = {};
+    const alert: AlertInfo = blankRecord();
     if (policy !== undefined) alert.rule = policy;
     if (tags !== undefined) alert.tags = tags;
     if (message !== undefined) alert.output = message;
@@ -335,7 +336,9 @@ function hookEvent(event: RuntimeEvent, type: string, body: JsonObject): string 
     // A hook no row maps: still a detection by the TracingPolicy that selected it.
     event.behavior = 'alert';
     // Set in place (the block is this event's own): a spread that adds a key is slow in V8.
-    (event.alert ??= {}).rule = policy ?? name ?? type;
+    const alert: AlertInfo = event.alert ?? blankRecord();
+    alert.rule = policy ?? name ?? type;
+    event.alert = alert;
   }
   return name;
 }
@@ -462,7 +465,7 @@ const FAMILIES: Readonly<Record<string, 'ipv4' | 'ipv6' | 'unix'>> = {
 function socketInfo(args: HookArgs, direction: 'connect' | 'listen'): RuntimeEvent['network'] {
   // Fields are assigned one by one in the output order, rather than spread and compacted: a spread
   // plus a generic compact was this adapter's top cost on connect-heavy streams.
-  const network: NetworkInfo = {};
+  const network: NetworkInfo = blankRecord();
   const sock = args.sock;
   if (sock) {
     const saddr = str(sock.saddr);
