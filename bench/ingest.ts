@@ -46,6 +46,8 @@ const elapsedSeconds = () => Number(process.hrtime.bigint() - started) / 1e9;
 const SAMPLE_EVERY = 8;
 const GOAL_RATIO = 0.5;
 const GOAL_P99_US = 100;
+/** The goal is set for this policy-set size; other sizes are reported beside it. */
+const GOAL_POLICIES = 100;
 
 const rand = seededRandom(42);
 const namespaces = Array.from({ length: 50 }, (_, i) => `ns-${i}`);
@@ -223,6 +225,8 @@ interface Run {
   result: RunResult;
   /** Verdicts and adapter skips; undefined violations for runs without policies. Reset after warm-up. */
   counts: { violations?: number; skipped: number };
+  /** Size of the policy set evaluated; undefined for the runs without policies. */
+  policies?: number;
 }
 
 /**
@@ -235,33 +239,40 @@ interface Run {
 const CHUNK_LINES = Number(process.env.BENCH_CHUNK ?? 32768);
 
 /**
- * Feeds the corpus to every run, chunk by chunk, until the end or the time budget. Every
- * SAMPLE_EVERY-th event of a sampled run is timed on its own (two clock reads, ~0.1 µs, amortised over
- * the other events); CPU and wall time are read per chunk, so the clocks stay off the hot path.
+ * Feeds the corpus to every run, chunk by chunk, until the end or the time budget. Each run splits
+ * the chunk's lines from the corpus bytes itself, inside its timed loop: splitting is part of both
+ * the baseline ("bare line splitting + JSON.parse") and the whole hot path, as when a source reads a
+ * stream. Every SAMPLE_EVERY-th event of a sampled run is also timed on its own — adapt + evaluate,
+ * the split excluded — (two clock reads, ~0.1 µs, amortised over the other events); CPU and wall
+ * time are read per chunk, so the clocks stay off the hot path.
  */
 function measure(buf: Buffer, runs: readonly Run[], budgetSeconds: number): void {
   const deadline = process.hrtime.bigint() + BigInt(Math.round(budgetSeconds * 1e9));
-  const chunk: string[] = [];
-  let from = 0;
-  for (let chunkIndex = 0; from < buf.length; chunkIndex++) {
-    chunk.length = 0;
-    while (chunk.length < CHUNK_LINES) {
-      const nl = buf.indexOf(10, from);
+  let chunkStart = 0;
+  for (let chunkIndex = 0; chunkStart < buf.length; chunkIndex++) {
+    // The chunk's end: just after its CHUNK_LINES-th newline (or the end of the corpus).
+    let chunkEnd = chunkStart;
+    let lines = 0;
+    while (lines < CHUNK_LINES) {
+      const nl = buf.indexOf(10, chunkEnd);
       if (nl < 0) {
-        from = buf.length;
+        chunkEnd = buf.length;
         break;
       }
-      chunk.push(buf.toString('utf8', from, nl));
-      from = nl + 1;
+      chunkEnd = nl + 1;
+      lines++;
     }
     for (let k = 0; k < runs.length; k++) {
       const run = runs[(chunkIndex + k) % runs.length]!;
-      const { onLine, result } = run;
+      const { onLine, result, sampled } = run;
       const cpuStart = process.cpuUsage();
       const start = process.hrtime.bigint();
-      for (let i = 0; i < chunk.length; i++) {
-        const line = chunk[i]!;
-        if (run.sampled && i % SAMPLE_EVERY === 0) {
+      let from = chunkStart;
+      for (let i = 0; i < lines; i++) {
+        const nl = buf.indexOf(10, from);
+        const line = buf.toString('utf8', from, nl);
+        from = nl + 1;
+        if (sampled && i % SAMPLE_EVERY === 0) {
           const t = process.hrtime.bigint();
           onLine(line);
           result.samples.push(Number(process.hrtime.bigint() - t) / 1000);
@@ -272,8 +283,9 @@ function measure(buf: Buffer, runs: readonly Run[], budgetSeconds: number): void
       result.seconds += Number(process.hrtime.bigint() - start) / 1e9;
       const cpu = process.cpuUsage(cpuStart);
       result.cpuSeconds += (cpu.user + cpu.system) / 1e6;
-      result.lines += chunk.length;
+      result.lines += lines;
     }
+    chunkStart = chunkEnd;
     if (process.hrtime.bigint() > deadline) break;
   }
   for (const run of runs) run.result.samples.sort((a, b) => a - b);
@@ -343,6 +355,7 @@ for (const count of POLICY_COUNTS) {
   const counts = { violations: 0, skipped: 0 };
   runs.push({
     name: `adapt + evaluate, ${count} policies`,
+    policies: count,
     sampled: true,
     result: emptyResult(),
     counts,
@@ -406,13 +419,19 @@ console.log(
     `of one event, timed alone, every ${SAMPLE_EVERY}th event`,
 );
 
-for (const row of runs.filter((r) => r.counts.violations !== undefined)) {
+for (const row of runs.filter((r) => r.policies !== undefined)) {
   const ratio = perCpuSecond(row.result) / bareRate;
   const p99 = percentile(row.result.samples, 99);
   const met = ratio >= GOAL_RATIO && p99 <= GOAL_P99_US;
+  const verdict =
+    row.policies === GOAL_POLICIES
+      ? met
+        ? 'MET'
+        : 'NOT MET'
+      : `reported beside (the goal is set at ${GOAL_POLICIES} policies)`;
   console.log(
     `goal ratio >= ${GOAL_RATIO.toFixed(2)} and p99 <= ${GOAL_P99_US} µs, ${row.name}: ` +
-      `ratio ${ratio.toFixed(2)}, p99 ${p99.toFixed(1)} µs — ${met ? 'MET' : 'NOT MET'}`,
+      `ratio ${ratio.toFixed(2)}, p99 ${p99.toFixed(1)} µs — ${verdict}`,
   );
 }
 // Keep the parse/adapt results observable so the baseline loops cannot be optimised away.

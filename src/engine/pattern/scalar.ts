@@ -199,7 +199,18 @@ function compileStringPatterns(pattern: string): ScalarMatcher {
   return {
     test: (value) => {
       if (value === pattern) return true;
-      return alternatives.some((all) => all.every((c) => testCondition(c, value)));
+      // Loops rather than some/every: no closure per call (this runs for every pattern leaf).
+      for (const all of alternatives) {
+        let holds = true;
+        for (const c of all) {
+          if (!testCondition(c, value)) {
+            holds = false;
+            break;
+          }
+        }
+        if (holds) return true;
+      }
+      return false;
     },
   };
 }

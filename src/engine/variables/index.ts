@@ -41,7 +41,6 @@ export interface TemplateOptions {
 
 /** Kyverno's `RegexVariables`: group 1 is the preceding character (or start), group 2 the variable. */
 const VARIABLE = /(^|[^\\])(\{\{(?:\{[^{}]*\}|[^{}])*\}\})/g;
-const HAS_ESCAPED = /\\\{\{/;
 
 /** True when `s` holds at least one `{{ }}` variable. */
 export function hasVariables(s: string): boolean {
@@ -146,7 +145,8 @@ function toText(v: unknown): string {
 }
 
 function unescape(s: string): string {
-  return HAS_ESCAPED.test(s) ? s.replaceAll('\\{{', '{{') : s;
+  // includes() rather than a regex: this runs on every rendered message.
+  return s.includes('\\{{') ? s.replaceAll('\\{{', '{{') : s;
 }
 
 /** Render-time substitution for text produced by a previous pass (nested variables). */

@@ -89,7 +89,6 @@ export function timeFromUnixNanos(value: unknown): string | undefined {
  * the adapter, and ids only need to be stable and collision-unlikely, not secret.
  */
 const ID_PART_WINDOW = 128;
-const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 export function stableId(prefix: string, parts: readonly (string | number | undefined)[]): string {
   let h1 = 0x811c9dc5;
@@ -119,16 +118,35 @@ export function stableId(prefix: string, parts: readonly (string | number | unde
     h1 = Math.imul(h1 ^ 0x1f, 0x01000193); // field separator, so ("ab","c") != ("a","bc")
     h2 = Math.imul(h2 ^ 0x1f, 0x01000193);
   }
-  return `${prefix}-${hex32(h1)}${hex32(h2)}`;
+  return `${prefix}-${hex64(h1, h2)}`;
 }
 
-/** Eight lowercase hex digits of a 32-bit value, from a byte table (no toString/padStart per event). */
-function hex32(h: number): string {
-  return (
-    HEX_BYTE[(h >>> 24) & 255]! +
-    HEX_BYTE[(h >>> 16) & 255]! +
-    HEX_BYTE[(h >>> 8) & 255]! +
-    HEX_BYTE[h & 255]!
+/** Character codes of the lowercase hex digits. */
+const HEX_CODES = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
+
+/**
+ * The sixteen lowercase hex digits of two 32-bit values as one flat string: a single fromCharCode
+ * call, where joining per-byte strings built and copied a string per step on every event.
+ */
+function hex64(h1: number, h2: number): string {
+  const x = HEX_CODES;
+  return String.fromCharCode(
+    x[(h1 >>> 28) & 15]!,
+    x[(h1 >>> 24) & 15]!,
+    x[(h1 >>> 20) & 15]!,
+    x[(h1 >>> 16) & 15]!,
+    x[(h1 >>> 12) & 15]!,
+    x[(h1 >>> 8) & 15]!,
+    x[(h1 >>> 4) & 15]!,
+    x[h1 & 15]!,
+    x[(h2 >>> 28) & 15]!,
+    x[(h2 >>> 24) & 15]!,
+    x[(h2 >>> 20) & 15]!,
+    x[(h2 >>> 16) & 15]!,
+    x[(h2 >>> 12) & 15]!,
+    x[(h2 >>> 8) & 15]!,
+    x[(h2 >>> 4) & 15]!,
+    x[h2 & 15]!,
   );
 }
 
