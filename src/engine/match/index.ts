@@ -269,15 +269,21 @@ export function matchesRule(
 /** What a kind-and-namespace match reads of a resource. */
 export type ResourceCoordinates = Pick<ResourceFacts, 'group' | 'version' | 'kind' | 'name' | 'namespace'>;
 
+/** A match of kinds and literal namespaces only (compileKindNamespaceMatch). */
+export interface KindNamespaceMatch {
+  /** matchesRule's answer for the resource. */
+  test(resource: ResourceCoordinates): boolean;
+  /** The same answer for a core v1 Pod in `namespace`: its kind is checked once, at compile time. */
+  testPod(namespace: string): boolean;
+}
+
 /**
  * matchesRule for the shape most runtime rules have — one match filter naming only `kinds` and literal
  * `namespaces`, no exclude — as one direct check, or undefined for any other shape. Same answer as
  * matchesRule without a policy namespace, user info or namespace labels (none of which such a filter
  * reads); test/engine/match.test.ts compares the two.
  */
-export function compileKindNamespaceMatch(
-  rule: MatchableRule,
-): ((resource: ResourceCoordinates) => boolean) | undefined {
+export function compileKindNamespaceMatch(rule: MatchableRule): KindNamespaceMatch | undefined {
   if (rule.exclude !== undefined || rule.match.filters.length !== 1) return undefined;
   const filter = rule.match.filters[0]!;
   const d = filter.resources;
@@ -287,17 +293,16 @@ export function compileKindNamespaceMatch(
   if (d.namespaces?.some(containsWildcard)) return undefined;
   const kinds = d.kinds;
   const namespaces = d.namespaces && new Set(d.namespaces);
-  return (r) => {
-    if (kinds !== undefined) {
-      let kindMatches = false;
-      for (const k of kinds) {
-        if (k.test(r.group, r.version, r.kind, '')) {
-          kindMatches = true;
-          break;
-        }
-      }
-      if (!kindMatches) return false;
-    }
-    return namespaces === undefined || namespaces.has(r.kind === 'Namespace' ? r.name : r.namespace);
+  const kindMatches = (group: string, version: string, kind: string): boolean => {
+    if (kinds === undefined) return true;
+    for (const k of kinds) if (k.test(group, version, kind, '')) return true;
+    return false;
+  };
+  const podKind = kindMatches('', 'v1', 'Pod');
+  return {
+    test: (r) =>
+      kindMatches(r.group, r.version, r.kind) &&
+      (namespaces === undefined || namespaces.has(r.kind === 'Namespace' ? r.name : r.namespace)),
+    testPod: (namespace) => podKind && (namespaces === undefined || namespaces.has(namespace)),
   };
 }

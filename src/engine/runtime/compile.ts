@@ -11,8 +11,8 @@ import type { PolicySummary } from './index.js';
 import {
   compileKindNamespaceMatch,
   matchesRule,
+  type KindNamespaceMatch,
   type MatchOptions,
-  type ResourceCoordinates,
   type ResourceFacts,
 } from '../match/index.js';
 import { patternReadsOnlyEvent, variablesReadOnlyEvent } from './event-only.js';
@@ -29,7 +29,7 @@ export interface RuntimeRule {
   /** The rule's match/exclude (matchesRule, or its kind-and-namespace shortcut when it has that shape). */
   matches: (resource: ResourceFacts, options: MatchOptions) => boolean;
   /** The shortcut alone, when the rule has that shape: it reads only the resource's coordinates. */
-  kindNamespaceMatch?: (resource: ResourceCoordinates) => boolean;
+  kindNamespaceMatch?: KindNamespaceMatch;
   restrict: CompiledRestrict;
   /** The message as written, shown when a variable in it cannot be resolved for an event. */
   messageText: string;
@@ -124,8 +124,8 @@ function runtimeRuleOf(
   return out;
 }
 
-function matcherOf(rule: CompiledRule, shortcut: RuntimeRule['kindNamespaceMatch']): RuntimeRule['matches'] {
-  if (shortcut) return shortcut;
+function matcherOf(rule: CompiledRule, shortcut: KindNamespaceMatch | undefined): RuntimeRule['matches'] {
+  if (shortcut) return (resource) => shortcut.test(resource);
   return (resource, options) => matchesRule(rule, resource, options);
 }
 

@@ -19,7 +19,7 @@ import type {
   RuntimeEngineOptions,
   SensorHints,
 } from './index.js';
-import type { MatchOptions, ResourceCoordinates, ResourceFacts } from '../match/index.js';
+import type { MatchOptions, ResourceFacts } from '../match/index.js';
 import { withVariables } from '../validate/cel.js';
 import { RuleIndex } from './rule-index.js';
 import { ruleErrorReasonOf, type RuleError } from './rule-error.js';
@@ -140,7 +140,6 @@ class Evaluation {
   private eventContextCache: Record<string, unknown> | undefined;
   private contextCache: Record<string, unknown> | undefined;
   private celCache: Record<string, unknown> | undefined;
-  private podCoordinatesCache: ResourceCoordinates | undefined;
 
   constructor(
     readonly event: RuntimeEvent,
@@ -160,19 +159,6 @@ class Evaluation {
 
   get facts(): ResourceFacts {
     return (this.factsCache ??= attributionFacts(this.attribution));
-  }
-
-  /** Kind and namespace of the synthesised Pod (the same values as its facts), or undefined. */
-  get synthesisedPodCoordinates(): ResourceCoordinates | undefined {
-    const namespace = this.synthesisedPodNamespace;
-    if (namespace === undefined) return undefined;
-    return (this.podCoordinatesCache ??= {
-      group: '',
-      version: 'v1',
-      kind: 'Pod',
-      name: this.event.pod?.name ?? '',
-      namespace,
-    });
   }
 
   get view(): KubeObject {
@@ -275,8 +261,9 @@ function evaluateRule(
 
 function ruleMatches(rule: RuntimeRule, evaluation: Evaluation): boolean {
   // A kinds-and-namespaces match reads nothing else: a synthesised pod is not built for it.
-  const coordinates = rule.kindNamespaceMatch && evaluation.synthesisedPodCoordinates;
-  if (coordinates) return rule.kindNamespaceMatch!(coordinates);
+  const podNamespace = evaluation.synthesisedPodNamespace;
+  if (podNamespace !== undefined && rule.kindNamespaceMatch)
+    return rule.kindNamespaceMatch.testPod(podNamespace);
   return rule.matches(evaluation.facts, evaluation.matchOptions);
 }
 
