@@ -132,6 +132,16 @@ describe('Tetragon mappings', () => {
     }
   });
 
+  it('a hook named like an Object.prototype member maps to nothing: alert', () => {
+    for (const fn of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      const record = fileWrite();
+      record.process_kprobe.function_name = fn;
+      const e = only(adaptRecord(record, 'auto'));
+      assert.equal(e.behavior, 'alert', fn);
+      assert.equal(e.sourceEvent, `process_kprobe:${fn}`);
+    }
+  });
+
   it('maps tracepoints (syscalls/sys_enter_X), LSM hooks and uprobes', () => {
     const base = fileWrite().process_kprobe;
     const tp = {
@@ -203,6 +213,17 @@ describe('Tetragon mappings', () => {
 
 describe('Falco mappings', () => {
   const base = (): Record<string, any> => sample('falco/falco-alerts.jsonl', 8); // Read sensitive file untrusted
+
+  it('a rule or evt.type named like an Object.prototype member maps to nothing', () => {
+    for (const name of ['constructor', 'toString', '__proto__', 'valueOf']) {
+      const record = base();
+      record.rule = name;
+      record.output_fields['evt.type'] = name;
+      const e = only(adaptRecord(record, 'auto'));
+      assert.equal(e.behavior, 'alert', name);
+      assert.equal(e.alert?.rule, name);
+    }
+  });
 
   it('evt.type decides when the rule is unknown; open flags turn a read into a write', () => {
     const record = base();

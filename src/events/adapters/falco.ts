@@ -29,7 +29,13 @@ import {
   timeFromUnix,
   timeFromUnixNanos,
 } from './common.js';
-import { FALCO_EVT_TYPES, FALCO_OPEN_TYPES, FALCO_PRIORITIES, FALCO_RULES } from './falco-rules.js';
+import {
+  FALCO_EVT_TYPES,
+  FALCO_OPEN_TYPES,
+  FALCO_PRIORITIES,
+  FALCO_RULES,
+  type FalcoMapping,
+} from './falco-rules.js';
 import { emitted, skip, type AdaptOptions, type AdaptOutcome } from './outcome.js';
 import {
   compact,
@@ -67,6 +73,14 @@ export function looksLikeFalco(record: JsonObject): boolean {
 
 const EMPTY: JsonObject = {};
 
+/**
+ * The mapping tables as Maps: rule names and event types are strings JSON.parse just made, which a
+ * Map hashes faster than an object's keyed load, and a rule named like an Object.prototype member
+ * ("constructor") finds nothing.
+ */
+const RULES: ReadonlyMap<string, FalcoMapping> = new Map(Object.entries(FALCO_RULES));
+const EVT_TYPES: ReadonlyMap<string, FalcoMapping> = new Map(Object.entries(FALCO_EVT_TYPES));
+
 export function adaptFalco(record: JsonObject, options: AdaptOptions): AdaptOutcome {
   const rule = ruleOf(record);
   if (rule === undefined) return skip('invalid-event', 'falco: missing "rule"');
@@ -81,11 +95,11 @@ export function adaptFalco(record: JsonObject, options: AdaptOptions): AdaptOutc
   if (time === undefined) return skip('missing-time', 'falco: no "time" and no evt.time');
 
   const evtType = str(fields['evt.type']);
-  const mapped = FALCO_RULES[rule] ?? (evtType !== undefined ? FALCO_EVT_TYPES[evtType] : undefined);
+  const mapped = RULES.get(rule) ?? (evtType !== undefined ? EVT_TYPES.get(evtType) : undefined);
   let behavior: Behavior = mapped?.behavior ?? 'alert';
   let operation: FileOperation | undefined = mapped?.op;
   // An evt.type that names the operation precisely wins over the rule's default operation.
-  const typeOp = evtType !== undefined ? FALCO_EVT_TYPES[evtType]?.op : undefined;
+  const typeOp = evtType !== undefined ? EVT_TYPES.get(evtType)?.op : undefined;
   if (typeOp !== undefined && (behavior === 'file-read' || behavior === 'file-write')) operation = typeOp;
   if (
     evtType !== undefined &&
@@ -98,7 +112,7 @@ export function adaptFalco(record: JsonObject, options: AdaptOptions): AdaptOutc
     if (isWrite || (fromFlags !== undefined && fromFlags !== 'read')) {
       behavior = 'file-write';
       operation = fromFlags === 'create' ? 'create' : 'write';
-    } else if (mapped === FALCO_EVT_TYPES[evtType]) {
+    } else if (mapped === EVT_TYPES.get(evtType)) {
       operation = 'read';
     }
   }

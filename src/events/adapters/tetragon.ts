@@ -39,6 +39,13 @@ import {
 } from './read.js';
 import { ENFORCING_ACTIONS, TETRAGON_HOOKS, type HookMapping } from './tetragon-hooks.js';
 
+/**
+ * The hook table as a Map: a symbol from the event is looked up by a string JSON.parse just made,
+ * which a Map hashes faster than an object's keyed load, and a symbol named like an Object.prototype
+ * member ("constructor") finds nothing.
+ */
+const HOOKS: ReadonlyMap<string, HookMapping> = new Map(Object.entries(TETRAGON_HOOKS));
+
 /** Envelope keys of GetEventsResponse that are not the event itself. */
 const ENVELOPE_KEYS: ReadonlySet<string> = new Set([
   'node_name',
@@ -303,7 +310,7 @@ function hookEvent(event: RuntimeEvent, type: string, body: JsonObject): string 
     const subsys = str(body.subsys);
     const tp = str(body.event);
     name = subsys !== undefined && tp !== undefined ? `${subsys}/${tp}` : tp;
-    if (tp !== undefined) mapping = TETRAGON_HOOKS[tracepointSymbol(tp)];
+    if (tp !== undefined) mapping = HOOKS.get(tracepointSymbol(tp));
   } else if (type === 'process_uprobe' || type === 'process_usdt') {
     name = str(body.symbol) ?? str(body.name) ?? str(body.path);
   } else {
@@ -355,8 +362,8 @@ function tracepointSymbol(tp: string): string {
 
 function lookupHook(name: string, lsm: boolean): HookMapping | undefined {
   const symbol = normaliseSyscallSymbol(name.startsWith('bpf_lsm_') ? name.slice(8) : name);
-  if (lsm) return TETRAGON_HOOKS[`security_${symbol}`] ?? TETRAGON_HOOKS[symbol];
-  return TETRAGON_HOOKS[symbol];
+  if (lsm) return HOOKS.get(`security_${symbol}`) ?? HOOKS.get(symbol);
+  return HOOKS.get(symbol);
 }
 
 const MAY_WRITE = 2;
