@@ -10,6 +10,7 @@ import { loadPolicies } from '../../policy/index.js';
 import { SOURCE_FORMATS } from '../../events/adapters/outcome.js';
 import { generateProgram } from '../../sources/sensor/program.js';
 import { findTracefs, tracepointChecker } from '../../sources/sensor/prerequisites.js';
+import { SensorAttachTimeoutError } from '../../sources/sensor/index.js';
 import {
   ACTION_MODES,
   defaultDbPath,
@@ -19,6 +20,7 @@ import {
 } from '../run/local-mode.js';
 import { parseListenAddress } from '../listen-address.js';
 import { packagePath } from '../../package-root.js';
+import { DEFAULT_SENSOR_ATTACH_TIMEOUT, parseAttachTimeout } from '../run/sensor-flags.js';
 import { parseRetentionAge, parseRowCap } from '../run/store-retention.js';
 import { DEFAULT_MAX_VIOLATIONS } from '../../reports/store/index.js';
 
@@ -80,6 +82,14 @@ export function register(program: Command): void {
     )
     .option('--no-install', 'never install bpftrace automatically (print the command instead)')
     .addOption(
+      new Option(
+        '--sensor-attach-timeout <duration>',
+        'how long the built-in sensor waits for bpftrace to compile and attach its probes (e.g. 90s, 3m)',
+      )
+        .argParser(parseAttachTimeout)
+        .default(parseAttachTimeout(DEFAULT_SENSOR_ATTACH_TIMEOUT), DEFAULT_SENSOR_ATTACH_TIMEOUT),
+    )
+    .addOption(
       new Option('--log-level <level>', 'JSON log level')
         .choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
         .default('info'),
@@ -125,6 +135,7 @@ export function register(program: Command): void {
           listen: opts.listen === 'off' ? undefined : parseLocalAddress(opts.listen),
           apiToken: opts.apiToken ?? process.env.KYVERNO_RUNTIME_API_TOKEN,
           install: opts.install,
+          sensorAttachTimeoutMs: opts.sensorAttachTimeout,
           logLevel: opts.logLevel,
           logFile: opts.logFile ?? join(dirname(db), 'kyverno-runtime.log'),
           actionMode: opts.mode,
@@ -135,7 +146,11 @@ export function register(program: Command): void {
           say,
         });
       } catch (err) {
-        say((err as Error).message);
+        say(
+          err instanceof SensorAttachTimeoutError
+            ? `${err.message}; a busy host may need a longer --sensor-attach-timeout`
+            : (err as Error).message,
+        );
         process.exitCode = 1;
         return;
       }

@@ -54,6 +54,8 @@ export interface LocalModeOptions {
   listen?: { host: string; port: number };
   apiToken?: string;
   install: boolean;
+  /** How long the built-in sensor waits for bpftrace to attach (the sensor's default when absent). */
+  sensorAttachTimeoutMs?: number;
   logLevel: string;
   /** "-" = stderr. */
   logFile: string;
@@ -112,6 +114,7 @@ async function createSource(
         hints: policies.engine.sensorHints,
         node: opts.nodeName,
         logger,
+        ...(opts.sensorAttachTimeoutMs !== undefined && { attachTimeoutMs: opts.sensorAttachTimeoutMs }),
       });
     }
     case 'tetragon-file':

@@ -1,7 +1,9 @@
 /** The built-in eBPF sensor (bpftrace). See docs/sensor.md. */
 export {
   BpftraceSensor,
+  DEFAULT_ATTACH_TIMEOUT_MS,
   SENSOR_DROP_REASONS,
+  SensorAttachTimeoutError,
   type BpftraceSensorOptions,
   type SensorHintsLike,
 } from './sensor.js';

@@ -35,6 +35,17 @@ export interface BpftraceSensorOptions {
   ringPages?: number;
 }
 
+/** bpftrace's default time to compile and attach (LLVM: seconds idle, a minute or more under load). */
+export const DEFAULT_ATTACH_TIMEOUT_MS = 60_000;
+
+/** bpftrace did not report its probes attached in time; it has been killed. */
+export class SensorAttachTimeoutError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`bpftrace did not attach its probes within ${timeoutMs} ms`);
+    this.name = 'SensorAttachTimeoutError';
+  }
+}
+
 /** Drop reasons this source counts (docs/sensor.md "Drops"). */
 export const SENSOR_DROP_REASONS = {
   lost: 'sensor-lost',
@@ -190,11 +201,12 @@ export class BpftraceSensor implements EventSource {
       if (stderrTail.length > 20) stderrTail.shift();
       this.opts.logger?.debug({ line: l }, 'bpftrace stderr');
     });
+    const attachTimeoutMs = this.opts.attachTimeoutMs ?? DEFAULT_ATTACH_TIMEOUT_MS;
     return new Promise<Running>((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
-        reject(new Error(`bpftrace did not attach within ${this.opts.attachTimeoutMs ?? 60000} ms`));
-      }, this.opts.attachTimeoutMs ?? 60_000);
+        reject(new SensorAttachTimeoutError(attachTimeoutMs));
+      }, attachTimeoutMs);
       onAttached = () => {
         clearTimeout(timer);
         running.attached = true;
