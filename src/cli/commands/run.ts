@@ -10,7 +10,7 @@ import { loadPolicies } from '../../policy/index.js';
 import { SOURCE_FORMATS } from '../../events/adapters/outcome.js';
 import { generateProgram } from '../../sources/sensor/program.js';
 import { findTracefs, tracepointChecker } from '../../sources/sensor/prerequisites.js';
-import { SensorAttachTimeoutError } from '../../sources/sensor/index.js';
+import { DEFAULT_ATTACH_TIMEOUT_MS, SensorAttachTimeoutError } from '../../sources/sensor/index.js';
 import {
   ACTION_MODES,
   defaultDbPath,
@@ -87,7 +87,7 @@ export function register(program: Command): void {
         'how long the built-in sensor waits for bpftrace to compile and attach its probes (e.g. 90s, 3m)',
       )
         .argParser(parseAttachTimeout)
-        .default(parseAttachTimeout(DEFAULT_SENSOR_ATTACH_TIMEOUT), DEFAULT_SENSOR_ATTACH_TIMEOUT),
+        .default(DEFAULT_ATTACH_TIMEOUT_MS, DEFAULT_SENSOR_ATTACH_TIMEOUT),
     )
     .addOption(
       new Option('--log-level <level>', 'JSON log level')

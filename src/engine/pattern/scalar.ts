@@ -200,19 +200,15 @@ function compileStringPatterns(pattern: string): ScalarMatcher {
     test: (value) => {
       if (value === pattern) return true;
       // Loops rather than some/every: no closure per call (this runs for every pattern leaf).
-      for (const all of alternatives) {
-        let holds = true;
-        for (const c of all) {
-          if (!testCondition(c, value)) {
-            holds = false;
-            break;
-          }
-        }
-        if (holds) return true;
-      }
+      for (const all of alternatives) if (allHold(all, value)) return true;
       return false;
     },
   };
+}
+
+function allHold(conditions: readonly CompiledCondition[], value: unknown): boolean {
+  for (const c of conditions) if (!testCondition(c, value)) return false;
+  return true;
 }
 
 function compileCondition(atom: string): CompiledCondition {

@@ -73,8 +73,9 @@ export class IndexedRuntimeEngine implements RuntimeEngine {
       rules = this.index.candidates(event.behavior, 'Pod', podNamespace);
       if (rules.length === 0) return [];
       evaluation = new Evaluation(event, lookup, nodeName, NO_MATCH_OPTIONS, podNamespace);
-      // As SyntheticPodAttribution's ref: an empty namespace is no namespace.
-      namespace = podNamespace === '' ? undefined : podNamespace;
+      // Only compared with a namespaced policy's namespace, which is never empty: "" and the ref's
+      // undefined (an empty namespace is no namespace) give the same answer.
+      namespace = podNamespace;
     } else {
       const attribution = attributeEvent(event, lookup, nodeName);
       // What matching reads of the resource, computed once and shared by every rule that can fire.

@@ -95,11 +95,12 @@ export function adaptFalco(record: JsonObject, options: AdaptOptions): AdaptOutc
   if (time === undefined) return skip('missing-time', 'falco: no "time" and no evt.time');
 
   const evtType = str(fields['evt.type']);
-  const mapped = RULES.get(rule) ?? (evtType !== undefined ? EVT_TYPES.get(evtType) : undefined);
+  const typeMapping = evtType !== undefined ? EVT_TYPES.get(evtType) : undefined;
+  const mapped = RULES.get(rule) ?? typeMapping;
   let behavior: Behavior = mapped?.behavior ?? 'alert';
   let operation: FileOperation | undefined = mapped?.op;
   // An evt.type that names the operation precisely wins over the rule's default operation.
-  const typeOp = evtType !== undefined ? EVT_TYPES.get(evtType)?.op : undefined;
+  const typeOp = typeMapping?.op;
   if (typeOp !== undefined && (behavior === 'file-read' || behavior === 'file-write')) operation = typeOp;
   if (
     evtType !== undefined &&
@@ -112,7 +113,7 @@ export function adaptFalco(record: JsonObject, options: AdaptOptions): AdaptOutc
     if (isWrite || (fromFlags !== undefined && fromFlags !== 'read')) {
       behavior = 'file-write';
       operation = fromFlags === 'create' ? 'create' : 'write';
-    } else if (mapped === EVT_TYPES.get(evtType)) {
+    } else if (mapped === typeMapping) {
       operation = 'read';
     }
   }
