@@ -113,8 +113,27 @@ const at = (fraction: number): string => {
   const s = samples.find((x) => x.sent >= total * fraction);
   return s ? s.rss.toFixed(0) : '-';
 };
+const logFiles = ['', '.1', '.2', '.3'].map((s) => logFile + s).filter((f) => existsSync(f));
+const logLines = logFiles
+  .map(
+    (f) =>
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"policy"')).length,
+  )
+  .reduce((a, b) => a + b, 0);
 printTable([
-  ['events', 'exit', 'seconds', 'RSS 10%', 'RSS 50%', 'RSS 100%', 'peak RSS MiB', 'log files MiB'],
+  [
+    'events',
+    'exit',
+    'seconds',
+    'RSS 10%',
+    'RSS 50%',
+    'RSS 100%',
+    'peak RSS MiB',
+    'log files MiB',
+    'verdict lines in log files',
+  ],
   [
     String(total),
     String(code),
@@ -130,6 +149,7 @@ printTable([
       1024 /
       1024
     ).toFixed(0),
+    String(logLines),
   ],
 ]);
 rmSync(dir, { recursive: true, force: true });

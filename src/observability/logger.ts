@@ -21,6 +21,11 @@ export function createLogger(options: { level?: string; destination?: Destinatio
 
 /** Characters of log lines waiting for the disk (or pipe) before new lines are dropped and counted. */
 export const DEFAULT_LOG_BUFFER = 8 * 1024 * 1024;
+/**
+ * Largest single write. sonic-boom's default (16 KiB) allows one write per event-loop turn, and a
+ * turn that evaluates a 64 KiB stdin chunk logs far more than that: the buffer could only grow.
+ */
+const MAX_WRITE = 1024 * 1024;
 /** Size at which the JSON log file is rotated. */
 export const DEFAULT_LOG_MAX_BYTES = 64 * 1024 * 1024;
 /** Rotated files kept beside the live one (file.1 … file.N, newest first). */
@@ -50,7 +55,7 @@ export interface LogFileOptions {
 export function createLogFile(options: LogFileOptions): Logger {
   const bufferChars = options.bufferChars ?? DEFAULT_LOG_BUFFER;
   if (options.path === '-') {
-    const dest = pino.destination({ dest: 2, sync: false, maxLength: bufferChars });
+    const dest = pino.destination({ dest: 2, sync: false, maxLength: bufferChars, maxWrite: MAX_WRITE });
     dest.on('drop', () => logLinesDropped.inc());
     return createLogger({ level: options.level, destination: dest });
   }
@@ -66,7 +71,13 @@ export function createLogFile(options: LogFileOptions): Logger {
   } catch {
     // not there yet: created 0600 below
   }
-  const dest = pino.destination({ dest: path, sync: false, maxLength: bufferChars, mode: 0o600 });
+  const dest = pino.destination({
+    dest: path,
+    sync: false,
+    maxLength: bufferChars,
+    maxWrite: MAX_WRITE,
+    mode: 0o600,
+  });
   dest.on('drop', () => logLinesDropped.inc());
   if (maxBytes > 0) {
     dest.on('write', (n: number) => {

@@ -212,8 +212,7 @@ describe('the store isolates a row that cannot be written', () => {
       store.flush(); // third failure: beyond maxWriteRetries = 2
       assert.equal(store.stats().pendingWrites, 0, 'given up: memory does not grow with a full disk');
       assert.equal(
-        (await metric('kyverno_runtime_store_rows_dropped_total', { reason: 'write-failed' })) -
-          failedBefore,
+        (await metric('kyverno_runtime_store_rows_dropped_total', { reason: 'write-failed' })) - failedBefore,
         200,
         'every dropped row counted',
       );

@@ -98,7 +98,10 @@ export function register(program: Command): void {
     )
     .option('--log-file <path>', 'JSON log (pino) destination; "-" for stderr (default: next to the store)')
     .addOption(
-      new Option('--log-max-size <size>', 'rotate the JSON log file beyond this size (e.g. 64M, 1G; 0 = never)')
+      new Option(
+        '--log-max-size <size>',
+        'rotate the JSON log file beyond this size (e.g. 64M, 1G; 0 = never)',
+      )
         .argParser(parseLogSize)
         .default(DEFAULT_LOG_MAX_BYTES, '64M'),
     )

@@ -33,9 +33,7 @@ export const DEFAULT_EVENT_LIMITS: Readonly<EventLimits> = Object.freeze({
 export type TruncationReason = 'raw-too-deep' | 'raw-too-large' | 'string-too-long';
 export type Truncations = Partial<Record<TruncationReason, number>>;
 
-export type GuardResult =
-  | { ok: true; truncations: Truncations | undefined }
-  | { ok: false; detail: string };
+export type GuardResult = { ok: true; truncations: Truncations | undefined } | { ok: false; detail: string };
 
 /** The marker that stands in for a `raw` that was not kept. */
 export interface RawMarker {
@@ -73,7 +71,10 @@ export function guardEvent(event: RuntimeEvent, limits: EventLimits = DEFAULT_EV
 }
 
 /** Adds `b` into `a` (either may be undefined). */
-export function mergeTruncations(a: Truncations | undefined, b: Truncations | undefined): Truncations | undefined {
+export function mergeTruncations(
+  a: Truncations | undefined,
+  b: Truncations | undefined,
+): Truncations | undefined {
   if (b === undefined) return a;
   if (a === undefined) return { ...b };
   for (const [k, n] of Object.entries(b) as [TruncationReason, number][]) a[k] = (a[k] ?? 0) + n;
@@ -135,8 +136,12 @@ function scalarSize(v: unknown): number {
       return 8;
     case 'boolean':
       return 5;
-    default:
-      return v === null ? 4 : 0;
+    case 'object':
+      return v === null ? 4 : 0; // containers are measured when popped
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return 0; // not JSON: JSON.stringify leaves them out
   }
 }
 

@@ -306,7 +306,8 @@ export class BpftraceSensor implements EventSource {
         // argument), which would otherwise be copied whole into every row, log line and stream frame.
         const guarded = guardEvent(built.event);
         if (!guarded.ok) return this.drop('too-deep');
-        for (const [reason, n] of Object.entries(guarded.truncations ?? {})) eventsTruncated.inc({ reason }, n);
+        for (const [reason, n] of Object.entries(guarded.truncations ?? {}))
+          eventsTruncated.inc({ reason }, n);
         this.eventsIn++;
         void this.emit?.(built.event);
         return;
