@@ -101,3 +101,17 @@ describe('the JSON log file', () => {
     assert.equal(lines(old), 2, 'appended, not truncated');
   });
 });
+
+describe('run --log-max-size / --log-max-files', () => {
+  it('reads binary sizes and refuses nonsense with a message naming the forms', async () => {
+    const { parseLogSize, parseLogFiles } = await import('../../src/cli/run/log-flags.js');
+    assert.equal(parseLogSize('64M'), 64 * 1024 * 1024);
+    assert.equal(parseLogSize('512k'), 512 * 1024);
+    assert.equal(parseLogSize('1GiB'), 1024 ** 3);
+    assert.equal(parseLogSize('0'), 0);
+    assert.throws(() => parseLogSize('-1'), /64M/);
+    assert.throws(() => parseLogSize('10'), /at least 4k/);
+    assert.equal(parseLogFiles('3'), 3);
+    assert.throws(() => parseLogFiles('many'), /number of files/);
+  });
+});
