@@ -21,6 +21,21 @@ export const eventsDropped = new Counter({
   registers: [registry],
 });
 
+export const eventsTruncated = new Counter({
+  name: 'kyverno_runtime_events_truncated_total',
+  help:
+    'Parts of events the ingest guard did not keep, by reason (raw-too-deep / raw-too-large: the original ' +
+    'record was replaced by a marker; string-too-long: one field was cut). The event is still evaluated.',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
+export const logLinesDropped = new Counter({
+  name: 'kyverno_runtime_log_lines_dropped_total',
+  help: 'JSON log lines not written because the log buffer was full (the disk or pipe could not keep up).',
+  registers: [registry],
+});
+
 export const eventsEvaluated = new Counter({
   name: 'kyverno_runtime_events_evaluated_total',
   help: 'Events evaluated by the policy engine.',

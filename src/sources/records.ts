@@ -5,7 +5,7 @@
  */
 import { adaptLine, adaptRecord, type AdaptOutcome, type SourceFormat } from '../events/adapters/index.js';
 import type { RuntimeEvent } from '../events/types.js';
-import { eventsDropped } from '../observability/metrics.js';
+import { eventsDropped, eventsTruncated } from '../observability/metrics.js';
 import type { SourceStats } from './types.js';
 
 export type InputFormat = SourceFormat | 'auto';
@@ -23,7 +23,7 @@ export const READER_DROP_REASONS = {
 /** Never throws: an adapter bug becomes a counted "adapter-error", not a crashed reader. */
 export function decodeLine(line: string, format: InputFormat): AdaptOutcome {
   try {
-    return adaptLine(line, format);
+    return countTruncations(adaptLine(line, format));
   } catch (err) {
     return { kind: 'skipped', reason: READER_DROP_REASONS.adapterError, detail: errorText(err) };
   }
@@ -31,10 +31,18 @@ export function decodeLine(line: string, format: InputFormat): AdaptOutcome {
 
 export function decodeRecord(record: unknown, format: InputFormat): AdaptOutcome {
   try {
-    return adaptRecord(record, format);
+    return countTruncations(adaptRecord(record, format));
   } catch (err) {
     return { kind: 'skipped', reason: READER_DROP_REASONS.adapterError, detail: errorText(err) };
   }
+}
+
+/** Counts what the adapters' ingest guard cut (kyverno_runtime_events_truncated_total{reason}). */
+export function countTruncations(outcome: AdaptOutcome): AdaptOutcome {
+  if (outcome.kind === 'events' && outcome.truncated !== undefined) {
+    for (const [reason, n] of Object.entries(outcome.truncated)) eventsTruncated.inc({ reason }, n);
+  }
+  return outcome;
 }
 
 export function errorText(err: unknown): string {

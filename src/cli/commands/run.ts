@@ -22,6 +22,8 @@ import { parseListenAddress } from '../listen-address.js';
 import { packagePath } from '../../package-root.js';
 import { DEFAULT_SENSOR_ATTACH_TIMEOUT, parseAttachTimeout } from '../run/sensor-flags.js';
 import { parseRetentionAge, parseRowCap } from '../run/store-retention.js';
+import { parseLogFiles, parseLogSize } from '../run/log-flags.js';
+import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_MAX_FILES } from '../../observability/logger.js';
 import { DEFAULT_MAX_VIOLATIONS } from '../../reports/store/index.js';
 
 /** run's listen flags: loopback unless a host is given; a bare port is fine. */
@@ -97,6 +99,19 @@ export function register(program: Command): void {
     .option('--log-file <path>', 'JSON log (pino) destination; "-" for stderr (default: next to the store)')
     .addOption(
       new Option(
+        '--log-max-size <size>',
+        'rotate the JSON log file beyond this size (e.g. 64M, 1G; 0 = never)',
+      )
+        .argParser(parseLogSize)
+        .default(DEFAULT_LOG_MAX_BYTES, '64M'),
+    )
+    .addOption(
+      new Option('--log-max-files <n>', 'rotated JSON log files kept (file.1 … file.N)')
+        .argParser(parseLogFiles)
+        .default(DEFAULT_LOG_MAX_FILES),
+    )
+    .addOption(
+      new Option(
         '--mode <mode>',
         "actions: 'policy' = as each policy's failureAction says; 'audit' = run none (report only); 'dry-run' = report what would be done",
       )
@@ -138,6 +153,7 @@ export function register(program: Command): void {
           sensorAttachTimeoutMs: opts.sensorAttachTimeout,
           logLevel: opts.logLevel,
           logFile: opts.logFile ?? join(dirname(db), 'kyverno-runtime.log'),
+          logRotation: { maxBytes: opts.logMaxSize, maxFiles: opts.logMaxFiles },
           actionMode: opts.mode,
           file: opts.file,
           format: opts.format,

@@ -3,13 +3,11 @@
  * JSON log, SQLite store, live stream, local action runner). Returns a handle whose `stop()` drains,
  * flushes, detaches the sensor's probes and closes everything, in that order.
  */
-import { dirname, join } from 'node:path';
-import { mkdirSync } from 'node:fs';
-import { pino } from 'pino';
+import { join } from 'node:path';
 import { LocalActionRunner } from '../../actions/local-runner.js';
 import type { RuntimeEvent } from '../../events/types.js';
 import type { Verdict } from '../../engine/verdict.js';
-import { createLogger, type Logger } from '../../observability/logger.js';
+import { createLogFile, type Logger } from '../../observability/logger.js';
 import { violations as violationsMetric } from '../../observability/metrics.js';
 import { createPipeline, RuleErrorReporter, type Pipeline, type VerdictSink } from '../../pipeline/index.js';
 import {
@@ -59,6 +57,8 @@ export interface LocalModeOptions {
   logLevel: string;
   /** "-" = stderr. */
   logFile: string;
+  /** JSON log file rotation (--log-max-size, --log-max-files); the logger's defaults when absent. */
+  logRotation?: { maxBytes: number; maxFiles: number };
   actionMode: ActionMode;
   /** For file/tetragon-file sources. */
   file?: string;
@@ -91,11 +91,10 @@ export function defaultDbPath(): string {
 }
 
 function jsonLogger(opts: LocalModeOptions): Logger {
-  if (opts.logFile === '-') return createLogger({ level: opts.logLevel, destination: pino.destination(2) });
-  mkdirSync(dirname(opts.logFile), { recursive: true });
-  return createLogger({
+  return createLogFile({
+    path: opts.logFile,
     level: opts.logLevel,
-    destination: pino.destination({ dest: opts.logFile, sync: false, mkdir: true }),
+    ...(opts.logRotation ?? {}),
   });
 }
 

@@ -4,6 +4,7 @@
  * with a stable reason token (SKIP_REASONS, documented in docs/events.md).
  */
 import { adaptFalco, looksLikeFalco, looksLikeFalcoText } from './falco.js';
+import { DEFAULT_EVENT_LIMITS, guardEvent, mergeTruncations, type Truncations } from './guard.js';
 import { adaptKubeArmor, looksLikeKubeArmor } from './kubearmor.js';
 import {
   DEFAULT_MAX_LINE_LENGTH,
@@ -20,6 +21,13 @@ import { adaptTracee, looksLikeTracee } from './tracee.js';
 export type { AdaptOptions, AdaptOutcome, SkipReason, SourceFormat } from './outcome.js';
 export { SKIP_REASONS, SOURCE_FORMATS, DEFAULT_MAX_LINE_LENGTH } from './outcome.js';
 export { FALCO_CLOUDEVENT_TYPE, RUNTIME_EVENT_CLOUDEVENT_TYPE } from './runtime.js';
+export {
+  DEFAULT_EVENT_LIMITS,
+  guardEvent,
+  type EventLimits,
+  type TruncationReason,
+  type Truncations,
+} from './guard.js';
 
 /** Which adapter an object's shape belongs to, or undefined. Cheap key checks, most specific first. */
 export function detectFormat(record: unknown): SourceFormat | undefined {
@@ -39,11 +47,24 @@ export function adaptRecord(
   options: AdaptOptions = {},
 ): AdaptOutcome {
   try {
-    return dispatch(record, format, options);
+    return guarded(dispatch(record, format, options), options);
   } catch (err) {
     // Defence in depth: adapters are written not to throw; if one does, count it, never crash.
     return skip('adapter-error', err instanceof Error ? err.message : String(err));
   }
+}
+
+/** Every adapter's events pass the one ingest guard (depth and size bounds), whatever the format. */
+function guarded(outcome: AdaptOutcome, options: AdaptOptions): AdaptOutcome {
+  if (outcome.kind !== 'events') return outcome;
+  const limits = options.limits ?? DEFAULT_EVENT_LIMITS;
+  let truncated: Truncations | undefined;
+  for (const event of outcome.events) {
+    const result = guardEvent(event, limits);
+    if (!result.ok) return skip('too-deep', result.detail);
+    truncated = mergeTruncations(truncated, result.truncations);
+  }
+  return truncated === undefined ? outcome : { ...outcome, truncated };
 }
 
 function dispatch(record: unknown, format: SourceFormat | 'auto', options: AdaptOptions): AdaptOutcome {

@@ -5,6 +5,7 @@
  */
 import { blankRecord } from '../../util/blank-record.js';
 import type { RuntimeEvent } from '../types.js';
+import type { EventLimits, Truncations } from './guard.js';
 
 export type SourceFormat = 'tetragon' | 'falco' | 'kubearmor' | 'tracee' | 'runtime' | 'cloudevents';
 
@@ -18,7 +19,13 @@ export const SOURCE_FORMATS: readonly SourceFormat[] = [
 ];
 
 export type AdaptOutcome =
-  | { kind: 'events'; format: SourceFormat; events: RuntimeEvent[] }
+  | {
+      kind: 'events';
+      format: SourceFormat;
+      events: RuntimeEvent[];
+      /** What the ingest guard cut from these events (absent when nothing); the reader counts it. */
+      truncated?: Truncations;
+    }
   /** Counted and skipped; `reason` is a short stable token used as a metric label. */
   | { kind: 'skipped'; reason: string; detail: string };
 
@@ -43,6 +50,8 @@ export const SKIP_REASONS = {
   tooLarge: 'too-large',
   /** An adapter threw (a bug): caught, counted, never crashes the reader. */
   adapterError: 'adapter-error',
+  /** A RuntimeEvent (raw aside) nested deeper than the ingest guard's depth limit. */
+  tooDeep: 'too-deep',
 } as const;
 
 export type SkipReason = (typeof SKIP_REASONS)[keyof typeof SKIP_REASONS];
@@ -79,6 +88,8 @@ export interface AdaptOptions {
   keepRaw?: boolean;
   /** adaptLine only: longer lines are skipped with reason "too-large". Default 4 MiB of characters. */
   maxLineLength?: number;
+  /** Depth and size bounds of what an event keeps (DEFAULT_EVENT_LIMITS when absent). */
+  limits?: EventLimits;
 }
 
 export const DEFAULT_MAX_LINE_LENGTH = 4 * 1024 * 1024;

@@ -11,13 +11,20 @@ export const storeFlushSeconds = new Histogram({
 
 export const storeWriteErrors = new Counter({
   name: 'kyverno_runtime_store_write_errors_total',
-  help: 'Store flushes that failed (the batch is kept and retried).',
+  help: 'Store flushes that failed (the batch is retried with backoff a bounded number of times).',
   registers: [registry],
 });
 
-export const storeWritesDropped = new Counter({
-  name: 'kyverno_runtime_store_writes_dropped_total',
-  help: 'Store writes given up, by reason (backlog-full: the database kept failing and the retry backlog overflowed; orphan-action: an action outcome for a violation the store never saw).',
+/** Why a row was given up (the `reason` label of storeRowsDropped). */
+export type RowDropReason = 'backlog-full' | 'orphan-action' | 'unwritable' | 'write-failed' | 'shutdown';
+
+export const storeRowsDropped = new Counter({
+  name: 'kyverno_runtime_store_rows_dropped_total',
+  help:
+    'Store rows given up, one count per row, by reason (unwritable: this row alone could not be ' +
+    'serialised or was refused by SQLite, the rest of its batch was written; write-failed: the database ' +
+    'kept failing for the whole retry budget; backlog-full: more rows waited than the pending cap; ' +
+    'shutdown: still failing at close; orphan-action: an action outcome for a violation the store never saw).',
   labelNames: ['reason'] as const,
   registers: [registry],
 });

@@ -18,7 +18,7 @@
  * beyond `maxViolations` (their last event and actions go with them, by foreign-key cascade). Every
  * deleted row is counted in kyverno_runtime_store_pruned_total{table}.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Database } from 'better-sqlite3';
@@ -29,9 +29,10 @@ import { migrate, SCHEMA_VERSION } from './schema.js';
 import {
   storeFlushSeconds,
   storePruned,
+  storeRowsDropped,
   storeWriteErrors,
-  storeWritesDropped,
   type PrunedTable,
+  type RowDropReason,
 } from './metrics.js';
 import { buildWhere, decodeCursor, encodeCursor, type SqlParams } from './query.js';
 import { eventFromRow, violationFromRow, type EventRow, type ViolationRow } from './rows.js';
@@ -60,6 +61,10 @@ export interface StoreOptions {
   maxEventBytes?: number;
   /** Writes kept for retry while the database fails; beyond it the oldest are dropped and counted. Default 50 000. */
   maxPendingWrites?: number;
+  /** Failed attempts at one batch before its rows are dropped and counted (write-failed). Default 5. */
+  maxWriteRetries?: number;
+  /** Delay before the first retry (ms), doubled per failure up to 30 s. Default 1000. */
+  retryBackoffMs?: number;
   /** Violation rows kept; beyond it the least recently recorded are deleted. Default 100 000; 0 = no cap. */
   maxViolations?: number;
   /** Violations not recorded for this long (ms) are deleted. Default 30 days; 0 = kept regardless of age. */
@@ -108,6 +113,8 @@ export class ReportStore {
   /** Rows deleted by the transaction in progress; counted in the metric once it commits. */
   private pruned: Partial<Record<PrunedTable, number>> = {};
   private closed = false;
+  /** Consecutive failed flushes; reset by a successful one. */
+  private failedAttempts = 0;
   private readonly stmt: ReturnType<ReportStore['prepareWrites']>;
 
   constructor(path: string, options: StoreOptions = {}) {
@@ -118,6 +125,8 @@ export class ReportStore {
       timelineRetentionMinutes: options.timelineRetentionMinutes ?? 7 * 24 * 60,
       maxEventBytes: options.maxEventBytes ?? 64 * 1024,
       maxPendingWrites: options.maxPendingWrites ?? 50_000,
+      maxWriteRetries: nonNegative('maxWriteRetries', options.maxWriteRetries ?? 5),
+      retryBackoffMs: nonNegative('retryBackoffMs', options.retryBackoffMs ?? 1000),
       maxViolations: nonNegative('maxViolations', options.maxViolations ?? DEFAULT_MAX_VIOLATIONS),
       maxViolationAgeMs: nonNegative(
         'maxViolationAgeMs',
@@ -131,7 +140,7 @@ export class ReportStore {
       now: options.now ?? Date.now,
       onError: options.onError,
     };
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    if (path !== ':memory:') createPrivateFile(path);
     this.db = new BetterSqlite3(path);
     try {
       this.db.pragma('journal_mode = WAL');
@@ -227,7 +236,7 @@ export class ReportStore {
     this.pending.push(write);
     if (this.pending.length > this.opts.maxPendingWrites) {
       const excess = this.pending.splice(0, this.pending.length - this.opts.maxPendingWrites);
-      storeWritesDropped.inc({ reason: 'backlog-full' }, excess.length);
+      storeRowsDropped.inc({ reason: 'backlog-full' }, excess.length);
     }
     this.scheduled ??= setImmediate(() => {
       this.scheduled = undefined;
@@ -235,37 +244,83 @@ export class ReportStore {
     });
   }
 
-  /** Commits everything buffered in one transaction. Safe to call any time; reads call it first. */
+  /**
+   * Commits everything buffered in one transaction. Safe to call any time; reads call it first.
+   *
+   * One bad row never blocks the others: when the batch fails because of one row (an event JSON
+   * cannot serialise, SQLite refuses a value), the batch is written again with each row in its own
+   * savepoint, and only the failing rows are dropped and counted (reason "unwritable"). When the
+   * database itself fails (disk full, lock held, I/O error), the batch is kept and retried with
+   * doubling backoff, `maxWriteRetries` times, then dropped and counted ("write-failed"): a database
+   * that stays broken costs rows, never memory.
+   */
   flush(): void {
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
     const end = storeFlushSeconds.startTimer();
     try {
-      this.pruned = {};
-      this.db.transaction(() => {
-        for (const w of batch) this.apply(w);
-        this.trim();
-      })();
-      for (const [table, n] of Object.entries(this.pruned)) storePruned.inc({ table }, n);
+      try {
+        this.commit(batch, false);
+      } catch (err) {
+        if (isDatabaseFailure(err)) throw err;
+        this.commit(batch, true); // the failure was one row's: isolate it
+      }
       this.flushes++;
+      this.failedAttempts = 0;
       this.lastError = undefined;
     } catch (err) {
-      // Keep the batch and retry shortly: a full disk or a held lock is usually temporary.
       storeWriteErrors.inc();
       this.lastError = err instanceof Error ? err.message : String(err);
-      this.pending = batch.concat(this.pending);
       this.opts.onError?.(err);
-      if (!this.closed && this.scheduled === undefined) {
-        this.scheduled = setTimeout(() => {
-          this.scheduled = undefined;
-          this.flush();
-        }, 1000);
-        this.scheduled.unref();
+      this.failedAttempts++;
+      if (this.failedAttempts > this.opts.maxWriteRetries) {
+        this.failedAttempts = 0;
+        this.dropRows(batch, 'write-failed');
+      } else {
+        this.pending = batch.concat(this.pending);
+        if (!this.closed && this.scheduled === undefined) {
+          const delay = Math.min(30_000, this.opts.retryBackoffMs * 2 ** (this.failedAttempts - 1));
+          this.scheduled = setTimeout(() => {
+            this.scheduled = undefined;
+            this.flush();
+          }, delay);
+          this.scheduled.unref();
+        }
       }
     } finally {
       end();
     }
+  }
+
+  /** One transaction for the batch; with `isolate`, each row in its own savepoint. */
+  private commit(batch: readonly PendingWrite[], isolate: boolean): void {
+    this.pruned = {};
+    let unwritable = 0;
+    this.db.transaction(() => {
+      for (const w of batch) {
+        if (!isolate) {
+          this.apply(w);
+          continue;
+        }
+        try {
+          this.applyAlone(w); // a nested better-sqlite3 transaction is a savepoint
+        } catch (err) {
+          if (isDatabaseFailure(err)) throw err;
+          unwritable++;
+          this.opts.onError?.(err);
+        }
+      }
+      this.trim();
+    })();
+    if (unwritable > 0) storeRowsDropped.inc({ reason: 'unwritable' }, unwritable);
+    for (const [table, n] of Object.entries(this.pruned)) storePruned.inc({ table }, n);
+  }
+
+  private readonly applyAlone = (w: PendingWrite): void => this.db.transaction(() => this.apply(w))();
+
+  private dropRows(rows: readonly PendingWrite[], reason: RowDropReason): void {
+    if (rows.length > 0) storeRowsDropped.inc({ reason }, rows.length);
   }
 
   private apply(w: PendingWrite): void {
@@ -285,7 +340,7 @@ export class ReportStore {
           resourceKey(k.resource),
         );
         if (!row) {
-          storeWritesDropped.inc({ reason: 'orphan-action' });
+          storeRowsDropped.inc({ reason: 'orphan-action' });
           return;
         }
         const o = w.outcome;
@@ -548,7 +603,10 @@ export class ReportStore {
     };
   }
 
-  /** Flushes, checkpoints the WAL and closes the file. Idempotent. */
+  /**
+   * Flushes what it can, checkpoints the WAL and closes the file. Idempotent. A database still
+   * failing gets one more attempt without waiting; rows still pending then are counted ("shutdown").
+   */
   close(): void {
     if (this.closed) return;
     if (this.scheduled !== undefined) {
@@ -556,8 +614,11 @@ export class ReportStore {
       clearTimeout(this.scheduled as NodeJS.Timeout);
       this.scheduled = undefined;
     }
+    this.closed = true; // no retry timer from here on
     this.flush();
-    this.closed = true;
+    if (this.pending.length > 0) this.flush();
+    this.dropRows(this.pending, 'shutdown');
+    this.pending = [];
     try {
       this.db.pragma('optimize');
       this.db.pragma('wal_checkpoint(TRUNCATE)');
@@ -565,6 +626,33 @@ export class ReportStore {
       this.db.close();
     }
   }
+}
+
+/**
+ * SQLite error codes that mean the database (not one row) failed: the batch is retried. Anything
+ * else thrown while writing — a JSON.stringify RangeError, a bind TypeError, SQLITE_TOOBIG,
+ * SQLITE_CONSTRAINT — belongs to the row being written.
+ */
+const DATABASE_FAILURE =
+  /^SQLITE_(FULL|BUSY|LOCKED|IOERR|READONLY|CANTOPEN|CORRUPT|NOTADB|NOMEM|INTERRUPT|PROTOCOL|NOLFS|PERM|ABORT)/;
+
+function isDatabaseFailure(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string') return DATABASE_FAILURE.test(code);
+  return err.message.includes('database connection is not open');
+}
+
+/**
+ * The database file is created 0600 before SQLite opens it (its -wal and -shm take the main file's
+ * mode), in a directory created 0700: it holds full command lines. A file left by an older version
+ * is narrowed the same way.
+ */
+function createPrivateFile(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`])
+    if (existsSync(file)) chmodSync(file, 0o600);
 }
 
 /** Opens (creating and migrating when needed) the store at `path` (":memory:" for a throwaway one). */

@@ -35,6 +35,8 @@ export type PayloadResult =
       reason: string;
       message: string;
       position?: { offset: number; line: number; column: number };
+      /** A batch none of whose records was usable: each one, so each is counted. */
+      skipped?: Skipped[];
     };
 
 export function bodyKindOf(contentType: string | undefined): BodyKind | undefined {
@@ -81,6 +83,7 @@ export function parsePayload(
         ok: false,
         reason: skipped[0]!.reason,
         message: `no record in the batch was usable; first: ${skipped[0]!.at}: ${skipped[0]!.detail}`,
+        skipped,
       };
     }
     return { ok: true, events, records: parsed.length, skipped };
@@ -116,6 +119,7 @@ function parseNdjson(body: string, format: InputFormat): PayloadResult {
       ok: false,
       reason: skipped[0]!.reason,
       message: `no line was usable; first: ${skipped[0]!.at}: ${skipped[0]!.detail}`,
+      skipped,
     };
   }
   return { ok: true, events, records, skipped };

@@ -217,10 +217,18 @@ export function createHttpSource(options: HttpSourceOptions = {}): HttpSource {
     }
     const result = parsePayload(body, kind, format, ceHeaders(req));
     if (!result.ok) {
-      counters.drop(result.reason);
-      return reply
-        .code(400)
-        .send({ error: result.reason, message: result.message, position: result.position });
+      // Every bad record of a batch is one drop, not the whole batch.
+      if (result.skipped) for (const s of result.skipped) counters.drop(s.reason);
+      else counters.drop(result.reason);
+      return reply.code(400).send({
+        error: result.reason,
+        message: result.message,
+        position: result.position,
+        ...(result.skipped && {
+          skipped: result.skipped.slice(0, MAX_SKIPPED_REPORTED),
+          skippedTotal: result.skipped.length,
+        }),
+      });
     }
     for (const s of result.skipped) counters.drop(s.reason);
     counters.eventsIn += result.events.length;

@@ -7,9 +7,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { hostname } from 'node:os';
+import { guardEvent } from '../../events/adapters/guard.js';
 import type { Behavior } from '../../events/types.js';
 import type { Logger } from '../../observability/logger.js';
-import { eventsDropped, sensorUp } from '../../observability/metrics.js';
+import { eventsDropped, eventsTruncated, sensorUp } from '../../observability/metrics.js';
 import type { EmitFn, EventSource, SourceStats } from '../types.js';
 import { EventBuilder } from './event.js';
 import { generateProgram, SENSOR_STRLEN, type GeneratedProgram } from './program.js';
@@ -301,6 +302,12 @@ export class BpftraceSensor implements EventSource {
           return;
         }
         if ('pending' in built) return;
+        // The same ingest guard as the adapters: a process controls its own argv (up to 128 KiB per
+        // argument), which would otherwise be copied whole into every row, log line and stream frame.
+        const guarded = guardEvent(built.event);
+        if (!guarded.ok) return this.drop('too-deep');
+        for (const [reason, n] of Object.entries(guarded.truncations ?? {}))
+          eventsTruncated.inc({ reason }, n);
         this.eventsIn++;
         void this.emit?.(built.event);
         return;
