@@ -228,7 +228,9 @@ function evaluateRule(
     if (!shared.get(rule.shared.pattern, staticPatternMatches, rule, evaluation)) return undefined;
   } else if (restrict.patternTemplate) {
     // A pattern with variables is rendered for each event, so it is never shared.
-    const pattern = compilePattern(restrict.patternTemplate.render(evaluation.context));
+    const pattern = compilePattern(restrict.patternTemplate.render(evaluation.context), {
+      references: false,
+    });
     if (!pattern.test(evaluation.view)) return undefined;
   }
   if (restrict.conditions && !shared.get(rule.shared.conditions, conditionsHold, rule, evaluation))

@@ -16,7 +16,7 @@ export function resolvePattern(slot: PatternSlot, ctx: JsonContext): CompiledPat
   const key = JSON.stringify(rendered);
   let p = dynamicCache.get(key);
   if (!p) {
-    p = compilePattern(rendered);
+    p = compilePattern(rendered, { references: false });
     if (dynamicCache.size > 500) dynamicCache.clear();
     dynamicCache.set(key, p);
   }

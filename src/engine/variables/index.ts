@@ -115,7 +115,11 @@ function display(raw: string, vars: readonly CompiledVariable[]): string {
 function compileVariable(raw: string, vars: readonly CompiledVariable[]): CompiledVariable {
   let inner = raw.slice(2, -2);
   if (inner.startsWith('-')) inner = inner.slice(1);
-  const text = inner.trim();
+  return compileExpression(inner.trim(), vars);
+}
+
+/** A JMESPath expression whose nested variables are placeholders numbered into `vars`. */
+function compileExpression(text: string, vars: readonly CompiledVariable[]): CompiledVariable {
   const variable = display(text, vars);
   const usesCurrent = text === '@' || text.startsWith('@.') || text.startsWith('@[');
   const children = [...text.matchAll(MARKER)].map((m) => ({
@@ -251,6 +255,7 @@ function resolve(
   path: string,
   settings: Settings,
   options: RenderOptions | undefined,
+  data: unknown = context,
 ): unknown {
   try {
     if (v.usesCurrent) {
@@ -264,10 +269,10 @@ function resolve(
       for (const c of children)
         values[c.index] = toText(resolve(c.variable, context, path, settings, options));
       const tree = deleteAst !== undefined && isDelete(context) ? deleteAst : ast;
-      return evaluateJmesPathAst(instantiate(tree, values) as ExpressionNode, context, v.variable);
+      return evaluateJmesPathAst(instantiate(tree, values) as ExpressionNode, data, v.variable);
     }
     const q = v.deleteQuery !== undefined && isDelete(context) ? v.deleteQuery : v.query!;
-    return q(context);
+    return q(data);
   } catch (e) {
     if (settings.unresolvedAsEmpty) return '';
     throw substitutionFailure(v, path, e);
@@ -303,9 +308,23 @@ type Segment = string | CompiledVariable;
  * so an enclosing variable is found on the next scan with its nested ones as placeholders.
  */
 function compileSegments(s: string): Segment[] {
+  const vars: CompiledVariable[] = [];
+  const text = replaceVariables(s, vars);
+  const segments: Segment[] = [];
+  let last = 0;
+  for (const m of text.matchAll(MARKER)) {
+    if (m.index > last) segments.push(unescape(text.slice(last, m.index)));
+    segments.push(vars[Number(m[1])]!);
+    last = m.index + m[0].length;
+  }
+  if (last < text.length) segments.push(unescape(text.slice(last)));
+  return segments;
+}
+
+/** `s` with every variable, innermost first, compiled into `vars` and replaced by its placeholder. */
+function replaceVariables(s: string, vars: CompiledVariable[]): string {
   if (s.includes(MARK_OPEN) || s.includes(MARK_CLOSE))
     throw new TemplateCompileError('U+E000 and U+E001 are reserved in text with {{ }} variables');
-  const vars: CompiledVariable[] = [];
   let text = s;
   for (let depth = 0; hasVariables(text); depth++) {
     if (depth === MAX_NESTING)
@@ -326,15 +345,7 @@ function compileSegments(s: string): Segment[] {
     }
     text = out + text.slice(last);
   }
-  const segments: Segment[] = [];
-  let last = 0;
-  for (const m of text.matchAll(MARKER)) {
-    if (m.index > last) segments.push(unescape(text.slice(last, m.index)));
-    segments.push(vars[Number(m[1])]!);
-    last = m.index + m[0].length;
-  }
-  if (last < text.length) segments.push(unescape(text.slice(last)));
-  return segments;
+  return text;
 }
 
 /** Substitutes each variable once; a lone variable keeps its JSON type. Values are never scanned again. */
@@ -398,4 +409,28 @@ export function compileTemplate(value: unknown, options: TemplateOptions = {}): 
   return compileValue(value, options.basePath ?? '', {
     unresolvedAsEmpty: options.unresolvedAsEmpty ?? false,
   });
+}
+
+/** A JMESPath expression written with `{{ }}` variables in it (foreach `list`, context `jmesPath`). */
+export interface QueryTemplate {
+  /** Evaluates the expression over `data`; its variables read `context`. Throws like Template.render. */
+  evaluate(data: unknown, context: Record<string, unknown>): unknown;
+}
+
+/**
+ * Compiles an expression field. Kyverno substitutes the variables into the text and then parses it; here the
+ * text is parsed once, with each variable's value put into the quoted literal that holds it, so a value can
+ * never become part of the expression. A whole-field `{{ expr }}` is read as `expr` (Kyverno accepts both).
+ */
+export function compileQueryTemplate(expression: string, options: TemplateOptions = {}): QueryTemplate {
+  const settings = { unresolvedAsEmpty: options.unresolvedAsEmpty ?? false };
+  const path = options.basePath ?? '';
+  let text = expression.trim();
+  VARIABLE.lastIndex = 0;
+  const whole = VARIABLE.exec(text);
+  if (whole !== null && whole.index === 0 && whole[2]!.length === text.length)
+    text = text.slice(2, -2).trim();
+  const vars: CompiledVariable[] = [];
+  const compiled = compileExpression(replaceVariables(text, vars), vars);
+  return { evaluate: (data, context) => resolve(compiled, context, path, settings, undefined, data) };
 }
