@@ -395,8 +395,14 @@ function compileValue(value: unknown, path: string, settings: Settings): Templat
       isStatic: false,
       render(context, options) {
         const out: Record<string, unknown> = {};
+        // A rendered key may be "__proto__" (data): define it, never assign the prototype.
         for (const e of entries)
-          out[toText(e.key.render(context, options))] = e.value.render(context, options);
+          Object.defineProperty(out, toText(e.key.render(context, options)), {
+            value: e.value.render(context, options),
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
         return out;
       },
     };
