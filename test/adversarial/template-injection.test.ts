@@ -230,7 +230,7 @@ test('annotate, label and patch payloads carry the hostile value verbatim and ne
     },
   );
   assert.equal(r.outcome, 'failed');
-  assert.match(r.detail, /invalid label value "\{\{ event\.pod\.name \}\}"/);
+  assert.match(r.detail ?? '', /invalid label value "\{\{ event\.pod\.name \}\}"/);
 });
 
 test('a patch key from data named __proto__ is an own key, and long payload strings are capped', async () => {
