@@ -5,7 +5,8 @@ import type { EventAction } from './types.js';
 
 export const event: ActionHandler<EventAction> = async (spec, ctx) => {
   if (!ctx.events) return { outcome: 'unavailable', detail: 'no event recorder' };
-  const note = render(spec.message ?? ctx.verdict.message, ctx.variables);
+  // The verdict's message is already rendered (it holds event data): it is used as is, never rendered again.
+  const note = spec.message !== undefined ? render(spec.message, ctx.variables) : ctx.verdict.message;
   const { target } = ctx;
   if (ctx.dryRun) return { outcome: 'dry-run', detail: `would record ${spec.reason ?? 'PolicyViolation'}` };
   await ctx.events.emit({

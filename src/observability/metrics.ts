@@ -3,6 +3,7 @@
  * stage reports into. Names follow Prometheus conventions: *_total counters, base units in seconds.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { renderTruncations } from '../engine/variables/bounds.js';
 
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'kyverno_runtime_process_' });
@@ -120,6 +121,21 @@ export const sinkErrors = new Counter({
   help: 'Verdict sink writes that threw or rejected, by sink.',
   labelNames: ['sink'] as const,
   registers: [registry],
+});
+
+export const renderTruncated = new Counter({
+  name: 'kyverno_runtime_render_truncated_total',
+  help:
+    'Rendered rule messages (kind "message") and action payload strings (kind "action") cut at their ' +
+    'size cap because event data made them too long.',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+  // The engine counts cuts without depending on this registry; the totals are read at scrape time.
+  collect() {
+    const counts = renderTruncations();
+    this.reset();
+    for (const kind of ['message', 'action'] as const) this.inc({ kind }, counts[kind]);
+  },
 });
 
 // ---- cluster side (k8s engineer) -------------------------------------------------------------

@@ -8,8 +8,8 @@ import { compileCel, compileCelVariables } from '../engine/cel/index.js';
 import { compileConditions, type CompiledConditions } from '../engine/conditions/index.js';
 import { generateAutogenRules } from '../engine/autogen/index.js';
 import { compileMatch } from '../engine/match/index.js';
-import { compilePattern } from '../engine/pattern/index.js';
-import { compileTemplate, type Template } from '../engine/variables/index.js';
+import { compilePattern, PatternReferenceError, resolvePatternReferences } from '../engine/pattern/index.js';
+import { compileQueryTemplate, compileTemplate, type Template } from '../engine/variables/index.js';
 import { BEHAVIORS, isBehavior, type Behavior } from '../events/types.js';
 import { suggest } from './suggest.js';
 import type {
@@ -62,7 +62,17 @@ export class RuleCompiler {
 
   private pattern(value: unknown, path: Path): PatternSlot | undefined {
     if (this.hasVariables(value)) {
-      const template = this.template(value, path, 'pattern');
+      // Kyverno resolves `$(...)` references before `{{ }}` variables, so a `$(` in a value is data.
+      let resolved: unknown;
+      try {
+        resolved = resolvePatternReferences(value);
+      } catch (e) {
+        if (!(e instanceof PatternReferenceError)) throw e;
+        // compilePattern turns the unresolvable reference into the rule error Kyverno reports.
+        const failing = compilePattern(value);
+        return { kind: 'static', pattern: failing };
+      }
+      const template = this.template(resolved, path, 'pattern');
       return template && { kind: 'template', template };
     }
     const pattern = this.guard(path, 'pattern', () => compilePattern(value));
@@ -104,8 +114,12 @@ export class RuleCompiler {
         const out: CompiledContextEntry = { name, type: 'variable' };
         if (v.value !== undefined)
           out.value = this.template(v.value, [...at, 'variable', 'value'], 'variable value');
-        if (typeof v.jmesPath === 'string')
-          out.jmesPath = this.template(v.jmesPath, [...at, 'variable', 'jmesPath'], 'jmesPath');
+        if (typeof v.jmesPath === 'string' && v.jmesPath.trim() !== '') {
+          const text = v.jmesPath;
+          out.jmesPath = this.guard([...at, 'variable', 'jmesPath'], 'jmesPath', () =>
+            compileQueryTemplate(text),
+          );
+        }
         if (v.default !== undefined)
           out.default = this.template(v.default, [...at, 'variable', 'default'], 'default');
         return out;
@@ -153,7 +167,7 @@ export class RuleCompiler {
     value.forEach((f, i) => {
       if (!isObj(f)) return;
       const at = [...path, i];
-      const list = this.template(str(f.list), [...at, 'list'], 'foreach list');
+      const list = this.guard([...at, 'list'], 'foreach list', () => compileQueryTemplate(str(f.list)));
       if (!list) return;
       const item: CompiledForeach = { list, context: this.context(f.context, [...at, 'context']) };
       if (typeof f.elementScope === 'boolean') item.elementScope = f.elementScope;

@@ -6,7 +6,7 @@ import type { CelProgram, CelVariables } from '../engine/cel/index.js';
 import type { CompiledConditions } from '../engine/conditions/index.js';
 import type { CompiledMatch } from '../engine/match/index.js';
 import type { CompiledPattern } from '../engine/pattern/index.js';
-import type { Template } from '../engine/variables/index.js';
+import type { QueryTemplate, Template } from '../engine/variables/index.js';
 import type { Behavior } from '../events/types.js';
 
 export type FailureAction = 'Audit' | 'Enforce';
@@ -20,15 +20,15 @@ export interface CompiledContextEntry {
   type: 'variable' | 'configMap' | 'apiCall' | 'imageRegistry' | 'globalReference' | 'unknown';
   /** variable.value (may hold variables). */
   value?: Template;
-  /** variable.jmesPath as a template of the expression text. */
-  jmesPath?: Template;
+  /** variable.jmesPath: an expression whose `{{ }}` values are data (never parsed). */
+  jmesPath?: QueryTemplate;
   /** variable.default. */
   default?: Template;
 }
 
 export interface CompiledForeach {
-  /** JMESPath expression text (a template when it holds `{{ }}`). */
-  list: Template;
+  /** JMESPath expression; `{{ }}` values in it are data (never parsed). */
+  list: QueryTemplate;
   elementScope?: boolean;
   context: CompiledContextEntry[];
   preconditions?: CompiledConditions;

@@ -18,7 +18,7 @@ import {
   parseGoFloat,
   parseGoInt,
   parseJsonStringArray,
-} from './go-values.js';
+} from '../pattern/go-values.js';
 import { compareSemVer, parseSemVer } from './semver.js';
 
 export const CONDITION_OPERATORS = [

@@ -20,7 +20,7 @@ export {
   type KyvernoFunction,
   type FunctionTable,
 } from './functions/index.js';
-export { isFalsy } from './interpreter.js';
+export { isFalsy, type ExpressionNode } from './interpreter.js';
 
 export type JmesPathQuery = (data: unknown) => unknown;
 
@@ -56,6 +56,26 @@ function fieldPathQuery(keys: readonly string[]): JmesPathQuery {
   };
 }
 const cache = new LRUCache<string, JmesPathQuery>({ max: 10_000 });
+
+/** Parses without caching; throws JmesPathSyntaxError. For callers that adapt the tree before evaluating it. */
+export function parseJmesPath(expression: string): ExpressionNode {
+  try {
+    return compile(expression);
+  } catch (e) {
+    throw new JmesPathSyntaxError((e as Error).message, expression);
+  }
+}
+
+/** Evaluates a parsed tree with Kyverno's functions and errors, as a compiled query would. */
+export function evaluateJmesPathAst(ast: ExpressionNode, data: unknown, expression: string): unknown {
+  const ctx: EvalContext = { root: data, functions, scopes: [] };
+  try {
+    return evaluate(ast, data, ctx);
+  } catch (e) {
+    if (e instanceof JmesPathError) throw e;
+    throw new JmesPathError((e as Error).message, expression);
+  }
+}
 
 /** Parses once; the returned query throws JmesPathError on Kyverno's error cases. */
 export function compileJmesPath(expression: string): JmesPathQuery {

@@ -1,5 +1,5 @@
 /**
- * Go's view of decoded JSON values, which Kyverno's pattern code switches on (`int64` vs `float64`,
+ * Go's view of decoded JSON values, which Kyverno's pattern and condition code switch on (`int64` vs `float64`,
  * `map[string]interface{}`, `[]interface{}`), plus the few `strconv`/`fmt` conversions it applies.
  *
  * JSON numbers reach Kyverno through apimachinery's decoder, which yields int64 for integral numbers and
@@ -56,15 +56,16 @@ export function goParseInt(s: string): bigint | undefined {
   return n > INT64_MAX || n < INT64_MIN ? undefined : n;
 }
 
-const DECIMAL_FLOAT =
-  /^[+-]?(?:[0-9]+(?:_[0-9]+)*\.?(?:[0-9]+(?:_[0-9]+)*)?|\.[0-9]+(?:_[0-9]+)*)(?:[eE][+-]?[0-9]+)?$/;
+// Both patterns are unambiguous (each digit can be matched one way only), so they run in linear time on
+// event data; `\d+\.?\d*` would backtrack quadratically on a long run of digits with a bad tail.
+const DECIMAL_FLOAT = /^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
 const HEX_FLOAT = /^([+-]?)0[xX]([0-9a-fA-F_]*)(?:\.([0-9a-fA-F_]*))?[pP]([+-]?[0-9]+)$/;
 const SPECIAL_FLOAT = /^([+-]?)(inf|infinity|nan)$/i;
 
 /**
  * `strconv.ParseFloat(s, 64)`; undefined on error (including out of range, where Go returns ±Inf and an
  * error). Accepts decimal, hexadecimal (`0x1p-2`) and `inf`/`infinity`/`nan`, as Go does. Underscores are
- * only legal with a base prefix in Go, so they are rejected in decimal form.
+ * only legal with a base prefix in Go, so the decimal form has none.
  */
 export function goParseFloat(s: string): number | undefined {
   const special = SPECIAL_FLOAT.exec(s);
@@ -72,7 +73,7 @@ export function goParseFloat(s: string): number | undefined {
     if (special[2]!.toLowerCase() === 'nan') return NaN;
     return special[1] === '-' ? -Infinity : Infinity;
   }
-  if (DECIMAL_FLOAT.test(s) && !s.includes('_')) {
+  if (DECIMAL_FLOAT.test(s)) {
     const n = Number(s);
     return Number.isFinite(n) ? n : undefined;
   }
@@ -218,4 +219,58 @@ function decomposeDouble(x: number): { mantissa: bigint; exponent: number } {
   const fraction = (BigInt(hi & 0xfffff) << 32n) | BigInt(lo);
   if (biased === 0) return { mantissa: fraction, exponent: -1074 };
   return { mantissa: fraction | (1n << 52n), exponent: biased - 1075 };
+}
+
+// ---- Condition operators (Kyverno's operator package) ----------------------------------------------------
+
+/** `strconv.ParseFloat(s, 64)` as the condition operators use it. */
+export const parseGoFloat = goParseFloat;
+
+/** `strconv.ParseInt(s, 10, 64)` as a JS number; undefined on a syntax or range error. */
+export function parseGoInt(s: string): number | undefined {
+  const n = goParseInt(s);
+  return n === undefined ? undefined : Number(n);
+}
+
+/**
+ * `fmt.Sprint(v)` for JSON values (maps print with sorted keys, as Go does), capped like goFormatValue:
+ * operators stringify event values with it, and the output must stay bounded.
+ */
+export const goSprint = goFormatValue;
+
+/** `reflect.DeepEqual` over JSON values. */
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) {
+    return false;
+  }
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ao = a as Record<string, unknown>;
+  const bo = b as Record<string, unknown>;
+  const ak = Object.keys(ao);
+  if (ak.length !== Object.keys(bo).length) return false;
+  for (const k of ak) {
+    if (!Object.hasOwn(bo, k) || !deepEqual(ao[k], bo[k])) return false;
+  }
+  return true;
+}
+
+/** `json.Valid` + `json.Unmarshal` into `[]string`, with the reason when it fails. */
+export function parseJsonStringArray(s: string): string[] | 'not-json' | 'not-string-array' {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(s);
+  } catch {
+    return 'not-json';
+  }
+  if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === 'string')) {
+    // Go's Unmarshal into []string accepts `null` as an empty slice.
+    return parsed === null ? [] : 'not-string-array';
+  }
+  return parsed;
 }

@@ -46,12 +46,21 @@ export interface CompiledPattern {
   test(resource: unknown): boolean;
 }
 
-export function compilePattern(pattern: unknown): CompiledPattern {
+export interface PatternOptions {
+  /**
+   * Resolve `$(...)` references (default true). False for a pattern whose `{{ }}` variables were just
+   * substituted: its references were resolved before substitution, as Kyverno does, and a `$(` that is
+   * left came from data.
+   */
+  readonly references?: boolean;
+}
+
+export function compilePattern(pattern: unknown, options: PatternOptions = {}): CompiledPattern {
   // `$(...)` references read the pattern itself, so they resolve here, once. Kyverno reports an
   // unresolvable reference when the rule runs ("variable substitution failed"), so we do too.
-  let resolved: unknown;
+  let resolved: unknown = pattern;
   try {
-    resolved = resolvePatternReferences(pattern);
+    if (options.references !== false) resolved = resolvePatternReferences(pattern);
   } catch (e) {
     if (!(e instanceof PatternReferenceError)) throw e;
     const reason = `variable substitution failed: ${e.message}`;

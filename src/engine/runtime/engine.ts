@@ -8,6 +8,7 @@
 import type { Behavior, RuntimeEvent } from '../../events/types.js';
 import type { Verdict } from '../verdict.js';
 import { compilePattern } from '../pattern/index.js';
+import { capRendered, MAX_MESSAGE_LENGTH } from '../variables/index.js';
 import { attributeEvent, attributionFacts, synthesisedPodNamespace } from './attribution.js';
 import type { CompiledRuntimePolicies, RuntimeRule } from './compile.js';
 import type {
@@ -228,7 +229,9 @@ function evaluateRule(
     if (!shared.get(rule.shared.pattern, staticPatternMatches, rule, evaluation)) return undefined;
   } else if (restrict.patternTemplate) {
     // A pattern with variables is rendered for each event, so it is never shared.
-    const pattern = compilePattern(restrict.patternTemplate.render(evaluation.context));
+    const pattern = compilePattern(restrict.patternTemplate.render(evaluation.context), {
+      references: false,
+    });
     if (!pattern.test(evaluation.view)) return undefined;
   }
   if (restrict.conditions && !shared.get(rule.shared.conditions, conditionsHold, rule, evaluation))
@@ -284,7 +287,9 @@ function renderMessage(rule: RuntimeRule, evaluation: Evaluation): string {
     const rendered = template.render(
       rule.messageReadsOnlyEvent ? evaluation.eventContext : evaluation.context,
     );
-    return typeof rendered === 'string' ? rendered : JSON.stringify(rendered);
+    const text = typeof rendered === 'string' ? rendered : JSON.stringify(rendered);
+    // Event data in a message is bounded before it reaches reports, logs and actions.
+    return capRendered(text, MAX_MESSAGE_LENGTH, 'message');
   } catch {
     // A message whose variable is missing on this event still reports the violation, unrendered.
     return rule.messageText;

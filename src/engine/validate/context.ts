@@ -3,7 +3,6 @@
  * `request.*`, `images`, `serviceAccountName`, values from test files, rule `context` entries,
  * `element`/`elementIndex` inside foreach.
  */
-import { compileJmesPath, type JmesPathQuery } from '../jmespath/index.js';
 import type { RequestUserInfo } from '../match/index.js';
 import type { CompiledContextEntry } from '../../policy/types.js';
 
@@ -149,18 +148,6 @@ export function buildBaseContext(input: BaseContextInput): JsonContext {
   return ctx;
 }
 
-const queryCache = new Map<string, JmesPathQuery>();
-/** JMESPath queries whose text is only known at evaluation time, cached by text (bounded). */
-export function jmesPath(expression: string): JmesPathQuery {
-  let q = queryCache.get(expression);
-  if (!q) {
-    q = compileJmesPath(expression);
-    if (queryCache.size > 1000) queryCache.clear();
-    queryCache.set(expression, q);
-  }
-  return q;
-}
-
 /**
  * Loads rule/foreach `context` entries into `ctx` (mutated). `variable` entries are evaluated; the others
  * (apiCall, configMap, imageRegistry, globalReference) need a cluster or registry, so their data comes from
@@ -174,14 +161,14 @@ export function loadContextEntries(
   for (const entry of entries) {
     if (provided.has(entry.name) || entry.type !== 'variable') continue;
     const def = entry.default ? entry.default.render(ctx) : undefined;
-    const path = entry.jmesPath ? String(entry.jmesPath.render(ctx)) : '';
+    const query = entry.jmesPath;
     let output: unknown = def;
     try {
       if (entry.value) {
         const value = entry.value.render(ctx);
-        output = path ? jmesPath(path)(value) : value;
-      } else if (path) {
-        output = jmesPath(path)(ctx);
+        output = query ? query.evaluate(value, ctx) : value;
+      } else if (query) {
+        output = query.evaluate(ctx, ctx);
       }
     } catch (e) {
       if (def === undefined || def === null) throw e;

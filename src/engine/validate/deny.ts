@@ -1,6 +1,6 @@
 /** validate.deny: conditions true → fail, false → pass (Kyverno's `validateDeny`). */
 import type { CompiledConditions } from '../conditions/index.js';
-import type { Template } from '../variables/index.js';
+import { capRendered, MAX_MESSAGE_LENGTH, type Template } from '../variables/index.js';
 import type { JsonContext } from './context.js';
 import { errorMessage, type Outcome } from './result.js';
 
@@ -31,5 +31,5 @@ export function validateDeny(
       // Kyverno falls back to the condition message when the rule message cannot be substituted.
     }
   }
-  return { status: 'fail', message: text };
+  return { status: 'fail', message: capRendered(text, MAX_MESSAGE_LENGTH, 'message') };
 }

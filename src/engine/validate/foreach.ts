@@ -10,7 +10,7 @@
  */
 import type { CompiledForeach } from '../../policy/types.js';
 import type { Template } from '../variables/index.js';
-import { jmesPath, loadContextEntries, type JsonContext } from './context.js';
+import { loadContextEntries, type JsonContext } from './context.js';
 import { validateDeny } from './deny.js';
 import { validateAnyPattern, validatePattern } from './patterns.js';
 import { errorMessage, type Outcome } from './result.js';
@@ -22,10 +22,8 @@ interface ForeachResult {
 
 function evaluateList(f: CompiledForeach, ctx: JsonContext): unknown[] | undefined {
   try {
-    const expr = String(f.list.render(ctx)).trim();
-    // Kyverno accepts the list written with or without {{ }}.
-    const text = expr.startsWith('{{') && expr.endsWith('}}') ? expr.slice(2, -2).trim() : expr;
-    const value = jmesPath(text)(ctx);
+    // Kyverno accepts the list written with or without {{ }}; compileQueryTemplate reads both.
+    const value = f.list.evaluate(ctx, ctx);
     return Array.isArray(value) ? value : undefined;
   } catch {
     return undefined;

@@ -3,7 +3,7 @@
  */
 import { compilePattern, type CompiledPattern } from '../pattern/index.js';
 import type { PatternSlot } from '../../policy/types.js';
-import type { Template } from '../variables/index.js';
+import { capRendered, MAX_MESSAGE_LENGTH, type Template } from '../variables/index.js';
 import type { JsonContext } from './context.js';
 import { errorMessage, type Outcome } from './result.js';
 
@@ -16,7 +16,7 @@ export function resolvePattern(slot: PatternSlot, ctx: JsonContext): CompiledPat
   const key = JSON.stringify(rendered);
   let p = dynamicCache.get(key);
   if (!p) {
-    p = compilePattern(rendered);
+    p = compilePattern(rendered, { references: false });
     if (dynamicCache.size > 500) dynamicCache.clear();
     dynamicCache.set(key, p);
   }
@@ -29,7 +29,7 @@ function userMessage(message: Template | undefined, ctx: JsonContext): string | 
   let text: string;
   try {
     const r = message.render(ctx);
-    text = typeof r === 'string' ? r : JSON.stringify(r);
+    text = capRendered(typeof r === 'string' ? r : JSON.stringify(r), MAX_MESSAGE_LENGTH, 'message');
   } catch (e) {
     return `failed to substitute variables in message: ${errorMessage(e)}`;
   }

@@ -6,19 +6,36 @@
  * - variables are found with Kyverno's regex (one nested `{…}` level allowed, for multi-select hashes);
  * - a string that is exactly one variable takes the variable's JSON type; otherwise the text is interpolated
  *   (strings as-is, other values JSON-encoded, null as `null`);
- * - substituted text is re-scanned, so `{{ f('{{ inner }}') }}` works (inner first); `{{- x }}` is not re-scanned;
- * - `\{{ … }}` stays literal and loses its backslash;
+ * - substitution happens once: a substituted value is data and is never scanned for `{{ }}` again (Kyverno
+ *   re-scans it; here a process named `{{ to_string(event) }}` stays that text). A variable written inside
+ *   another one by the policy author (`{{ f('{{ inner }}') }}`) still works: the inner value is placed into
+ *   the string literal / quoted name of the already parsed outer expression, never into its text, so no value
+ *   can close the literal or change the expression. A nested variable outside a quoted literal is a load
+ *   error. `{{- x }}` means the same as `{{ x }}`;
+ * - `\{{ … }}` written in the policy stays literal and loses its backslash (a value's backslashes are kept);
  * - `{{@}}` reads the value at the current pattern location (`RenderOptions.path`) under `request.object`;
  * - on a DELETE request `request.object` reads `request.oldObject`;
  * - a JMESPath error (e.g. `Unknown key`) throws VariableSubstitutionError, except in preconditions mode, where
  *   Kyverno substitutes an empty string.
- * Every JMESPath is parsed at compile time; only nested variables (whose text depends on data) are parsed at
- * render time, through the JMESPath compile cache.
+ * Every JMESPath is parsed at compile time, nested ones included; nothing is parsed at render time.
  */
-import { compileJmesPath, type JmesPathQuery } from '../jmespath/index.js';
+import {
+  compileJmesPath,
+  evaluateJmesPathAst,
+  parseJmesPath,
+  type ExpressionNode,
+  type JmesPathQuery,
+} from '../jmespath/index.js';
 import { VariableSubstitutionError } from './errors.js';
 
 export { VariableSubstitutionError, describeSubstitutionFailure } from './errors.js';
+export {
+  MAX_MESSAGE_LENGTH,
+  MAX_PAYLOAD_STRING_LENGTH,
+  capRendered,
+  renderTruncations,
+  type TruncationKind,
+} from './bounds.js';
 
 export interface RenderOptions {
   /** JSON pointer of the pattern location that `{{@}}` refers to ("/spec/containers/0/image"). */
@@ -50,43 +67,168 @@ export function hasVariables(s: string): boolean {
   return VARIABLE.test(s);
 }
 
+/**
+ * Placeholders for nested variables while the outer text is parsed: private-use characters, which a JMESPath
+ * identifier cannot contain, so a placeholder parses only inside a quoted literal or name.
+ */
+const MARK_OPEN = '\uE000';
+const MARK_CLOSE = '\uE001';
+const MARKER = /\uE000(\d+)\uE001/g;
+/** Deeper nesting than this is refused at load time (Kyverno's policies nest one level). */
+const MAX_NESTING = 8;
+
+/** A policy text that cannot be compiled as a template (load time; the loader adds file:line:col). */
+export class TemplateCompileError extends Error {
+  override readonly name = 'TemplateCompileError';
+}
+
 interface CompiledVariable {
-  /** Text inside the braces, trimmed (error messages). */
+  /** Text inside the braces, trimmed, nested variables shown as written (error messages). */
   readonly variable: string;
-  /** `{{- … }}`: result is not re-scanned. */
-  readonly shallow: boolean;
   readonly usesCurrent: boolean;
   readonly query: JmesPathQuery | undefined;
   /** Same query with request.object → request.oldObject, for DELETE requests. */
   readonly deleteQuery: JmesPathQuery | undefined;
+  /** Present when the author nested variables inside this one. */
+  readonly nested: NestedQuery | undefined;
   /** The last substitution failure, thrown again for the same cause at the same path (resolve). */
   lastFailure: VariableSubstitutionError | undefined;
+}
+
+/** An outer expression parsed with placeholders; each render puts the inner values into a copy of the tree. */
+interface NestedQuery {
+  /** Each nested variable with the number of its placeholder. */
+  readonly children: readonly { readonly index: number; readonly variable: CompiledVariable }[];
+  readonly ast: ExpressionNode;
+  readonly deleteAst: ExpressionNode | undefined;
 }
 
 interface Settings {
   readonly unresolvedAsEmpty: boolean;
 }
 
-function compileVariable(raw: string): CompiledVariable {
+/** `raw` with placeholders (`\uE000i\uE001`) shown as the variables they stand for. */
+function display(raw: string, vars: readonly CompiledVariable[]): string {
+  return raw.replace(MARKER, (_, i: string) => `{{ ${vars[Number(i)]!.variable} }}`);
+}
+
+function compileVariable(raw: string, vars: readonly CompiledVariable[]): CompiledVariable {
   let inner = raw.slice(2, -2);
-  const shallow = inner.startsWith('-');
-  if (shallow) inner = inner.slice(1);
-  const variable = inner.trim();
-  const usesCurrent = variable === '@' || variable.startsWith('@.') || variable.startsWith('@[');
-  if (usesCurrent)
-    return {
-      variable,
-      shallow,
-      usesCurrent,
-      query: undefined,
-      deleteQuery: undefined,
-      lastFailure: undefined,
+  if (inner.startsWith('-')) inner = inner.slice(1);
+  return compileExpression(inner.trim(), vars);
+}
+
+/** A JMESPath expression whose nested variables are placeholders numbered into `vars`. */
+function compileExpression(text: string, vars: readonly CompiledVariable[]): CompiledVariable {
+  const variable = display(text, vars);
+  const usesCurrent = text === '@' || text.startsWith('@.') || text.startsWith('@[');
+  const children = [...text.matchAll(MARKER)].map((m) => ({
+    index: Number(m[1]),
+    variable: vars[Number(m[1])]!,
+  }));
+  const base = { variable, usesCurrent, lastFailure: undefined };
+  if (children.length > 0) {
+    if (usesCurrent) throw new TemplateCompileError(`{{ ${variable} }}: {{@}} cannot hold a nested variable`);
+    const nested: NestedQuery = {
+      children,
+      ast: parseNested(text, variable),
+      deleteAst: text.includes('request.object')
+        ? parseNested(text.replaceAll('request.object', 'request.oldObject'), variable)
+        : undefined,
     };
-  const query = compileJmesPath(variable);
-  const deleteQuery = variable.includes('request.object')
-    ? compileJmesPath(variable.replaceAll('request.object', 'request.oldObject'))
+    return { ...base, query: undefined, deleteQuery: undefined, nested };
+  }
+  if (usesCurrent) return { ...base, query: undefined, deleteQuery: undefined, nested: undefined };
+  const query = compileJmesPath(text);
+  const deleteQuery = text.includes('request.object')
+    ? compileJmesPath(text.replaceAll('request.object', 'request.oldObject'))
     : undefined;
-  return { variable, shallow, usesCurrent, query, deleteQuery, lastFailure: undefined };
+  return { ...base, query, deleteQuery, nested: undefined };
+}
+
+/**
+ * Parses an outer expression whose nested variables are placeholders, and checks that each placeholder
+ * landed in a string literal, a JSON literal or a quoted name: the only places where a value is data.
+ */
+function parseNested(text: string, shown: string): ExpressionNode {
+  let ast: ExpressionNode;
+  try {
+    ast = parseJmesPath(text);
+  } catch (e) {
+    // With plain letters in their place the text parses: the placeholders were outside any quotes.
+    let bare = false;
+    try {
+      parseJmesPath(text.replace(MARKER, 'x'));
+      bare = true;
+    } catch {
+      // a syntax error of its own, reported below
+    }
+    if (bare)
+      throw new TemplateCompileError(
+        `{{ ${shown} }}: a nested variable must sit inside a quoted literal ('…', "…" or a JSON string in \`…\`), ` +
+          'so that its value stays data',
+      );
+    throw new TemplateCompileError(`{{ ${shown} }}: ${(e as Error).message.replace(MARKER, '…')}`);
+  }
+  const found = new Set<string>();
+  checkPlaceholders(ast, found, shown);
+  const expected = [...text.matchAll(MARKER)].map((m) => m[1]!);
+  if (expected.some((i) => !found.has(i)))
+    throw new TemplateCompileError(`{{ ${shown} }}: a nested variable is not in a quoted literal`);
+  return ast;
+}
+
+/** Walks the tree: placeholders may appear in Literal values, Field names and multi-select hash keys only. */
+function checkPlaceholders(node: unknown, found: Set<string>, shown: string): void {
+  if (Array.isArray(node)) {
+    for (const n of node) checkPlaceholders(n, found, shown);
+    return;
+  }
+  if (typeof node !== 'object' || node === null) return;
+  const rec = node as Record<string, unknown>;
+  for (const [k, v] of Object.entries(rec)) {
+    if (typeof v === 'string') {
+      if (!v.includes(MARK_OPEN)) continue;
+      const allowed =
+        (k === 'name' && (rec['type'] === 'Field' || rec['type'] === 'KeyValuePair')) ||
+        (k === 'value' && rec['type'] === 'Literal');
+      if (!allowed)
+        throw new TemplateCompileError(`{{ ${shown} }}: a nested variable must sit inside a quoted literal`);
+      for (const m of v.matchAll(MARKER)) found.add(m[1]!);
+    } else if (k === 'value' && rec['type'] === 'Literal') {
+      collectLiteralMarkers(v, found);
+    } else {
+      checkPlaceholders(v, found, shown);
+    }
+  }
+}
+
+/** Placeholders inside a JSON literal's strings and keys (all of which are data). */
+function collectLiteralMarkers(v: unknown, found: Set<string>): void {
+  if (typeof v === 'string') {
+    for (const m of v.matchAll(MARKER)) found.add(m[1]!);
+  } else if (Array.isArray(v)) {
+    for (const e of v) collectLiteralMarkers(e, found);
+  } else if (typeof v === 'object' && v !== null) {
+    for (const [k, e] of Object.entries(v)) {
+      collectLiteralMarkers(k, found);
+      collectLiteralMarkers(e, found);
+    }
+  }
+}
+
+/**
+ * A copy of `node` with every placeholder in a string replaced by its value's text. Only strings change
+ * (checkPlaceholders made sure they are literals and names), so a value can never alter the tree's shape.
+ */
+function instantiate(node: unknown, values: readonly string[]): unknown {
+  if (typeof node === 'string')
+    return node.includes(MARK_OPEN) ? node.replace(MARKER, (_, i: string) => values[Number(i)]!) : node;
+  if (Array.isArray(node)) return node.map((n) => instantiate(n, values));
+  if (typeof node !== 'object' || node === null) return node;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) out[instantiate(k, values) as string] = instantiate(v, values);
+  return out;
 }
 
 /** JSON pointer → JMESPath under request.object ("/spec/containers/0" → request.object.spec.containers[0]). */
@@ -113,20 +255,29 @@ function resolve(
   path: string,
   settings: Settings,
   options: RenderOptions | undefined,
+  data: unknown = context,
 ): unknown {
   try {
     if (v.usesCurrent) {
       const expr = pointerToJmesPath(options?.path ?? '') + v.variable.slice(1);
       return compileJmesPath(expr)(context);
     }
+    if (v.nested !== undefined) {
+      const { children, ast, deleteAst } = v.nested;
+      // Placeholders are numbered across the whole template; only this variable's are filled.
+      const values: string[] = [];
+      for (const c of children)
+        values[c.index] = toText(resolve(c.variable, context, path, settings, options));
+      const tree = deleteAst !== undefined && isDelete(context) ? deleteAst : ast;
+      return evaluateJmesPathAst(instantiate(tree, values) as ExpressionNode, data, v.variable);
+    }
     const q = v.deleteQuery !== undefined && isDelete(context) ? v.deleteQuery : v.query!;
-    return q(context);
+    return q(data);
   } catch (e) {
     if (settings.unresolvedAsEmpty) return '';
     throw substitutionFailure(v, path, e);
   }
 }
-
 /**
  * The error for a variable that cannot be resolved. The same variable failing at the same place for
  * the same cause (fieldPathQuery throws one error per missing key) is one error, built once: on the
@@ -144,67 +295,72 @@ function toText(v: unknown): string {
   return JSON.stringify(v);
 }
 
+/** `\{{` written in the policy text stays literal without its backslash (never applied to values). */
 function unescape(s: string): string {
-  // includes() rather than a regex: this runs on every rendered message.
   return s.includes('\\{{') ? s.replaceAll('\\{{', '{{') : s;
-}
-
-/** Render-time substitution for text produced by a previous pass (nested variables). */
-function substituteDynamic(
-  input: string,
-  context: Record<string, unknown>,
-  path: string,
-  settings: Settings,
-  options: RenderOptions | undefined,
-): unknown {
-  let value: unknown = input;
-  // Bounded: each pass consumes at least one `{{ }}`; a resolver returning text with new variables could loop.
-  for (let pass = 0; pass < 32 && typeof value === 'string' && hasVariables(value); pass++) {
-    value = substitutePass(compileSegments(value), context, path, settings, options);
-  }
-  return typeof value === 'string' ? unescape(value) : value;
 }
 
 type Segment = string | CompiledVariable;
 
+/**
+ * Splits policy text into literal text and variables. Variables are found innermost first, as Kyverno's
+ * repeated scans find them, but over the policy's own text only: each found variable becomes a placeholder,
+ * so an enclosing variable is found on the next scan with its nested ones as placeholders.
+ */
 function compileSegments(s: string): Segment[] {
+  const vars: CompiledVariable[] = [];
+  const text = replaceVariables(s, vars);
   const segments: Segment[] = [];
   let last = 0;
-  VARIABLE.lastIndex = 0;
-  for (let m = VARIABLE.exec(s); m !== null; m = VARIABLE.exec(s)) {
-    const start = m.index + m[1]!.length;
-    if (start > last) segments.push(s.slice(last, start));
-    segments.push(compileVariable(m[2]!));
-    last = start + m[2]!.length;
-    // Each match consumes the character before `{{`; step back one so "{{a}}{{b}}" yields both in one pass.
-    VARIABLE.lastIndex = last - 1;
+  for (const m of text.matchAll(MARKER)) {
+    if (m.index > last) segments.push(unescape(text.slice(last, m.index)));
+    segments.push(vars[Number(m[1])]!);
+    last = m.index + m[0].length;
   }
-  if (last < s.length) segments.push(s.slice(last));
+  if (last < text.length) segments.push(unescape(text.slice(last)));
   return segments;
 }
 
-/** One substitution pass over compiled segments; a lone variable keeps its JSON type. */
-function substitutePass(
+/** `s` with every variable, innermost first, compiled into `vars` and replaced by its placeholder. */
+function replaceVariables(s: string, vars: CompiledVariable[]): string {
+  if (s.includes(MARK_OPEN) || s.includes(MARK_CLOSE))
+    throw new TemplateCompileError('U+E000 and U+E001 are reserved in text with {{ }} variables');
+  let text = s;
+  for (let depth = 0; hasVariables(text); depth++) {
+    if (depth === MAX_NESTING)
+      throw new TemplateCompileError(
+        `variables nested more than ${MAX_NESTING} deep: ${display(text, vars)}`,
+      );
+    let out = '';
+    let last = 0;
+    VARIABLE.lastIndex = 0;
+    for (let m = VARIABLE.exec(text); m !== null; m = VARIABLE.exec(text)) {
+      const start = m.index + m[1]!.length;
+      out += text.slice(last, start);
+      vars.push(compileVariable(m[2]!, vars));
+      out += `${MARK_OPEN}${vars.length - 1}${MARK_CLOSE}`;
+      last = start + m[2]!.length;
+      // Each match consumes the character before `{{`; step back one so "{{a}}{{b}}" yields both in one pass.
+      VARIABLE.lastIndex = last - 1;
+    }
+    text = out + text.slice(last);
+  }
+  return text;
+}
+
+/** Substitutes each variable once; a lone variable keeps its JSON type. Values are never scanned again. */
+function substitute(
   segments: readonly Segment[],
   context: Record<string, unknown>,
   path: string,
   settings: Settings,
   options: RenderOptions | undefined,
 ): unknown {
-  if (segments.length === 1 && typeof segments[0] !== 'string') {
-    const v = segments[0]!;
-    const result = resolve(v, context, path, settings, options);
-    return v.shallow && typeof result === 'string' ? result.replaceAll('{{', '\\{{') : result;
-  }
+  if (segments.length === 1 && typeof segments[0] !== 'string')
+    return resolve(segments[0]!, context, path, settings, options);
   let out = '';
-  for (const seg of segments) {
-    if (typeof seg === 'string') {
-      out += seg;
-    } else {
-      const text = toText(resolve(seg, context, path, settings, options));
-      out += seg.shallow ? text.replaceAll('{{', '\\{{') : text;
-    }
-  }
+  for (const seg of segments)
+    out += typeof seg === 'string' ? seg : toText(resolve(seg, context, path, settings, options));
   return out;
 }
 
@@ -215,13 +371,7 @@ function compileString(s: string, path: string, settings: Settings): Template {
   const segments = compileSegments(s);
   return {
     isStatic: false,
-    render(context, options) {
-      const value = substitutePass(segments, context, path, settings, options);
-      if (typeof value !== 'string') return value;
-      return hasVariables(value)
-        ? substituteDynamic(value, context, path, settings, options)
-        : unescape(value);
-    },
+    render: (context, options) => substitute(segments, context, path, settings, options),
   };
 }
 
@@ -245,8 +395,14 @@ function compileValue(value: unknown, path: string, settings: Settings): Templat
       isStatic: false,
       render(context, options) {
         const out: Record<string, unknown> = {};
+        // A rendered key may be "__proto__" (data): define it, never assign the prototype.
         for (const e of entries)
-          out[toText(e.key.render(context, options))] = e.value.render(context, options);
+          Object.defineProperty(out, toText(e.key.render(context, options)), {
+            value: e.value.render(context, options),
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
         return out;
       },
     };
@@ -259,4 +415,28 @@ export function compileTemplate(value: unknown, options: TemplateOptions = {}): 
   return compileValue(value, options.basePath ?? '', {
     unresolvedAsEmpty: options.unresolvedAsEmpty ?? false,
   });
+}
+
+/** A JMESPath expression written with `{{ }}` variables in it (foreach `list`, context `jmesPath`). */
+export interface QueryTemplate {
+  /** Evaluates the expression over `data`; its variables read `context`. Throws like Template.render. */
+  evaluate(data: unknown, context: Record<string, unknown>): unknown;
+}
+
+/**
+ * Compiles an expression field. Kyverno substitutes the variables into the text and then parses it; here the
+ * text is parsed once, with each variable's value put into the quoted literal that holds it, so a value can
+ * never become part of the expression. A whole-field `{{ expr }}` is read as `expr` (Kyverno accepts both).
+ */
+export function compileQueryTemplate(expression: string, options: TemplateOptions = {}): QueryTemplate {
+  const settings = { unresolvedAsEmpty: options.unresolvedAsEmpty ?? false };
+  const path = options.basePath ?? '';
+  let text = expression.trim();
+  VARIABLE.lastIndex = 0;
+  const whole = VARIABLE.exec(text);
+  if (whole !== null && whole.index === 0 && whole[2]!.length === text.length)
+    text = text.slice(2, -2).trim();
+  const vars: CompiledVariable[] = [];
+  const compiled = compileExpression(replaceVariables(text, vars), vars);
+  return { evaluate: (data, context) => resolve(compiled, context, path, settings, undefined, data) };
 }
