@@ -121,7 +121,10 @@ export class LocalActionRunner {
         });
         continue;
       }
-      out.push(this.kill(spec, verdict, context));
+      const o = this.kill(spec, verdict, context);
+      // A refused kill did not act: it must not shield the process from the next (genuine) event.
+      if (o.outcome === 'refused') this.dedup.forget(key);
+      out.push(o);
     }
     return out;
   }
