@@ -164,10 +164,15 @@ describe('the agent never signals itself, its sensor, init or the kernel', { ski
   });
 
   test("the sensor's process and its threads are refused (sensor)", async () => {
-    const bpftraceStandIn = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], {
-      stdio: 'ignore',
-    });
-    await new Promise((res) => setTimeout(res, 300));
+    // A node child stands in for bpftrace: several threads, like bpftrace's. It says when it runs.
+    const bpftraceStandIn = spawn(
+      process.execPath,
+      ['-e', "process.stdout.write('up'); setInterval(() => {}, 1000)"],
+      {
+        stdio: ['ignore', 'pipe', 'ignore'],
+      },
+    );
+    await once(bpftraceStandIn.stdout!, 'data');
     const pid = bpftraceStandIn.pid!;
     const threads = readdirSync(`/proc/${pid}/task`).map(Number);
     assert.ok(threads.length > 1);
