@@ -25,6 +25,7 @@ import { checkSourceTrust, startLocalMode, type LocalModeHandle } from '../../sr
 import type { HttpSource } from '../../src/sources/http/index.js';
 import type { EventOrigin, EventSource } from '../../src/sources/types.js';
 import { killTrustProblem, rootOnlyPathProblem } from '../../src/sources/trust.js';
+import { checkClusterKillTrust, parseKillTrustedSources } from '../../src/cli/commands/cluster.js';
 
 const skip =
   process.platform !== 'linux' ? 'needs /proc' : process.getuid?.() !== 0 ? 'needs root' : undefined;
@@ -172,19 +173,21 @@ describe('the agent never signals itself, its sensor, init or the kernel', { ski
         stdio: ['ignore', 'pipe', 'ignore'],
       },
     );
-    await once(bpftraceStandIn.stdout!, 'data');
-    const pid = bpftraceStandIn.pid!;
-    const threads = readdirSync(`/proc/${pid}/task`).map(Number);
-    assert.ok(threads.length > 1);
-    for (const tid of threads) {
-      const r = killEventProcess({}, eventFor(tid, process.execPath, bootNs(tid)), TRUSTED_NODE_RULE, {
-        protectedPids: () => [pid],
-      });
-      assert.equal(r.reason, 'sensor', `tid ${tid}: ${r.detail ?? ''}`);
+    try {
+      await once(bpftraceStandIn.stdout, 'data');
+      const pid = bpftraceStandIn.pid!;
+      const threads = readdirSync(`/proc/${pid}/task`).map(Number);
+      assert.ok(threads.length > 1, `only ${threads.length} thread`);
+      for (const tid of threads) {
+        const r = killEventProcess({}, eventFor(tid, process.execPath, bootNs(tid)), TRUSTED_NODE_RULE, {
+          protectedPids: () => [pid],
+        });
+        assert.equal(r.reason, 'sensor', `tid ${tid}: ${r.detail ?? ''}`);
+      }
+      assert.ok(alive(bpftraceStandIn));
+    } finally {
+      bpftraceStandIn.kill();
     }
-    assert.ok(alive(bpftraceStandIn));
-    bpftraceStandIn.kill();
-    await once(bpftraceStandIn, 'exit');
   });
 
   test('pid 1 and its threads are refused (init)', () => {
@@ -473,6 +476,21 @@ describe('trusting an input is refused at start unless it is authenticated', { s
     assert.match(
       killTrustProblem({ kind: 'tetragon-grpc', flag: 'f', tetragonTarget: `unix://${open}/t.sock` }) ?? '',
       /ENOENT|writable/,
+    );
+  });
+});
+
+describe('cluster --kill-trusted-sources', { skip }, () => {
+  test('names only known inputs, each enabled and authenticated', () => {
+    assert.deepEqual(parseKillTrustedSources('tetragon-grpc, http'), ['tetragon-grpc', 'http']);
+    assert.throws(() => parseKillTrustedSources('stdin'), /unknown source "stdin"/);
+    assert.throws(() => checkClusterKillTrust(['http'], {}), /http is not enabled/);
+    // An HTTP receiver without a token file: anyone who reaches it could name any pid.
+    assert.throws(() => checkClusterKillTrust(['http'], { http: ':8090' }), /not authenticated/);
+    assert.doesNotThrow(() => checkClusterKillTrust(['http'], { http: ':8090', httpTokenFile: '/t' }));
+    assert.throws(
+      () => checkClusterKillTrust(['tetragon-grpc'], { tetragonGrpc: 'tetragon:54321' }),
+      /not a unix socket/,
     );
   });
 });
