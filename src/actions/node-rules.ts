@@ -1,8 +1,8 @@
 /**
  * Which rules explicitly target Node processes: a `match` filter (any/all/legacy) whose `kinds` name
- * `Node` (`Node`, `v1/Node`…; a subresource such as `Node/status` is not the node). Only those rules may `kill` a host process; a rule written
- * for pods never does, whatever the event claims about its pod. A wildcard kind (`*`) is not explicit
- * and does not count.
+ * `Node` (`Node`, `v1/Node`; a subresource such as `Node/status` is not the node, and a wildcard kind
+ * is not explicit). Only those rules may `kill` a host process; a rule written for pods never does,
+ * whatever the event claims about its pod.
  */
 import type { Verdict } from '../engine/verdict.js';
 import { parseKindSelector } from '../engine/match/kind.js';
