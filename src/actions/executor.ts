@@ -7,7 +7,10 @@
  *    `runtime.kyverno.io/allow-protected-namespaces: "true"`;
  * 3. dedup: one run per (policy, rule, resource, behavior) within the window — 1000 identical events
  *    make one deletePod;
- * 4. per-policy token bucket: over it, the verdict's actions are `rate-limited` (not queued);
+ * 4. per-policy token bucket: over it, the verdict's actions are `rate-limited` (not queued).
+ *    Dedup and the bucket are kept apart for inputs trusted to name host processes and the others,
+ *    so forged events on an untrusted input can neither mark a resource as handled nor spend the
+ *    policy's budget before the trusted input's verdict (and its `kill`) arrives;
  * 5. the global API budget: every API request waits for a token (bounded wait);
  * 6. dryRun (the executor's or the action's): server-side dry run, nothing persisted.
  * Every outcome goes to metrics and, through `reports`, into the PolicyReport result.
@@ -42,6 +45,7 @@ import {
   DEFAULT_PROTECTED_NAMESPACES,
   TokenBucket,
 } from './safety.js';
+import type { EventOrigin } from '../sources/types.js';
 import { scale } from './scale.js';
 import {
   actionName,
@@ -54,6 +58,9 @@ import {
 import { webhook } from './webhook.js';
 
 type KubeActionName = Exclude<ActionName, 'kill'>;
+
+/** The origin assumed when the caller gives none: nothing is trusted by default. */
+const UNKNOWN_ORIGIN: EventOrigin = Object.freeze({ source: 'unknown', trustedForKill: false });
 
 const HANDLERS: { [K in KubeActionName]: ActionHandler<ActionSpecMap[K]> } = {
   deletePod,
@@ -103,8 +110,8 @@ export interface ActionExecutorOptions {
   nodeName?: string;
   /** Deployment mode with leader election: act only while leading. */
   isLeader?: () => boolean;
-  /** Node-local `kill` (the sensor's local runner); absent → outcome `unavailable`. */
-  kill?: (spec: KillAction, verdict: Verdict) => Promise<HandlerResult>;
+  /** Node-local `kill` (killForVerdict); absent → outcome `unavailable`. It decides on the origin's trust. */
+  kill?: (spec: KillAction, verdict: Verdict, origin: EventOrigin) => Promise<HandlerResult>;
   /** Namespace of webhook Secrets without one (the release namespace). */
   namespace?: string;
   /** Allow http:// webhooks (tests, loopback receivers). */
@@ -136,11 +143,13 @@ export class ActionExecutor {
     return this.budget.waiting;
   }
 
-  async execute(verdict: Verdict): Promise<ActionOutcome[]> {
+  /** `origin`: the input the event arrived on; untrusted (no `kill`) when absent. */
+  async execute(verdict: Verdict, origin: EventOrigin = UNKNOWN_ORIGIN): Promise<ActionOutcome[]> {
     if (verdict.mode !== 'Enforce' || verdict.actions.length === 0) return [];
     const target = this.resolveTarget(verdict);
     const policyKey =
       verdict.policyNamespace !== undefined ? `${verdict.policyNamespace}/${verdict.policy}` : verdict.policy;
+    const lane = origin.trustedForKill ? 'trusted' : 'untrusted';
 
     const scopeProblem = this.outOfScope(verdict, target);
     if (scopeProblem !== undefined)
@@ -150,7 +159,7 @@ export class ActionExecutor {
         false,
       );
 
-    const dedupKey = `${policyKey}\u0000${verdict.rule}\u0000${target.uid ?? `${target.namespace ?? ''}/${target.name}`}\u0000${verdict.behavior}`;
+    const dedupKey = `${lane}\u0000${policyKey}\u0000${verdict.rule}\u0000${target.uid ?? `${target.namespace ?? ''}/${target.name}`}\u0000${verdict.behavior}`;
     if (!this.dedup.firstInWindow(dedupKey)) {
       return this.finish(
         verdict,
@@ -158,7 +167,7 @@ export class ActionExecutor {
         false,
       );
     }
-    if (!this.policyBucket(policyKey).tryTake()) {
+    if (!this.policyBucket(`${lane}\u0000${policyKey}`).tryTake()) {
       this.dedup.forget(dedupKey); // let a later event try again once the policy is under its limit
       return this.finish(
         verdict,
@@ -171,7 +180,7 @@ export class ActionExecutor {
 
     const results: ActionOutcome[] = [];
     for (const spec of verdict.actions) {
-      results.push(await this.runOne(spec, verdict, target, policyKey));
+      results.push(await this.runOne(spec, verdict, target, policyKey, origin));
     }
     return this.finish(verdict, results, true);
   }
@@ -205,6 +214,7 @@ export class ActionExecutor {
     verdict: Verdict,
     target: ActionTarget,
     policyKey: string,
+    origin: EventOrigin,
   ): Promise<ActionOutcome> {
     const name = actionName(spec);
     const fields = (spec as Record<string, unknown>)[name] ?? {};
@@ -214,7 +224,7 @@ export class ActionExecutor {
       if (name === 'kill') {
         if (!this.opts.kill)
           return outcome(name, 'unavailable', 'kill runs only on the node (no local runner here)');
-        const r = await this.opts.kill(fields, verdict);
+        const r = await this.opts.kill(fields, verdict, origin);
         return outcome(name, r.outcome, r.detail);
       }
       const ctx: ActionContext = {

@@ -2,12 +2,18 @@
  * Runs Enforce verdicts' actions in local mode (no cluster): `kill` for real, with dedup and a
  * per-policy rate limit; every Kubernetes action is reported as `unavailable` ("not available
  * without a cluster"), never silently ignored. Used as a pipeline VerdictSink by `kyverno-runtime run`.
+ *
+ * A kill from an input not trusted to name host processes is refused before dedup and the rate limit:
+ * forged events must neither use up the policy's budget nor mark a process as already handled, or a
+ * sender could shield the real offender from the sensor's genuine kill.
  */
 import type { RuntimeEvent } from '../events/types.js';
 import type { Verdict } from '../engine/verdict.js';
 import type { Logger } from '../observability/logger.js';
 import { actions as actionsMetric } from '../observability/metrics.js';
-import { killEventProcess, type KillOptions } from './kill.js';
+import type { EventOrigin } from '../sources/types.js';
+import { killEventProcess, type KillContext, type KillOptions } from './kill.js';
+import type { RuleTargetsNode } from './node-rules.js';
 import { DedupWindow, TokenBucket } from './safety.js';
 import { actionName, type ActionOutcome, type ActionSpec, type KillAction } from './types.js';
 
@@ -21,7 +27,12 @@ export interface LocalActionRunnerOptions extends KillOptions {
   logger?: Logger;
   /** Receives every outcome (the store records them next to the violation). */
   onOutcome?: (verdict: Verdict, outcome: ActionOutcome) => void;
+  /** Which rules match kind Node (may kill host processes). Default: none. */
+  ruleTargetsNode?: RuleTargetsNode;
 }
+
+/** The origin assumed when none is given: nothing is trusted by default. */
+const UNKNOWN_ORIGIN: EventOrigin = Object.freeze({ source: 'unknown', trustedForKill: false });
 
 export class LocalActionRunner {
   readonly name = 'local-actions';
@@ -31,6 +42,7 @@ export class LocalActionRunner {
     succeeded: 0,
     failed: 0,
     skipped: 0,
+    refused: 0,
     'dry-run': 0,
     deduplicated: 0,
     'rate-limited': 0,
@@ -42,10 +54,10 @@ export class LocalActionRunner {
   }
 
   /** VerdictSink: runs the actions of Enforce verdicts (Audit verdicts carry none). */
-  write(verdicts: Verdict[], _event: RuntimeEvent): void {
+  write(verdicts: Verdict[], _event: RuntimeEvent, origin: EventOrigin = UNKNOWN_ORIGIN): void {
     for (const v of verdicts) {
       if (v.mode !== 'Enforce' || v.actions.length === 0) continue;
-      for (const outcome of this.run(v)) this.record(v, outcome);
+      for (const outcome of this.run(v, origin)) this.record(v, outcome);
     }
   }
 
@@ -54,9 +66,22 @@ export class LocalActionRunner {
   }
 
   /** Runs one verdict's actions and returns their outcomes (in the policy's order). */
-  run(verdict: Verdict): ActionOutcome[] {
+  run(verdict: Verdict, origin: EventOrigin = UNKNOWN_ORIGIN): ActionOutcome[] {
     const now = (): string => new Date().toISOString();
     const out: ActionOutcome[] = [];
+    const context: KillContext = { origin, ruleTargetsNode: this.opts.ruleTargetsNode?.(verdict) ?? false };
+    if (!origin.trustedForKill) {
+      // Refused by killEventProcess's first check, before any dedup or token is spent.
+      for (const spec of verdict.actions) {
+        const name = actionName(spec);
+        out.push(
+          name === 'kill'
+            ? this.kill(spec, verdict, context)
+            : { action: name, outcome: 'unavailable', detail: NOT_AVAILABLE_LOCALLY, time: now() },
+        );
+      }
+      return out;
+    }
     // kill acts on a process, so the process is part of the identity: two offending processes on the
     // same host (one resource: the Node) are two kills, the same process seen twice is one.
     const proc = `${String(verdict.event.process?.pid)}:${verdict.event.process?.startTime ?? ''}`;
@@ -96,10 +121,19 @@ export class LocalActionRunner {
         });
         continue;
       }
-      const r = killEventProcess(killSpec(spec), verdict.event, this.opts);
-      out.push({ action: name, ...r, time: now() });
+      const o = this.kill(spec, verdict, context);
+      // A refused kill did not act: it must not shield the process from the next (genuine) event.
+      if (o.outcome === 'refused') this.dedup.forget(key);
+      out.push(o);
     }
     return out;
+  }
+
+  private kill(spec: ActionSpec, verdict: Verdict, context: KillContext): ActionOutcome {
+    const r = killEventProcess(killSpec(spec), verdict.event, context, this.opts);
+    const o: ActionOutcome = { action: 'kill', outcome: r.outcome, time: new Date().toISOString() };
+    if (r.detail !== undefined) o.detail = r.detail;
+    return o;
   }
 
   private bucket(v: Verdict): TokenBucket {

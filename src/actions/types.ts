@@ -92,7 +92,16 @@ export function actionName(spec: ActionSpec): ActionName {
 /** Outcome of running one action, recorded in reports, the store and metrics. */
 export interface ActionOutcome {
   action: ActionName;
-  outcome: 'succeeded' | 'failed' | 'skipped' | 'dry-run' | 'deduplicated' | 'rate-limited' | 'unavailable';
+  outcome:
+    | 'succeeded'
+    | 'failed'
+    | 'skipped'
+    /** A safety check said no (kill: untrusted source, not the process the event names, protected target). */
+    | 'refused'
+    | 'dry-run'
+    | 'deduplicated'
+    | 'rate-limited'
+    | 'unavailable';
   detail?: string;
   time: string;
 }

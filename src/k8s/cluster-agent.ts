@@ -14,6 +14,8 @@ import { createRuntimeEngine, type RuntimeEngine } from '../engine/runtime/index
 import type { Verdict } from '../engine/verdict.js';
 import type { RuntimeEvent } from '../events/types.js';
 import type { Logger } from '../observability/logger.js';
+import type { EventOrigin } from '../sources/types.js';
+import { nodeTargetingRules, type RuleTargetsNode } from '../actions/node-rules.js';
 import type { CompiledPolicy } from '../policy/index.js';
 import { PolicyReportWriter, type ReportFlavor } from '../reports/policyreport/writer.js';
 import { EventRecorder } from './events.js';
@@ -55,6 +57,7 @@ export class ClusterAgent {
   readonly name = 'kubernetes';
   private engineValue: RuntimeEngine;
   private policyAnnotations = new Map<string, Record<string, string>>();
+  private nodeRules: RuleTargetsNode = () => false;
   private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(private readonly opts: ClusterAgentOptions) {
@@ -114,7 +117,14 @@ export class ClusterAgent {
         ...opts.informer,
       });
     }
-    this.engineValue = this.buildEngine(Array.isArray(opts.policies) ? opts.policies : []);
+    const initial = Array.isArray(opts.policies) ? opts.policies : [];
+    this.nodeRules = nodeTargetingRules(initial);
+    this.engineValue = this.buildEngine(initial);
+  }
+
+  /** Whether the verdict's rule matches kind Node (its `kill` may signal host processes). */
+  ruleTargetsNode(v: Verdict): boolean {
+    return this.nodeRules(v);
   }
 
   get engine(): RuntimeEngine {
@@ -145,22 +155,23 @@ export class ClusterAgent {
     this.policyAnnotations = new Map(
       policies.map((p) => [p.namespace !== undefined ? `${p.namespace}/${p.name}` : p.name, p.annotations]),
     );
+    this.nodeRules = nodeTargetingRules(policies);
     this.engineValue = this.buildEngine(policies);
     this.opts.onEngine?.(this.engineValue);
   }
 
   /** VerdictSink: report now, act in the background. */
-  write(verdicts: Verdict[]): void {
-    for (const v of verdicts) void this.handle(v);
+  write(verdicts: Verdict[], _event: RuntimeEvent, origin?: EventOrigin): void {
+    for (const v of verdicts) void this.handle(v, origin);
   }
 
-  /** Reports a verdict and runs its actions; resolves with the outcomes. */
-  handle(v: Verdict): Promise<ActionOutcome[]> {
+  /** Reports a verdict and runs its actions; resolves with the outcomes. `origin`: untrusted when absent. */
+  handle(v: Verdict, origin?: EventOrigin): Promise<ActionOutcome[]> {
     // Memory only; the report's Event request waits a macrotask (EventRecorder), so the action's
     // API request below goes out first.
     this.reports?.record(v);
     if (v.mode !== 'Enforce' || v.actions.length === 0) return Promise.resolve([]);
-    const p = this.executor.execute(v).catch((err: unknown) => {
+    const p = this.executor.execute(v, origin).catch((err: unknown) => {
       this.opts.logger?.error({ err, policy: v.policy, rule: v.rule }, 'action executor failed');
       return [];
     });
@@ -170,9 +181,12 @@ export class ClusterAgent {
   }
 
   /** Evaluates one event with the current engine and handles its verdicts. */
-  async handleEvent(event: RuntimeEvent): Promise<{ verdicts: Verdict[]; outcomes: ActionOutcome[] }> {
+  async handleEvent(
+    event: RuntimeEvent,
+    origin?: EventOrigin,
+  ): Promise<{ verdicts: Verdict[]; outcomes: ActionOutcome[] }> {
     const verdicts = this.engineValue.evaluate(event);
-    const outcomes = (await Promise.all(verdicts.map((v) => this.handle(v)))).flat();
+    const outcomes = (await Promise.all(verdicts.map((v) => this.handle(v, origin)))).flat();
     return { verdicts, outcomes };
   }
 

@@ -66,6 +66,14 @@ export const actions = new Counter({
   registers: [registry],
 });
 
+/** Actions not carried out because a safety check said no (kill: untrusted source, wrong process, protected target). */
+export const actionRefused = new Counter({
+  name: 'kyverno_runtime_action_refused_total',
+  help: 'Actions refused by a safety check, by action and reason.',
+  labelNames: ['action', 'reason'] as const,
+  registers: [registry],
+});
+
 export const evaluationSeconds = new Histogram({
   name: 'kyverno_runtime_evaluation_duration_seconds',
   help: 'Time to evaluate one event against the loaded policies.',

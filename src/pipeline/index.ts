@@ -1,7 +1,9 @@
 export { BoundedQueue } from './bounded-queue.js';
+export type { EventOrigin } from '../sources/types.js';
 export {
   createPipeline,
   PIPELINE_DROP_REASONS,
+  type AttachOptions,
   type Evaluator,
   type Pipeline,
   type PipelineOptions,

@@ -26,14 +26,15 @@ import {
   queueDepth,
   sinkErrors,
 } from '../observability/metrics.js';
-import type { EmitFn, EventSource } from '../sources/types.js';
+import type { EmitFn, EventOrigin, EventSource } from '../sources/types.js';
 import { BoundedQueue } from './bounded-queue.js';
 import { RuleErrorReporter, type RuleErrorSource } from './rule-errors.js';
 
 /** Where verdicts go (report store, PolicyReports, actions, SSE…). Should be quick; slow work belongs in the sink's own queue. */
 export interface VerdictSink {
   readonly name?: string;
-  write(verdicts: Verdict[], event: RuntimeEvent): void | Promise<void>;
+  /** `origin` is the input the event arrived on (the action sinks decide on its trust, never on the event's fields). */
+  write(verdicts: Verdict[], event: RuntimeEvent, origin: EventOrigin): void | Promise<void>;
 }
 
 /**
@@ -60,6 +61,13 @@ export interface SubmitOptions {
   source?: string;
   /** True when the caller can wait for room (files, gRPC, stdin, TCP); false drops when full. */
   canWait: boolean;
+  /** The operator trusts this input to name host processes (`kill`). Default false. */
+  trustedForKill?: boolean;
+}
+
+export interface AttachOptions {
+  /** Trust the input to name host processes (`kill`). Default: the source's own `trustedForKill` (the sensor). */
+  trustedForKill?: boolean;
 }
 
 /** Drop reasons counted by the pipeline itself (sources add their own parse reasons). */
@@ -86,9 +94,9 @@ export interface Pipeline {
   /** Queue one event. Returns a promise only when `canWait` and the queue is full. */
   submit(event: RuntimeEvent, options: SubmitOptions): void | Promise<void>;
   /** An EmitFn bound to one source, for `EventSource.start`. */
-  emitter(source: string, canWait: boolean): EmitFn;
-  /** Start a source with an emitter that honours its `canWait`. */
-  attach(source: EventSource): Promise<void>;
+  emitter(source: string, canWait: boolean, trustedForKill?: boolean): EmitFn;
+  /** Start a source with an emitter that honours its `canWait` and carries its trust to the sinks. */
+  attach(source: EventSource, options?: AttachOptions): Promise<void>;
   /** Swap the engine (policy reload). Takes effect at the next event; no event sees a half-loaded set. */
   setEngine(engine: Evaluator): void;
   /** Resolves once everything queued so far (and parked readers) has been evaluated and written. */
@@ -102,7 +110,7 @@ export interface Pipeline {
 
 interface Queued {
   event: RuntimeEvent;
-  source: string;
+  origin: EventOrigin;
   /** performance.now() at enqueue, for processing lag. */
   at: number;
 }
@@ -138,16 +146,32 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     for (const w of idleWaiters.splice(0)) w();
   }
 
+  // One frozen origin per (input, trust): no allocation per event, and no sink can alter it.
+  const origins = new Map<string, EventOrigin>();
+  function originOf(source: string, trustedForKill: boolean): EventOrigin {
+    const key = `${trustedForKill ? '1' : '0'}${source}`;
+    let o = origins.get(key);
+    if (o === undefined) {
+      o = Object.freeze({ source, trustedForKill });
+      origins.set(key, o);
+    }
+    return o;
+  }
+
   function submit(event: RuntimeEvent, opts: SubmitOptions): void | Promise<void> {
-    const source = opts.source ?? 'unknown';
+    return enqueue(event, originOf(opts.source ?? 'unknown', opts.trustedForKill === true), opts.canWait);
+  }
+
+  function enqueue(event: RuntimeEvent, origin: EventOrigin, canWait: boolean): void | Promise<void> {
+    const source = origin.source;
     eventsIn.inc({ source });
     counts.submitted++;
     if (!accepting) {
       drop(source, PIPELINE_DROP_REASONS.shuttingDown);
       return;
     }
-    const item: Queued = { event, source, at: performance.now() };
-    if (opts.canWait) {
+    const item: Queued = { event, origin, at: performance.now() };
+    if (canWait) {
       const wait = queue.put(item);
       queueDepth.set(queue.size);
       if (wait) {
@@ -163,10 +187,15 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     queueDepth.set(queue.size);
   }
 
-  function writeSinks(verdicts: Verdict[], event: RuntimeEvent, pending: Promise<void>[]): void {
+  function writeSinks(
+    verdicts: Verdict[],
+    event: RuntimeEvent,
+    origin: EventOrigin,
+    pending: Promise<void>[],
+  ): void {
     for (const sink of sinks) {
       try {
-        const r = sink.write(verdicts, event);
+        const r = sink.write(verdicts, event, origin);
         if (r) {
           pending.push(
             r.catch((err: unknown) => {
@@ -215,8 +244,8 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         try {
           verdicts = current.evaluate(item.event);
         } catch (err) {
-          drop(item.source, PIPELINE_DROP_REASONS.evaluationError);
-          log?.error({ err, eventId: item.event.id, source: item.source }, 'engine failed on event');
+          drop(item.origin.source, PIPELINE_DROP_REASONS.evaluationError);
+          log?.error({ err, eventId: item.event.id, source: item.origin.source }, 'engine failed on event');
           continue;
         } finally {
           // Per event, not per batch: the engine keeps only the last 100 errors in detail.
@@ -227,7 +256,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         counts.evaluated++;
         if (verdicts.length > 0) {
           counts.verdicts += verdicts.length;
-          writeSinks(verdicts, item.event, pending);
+          writeSinks(verdicts, item.event, item.origin, pending);
         }
       }
       // Async sinks apply backpressure per batch, not per event.
@@ -248,13 +277,14 @@ export function createPipeline(options: PipelineOptions): Pipeline {
 
   return {
     submit,
-    emitter(source, canWait) {
-      return (event) => submit(event, { source, canWait });
+    emitter(source, canWait, trustedForKill = false) {
+      const origin = originOf(source, trustedForKill);
+      return (event) => enqueue(event, origin, canWait);
     },
-    attach(source) {
-      return source.start((event) =>
-        submit(event, { source: source.name, canWait: source.canWait ?? false }),
-      );
+    attach(source, attachOptions) {
+      const origin = originOf(source.name, attachOptions?.trustedForKill ?? source.trustedForKill === true);
+      const canWait = source.canWait ?? false;
+      return source.start((event) => enqueue(event, origin, canWait));
     },
     setEngine(next) {
       engine = next;

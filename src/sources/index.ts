@@ -1,5 +1,5 @@
 /** Event inputs (the built-in sensor lives in ./sensor). See docs/sources.md. */
-export type { EmitFn, EventSource, SourceStats } from './types.js';
+export type { EmitFn, EventOrigin, EventSource, SourceStats } from './types.js';
 export {
   createHttpSource,
   ListenPolicyError,

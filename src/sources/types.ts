@@ -16,8 +16,24 @@ export interface SourceStats {
  */
 export type EmitFn = (event: RuntimeEvent) => void | Promise<void>;
 
+/**
+ * The input an event arrived on, as the pipeline knows it: fixed when the input is attached, never
+ * read from the event (whoever writes to an input chooses every field of its events).
+ */
+export interface EventOrigin {
+  /** The input's name (metric label). */
+  readonly source: string;
+  /** The operator trusts this input to name host processes: the `kill` action may act on its events. */
+  readonly trustedForKill: boolean;
+}
+
 export interface EventSource {
   readonly name: string;
+  /**
+   * True for an input that observes host processes first-hand (the built-in sensor): its events may
+   * drive `kill` without the operator marking it trusted.
+   */
+  readonly trustedForKill?: boolean;
   /**
    * True when the input can wait (files, gRPC, stdin, TCP): the pipeline then blocks the reader when
    * the queue is full instead of dropping. False or absent: the pipeline drops and counts

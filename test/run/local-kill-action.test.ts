@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { checkSameProcess, killEventProcess } from '../../src/actions/kill.js';
+import { checkSameProcess, killEventProcess, type KillContext } from '../../src/actions/kill.js';
 import { LocalActionRunner, NOT_AVAILABLE_LOCALLY } from '../../src/actions/local-runner.js';
 import type { ActionOutcome } from '../../src/actions/types.js';
 import type { RuntimeEvent } from '../../src/events/types.js';
@@ -15,6 +15,10 @@ import type { Verdict } from '../../src/engine/verdict.js';
 import { readStartTicks } from '../../src/sources/sensor/proc.js';
 
 const linux = process.platform === 'linux' ? undefined : 'needs /proc';
+
+/** The sensor's events, for a rule matching kind Node (the test's sleeps are host processes). */
+const SENSOR = { source: 'sensor', trustedForKill: true } as const;
+const ctx: KillContext = { origin: SENSOR, ruleTargetsNode: true };
 
 function sleeper(): ChildProcess {
   return spawn('sleep', ['30'], { stdio: 'ignore' });
@@ -59,7 +63,7 @@ function verdictFor(
 test('kill signals the process when pid and start time match', { skip: linux }, async () => {
   const child = sleeper();
   const pid = child.pid!;
-  const r = killEventProcess({}, eventFor(pid, bootNs(pid)));
+  const r = killEventProcess({}, eventFor(pid, bootNs(pid)), ctx);
   assert.equal(r.outcome, 'succeeded', r.detail);
   const [, signal] = (await once(child, 'exit')) as [number | null, string | null];
   assert.equal(signal, 'SIGKILL');
@@ -69,8 +73,8 @@ test('a recycled pid (different start time) is not signalled', { skip: linux }, 
   const child = sleeper();
   const pid = child.pid!;
   const stale = String((readStartTicks(pid)! - 5) * 10_000_000);
-  const r = killEventProcess({}, eventFor(pid, stale));
-  assert.equal(r.outcome, 'skipped');
+  const r = killEventProcess({}, eventFor(pid, stale), ctx);
+  assert.equal(r.outcome, 'refused');
   assert.match(r.detail ?? '', /another process/);
   assert.equal(checkSameProcess(pid, stale).same, false);
   child.kill();
@@ -83,14 +87,14 @@ test(
   async () => {
     const child = sleeper();
     const pid = child.pid!;
-    assert.equal(killEventProcess({}, eventFor(pid, undefined)).outcome, 'skipped');
-    assert.equal(killEventProcess({}, eventFor(1, '0')).outcome, 'skipped');
-    assert.equal(killEventProcess({}, eventFor(process.pid, bootNs(process.pid))).outcome, 'skipped');
-    assert.equal(killEventProcess({ signal: 'SIGNOPE' }, eventFor(pid, bootNs(pid))).outcome, 'failed');
+    assert.equal(killEventProcess({}, eventFor(pid, undefined), ctx).outcome, 'refused');
+    assert.equal(killEventProcess({}, eventFor(1, '0'), ctx).outcome, 'refused');
+    assert.equal(killEventProcess({}, eventFor(process.pid, bootNs(process.pid)), ctx).outcome, 'refused');
+    assert.equal(killEventProcess({ signal: 'SIGNOPE' }, eventFor(pid, bootNs(pid)), ctx).outcome, 'failed');
     const start = bootNs(pid);
     child.kill();
     await once(child, 'exit');
-    const gone = killEventProcess({}, eventFor(pid, start));
+    const gone = killEventProcess({}, eventFor(pid, start), ctx);
     assert.equal(gone.outcome, 'skipped');
     assert.match(gone.detail ?? '', /exited/);
   },
@@ -99,10 +103,10 @@ test(
 test('dry-run and a custom signal', { skip: linux }, async () => {
   const child = sleeper();
   const pid = child.pid!;
-  const dry = killEventProcess({ dryRun: true }, eventFor(pid, bootNs(pid)));
+  const dry = killEventProcess({ dryRun: true }, eventFor(pid, bootNs(pid)), ctx);
   assert.equal(dry.outcome, 'dry-run');
   assert.equal(child.exitCode, null);
-  const term = killEventProcess({ signal: 'TERM' }, eventFor(pid, bootNs(pid)));
+  const term = killEventProcess({ signal: 'TERM' }, eventFor(pid, bootNs(pid)), ctx);
   assert.equal(term.outcome, 'succeeded');
   const [, signal] = (await once(child, 'exit')) as [number | null, string | null];
   assert.equal(signal, 'SIGTERM');
@@ -113,14 +117,17 @@ test(
   { skip: linux },
   async () => {
     const outcomes: ActionOutcome[] = [];
-    const runner = new LocalActionRunner({ onOutcome: (_v, o) => outcomes.push(o) });
+    const runner = new LocalActionRunner({
+      onOutcome: (_v, o) => outcomes.push(o),
+      ruleTargetsNode: () => true,
+    });
     const a = sleeper();
     const b = sleeper();
     const ea = eventFor(a.pid!, bootNs(a.pid!));
     const eb = eventFor(b.pid!, bootNs(b.pid!));
-    runner.write([verdictFor(ea, [{ kill: {} }, { deletePod: {} }])], ea);
-    runner.write([verdictFor(ea, [{ kill: {} }])], ea); // same process again: deduplicated
-    runner.write([verdictFor(eb, [{ kill: {} }], 'Audit')], eb); // Audit: nothing runs
+    runner.write([verdictFor(ea, [{ kill: {} }, { deletePod: {} }])], ea, SENSOR);
+    runner.write([verdictFor(ea, [{ kill: {} }])], ea, SENSOR); // same process again: deduplicated
+    runner.write([verdictFor(eb, [{ kill: {} }], 'Audit')], eb, SENSOR); // Audit: nothing runs
     assert.deepEqual(
       outcomes.map((o) => [o.action, o.outcome]),
       [
@@ -133,7 +140,7 @@ test(
     await once(a, 'exit');
     assert.equal(b.exitCode, null, 'the Audit verdict killed a process');
     // Another offending process on the same host (same resource: the Node) is killed too.
-    runner.write([verdictFor(eb, [{ kill: {} }])], eb);
+    runner.write([verdictFor(eb, [{ kill: {} }])], eb, SENSOR);
     assert.equal(outcomes.at(-1)?.outcome, 'succeeded');
     await once(b, 'exit');
   },
@@ -148,7 +155,7 @@ test('the runner rate-limits a runaway policy', { skip: linux }, () => {
   for (let i = 0; i < 4; i++) {
     // pids that do not exist: the action is "skipped" once allowed, "rate-limited" beyond the burst.
     const e = eventFor(4_000_000 + i, '1');
-    runner.write([verdictFor(e, [{ kill: {} }])], e);
+    runner.write([verdictFor(e, [{ kill: {} }])], e, SENSOR);
   }
   assert.deepEqual(
     outcomes.map((o) => o.outcome),

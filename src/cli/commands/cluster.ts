@@ -19,6 +19,49 @@ import { createFileTailSource } from '../../sources/file-tail/index.js';
 import { BpftraceSensor, ensureSensorPrerequisites } from '../../sources/sensor/index.js';
 import { createTetragonGrpcSource } from '../../sources/tetragon-grpc/index.js';
 import type { EventSource } from '../../sources/types.js';
+import { killTrustProblem, SourceTrustError } from '../../sources/trust.js';
+
+/** Inputs of the cluster agent an operator may trust to name host processes (--kill-trusted-sources). */
+export const KILL_TRUSTABLE_SOURCES = ['tetragon-file', 'tetragon-grpc', 'http'] as const;
+type KillTrustableSource = (typeof KILL_TRUSTABLE_SOURCES)[number];
+
+export function parseKillTrustedSources(value: string): KillTrustableSource[] {
+  const out: KillTrustableSource[] = [];
+  for (const raw of value.split(',')) {
+    const s = raw.trim();
+    if (s === '') continue;
+    if (!(KILL_TRUSTABLE_SOURCES as readonly string[]).includes(s))
+      throw new Error(
+        `--kill-trusted-sources: unknown source "${s}" (one of ${KILL_TRUSTABLE_SOURCES.join(', ')}; the sensor is always trusted)`,
+      );
+    out.push(s as KillTrustableSource);
+  }
+  return out;
+}
+
+/** Refuses trust for an input that is not configured or does not authenticate its senders. */
+export function checkClusterKillTrust(
+  trusted: readonly KillTrustableSource[],
+  opts: { tetragonFile?: string; tetragonGrpc?: string; http?: string; httpTokenFile?: string },
+): void {
+  for (const kind of trusted) {
+    const configured =
+      kind === 'tetragon-file' ? opts.tetragonFile : kind === 'tetragon-grpc' ? opts.tetragonGrpc : opts.http;
+    if (configured === undefined)
+      throw new SourceTrustError(
+        `--kill-trusted-sources: ${kind} is not enabled (no --${kind === 'http' ? 'http' : kind} given)`,
+      );
+    const problem = killTrustProblem({
+      kind,
+      flag: '--kill-trusted-sources',
+      file: opts.tetragonFile,
+      tetragonTarget: opts.tetragonGrpc,
+      listen: opts.http,
+      tokenFile: opts.httpTokenFile,
+    });
+    if (problem !== undefined) throw new SourceTrustError(problem);
+  }
+}
 
 const num = (what: string) => (v: string) => {
   const n = Number(v);
@@ -100,6 +143,13 @@ export function register(program: Command): void {
       'file with the bearer token(s) the HTTP receiver accepts, one per line',
     )
     .option('--sensor', 'run the built-in bpftrace sensor (needs hostPID and BPF capabilities)', false)
+    .option(
+      '--kill-trusted-sources <list>',
+      'comma-separated inputs whose events the kill action may act on besides the sensor: tetragon-file, ' +
+        'tetragon-grpc (root-only file / unix socket), http (needs --http-token-file); needs hostPID',
+      parseKillTrustedSources,
+      [] as KillTrustableSource[],
+    )
     .option('--health-probe-bind-address <addr>', '/healthz and /readyz', ':8081')
     .option('--metrics-bind-address <addr>', '/metrics (Prometheus)', ':8080')
     .addOption(
@@ -109,6 +159,15 @@ export function register(program: Command): void {
     )
     .action(async (opts) => {
       const logger = createLogger({ level: opts.logLevel });
+      try {
+        checkClusterKillTrust(opts.killTrustedSources, opts);
+      } catch (err) {
+        logger.fatal({ err: (err as Error).message }, 'refusing to start');
+        process.stderr.write(`kyverno-runtime cluster: ${(err as Error).message}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      const trusted = new Set<string>(opts.killTrustedSources);
       const kubeConfig = loadKubeConfig({
         kubeconfig: opts.kubeconfig,
         context: opts.context,
@@ -121,7 +180,7 @@ export function register(program: Command): void {
         policies = loaded.policies;
       }
       let sensor: BpftraceSensor | undefined;
-      const agent = new ClusterAgent({
+      const agent: ClusterAgent = new ClusterAgent({
         kubeConfig,
         mode: opts.mode,
         nodeName: opts.nodeName,
@@ -139,8 +198,16 @@ export function register(program: Command): void {
           apiBudget: { rate: opts.apiQps, burst: opts.apiBurst },
           perPolicy: { rate: opts.policyActionRate, burst: opts.policyActionBurst },
           dedupWindowMs: opts.dedupWindow * 1000,
-          // kill needs the host's PIDs: only with the sensor (hostPID in the chart).
-          ...(opts.sensor ? { kill: killForVerdict({ dryRun: opts.dryRun }) } : {}),
+          // kill needs the host's PIDs: only with the sensor or a trusted input (hostPID in the chart).
+          ...(opts.sensor || trusted.size > 0
+            ? {
+                kill: killForVerdict({
+                  dryRun: opts.dryRun,
+                  protectedPids: () => (sensor?.pid !== undefined ? [sensor.pid] : []),
+                  ruleTargetsNode: (v): boolean => agent.ruleTargetsNode(v),
+                }),
+              }
+            : {}),
         },
         onEngine: (engine) => {
           pipeline.setEngine(engine);
@@ -157,10 +224,18 @@ export function register(program: Command): void {
 
       await agent.start();
       const sources: EventSource[] = [];
-      if (opts.tetragonFile !== undefined)
-        sources.push(createFileTailSource({ path: opts.tetragonFile, format: 'tetragon', logger }));
-      if (opts.tetragonGrpc !== undefined)
-        sources.push(createTetragonGrpcSource({ target: opts.tetragonGrpc, logger }));
+      /** Inputs the operator trusts to name host processes (validated above); the sensor trusts itself. */
+      const trustedInputs = new Set<EventSource>();
+      if (opts.tetragonFile !== undefined) {
+        const s = createFileTailSource({ path: opts.tetragonFile, format: 'tetragon', logger });
+        sources.push(s);
+        if (trusted.has('tetragon-file')) trustedInputs.add(s);
+      }
+      if (opts.tetragonGrpc !== undefined) {
+        const s = createTetragonGrpcSource({ target: opts.tetragonGrpc, logger });
+        sources.push(s);
+        if (trusted.has('tetragon-grpc')) trustedInputs.add(s);
+      }
       if (opts.http !== undefined) {
         const { host, port } = parseBindAddress(opts.http);
         const tokens =
@@ -170,7 +245,9 @@ export function register(program: Command): void {
                 .map((t) => t.trim())
                 .filter((t) => t !== '')
             : undefined;
-        sources.push(createHttpSource({ host, port, authTokens: tokens, logger }));
+        const s = createHttpSource({ host, port, authTokens: tokens, logger });
+        sources.push(s);
+        if (trusted.has('http')) trustedInputs.add(s);
       }
       if (opts.sensor) {
         const host = await ensureSensorPrerequisites({ install: false });
@@ -185,7 +262,8 @@ export function register(program: Command): void {
       }
       if (sources.length === 0)
         logger.warn('no event source: pass --tetragon-file, --tetragon-grpc, --http or --sensor');
-      for (const s of sources) await pipeline.attach(s);
+      for (const s of sources)
+        await pipeline.attach(s, trustedInputs.has(s) ? { trustedForKill: true } : undefined);
       logger.info(
         { mode: opts.mode, node: opts.nodeName, sources: sources.map((s) => s.name) },
         'kyverno-runtime cluster agent running',

@@ -57,6 +57,16 @@ export function register(program: Command): void {
     )
     .option('--source-listen <host:port>', 'address of the http (default 127.0.0.1:2801) or tcp source')
     .option(
+      '--source-token-file <path>',
+      'file of tokens (one per line) the http source requires as a bearer token',
+    )
+    .option(
+      '--source-trusted-for-kill',
+      'let the kill action act on events of this source: refused unless it is authenticated (a root-only ' +
+        'file or unix socket, a token file); the built-in sensor is always trusted',
+      false,
+    )
+    .option(
       '--tetragon-target <target>',
       'Tetragon gRPC address for --source tetragon-grpc',
       'unix:///var/run/tetragon/tetragon.sock',
@@ -158,6 +168,8 @@ export function register(program: Command): void {
           file: opts.file,
           format: opts.format,
           sourceListen: opts.sourceListen ? parseLocalAddress(opts.sourceListen) : undefined,
+          sourceTokenFile: opts.sourceTokenFile,
+          sourceTrustedForKill: opts.sourceTrustedForKill,
           tetragonTarget: opts.tetragonTarget,
           say,
         });

@@ -4,6 +4,7 @@
  * flushes, detaches the sensor's probes and closes everything, in that order.
  */
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { LocalActionRunner } from '../../actions/local-runner.js';
 import type { RuntimeEvent } from '../../events/types.js';
 import type { Verdict } from '../../engine/verdict.js';
@@ -24,6 +25,7 @@ import type { InputFormat } from '../../sources/records.js';
 import { BpftraceSensor, ensureSensorPrerequisites } from '../../sources/sensor/index.js';
 import { createTetragonGrpcSource } from '../../sources/tetragon-grpc/index.js';
 import type { EventSource } from '../../sources/types.js';
+import { killTrustProblem, SourceTrustError } from '../../sources/trust.js';
 import type { RuntimeEngine } from '../../engine/runtime/index.js';
 import { PolicySet } from './policy-set.js';
 import { TerminalSink } from './terminal.js';
@@ -65,6 +67,13 @@ export interface LocalModeOptions {
   format?: InputFormat;
   /** For http/tcp sources. */
   sourceListen?: { host: string; port: number };
+  /** For http/tcp sources: file of accepted tokens, one per line (--source-token-file). */
+  sourceTokenFile?: string;
+  /**
+   * Let `kill` act on this source's events (--source-trusted-for-kill). Refused at start unless the
+   * source is authenticated (see src/sources/trust.ts). The built-in sensor is trusted regardless.
+   */
+  sourceTrustedForKill?: boolean;
   tetragonTarget?: string;
   /** Human-readable progress and errors (stderr). */
   say: (message: string) => void;
@@ -127,8 +136,16 @@ async function createSource(
     case 'stdin':
       return createStdinSource({ format: opts.format ?? 'auto', logger });
     case 'http':
-      return createHttpSource({ host: opts.sourceListen?.host, port: opts.sourceListen?.port, logger });
+      return createHttpSource({
+        host: opts.sourceListen?.host,
+        port: opts.sourceListen?.port,
+        ...(opts.sourceTokenFile !== undefined && { authTokens: readTokens(opts.sourceTokenFile) }),
+        logger,
+      });
     case 'tcp':
+      // The NDJSON TCP reader has no first-line token in this build: never accept a token it would ignore.
+      if (opts.sourceTokenFile !== undefined)
+        throw new Error('--source-token-file is not supported by --source tcp in this build');
       return createTcpSource({
         host: opts.sourceListen?.host,
         port: opts.sourceListen?.port ?? 0,
@@ -138,6 +155,35 @@ async function createSource(
     case 'tetragon-grpc':
       return createTetragonGrpcSource({ target: opts.tetragonTarget, logger });
   }
+}
+
+function readTokens(path: string): string[] {
+  const tokens = readFileSync(path, 'utf8')
+    .split('\n')
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
+  if (tokens.length === 0) throw new Error(`--source-token-file ${path} holds no token`);
+  return tokens;
+}
+
+/** The `unix:<path>` form of the listen address, when the source listens on a unix socket. */
+function unixListen(listen: LocalModeOptions['sourceListen']): string | undefined {
+  const path = (listen as { path?: unknown } | undefined)?.path;
+  return typeof path === 'string' ? `unix:${path}` : undefined;
+}
+
+/** Refuses --source-trusted-for-kill on an input that does not authenticate its senders. */
+export function checkSourceTrust(opts: LocalModeOptions): void {
+  if (opts.sourceTrustedForKill !== true) return;
+  const problem = killTrustProblem({
+    kind: opts.source,
+    flag: '--source-trusted-for-kill',
+    file: opts.file,
+    tetragonTarget: opts.tetragonTarget,
+    listen: unixListen(opts.sourceListen),
+    tokenFile: opts.sourceTokenFile,
+  });
+  if (problem !== undefined) throw new SourceTrustError(problem);
 }
 
 /** The JSON log of verdicts and action outcomes (one record each). */
@@ -168,6 +214,7 @@ function verdictLogSink(logger: Logger): VerdictSink {
 }
 
 export async function startLocalMode(opts: LocalModeOptions): Promise<LocalModeHandle> {
+  checkSourceTrust(opts);
   const logger = jsonLogger(opts);
   const policies = new PolicySet({ paths: opts.policies, nodeName: opts.nodeName, logger });
   const engine = await policies.load();
@@ -184,15 +231,18 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalModeH
       : {}),
   });
   const terminal = new TerminalSink({ out: opts.out });
+  let source: EventSource | undefined;
   const runner = new LocalActionRunner({
     dryRun: opts.actionMode === 'dry-run',
     logger,
+    ruleTargetsNode: policies.ruleTargetsNode,
+    // Read at each kill: a restarted bpftrace has a new pid.
+    protectedPids: () => (source instanceof BpftraceSensor && source.pid !== undefined ? [source.pid] : []),
     onOutcome: (v, o) => {
       terminal.outcome(v, o);
       store.recordActionOutcome({ ...v, eventId: v.eventId }, o);
     },
   });
-  let source: EventSource | undefined;
   let server: LocalServer | undefined;
   try {
     source = await createSource(opts, policies, logger);
@@ -274,7 +324,8 @@ async function assemble(
   policies.watch();
 
   const stopSampler = sampleEvaluatedIntoTimeline(store);
-  await pipeline.attach(source);
+  // The sensor trusts itself; another input only when the operator said so (checked at start).
+  await pipeline.attach(source, opts.sourceTrustedForKill === true ? { trustedForKill: true } : undefined);
   sourceUp = true;
   if (source instanceof BpftraceSensor) {
     opts.say(

@@ -8,6 +8,7 @@ import { createRuntimeEngine, type RuntimeEngine } from '../../engine/runtime/in
 import type { Logger } from '../../observability/logger.js';
 import { policiesLoaded, policyErrors } from '../../observability/metrics.js';
 import { loadPolicies, type PolicyError } from '../../policy/index.js';
+import { nodeTargetingRules, type RuleTargetsNode } from '../../actions/node-rules.js';
 
 export interface PolicySetOptions {
   paths: string[];
@@ -24,6 +25,7 @@ export interface PolicySwap {
 
 export class PolicySet {
   private current: RuntimeEngine | undefined;
+  private nodeRules: RuleTargetsNode = () => false;
   private errors: PolicyError[] = [];
   private watchers: FSWatcher[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -38,6 +40,9 @@ export class PolicySet {
     return this.current;
   }
 
+  /** Whether a verdict's rule (in the current set) matches kind Node: its `kill` may hit host processes. */
+  readonly ruleTargetsNode: RuleTargetsNode = (v) => this.nodeRules(v);
+
   /** Errors of the last load attempt (empty when it succeeded). */
   get lastErrors(): readonly PolicyError[] {
     return this.errors;
@@ -51,6 +56,7 @@ export class PolicySet {
     const r = await loadPolicies(this.opts.paths);
     this.errors = r.errors;
     this.current = createRuntimeEngine(r.policies, { nodeName: this.opts.nodeName });
+    this.nodeRules = nodeTargetingRules(r.policies);
     policiesLoaded.set(r.policies.length);
     policyErrors.set(r.errors.length);
     return this.current;
@@ -128,6 +134,7 @@ export class PolicySet {
     }
     const previous = this.current ?? engine;
     this.current = engine;
+    this.nodeRules = nodeTargetingRules(r.policies);
     this.errors = [];
     policiesLoaded.set(r.policies.length);
     policyErrors.set(0);

@@ -1,59 +1,15 @@
 /**
- * Small /proc readers used to enrich sensor events and to check a pid is still the same process
- * before signalling it. Every read is best effort: short-lived processes are often gone already.
+ * The sensor's clock helpers. The /proc readers it uses live in the host module (shared with the
+ * `kill` action) and are re-exported here for the sensor's existing imports.
  */
-import { readFileSync, readlinkSync } from 'node:fs';
-
-/** USER_HZ: /proc/<pid>/stat counts start time in these ticks (100 on every Linux ABI). */
-export const USER_HZ = 100;
-const NS_PER_TICK = 1e9 / USER_HZ;
-
-/** Field 22 of /proc/<pid>/stat (start time, ticks since boot), or undefined if the pid is gone. */
-export function readStartTicks(pid: number, procRoot = '/proc'): number | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`${procRoot}/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // comm (field 2) may contain spaces and parentheses: fields resume after the LAST ')'.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(rest[19]); // field 22 = index 19 after "pid (comm) "
-  return Number.isFinite(ticks) ? ticks : undefined;
-}
-
-/** The /proc tick count matching a kernel start_boottime in ns. */
-export function ticksFromBootNs(bootNs: number): number {
-  return Math.floor(bootNs / NS_PER_TICK);
-}
-
-export function readLink(path: string): string | undefined {
-  try {
-    return readlinkSync(path);
-  } catch {
-    return undefined;
-  }
-}
-
-export function readCmdline(pid: number): string[] | undefined {
-  try {
-    const raw = readFileSync(`/proc/${pid}/cmdline`);
-    if (raw.length === 0) return undefined;
-    const parts = raw.toString('utf8').split('\0');
-    if (parts[parts.length - 1] === '') parts.pop();
-    return parts;
-  } catch {
-    return undefined;
-  }
-}
-
-export function readCgroupFile(pid: number): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/cgroup`, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
+export {
+  readCgroupFile,
+  readCmdline,
+  readLink,
+  readStartTicks,
+  ticksFromBootNs,
+  USER_HZ,
+} from '../../host/proc.js';
 
 /**
  * Converts kernel monotonic ns (bpftrace `nsecs`) to wall-clock ns. Node's hrtime is the same

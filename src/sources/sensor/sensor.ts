@@ -67,6 +67,8 @@ interface Running {
 export class BpftraceSensor implements EventSource {
   readonly name = 'sensor';
   readonly canWait = false; // the kernel does not wait: a full queue is a counted drop
+  /** Pids, start times and executables come from the kernel and /proc, not from a sender. */
+  readonly trustedForKill = true;
   private hints: SensorHintsLike;
   private readonly node: string;
   private emit: EmitFn | undefined;

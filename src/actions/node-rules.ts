@@ -1,0 +1,30 @@
+/**
+ * Which rules explicitly target Node processes: a `match` filter (any/all/legacy) whose `kinds` name
+ * `Node` (`Node`, `v1/Node`; a subresource such as `Node/status` is not the node, and a wildcard kind
+ * is not explicit). Only those rules may `kill` a host process; a rule written for pods never does,
+ * whatever the event claims about its pod.
+ */
+import type { Verdict } from '../engine/verdict.js';
+import { parseKindSelector } from '../engine/match/kind.js';
+import type { CompiledPolicy } from '../policy/index.js';
+
+export type RuleTargetsNode = (verdict: Pick<Verdict, 'policy' | 'policyNamespace' | 'rule'>) => boolean;
+
+function key(namespace: string | undefined, policy: string, rule: string): string {
+  return `${namespace ?? ''}\u0000${policy}\u0000${rule}`;
+}
+
+export function nodeTargetingRules(policies: readonly CompiledPolicy[]): RuleTargetsNode {
+  const rules = new Set<string>();
+  for (const p of policies) {
+    for (const r of p.rules) {
+      const kinds = r.match.filters.flatMap((f) => f.resources.kinds ?? []);
+      const node = kinds.some((k) => {
+        const sel = parseKindSelector(k.source);
+        return sel.kind === 'Node' && sel.subresource === '';
+      });
+      if (node) rules.add(key(p.namespace, p.name, r.name));
+    }
+  }
+  return (v) => rules.has(key(v.policyNamespace, v.policy, v.rule));
+}
