@@ -8,9 +8,9 @@
 import { constants } from 'node:os';
 import { readFileSync } from 'node:fs';
 import type { RuntimeEvent } from '../events/types.js';
-import type { Verdict } from '../engine/verdict.js';
+import type { Verdict } from '../contracts/verdict.js';
 import { readStartTicks, ticksFromBootNs, USER_HZ } from '../sources/sensor/proc.js';
-import type { ActionOutcome, KillAction } from './types.js';
+import type { ActionOutcome, KillAction } from '../contracts/actions.js';
 
 export type KillResult = Pick<ActionOutcome, 'outcome' | 'detail'>;
 

@@ -4,12 +4,12 @@
  * without a cluster"), never silently ignored. Used as a pipeline VerdictSink by `kyverno-runtime run`.
  */
 import type { RuntimeEvent } from '../events/types.js';
-import type { Verdict } from '../engine/verdict.js';
+import type { Verdict } from '../contracts/verdict.js';
 import type { Logger } from '../observability/logger.js';
 import { actions as actionsMetric } from '../observability/metrics.js';
 import { killEventProcess, type KillOptions } from './kill.js';
 import { DedupWindow, TokenBucket } from './safety.js';
-import { actionName, type ActionOutcome, type ActionSpec, type KillAction } from './types.js';
+import { actionName, type ActionOutcome, type ActionSpec, type KillAction } from '../contracts/actions.js';
 
 export const NOT_AVAILABLE_LOCALLY = 'not available without a cluster';
 

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { adaptLine } from '../../src/events/adapters/index.js';
 import type { RuntimeEvent } from '../../src/events/types.js';
-import type { FailureAction, Verdict } from '../../src/engine/verdict.js';
+import type { FailureAction, Verdict } from '../../src/contracts/verdict.js';
 
 export const SAMPLES = fileURLToPath(new URL('../../../shared/samples/', import.meta.url));
 

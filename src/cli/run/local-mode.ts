@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { pino } from 'pino';
 import { LocalActionRunner } from '../../actions/local-runner.js';
 import type { RuntimeEvent } from '../../events/types.js';
-import type { Verdict } from '../../engine/verdict.js';
+import type { Verdict } from '../../contracts/verdict.js';
 import { createLogger, type Logger } from '../../observability/logger.js';
 import { violations as violationsMetric } from '../../observability/metrics.js';
 import { createPipeline, RuleErrorReporter, type Pipeline, type VerdictSink } from '../../pipeline/index.js';

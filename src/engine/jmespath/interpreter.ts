@@ -14,14 +14,7 @@
  */
 import type { compile } from '@jmespath-community/jmespath';
 import { JmesPathError, JmesPathNotFoundError } from './errors.js';
-import type { FunctionTable } from './functions/types.js';
-
-export interface EvalContext {
-  readonly root: unknown;
-  readonly functions: FunctionTable;
-  /** `let` bindings, innermost last. */
-  readonly scopes: readonly Record<string, unknown>[];
-}
+import type { EvalContext } from './types.js';
 
 /** The library's AST node type (not exported by name). */
 export type ExpressionNode = ReturnType<typeof compile>;

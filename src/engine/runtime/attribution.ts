@@ -6,8 +6,8 @@
  */
 import type { RuntimeEvent } from '../../events/types.js';
 import { resourceFacts, type ResourceFacts } from '../match/index.js';
-import type { ResourceRef } from '../verdict.js';
-import type { Attribution, KubeObject, PodLookup } from './index.js';
+import type { ResourceRef } from '../../contracts/verdict.js';
+import type { Attribution, KubeObject, PodLookup } from '../api/runtime.js';
 
 /** Annotation put on pods synthesised from event metadata, so reports say the pod was not looked up. */
 export const SYNTHETIC_ANNOTATION = 'runtime.kyverno.io/synthetic';

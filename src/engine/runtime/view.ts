@@ -4,7 +4,7 @@
  * Built lazily, only for rules that matched, and without copying more than the top levels.
  */
 import type { RuntimeEvent } from '../../events/types.js';
-import type { Attribution, KubeObject } from './index.js';
+import type { Attribution, KubeObject } from '../api/runtime.js';
 
 interface Container {
   name?: string;

@@ -5,7 +5,7 @@
  */
 import { compileJmesPath, type JmesPathQuery } from '../jmespath/index.js';
 import type { RequestUserInfo } from '../match/index.js';
-import type { CompiledContextEntry } from '../../policy/types.js';
+import type { CompiledContextEntry } from '../api/compiled-policy.js';
 
 export type JsonContext = Record<string, unknown>;
 type Raw = Record<string, unknown>;

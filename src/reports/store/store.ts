@@ -22,9 +22,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Database } from 'better-sqlite3';
-import type { ActionOutcome } from '../../actions/types.js';
+import type { ActionOutcome } from '../../contracts/actions.js';
 import type { RuntimeEvent } from '../../events/types.js';
-import type { Verdict } from '../../engine/verdict.js';
+import type { Verdict } from '../../contracts/verdict.js';
 import { migrate, SCHEMA_VERSION } from './schema.js';
 import {
   storeFlushSeconds,
