@@ -107,7 +107,7 @@ export const sinkErrors = new Counter({
   registers: [registry],
 });
 
-// ---- cluster side (k8s engineer) -------------------------------------------------------------
+// ---- cluster side ----------------------------------------------------------------------------
 
 export const k8sWatchEvents = new Counter({
   name: 'kyverno_runtime_k8s_watch_events_total',

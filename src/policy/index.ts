@@ -1,6 +1,6 @@
 /**
- * CONTRACT (owned by the policy work): loading policy YAML (files, directories, strings) into validated,
- * compiled policies.
+ * Loading policy YAML (files, directories, strings) into validated policies, compiled into the engine's
+ * input types (engine/api).
  *
  * Pipeline per YAML document: syntax → kind check → JSON Schema (schemas/policy.schema.json) → compile
  * (match, patterns, templates, conditions, CEL, autogen). Every problem becomes a PolicyError with

@@ -1,7 +1,7 @@
 /**
- * Real sample events for the store/server/ui tests. Uses the events engineer's adapter when it is
- * implemented; until then, a minimal reading of Tetragon process_exec records (real captures from
- * /work/shared/samples/tetragon) so the tests still run on real data.
+ * Real sample events for the store/server/ui tests, read through the Tetragon adapter; a line the
+ * adapter throws on falls back to a minimal reading of its process_exec record, so the tests still run
+ * on real data.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

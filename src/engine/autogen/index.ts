@@ -1,5 +1,5 @@
 /**
- * Kyverno's autogen for Pod controllers (`pkg/autogen/v1`, reference/kyverno.md §1.7), on raw rule JSON.
+ * Kyverno's autogen for Pod controllers (`pkg/autogen/v1`), on raw rule JSON.
  *
  * A rule written for `Pod` gets:
  * - `autogen-<rule>` for DaemonSet, Deployment, Job, ReplicaSet, ReplicationController, StatefulSet, with

@@ -1,5 +1,5 @@
 /**
- * CONTRACT (owned by the expressions work): Kyverno's JMESPath dialect — community JMESPath syntax, Kyverno's
+ * Kyverno's JMESPath dialect — community JMESPath syntax, Kyverno's
  * functions, and the go-jmespath fork's `Unknown key "x" in path` errors. Expressions are parsed once and cached.
  */
 import { compile } from '@jmespath-community/jmespath';

@@ -1,5 +1,5 @@
 /**
- * Attribution (DESIGN.md "Attribution"): which Kubernetes object an event belongs to.
+ * Attribution: which Kubernetes object an event belongs to.
  * Order: the Pod named in the event, else the Pod whose container the event carries (from the
  * cluster's pod cache), else — without a cluster — a Pod synthesised from the event's own metadata,
  * else the Node the event happened on (so `kinds: [Node]` rules govern host processes).

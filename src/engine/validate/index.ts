@@ -1,5 +1,5 @@
 /**
- * Kyverno validate rules, evaluated per (policy, rule, resource) — reference/kyverno.md §2.1:
+ * Kyverno validate rules, evaluated per (policy, rule, resource) in Kyverno's order:
  *
  *   match/exclude → context → preconditions (false: skip) → celPreconditions (false: skip)
  *   → deny > pattern/anyPattern > foreach, or validate.cel → pass | fail | error | skip

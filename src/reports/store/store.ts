@@ -393,7 +393,7 @@ export class ReportStore {
     if (maxViolationAgeMs > 0)
       this.countPruned('violations', this.stmt.pruneViolationsByAge.run(now - maxViolationAgeMs).changes);
     if (maxViolations > 0) {
-      // count(*) is cheap (~0.1 ms at 100 000 rows); the delete runs only when over the cap.
+      // count(*) is cheap next to a delete; the delete runs only when over the cap.
       const excess = this.stmt.countViolations.get()!.n - maxViolations;
       if (excess > 0) this.countPruned('violations', this.stmt.pruneOldestViolations.run(excess).changes);
     }
