@@ -1,5 +1,6 @@
 /**
- * Compiled rule shapes: everything the evaluators need, parsed once at load time.
+ * The engine's input: policies compiled once at load time (wildcards, patterns, JMESPath, CEL parsed), with
+ * everything the evaluators need. policy/ builds them from YAML; the engine only reads them. Types only.
  */
 import type { ActionSpec } from '../../contracts/actions.js';
 import type { CelProgram, CelVariables } from '../cel/index.js';

@@ -8,8 +8,7 @@
  * A rule that does not match (or is excluded) produces no result ("did not apply"). Pure: no I/O;
  * everything the rule may need from outside (values, namespace labels, user info) comes in options.
  */
-import type { CompiledPolicy } from '../api/compiled-policy.js';
-import type { CompiledRule } from '../api/compiled-policy.js';
+import type { CompiledPolicy, CompiledRule } from '../api/compiled-policy.js';
 import { matchesRule, resourceFacts, type RequestUserInfo, type ResourceFacts } from '../match/index.js';
 import { prepareActivation, type CelHost } from '../cel/index.js';
 import { evaluateCelPreconditions, validateCel, type CelActivation } from './cel.js';
