@@ -8,22 +8,13 @@ import type {
   ResourceRule,
   ValidatingProgramSet,
 } from '../engine/api/compiled-validating-policy.js';
+import { POD_CONTROLLERS } from '../engine/autogen/index.js';
 import { compileCel, compileCelVariables } from '../engine/cel/index.js';
 
 type Raw = Record<string, unknown>;
 const isObj = (v: unknown): v is Raw => v !== null && typeof v === 'object' && !Array.isArray(v);
 const strings = (v: unknown): string[] =>
   Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-
-const CONTROLLERS = [
-  'DaemonSet',
-  'Deployment',
-  'Job',
-  'StatefulSet',
-  'ReplicaSet',
-  'ReplicationController',
-  'CronJob',
-];
 
 function rewrite(expr: string, kind: string): string {
   const to = kind === 'CronJob' ? 'spec.jobTemplate.spec.template' : 'spec.template';
@@ -89,9 +80,9 @@ export function compileValidatingPolicy(doc: Raw, file: string, line: number): C
   const requested =
     podControllers && Array.isArray(podControllers.controllers)
       ? strings(podControllers.controllers)
-      : CONTROLLERS;
+      : POD_CONTROLLERS;
   if (matchesPods)
-    for (const kind of requested) if (CONTROLLERS.includes(kind)) autogen.set(kind, programs(spec, kind));
+    for (const kind of requested) if (POD_CONTROLLERS.includes(kind)) autogen.set(kind, programs(spec, kind));
   return {
     apiVersion: typeof doc.apiVersion === 'string' ? doc.apiVersion : '',
     kind: 'ValidatingPolicy',

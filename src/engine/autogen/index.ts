@@ -15,7 +15,8 @@
 import { containsKind } from '../match/kind.js';
 
 export const AUTOGEN_ANNOTATION = 'pod-policies.kyverno.io/autogen-controllers';
-const POD_CONTROLLERS = [
+/** The Pod controllers Kyverno autogen writes rules for, in its order. */
+export const POD_CONTROLLERS: readonly string[] = [
   'DaemonSet',
   'Deployment',
   'Job',
