@@ -18,7 +18,7 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
  * The layers of src/, lowest first; docs/architecture.md describes the same list. A file may import its own
  * layer or lower ones. Within a layer, folders may import each other in one direction only (no unit cycles).
  */
-export const RULES: LayerRules = {
+const RULES: LayerRules = {
   layers: [
     // Shared vocabulary: the event model, the verdict and action specs, helpers with no domain.
     {
