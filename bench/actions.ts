@@ -24,7 +24,7 @@ import { loadavg } from 'node:os';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { apiClient, KeepAliveKubeConfig } from '../src/k8s/api-clients.js';
-import { ClusterAgent } from '../src/k8s/cluster-agent.js';
+import { ClusterAgent } from '../src/app/cluster-agent.js';
 import { model } from '../src/k8s/model.js';
 import { loadPolicyText } from '../src/policy/index.js';
 import type { RuntimeEvent } from '../src/events/types.js';

@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { evaluatePolicy } from '../src/engine/validate/index.js';
-import { loadPolicyText, type CompiledPolicy } from '../src/policy/index.js';
+import type { CompiledPolicy } from '../src/engine/api/compiled-policy.js';
+import { loadPolicyText } from '../src/policy/index.js';
 import { percentile, printTable } from './support.js';
 
 const corpus = fileURLToPath(new URL('../../shared/conformance/kyverno-policies', import.meta.url));

@@ -21,7 +21,7 @@ import { compiledHotPath } from './compiled.js';
 
 // The hot path is measured as it ships: the compiled JavaScript that `npm start` runs (rebuilt first
 // when src/ is newer). Run from TypeScript source under tsx, every exception also pays for source-map
-// support (~10x the cost of a throw), which a rule error on the event path would wrongly carry.
+// support (several times the cost of the throw itself), which a rule error on the event path would wrongly carry.
 const hotPath = compiledHotPath();
 const { adaptLine } = (await import(
   hotPath.module('events/adapters/index.js')
@@ -243,7 +243,7 @@ const CHUNK_LINES = Number(process.env.BENCH_CHUNK ?? 32768);
  * the chunk's lines from the corpus bytes itself, inside its timed loop: splitting is part of both
  * the baseline ("bare line splitting + JSON.parse") and the whole hot path, as when a source reads a
  * stream. Every SAMPLE_EVERY-th event of a sampled run is also timed on its own — adapt + evaluate,
- * the split excluded — (two clock reads, ~0.1 µs, amortised over the other events); CPU and wall
+ * the split excluded — (two clock reads, amortised over the other events); CPU and wall
  * time are read per chunk, so the clocks stay off the hot path.
  */
 function measure(buf: Buffer, runs: readonly Run[], budgetSeconds: number): void {

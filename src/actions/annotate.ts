@@ -2,7 +2,7 @@
 import type { ActionHandler } from './context.js';
 import { patchTarget } from './kube-patch.js';
 import { renderStrings } from './render.js';
-import type { AnnotateAction } from './types.js';
+import type { AnnotateAction } from '../contracts/actions.js';
 
 /** Annotation values are not length-limited individually, but all of an object's together are (256 KiB). */
 const MAX_VALUE = 4096;

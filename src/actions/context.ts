@@ -6,11 +6,11 @@
  */
 import type { AppsV1Api, CoreV1Api, NetworkingV1Api } from '@kubernetes/client-node';
 import type { KubeObject } from '../engine/runtime/index.js';
-import type { Verdict } from '../engine/verdict.js';
+import type { Verdict } from '../contracts/verdict.js';
 import type { EventRecorder } from '../k8s/events.js';
 import type { WorkloadRef } from '../k8s/pod-cache.js';
 import type { Logger } from '../observability/logger.js';
-import type { ActionOutcome } from './types.js';
+import type { ActionOutcome } from '../contracts/actions.js';
 
 export interface KubeClients {
   core: CoreV1Api;

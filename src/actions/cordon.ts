@@ -1,7 +1,7 @@
 /** cordon: mark the node the pod runs on (or the Node the event is about) unschedulable. */
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { DRY_RUN_ALL, spend, type ActionHandler } from './context.js';
-import type { CordonAction } from './types.js';
+import type { CordonAction } from '../contracts/actions.js';
 
 export const cordon: ActionHandler<CordonAction> = async (_spec, ctx) => {
   const { target } = ctx;

@@ -6,7 +6,7 @@ import type { V1DeleteOptions } from '@kubernetes/client-node';
 import { apiStatus } from '../k8s/errors.js';
 import { model } from '../k8s/model.js';
 import { DRY_RUN_ALL, spend, type ActionHandler } from './context.js';
-import type { DeletePodAction } from './types.js';
+import type { DeletePodAction } from '../contracts/actions.js';
 
 export const deletePod: ActionHandler<DeletePodAction> = async (spec, ctx) => {
   const { target } = ctx;

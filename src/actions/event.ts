@@ -1,7 +1,7 @@
 /** event: a Kubernetes Event on the resource (events.k8s.io/v1), message with {{ }} variables. */
 import type { ActionHandler } from './context.js';
 import { render } from './render.js';
-import type { EventAction } from './types.js';
+import type { EventAction } from '../contracts/actions.js';
 
 export const event: ActionHandler<EventAction> = async (spec, ctx) => {
   if (!ctx.events) return { outcome: 'unavailable', detail: 'no event recorder' };

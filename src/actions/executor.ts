@@ -18,7 +18,7 @@
 import { AppsV1Api, CoreV1Api, NetworkingV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { ACTIONS_POOL, apiClient } from '../k8s/api-clients.js';
 import type { KubeObject } from '../engine/runtime/index.js';
-import type { Verdict } from '../engine/verdict.js';
+import type { Verdict } from '../contracts/verdict.js';
 import { apiStatus } from '../k8s/errors.js';
 import type { EventRecorder } from '../k8s/events.js';
 import type { WorkloadRef } from '../k8s/pod-cache.js';
@@ -54,7 +54,7 @@ import {
   type ActionSpec,
   type ActionSpecMap,
   type KillAction,
-} from './types.js';
+} from '../contracts/actions.js';
 import { webhook } from './webhook.js';
 
 type KubeActionName = Exclude<ActionName, 'kill'>;

@@ -10,7 +10,7 @@
 import { apiStatus } from '../k8s/errors.js';
 import { DRY_RUN_ALL, spend, type ActionContext, type ActionHandler } from './context.js';
 import { patchTarget } from './kube-patch.js';
-import type { IsolateAction } from './types.js';
+import type { IsolateAction } from '../contracts/actions.js';
 
 export const QUARANTINE_LABEL = 'runtime.kyverno.io/quarantine';
 export const QUARANTINE_REASON_ANNOTATION = 'runtime.kyverno.io/quarantine-reason';

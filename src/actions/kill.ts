@@ -25,7 +25,7 @@
  */
 import { constants } from 'node:os';
 import type { RuntimeEvent } from '../events/types.js';
-import type { Verdict } from '../engine/verdict.js';
+import type { Verdict } from '../contracts/verdict.js';
 import {
   bootTimeMs,
   fileId,
@@ -45,7 +45,7 @@ import {
 import { actionRefused } from '../observability/metrics.js';
 import { parseProcCgroup } from '../sources/sensor/cgroup.js';
 import type { EventOrigin } from '../sources/types.js';
-import type { ActionOutcome, KillAction } from './types.js';
+import type { ActionOutcome, KillAction } from '../contracts/actions.js';
 
 export const KILL_REFUSAL_REASONS = [
   'untrusted-source',

@@ -1,6 +1,6 @@
 /**
  * Patch helpers shared by label/annotate/patch/isolate/cordon. client-node's generated patch calls
- * default to JSON Patch; the Content-Type must be set explicitly (ecosystem notes §2.4).
+ * default to JSON Patch, so the Content-Type of a merge or strategic-merge patch must be set explicitly.
  */
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { ActionContext } from './context.js';

@@ -2,7 +2,7 @@
 import type { ActionHandler } from './context.js';
 import { invalidLabel, patchTarget } from './kube-patch.js';
 import { renderStrings } from './render.js';
-import type { LabelAction } from './types.js';
+import type { LabelAction } from '../contracts/actions.js';
 
 export const label: ActionHandler<LabelAction> = async (spec, ctx) => {
   const labels = renderStrings(spec.labels, ctx.variables);

@@ -8,14 +8,14 @@
  * sender could shield the real offender from the sensor's genuine kill.
  */
 import type { RuntimeEvent } from '../events/types.js';
-import type { Verdict } from '../engine/verdict.js';
+import type { Verdict } from '../contracts/verdict.js';
 import type { Logger } from '../observability/logger.js';
 import { actions as actionsMetric } from '../observability/metrics.js';
 import type { EventOrigin } from '../sources/types.js';
 import { killEventProcess, type KillContext, type KillOptions } from './kill.js';
 import type { RuleTargetsNode } from './node-rules.js';
 import { DedupWindow, TokenBucket } from './safety.js';
-import { actionName, type ActionOutcome, type ActionSpec, type KillAction } from './types.js';
+import { actionName, type ActionOutcome, type ActionSpec, type KillAction } from '../contracts/actions.js';
 
 export const NOT_AVAILABLE_LOCALLY = 'not available without a cluster';
 

@@ -4,9 +4,9 @@
  * is not explicit). Only those rules may `kill` a host process; a rule written for pods never does,
  * whatever the event claims about its pod.
  */
-import type { Verdict } from '../engine/verdict.js';
+import type { Verdict } from '../contracts/verdict.js';
 import { parseKindSelector } from '../engine/match/kind.js';
-import type { CompiledPolicy } from '../policy/index.js';
+import type { CompiledPolicy } from '../engine/api/compiled-policy.js';
 
 export type RuleTargetsNode = (verdict: Pick<Verdict, 'policy' | 'policyNamespace' | 'rule'>) => boolean;
 

@@ -5,7 +5,7 @@
 import type { ActionHandler } from './context.js';
 import { patchTarget } from './kube-patch.js';
 import { render } from './render.js';
-import type { PatchAction } from './types.js';
+import type { PatchAction } from '../contracts/actions.js';
 
 export const patch: ActionHandler<PatchAction> = async (spec, ctx) => {
   const type = spec.type ?? 'strategic-merge';

@@ -1,5 +1,5 @@
 /**
- * The safety limits around response actions (DESIGN.md "Actions"):
+ * The safety limits around response actions:
  * - TokenBucket: a per-policy rate limit (over it, actions are refused: a runaway policy must not
  *   eventually act on everything) and the global API budget (over it, actions wait their turn, up to
  *   a bounded queue, so a burst of violations is handled at a rate the API server tolerates);

@@ -4,7 +4,7 @@
  */
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { DRY_RUN_ALL, spend, type ActionHandler } from './context.js';
-import type { ScaleAction } from './types.js';
+import type { ScaleAction } from '../contracts/actions.js';
 
 export const scale: ActionHandler<ScaleAction> = async (spec, ctx) => {
   const { target } = ctx;

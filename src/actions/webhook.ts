@@ -5,7 +5,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { ActionContext, ActionHandler } from './context.js';
-import type { WebhookAction } from './types.js';
+import type { WebhookAction } from '../contracts/actions.js';
 
 const tokens = new LRUCache<string, string>({ max: 100, ttl: 60_000 });
 

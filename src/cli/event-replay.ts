@@ -6,7 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { adaptLine, type SourceFormat } from '../events/adapters/index.js';
 import type { RuntimeEngine } from '../engine/runtime/index.js';
-import type { Verdict } from '../engine/verdict.js';
+import type { Verdict } from '../contracts/verdict.js';
 import { LineSplitter, type LinePiece } from '../sources/lines.js';
 
 /** Lines longer than this are skipped and counted as "too-large". */

@@ -22,7 +22,7 @@ import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { createRuntimeEngine, type KubeObject } from '../engine/runtime/index.js';
 import { staticPodLookup } from '../engine/runtime/static-lookup.js';
-import type { Verdict } from '../engine/verdict.js';
+import type { Verdict } from '../contracts/verdict.js';
 import { BEHAVIORS } from '../events/types.js';
 import { loadPolicies } from '../policy/index.js';
 import type { CaseResult, TestReport } from '../policy/kyverno-test/index.js';

@@ -1,7 +1,7 @@
 /**
  * Kyverno's wildcard matching (`ext/wildcard`, which wraps IGLOU-EU/go-wildcard v1.0.3 `Match`).
  *
- * Semantics (reference/kyverno.md §1.5):
+ * Semantics:
  * - `*` matches any run of characters, including none;
  * - `?` matches exactly one character (one Unicode code point, as Go iterates runes);
  * - every other character matches itself: no escaping, no character classes, case-sensitive, and `/` is

@@ -1,5 +1,5 @@
 /**
- * The common event model (DESIGN.md "Q1"): every source adapter turns its tool's output into a
+ * The common event model: every source adapter turns its tool's output into a
  * RuntimeEvent. Versioned as runtime.kyverno.io/v1alpha1; the JSON Schema in schemas/ mirrors it.
  */
 

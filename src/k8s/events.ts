@@ -8,7 +8,7 @@ import { EventsV1Api, V1MicroTime, type EventsV1Event, type KubeConfig } from '@
 import { LRUCache } from 'lru-cache';
 import { hostname } from 'node:os';
 import { apiClient } from './api-clients.js';
-import type { ResourceRef } from '../engine/verdict.js';
+import type { ResourceRef } from '../contracts/verdict.js';
 import type { Logger } from '../observability/logger.js';
 import { k8sApiRequests } from '../observability/metrics.js';
 import { apiStatus } from './errors.js';

@@ -7,7 +7,8 @@
  */
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { apiClient } from './api-clients.js';
-import { formatPolicyError, loadPolicyText, type CompiledPolicy } from '../policy/index.js';
+import type { CompiledPolicy } from '../engine/api/compiled-policy.js';
+import { formatPolicyError, loadPolicyText } from '../policy/index.js';
 import type { Logger } from '../observability/logger.js';
 import { k8sApiRequests, policiesLoaded, policyErrors } from '../observability/metrics.js';
 import { apiStatus } from './errors.js';

@@ -146,7 +146,7 @@ export const renderTruncated = new Counter({
   },
 });
 
-// ---- cluster side (k8s engineer) -------------------------------------------------------------
+// ---- cluster side -------------------------------------------------------------------------
 
 export const k8sWatchEvents = new Counter({
   name: 'kyverno_runtime_k8s_watch_events_total',

@@ -13,7 +13,7 @@
  */
 import type { RuntimeEvent } from '../events/types.js';
 import type { RuntimeEngine } from '../engine/runtime/index.js';
-import type { Verdict } from '../engine/verdict.js';
+import type { Verdict } from '../contracts/verdict.js';
 import type { Logger } from '../observability/logger.js';
 import {
   eventsDropped,

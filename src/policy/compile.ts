@@ -3,7 +3,7 @@
  * conditions and CEL are compiled here, once. Every problem is returned with the JSON path it belongs to,
  * so the loader can point at file:line:col; compile never throws.
  */
-import type { ActionSpec } from '../actions/types.js';
+import type { ActionSpec } from '../contracts/actions.js';
 import { compileCel, compileCelVariables } from '../engine/cel/index.js';
 import { compileConditions, type CompiledConditions } from '../engine/conditions/index.js';
 import { generateAutogenRules } from '../engine/autogen/index.js';
@@ -19,9 +19,9 @@ import type {
   CompiledRestrict,
   CompiledRule,
   CompiledValidation,
-  FailureAction,
   PatternSlot,
-} from './types.js';
+} from '../engine/api/compiled-policy.js';
+import type { FailureAction } from '../contracts/verdict.js';
 
 type Raw = Record<string, unknown>;
 type Path = (string | number)[];

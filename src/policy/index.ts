@@ -1,6 +1,6 @@
 /**
- * CONTRACT (owned by the policy work): loading policy YAML (files, directories, strings) into validated,
- * compiled policies.
+ * Loading policy YAML (files, directories, strings) into validated policies, compiled into the engine's
+ * input types (engine/api).
  *
  * Pipeline per YAML document: syntax → kind check → JSON Schema (schemas/policy.schema.json) → compile
  * (match, patterns, templates, conditions, CEL, autogen). Every problem becomes a PolicyError with
@@ -17,12 +17,10 @@ import {
 } from './compile.js';
 import { validatePolicyDocument } from './schema/validate.js';
 import { suggest } from './suggest.js';
-import { compileValidatingPolicy, type CompiledValidatingPolicy } from './validating-policy.js';
-import type { CompiledRule, FailureAction } from './types.js';
+import type { CompiledPolicy, PolicyKind } from '../engine/api/compiled-policy.js';
+import type { CompiledValidatingPolicy } from '../engine/api/compiled-validating-policy.js';
+import { compileValidatingPolicy } from './validating-policy.js';
 import { parseYamlDocuments, type SourceDocument } from './yaml-source.js';
-
-export type * from './types.js';
-export type { CompiledValidatingPolicy } from './validating-policy.js';
 
 /** A policy problem with its place in the source: "policies/x.yaml:12:5: unknown field ...". */
 export interface PolicyError {
@@ -32,25 +30,6 @@ export interface PolicyError {
   message: string;
   /** metadata.name when it could be read. */
   policy?: string;
-}
-
-export type PolicyKind = 'ClusterRuntimePolicy' | 'RuntimePolicy' | 'ClusterPolicy' | 'Policy';
-
-/** A validated policy document, compiled (wildcards, patterns, JMESPath, CEL parsed once). */
-export interface CompiledPolicy {
-  apiVersion: string;
-  kind: PolicyKind;
-  name: string;
-  namespace?: string;
-  /** The document as written (after defaults), for display and reports. */
-  document: Record<string, unknown>;
-  source: { file: string; line: number };
-  /** Policy-wide failure action (spec.failureAction, else Kyverno's validationFailureAction, else Audit). */
-  failureAction: FailureAction;
-  background: boolean;
-  annotations: Record<string, string>;
-  /** Rules in evaluation order: the policy's own, then Kyverno autogen rules (ClusterPolicy/Policy). */
-  rules: CompiledRule[];
 }
 
 export interface LoadResult {

@@ -3,60 +3,18 @@
  * `matchConstraints` (ValidatingAdmissionPolicy resource rules), `matchConditions` and `variables`, with
  * Kyverno's pod-controller autogen. Compiled once; kept apart from CompiledPolicy (different shape: no rules).
  */
-import { compileCel, compileCelVariables, type CelProgram, type CelVariables } from '../engine/cel/index.js';
-import type { LabelSelector } from '../engine/match/index.js';
+import type {
+  CompiledValidatingPolicy,
+  ResourceRule,
+  ValidatingProgramSet,
+} from '../engine/api/compiled-validating-policy.js';
+import { POD_CONTROLLERS } from '../engine/autogen/index.js';
+import { compileCel, compileCelVariables } from '../engine/cel/index.js';
 
 type Raw = Record<string, unknown>;
 const isObj = (v: unknown): v is Raw => v !== null && typeof v === 'object' && !Array.isArray(v);
 const strings = (v: unknown): string[] =>
   Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-
-export interface ResourceRule {
-  apiGroups: string[];
-  apiVersions: string[];
-  operations: string[];
-  resources: string[];
-  /** Empty: any name. */
-  resourceNames: string[];
-}
-
-export interface CompiledValidation {
-  expression: string;
-  program: CelProgram;
-  message?: string;
-  messageExpression?: CelProgram;
-}
-
-/** The CEL parts of a policy, for the resource itself or rewritten for a pod controller (autogen). */
-export interface ValidatingProgramSet {
-  matchConditions: { name: string; program: CelProgram }[];
-  variables?: CelVariables;
-  validations: CompiledValidation[];
-}
-
-export interface CompiledValidatingPolicy {
-  apiVersion: string;
-  kind: 'ValidatingPolicy';
-  name: string;
-  source: { file: string; line: number };
-  resourceRules: ResourceRule[];
-  excludeResourceRules: ResourceRule[];
-  namespaceSelector?: LabelSelector;
-  objectSelector?: LabelSelector;
-  programs: ValidatingProgramSet;
-  /** Pod-controller kinds → programs rewritten for them (empty when autogen is off). */
-  autogen: Map<string, ValidatingProgramSet>;
-}
-
-const CONTROLLERS = [
-  'DaemonSet',
-  'Deployment',
-  'Job',
-  'StatefulSet',
-  'ReplicaSet',
-  'ReplicationController',
-  'CronJob',
-];
 
 function rewrite(expr: string, kind: string): string {
   const to = kind === 'CronJob' ? 'spec.jobTemplate.spec.template' : 'spec.template';
@@ -122,9 +80,9 @@ export function compileValidatingPolicy(doc: Raw, file: string, line: number): C
   const requested =
     podControllers && Array.isArray(podControllers.controllers)
       ? strings(podControllers.controllers)
-      : CONTROLLERS;
+      : POD_CONTROLLERS;
   if (matchesPods)
-    for (const kind of requested) if (CONTROLLERS.includes(kind)) autogen.set(kind, programs(spec, kind));
+    for (const kind of requested) if (POD_CONTROLLERS.includes(kind)) autogen.set(kind, programs(spec, kind));
   return {
     apiVersion: typeof doc.apiVersion === 'string' ? doc.apiVersion : '',
     kind: 'ValidatingPolicy',

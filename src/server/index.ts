@@ -6,7 +6,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import type { RuntimeEvent } from '../events/types.js';
-import type { Verdict } from '../engine/verdict.js';
+import type { Verdict } from '../contracts/verdict.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { registry } from '../observability/metrics.js';
 import { CursorError, type ReportStore } from '../reports/store/index.js';

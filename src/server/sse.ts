@@ -5,7 +5,7 @@
  * keep proxies from closing idle streams and let clients detect a dead server.
  */
 import type { ServerResponse } from 'node:http';
-import type { Verdict } from '../engine/verdict.js';
+import type { Verdict } from '../contracts/verdict.js';
 import { toStreamVerdict } from './wire.js';
 import { sseClients, sseMessagesDropped } from './metrics.js';
 

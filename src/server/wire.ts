@@ -4,7 +4,7 @@
  * flags any drift between the two.
  */
 import type { Behavior } from '../events/types.js';
-import type { FailureAction, ResourceRef, Verdict } from '../engine/verdict.js';
+import type { FailureAction, ResourceRef, Verdict } from '../contracts/verdict.js';
 
 export interface PolicyWire {
   name: string;

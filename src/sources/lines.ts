@@ -5,7 +5,7 @@
  *
  * Hand-written rather than node:readline because readline has no line-size cap (a single 2 GB line
  * would be buffered whole) and does not report byte lengths, which the file tail needs to persist
- * exact offsets. Splitting on Buffer.indexOf(10) is also ~20% faster (reference/performance.md).
+ * exact offsets. Splitting on Buffer.indexOf(10) is also faster.
  */
 export type LinePiece =
   /** A complete line (without its "\n" or trailing "\r"). `bytes` includes the newline. */

@@ -4,7 +4,7 @@
  * scripts/build-ui.mjs during `npm run build` (and so `npm ci`), and by the e2e tests.
  *
  * Preact + Vite rather than plain TS + esbuild: components with hooks keep four pages with live
- * data readable, Preact adds ~5 KiB gzip, and Vite's production build (Rollup, CSS extraction,
+ * data readable, Preact is small, and Vite's production build (Rollup, CSS extraction,
  * hashed names) is exactly the packaging we would otherwise script by hand.
  */
 import { packagePath } from '../package-root.js';

@@ -7,9 +7,8 @@
  * would in a cluster. From then on V8 cannot record a new first key: each `{}` that gets one receives
  * a map of its own, so every later store and load on such objects misses its inline cache and goes
  * through the runtime, until a full GC frees the dead dictionaries' transitions (while live ones,
- * such as a cache of parsed pods, keep them). Measured in that state on the bench/ingest corpus:
- * about 0.8 µs more per Tetragon exec event, a quarter of the adapter's time; with free room in the
- * root map both ways cost the same.
+ * such as a cache of parsed pods, keep them). In that state this costs a large share of an adapter's
+ * time (docs/performance.md has the measurement); with free room in the root map both ways cost the same.
  *
  * Objects made here start from the root map of a private constructor, which only our own field
  * names extend (a few dozen). Their prototype is Object.prototype, so to every reader — JSON,

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Database } from 'better-sqlite3';
-import type { Verdict } from '../../src/engine/verdict.js';
+import type { Verdict } from '../../src/contracts/verdict.js';
 import type { RuntimeEvent } from '../../src/events/types.js';
 import { registry } from '../../src/observability/metrics.js';
 import { openStore, type ReportStore } from '../../src/reports/store/index.js';

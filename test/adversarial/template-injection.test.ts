@@ -16,7 +16,7 @@ import type { CoreV1Api } from '@kubernetes/client-node';
 import { createRuntimeEngine } from '../../src/engine/runtime/index.js';
 import { loadPolicies, loadPolicyText, formatPolicyError } from '../../src/policy/index.js';
 import type { RuntimeEvent } from '../../src/events/types.js';
-import type { Verdict } from '../../src/engine/verdict.js';
+import type { Verdict } from '../../src/contracts/verdict.js';
 import { compileTemplate, MAX_MESSAGE_LENGTH, renderTruncations } from '../../src/engine/variables/index.js';
 import { annotate } from '../../src/actions/annotate.js';
 import { label } from '../../src/actions/label.js';

@@ -1,4 +1,4 @@
-// Every vector of Kyverno's operator unit tests (conformance/kyverno-unit/operators.json) as one test each.
+// Every vector of Kyverno's operator unit tests as one test each.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';

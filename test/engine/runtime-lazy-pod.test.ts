@@ -10,7 +10,7 @@ import { attributeEvent, attributionFacts } from '../../src/engine/runtime/attri
 import type { KubeObject, PodLookup } from '../../src/engine/runtime/index.js';
 import { resourceFacts } from '../../src/engine/match/index.js';
 import { createRuntimeEngine } from '../../src/engine/runtime/index.js';
-import type { Verdict } from '../../src/engine/verdict.js';
+import type { Verdict } from '../../src/contracts/verdict.js';
 import { loadPolicyText } from '../../src/policy/index.js';
 import type { RuntimeEvent } from '../../src/events/types.js';
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { evaluatePolicy } from '../../src/engine/validate/index.js';
-import { loadPolicyText, type CompiledPolicy } from '../../src/policy/index.js';
+import type { CompiledPolicy } from '../../src/engine/api/compiled-policy.js';
+import { loadPolicyText } from '../../src/policy/index.js';
 
 function policy(rules: string, annotations = ''): CompiledPolicy {
   const r = loadPolicyText(

@@ -54,7 +54,7 @@ describe('kyverno-unit wildcard.json', () => {
             withWildcards: string[] | null;
             withoutWildcards: string[] | null;
           };
-          // A Go nil slice and an empty slice are the same to us (README "Field conventions").
+          // The vectors write a Go nil slice as null; to us it is the same as an empty one.
           assert.deepEqual(separateWildcards(c.input as string[] | null), {
             withWildcards: expected.withWildcards ?? [],
             withoutWildcards: expected.withoutWildcards ?? [],

@@ -1,6 +1,6 @@
 /**
- * Every line of shared/samples/falco/* → its behavior and key fields, or its skip reason.
- * Expected values were read from the samples (see the folder's README for each line's origin).
+ * Every line of the Falco samples → its behavior and key fields, or its skip reason.
+ * Expected values were read from the samples.
  */
 import { describeSampleFile, type Expectation } from './sample-expectations.js';
 

@@ -1,5 +1,5 @@
 /**
- * Every line of shared/samples/kubearmor/docs-alerts-logs.jsonl → its behavior and key fields, or
+ * Every line of the KubeArmor sample (alerts and logs from its docs) → its behavior and key fields, or
  * its skip reason. Six documentation examples carry no Timestamp/UpdatedTime: skipped with
  * "missing-time" unless the reader supplies a receive time (checked both ways).
  */

@@ -1,5 +1,5 @@
 /**
- * Table-driven checks of the shared samples: each sample file has one expectation per non-blank
+ * Table-driven checks of the captured tool samples: each sample file has one expectation per non-blank
  * line, written by reading the sample (never computed by the adapter). A file whose line count does
  * not match its table fails, so no line goes untested.
  */

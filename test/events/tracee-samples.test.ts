@@ -1,5 +1,5 @@
 /**
- * Every line of shared/samples/tracee/*.jsonl (both Tracee shapes) → its behavior and key fields,
+ * Every line of the Tracee samples (both Tracee shapes) → its behavior and key fields,
  * or its skip reason. Expected values were read from the samples.
  */
 import { describeSampleFile, type Expectation } from './sample-expectations.js';

@@ -1,7 +1,7 @@
 /** Builders shared by the cluster-side tests: pods with container statuses, verdicts, waiting. */
 import { randomBytes } from 'node:crypto';
-import type { ActionSpec } from '../../src/actions/types.js';
-import type { Verdict } from '../../src/engine/verdict.js';
+import type { ActionSpec } from '../../src/contracts/actions.js';
+import type { Verdict } from '../../src/contracts/verdict.js';
 import type { Behavior, RuntimeEvent } from '../../src/events/types.js';
 import { FakeApiServer, type Obj } from './fake-apiserver/server.js';
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { ClusterAgent } from '../../src/k8s/cluster-agent.js';
+import { ClusterAgent } from '../../src/app/cluster-agent.js';
 import { loadPolicyText } from '../../src/policy/index.js';
 import type { FakeApiServer } from './fake-apiserver/server.js';
 import { runtimeEvent, seedPod, startCluster, waitFor } from './helpers.js';

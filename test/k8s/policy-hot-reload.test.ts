@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ClusterAgent } from '../../src/k8s/cluster-agent.js';
+import { ClusterAgent } from '../../src/app/cluster-agent.js';
 import type { FakeApiServer } from './fake-apiserver/server.js';
 import { runtimeEvent, seedPod, startCluster, WAIT_MS, waitFor } from './helpers.js';
 

@@ -1,6 +1,6 @@
 /** Test fixtures for the pipeline: RuntimeEvents and an evaluator whose cost and verdicts are controlled. */
 import type { RuntimeEvent } from '../../src/events/types.js';
-import type { Verdict } from '../../src/engine/verdict.js';
+import type { Verdict } from '../../src/contracts/verdict.js';
 import type { Evaluator } from '../../src/pipeline/index.js';
 
 export function event(i: number, source = 'test'): RuntimeEvent {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RuntimeEvent } from '../../src/events/types.js';
-import type { Verdict } from '../../src/engine/verdict.js';
+import type { Verdict } from '../../src/contracts/verdict.js';
 import { registry } from '../../src/observability/metrics.js';
 import { createPipeline, type VerdictSink } from '../../src/pipeline/index.js';
 import { event, flaggingEvaluator } from './helpers.js';

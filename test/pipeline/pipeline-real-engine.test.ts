@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Verdict } from '../../src/engine/verdict.js';
+import type { Verdict } from '../../src/contracts/verdict.js';
 import { createRuntimeEngine } from '../../src/engine/runtime/index.js';
 import { createPipeline } from '../../src/pipeline/index.js';
 import { loadPolicies } from '../../src/policy/index.js';

@@ -15,7 +15,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startLocalMode } from '../../src/cli/run/local-mode.js';
 import { createRuntimeEngine } from '../../src/engine/runtime/index.js';
-import type { Verdict } from '../../src/engine/verdict.js';
+import type { Verdict } from '../../src/contracts/verdict.js';
 import { adaptLine } from '../../src/events/adapters/index.js';
 import type { RuntimeEvent } from '../../src/events/types.js';
 import { createLogger } from '../../src/observability/logger.js';

@@ -9,9 +9,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { checkSameProcess, killEventProcess, type KillContext } from '../../src/actions/kill.js';
 import { LocalActionRunner, NOT_AVAILABLE_LOCALLY } from '../../src/actions/local-runner.js';
-import type { ActionOutcome } from '../../src/actions/types.js';
+import type { ActionOutcome } from '../../src/contracts/actions.js';
 import type { RuntimeEvent } from '../../src/events/types.js';
-import type { Verdict } from '../../src/engine/verdict.js';
+import type { Verdict } from '../../src/contracts/verdict.js';
 import { readStartTicks } from '../../src/sources/sensor/proc.js';
 
 const linux = process.platform === 'linux' ? undefined : 'needs /proc';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { printable, TerminalSink } from '../../src/cli/run/terminal.js';
-import type { Verdict } from '../../src/engine/verdict.js';
+import type { Verdict } from '../../src/contracts/verdict.js';
 
 const verdict: Verdict = {
   policy: 'p',

@@ -1,4 +1,4 @@
-/** Shared fixtures for source tests: real samples from ../shared/samples and a collecting emitter. */
+/** Shared fixtures for source tests: real captured samples and a collecting emitter. */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { RuntimeEvent } from '../../src/events/types.js';

@@ -1,13 +1,13 @@
 /**
- * Real sample events for the store/server/ui tests. Uses the events engineer's adapter when it is
- * implemented; until then, a minimal reading of Tetragon process_exec records (real captures from
- * /work/shared/samples/tetragon) so the tests still run on real data.
+ * Real sample events for the store/server/ui tests, read through the Tetragon adapter; a line the
+ * adapter throws on falls back to a minimal reading of its process_exec record, so the tests still run
+ * on real data.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { adaptLine } from '../../src/events/adapters/index.js';
 import type { RuntimeEvent } from '../../src/events/types.js';
-import type { FailureAction, Verdict } from '../../src/engine/verdict.js';
+import type { FailureAction, Verdict } from '../../src/contracts/verdict.js';
 
 export const SAMPLES = fileURLToPath(new URL('../../../shared/samples/', import.meta.url));
 

@@ -13,8 +13,9 @@ import type { SourceFormat } from '../../events/adapters/index.js';
 import { formatSummary, replayEvents } from '../event-replay.js';
 import { evaluatePolicy, type RuleResult, type RuleStatus } from '../../engine/validate/index.js';
 import { evaluateValidatingPolicy } from '../../engine/validate/validating-policy.js';
-import type { CompiledValidatingPolicy } from '../../policy/index.js';
-import { formatPolicyError, listYamlFiles, loadPolicies, type CompiledPolicy } from '../../policy/index.js';
+import type { CompiledPolicy } from '../../engine/api/compiled-policy.js';
+import type { CompiledValidatingPolicy } from '../../engine/api/compiled-validating-policy.js';
+import { formatPolicyError, listYamlFiles, loadPolicies } from '../../policy/index.js';
 import { isClusterScoped } from '../../policy/kyverno-test/scope.js';
 import { processIo, type CommandIo } from './test.js';
 

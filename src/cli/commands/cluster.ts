@@ -8,7 +8,7 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { readFileSync } from 'node:fs';
 import { killForVerdict } from '../../actions/kill.js';
 import { loadKubeConfig } from '../../k8s/config.js';
-import { ClusterAgent } from '../../k8s/cluster-agent.js';
+import { ClusterAgent } from '../../app/cluster-agent.js';
 import { startHealthServer } from '../../k8s/health-server.js';
 import { parseListenAddress } from '../listen-address.js';
 import { createLogger } from '../../observability/logger.js';

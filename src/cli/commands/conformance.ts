@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { findTestFiles, runTestFiles, totals, type TestReport } from '../../policy/kyverno-test/index.js';
 import { processIo, type CommandIo } from './test.js';
 
-/** The class folders of ../shared/conformance/kyverno-policies, in report order. */
+/** The class folders of a conformance corpus, in report order. */
 export const CONFORMANCE_CLASSES = [
   'tier-a',
   'tier-b',
@@ -53,7 +53,7 @@ export function register(program: Command, io: CommandIo = processIo): void {
       "Score the engine on Kyverno's own policy tests: runs `test --strict` over each class folder " +
         `(${CONFORMANCE_CLASSES.join(', ')}) and prints one "class: N passed, M failed" line per class.`,
     )
-    .argument('<dir>', 'conformance corpus (e.g. ../shared/conformance/kyverno-policies)')
+    .argument('<dir>', 'conformance corpus: a directory with one folder per class')
     .option('--lenient', 'score as Kyverno\'s CLI does ("did not apply" counts as passed)', false)
     .option('--class <names...>', 'only these classes')
     .option('--failures', 'list every failing case with its reason')

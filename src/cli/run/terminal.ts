@@ -3,9 +3,9 @@
  * action outcome. Colors only when stdout is a TTY (node:util styleText; no dependency).
  */
 import { styleText } from 'node:util';
-import type { ActionOutcome } from '../../actions/types.js';
+import type { ActionOutcome } from '../../contracts/actions.js';
 import type { RuntimeEvent } from '../../events/types.js';
-import type { Verdict } from '../../engine/verdict.js';
+import type { Verdict } from '../../contracts/verdict.js';
 
 type Style = Parameters<typeof styleText>[0];
 

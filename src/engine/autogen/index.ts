@@ -1,5 +1,5 @@
 /**
- * Kyverno's autogen for Pod controllers (`pkg/autogen/v1`, reference/kyverno.md §1.7), on raw rule JSON.
+ * Kyverno's autogen for Pod controllers (`pkg/autogen/v1`), on raw rule JSON.
  *
  * A rule written for `Pod` gets:
  * - `autogen-<rule>` for DaemonSet, Deployment, Job, ReplicaSet, ReplicationController, StatefulSet, with
@@ -15,7 +15,8 @@
 import { containsKind } from '../match/kind.js';
 
 export const AUTOGEN_ANNOTATION = 'pod-policies.kyverno.io/autogen-controllers';
-const POD_CONTROLLERS = [
+/** The Pod controllers Kyverno autogen writes rules for, in its order. */
+export const POD_CONTROLLERS: readonly string[] = [
   'DaemonSet',
   'Deployment',
   'Job',

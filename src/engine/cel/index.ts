@@ -1,5 +1,5 @@
 /**
- * CONTRACT (owned by the expressions work): CEL with the Kubernetes and Kyverno libraries, compiled once.
+ * CEL with the Kubernetes and Kyverno libraries, compiled once.
  *
  * Engine: @marcbachmann/cel-js (docs/expressions.md explains the choice: it parses CEL optional syntax `?.`,
  * `[?…]`, `.orValue()`, which most Kyverno CEL policies use and @bufbuild/cel 0.6 rejects).

@@ -1,5 +1,5 @@
 /**
- * CONTRACT (owned by the expressions work): Kyverno conditions (preconditions, deny.conditions, foreach
+ * Kyverno conditions (preconditions, deny.conditions, foreach
  * preconditions, restrict.conditions): `{any, all}` blocks or a legacy list, every operator, compiled once.
  *
  * Combination (Kyverno pkg/engine/variables/evaluate.go): `any` is an OR that is false when present but empty,

@@ -1,6 +1,6 @@
 /**
  * Kyverno's condition operators (`pkg/engine/variables/operator/*.go`), ported case by case, asymmetries included
- * (reference/kyverno.md §3.2; every vector of conformance/kyverno-unit/operators.json is a unit test):
+ * (Kyverno's own operator test vectors are replayed as unit tests):
  * - Equals dispatches on the key's type; for a string key the wildcard pattern is the *value*;
  * - NotEquals is the negation of Equals, so a type mismatch is `true`;
  * - the *In family compares stringified scalars (Go `fmt.Sprint`) with wildcards both ways; In/NotIn (deprecated)

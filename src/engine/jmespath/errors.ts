@@ -1,5 +1,5 @@
 /**
- * JMESPath errors. Every one of them makes a Kyverno rule result `error` (reference/kyverno.md §3.3).
+ * JMESPath errors. Every one of them makes a Kyverno rule result `error`, as in Kyverno.
  */
 
 /** Base class: a query that cannot produce a value. */

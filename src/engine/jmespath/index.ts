@@ -1,12 +1,13 @@
 /**
- * CONTRACT (owned by the expressions work): Kyverno's JMESPath dialect — community JMESPath syntax, Kyverno's
+ * Kyverno's JMESPath dialect — community JMESPath syntax, Kyverno's
  * functions, and the go-jmespath fork's `Unknown key "x" in path` errors. Expressions are parsed once and cached.
  */
 import { compile } from '@jmespath-community/jmespath';
 import { LRUCache } from 'lru-cache';
 import { JmesPathError, JmesPathNotFoundError, JmesPathSyntaxError } from './errors.js';
 import { createFunctionTable } from './functions/index.js';
-import { evaluate, type EvalContext, type ExpressionNode } from './interpreter.js';
+import { evaluate, type ExpressionNode } from './interpreter.js';
+import type { EvalContext } from './types.js';
 
 export {
   JmesPathError,
@@ -14,12 +15,8 @@ export {
   JmesPathNotFoundError,
   JmesPathSyntaxError,
 } from './errors.js';
-export {
-  kyvernoFunctions,
-  createFunctionTable,
-  type KyvernoFunction,
-  type FunctionTable,
-} from './functions/index.js';
+export { kyvernoFunctions, createFunctionTable, type KyvernoFunction } from './functions/index.js';
+export type { FunctionTable } from './types.js';
 export { isFalsy, type ExpressionNode } from './interpreter.js';
 
 export type JmesPathQuery = (data: unknown) => unknown;

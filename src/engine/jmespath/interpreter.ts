@@ -10,18 +10,11 @@
  * the semantics above are explicit. Parsing still comes from the library (`compile`).
  *
  * A missing key travels up the tree as a `Missing` marker rather than an exception: `{{ labels.app || '' }}`
- * on an object without `app` is the common case, and throwing costs ~50x more than returning.
+ * on an object without `app` is the common case, and throwing costs far more than returning.
  */
 import type { compile } from '@jmespath-community/jmespath';
 import { JmesPathError, JmesPathNotFoundError } from './errors.js';
-import type { FunctionTable } from './functions/types.js';
-
-export interface EvalContext {
-  readonly root: unknown;
-  readonly functions: FunctionTable;
-  /** `let` bindings, innermost last. */
-  readonly scopes: readonly Record<string, unknown>[];
-}
+import type { EvalContext } from './types.js';
 
 /** The library's AST node type (not exported by name). */
 export type ExpressionNode = ReturnType<typeof compile>;

@@ -1,5 +1,5 @@
 /**
- * Kyverno's match/exclude (reference/kyverno.md §1, `pkg/engine/utils/match.go`), compiled once per rule.
+ * Kyverno's match/exclude (`pkg/engine/utils/match.go`), compiled once per rule.
  *
  * - `match.any`: some filter matches; `match.all`: every filter matches; legacy (`match.resources` +
  *   user info directly under `match`): the single filter matches.

@@ -1,5 +1,5 @@
 /**
- * Kyverno's `kinds` entries (`ParseKindSelector`, reference/kyverno.md §1.4): `Pod`, `v1/Pod`,
+ * Kyverno's `kinds` entries (`ParseKindSelector`): `Pod`, `v1/Pod`,
  * `apps/v1/Deployment`, `Pod/exec`, `*`, `*\/*`, `*\/scale`, … Each part is then wildcard-matched.
  */
 import { compileWildcard, type WildcardMatcher } from '../wildcard.js';

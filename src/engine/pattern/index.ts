@@ -1,6 +1,5 @@
 /**
- * CONTRACT (owned by the pattern work): Kyverno's validate.pattern semantics (reference/kyverno.md §2),
- * compiled once per pattern and matched many times.
+ * Kyverno's validate.pattern semantics, compiled once per pattern and matched many times.
  *
  * `compilePattern(pattern)` takes the pattern after `{{ }}` substitution and resolves its `$( )` references
  * itself (do not resolve them beforehand: `\$(` escapes would be consumed twice). `match(resource)` walks

@@ -1,13 +1,13 @@
 /**
- * Attribution (DESIGN.md "Attribution"): which Kubernetes object an event belongs to.
+ * Attribution: which Kubernetes object an event belongs to.
  * Order: the Pod named in the event, else the Pod whose container the event carries (from the
  * cluster's pod cache), else — without a cluster — a Pod synthesised from the event's own metadata,
  * else the Node the event happened on (so `kinds: [Node]` rules govern host processes).
  */
 import type { RuntimeEvent } from '../../events/types.js';
 import { resourceFacts, type ResourceFacts } from '../match/index.js';
-import type { ResourceRef } from '../verdict.js';
-import type { Attribution, KubeObject, PodLookup } from './index.js';
+import type { ResourceRef } from '../../contracts/verdict.js';
+import type { Attribution, KubeObject, PodLookup } from '../api/runtime.js';
 
 /** Annotation put on pods synthesised from event metadata, so reports say the pod was not looked up. */
 export const SYNTHETIC_ANNOTATION = 'runtime.kyverno.io/synthetic';

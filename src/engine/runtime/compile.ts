@@ -3,11 +3,11 @@
  * loader (src/policy) has already compiled everything — match, patterns, templates, conditions, CEL —
  * once; this adds what the runtime needs on top: the behavior set, mode, actions and report metadata.
  */
-import type { ActionSpec } from '../../actions/types.js';
+import type { ActionSpec } from '../../contracts/actions.js';
 import type { Behavior } from '../../events/types.js';
-import type { CompiledPolicy, CompiledRestrict, CompiledRule } from '../../policy/index.js';
-import type { FailureAction } from '../verdict.js';
-import type { PolicySummary } from './index.js';
+import type { CompiledPolicy, CompiledRestrict, CompiledRule } from '../api/compiled-policy.js';
+import type { FailureAction } from '../../contracts/verdict.js';
+import type { PolicySummary } from '../api/runtime.js';
 import {
   compileKindNamespaceMatch,
   matchesRule,

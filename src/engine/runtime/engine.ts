@@ -6,11 +6,12 @@
  * around rule evaluation, see evaluate).
  */
 import type { Behavior, RuntimeEvent } from '../../events/types.js';
-import type { Verdict } from '../verdict.js';
+import type { Verdict } from '../../contracts/verdict.js';
+import type { CompiledPolicy } from '../api/compiled-policy.js';
 import { compilePattern } from '../pattern/index.js';
 import { capRendered, MAX_MESSAGE_LENGTH } from '../variables/index.js';
 import { attributeEvent, attributionFacts, synthesisedPodNamespace } from './attribution.js';
-import type { CompiledRuntimePolicies, RuntimeRule } from './compile.js';
+import { compileRuntimePolicies, type CompiledRuntimePolicies, type RuntimeRule } from './compile.js';
 import type {
   Attribution,
   KubeObject,
@@ -19,7 +20,7 @@ import type {
   RuntimeEngine,
   RuntimeEngineOptions,
   SensorHints,
-} from './index.js';
+} from '../api/runtime.js';
 import type { MatchOptions, ResourceFacts } from '../match/index.js';
 import { withVariables } from '../validate/cel.js';
 import { RuleIndex } from './rule-index.js';
@@ -306,4 +307,12 @@ function sensorHintsOf(rules: readonly RuntimeRule[]): SensorHints {
     prefixes = [...new Set(fileRules.flatMap((r) => r.filePathPrefixes ?? []))].sort();
   }
   return { behaviors, filePathPrefixes: prefixes };
+}
+
+/** Compiles the policies' restrict rules once and returns an engine over them. */
+export function createRuntimeEngine(
+  policies: readonly CompiledPolicy[],
+  options: RuntimeEngineOptions = {},
+): RuntimeEngine {
+  return new IndexedRuntimeEngine(compileRuntimePolicies(policies), options);
 }

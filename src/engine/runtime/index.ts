@@ -1,79 +1,8 @@
 /**
- * The runtime policy engine. Pure: an event (plus what
- * attribution found) in, verdicts out.
+ * The runtime policy engine. Pure: an event (plus what attribution found) in, verdicts out. This file only
+ * re-exports: the contract is in ../api/runtime.ts, the implementation in engine.ts.
  */
-import type { Behavior, RuntimeEvent } from '../../events/types.js';
-import type { CompiledPolicy } from '../../policy/index.js';
-import type { ResourceRef, Verdict } from '../verdict.js';
-import { IndexedRuntimeEngine } from './engine.js';
-import { compileRuntimePolicies } from './compile.js';
-import type { RuleError } from './rule-error.js';
-
+export type * from '../api/runtime.js';
+export { createRuntimeEngine } from './engine.js';
 export type { RuleError, EngineRuleErrorReason } from './rule-error.js';
 export { RULE_ERROR_REASON, ruleErrorReasonOf } from './rule-error.js';
-
-/** Kubernetes object as plain JSON. */
-export type KubeObject = Record<string, unknown> & {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: { name?: string; namespace?: string; uid?: string; labels?: Record<string, string> };
-};
-
-/** Filled by the cluster side from its pod cache; absent in local mode. */
-export interface PodLookup {
-  byContainerId(containerId: string): { pod: KubeObject; container: string } | undefined;
-  byPodUid(uid: string): KubeObject | undefined;
-  byName(namespace: string, name: string): KubeObject | undefined;
-  namespaceLabels(namespace: string): Record<string, string> | undefined;
-  node(name: string): KubeObject | undefined;
-}
-
-/** The resource an event belongs to, as attribution decided. */
-export interface Attribution {
-  resource: KubeObject;
-  ref: ResourceRef;
-  container?: string;
-  /** True when the pod was synthesised from the event's own metadata. */
-  synthetic: boolean;
-}
-
-/** What the built-in sensor needs to know to attach only the probes that policies need. */
-export interface SensorHints {
-  behaviors: ReadonlySet<Behavior>;
-  /** Path prefixes named by file-read/file-write rules, for in-kernel filtering (empty = no filter). */
-  filePathPrefixes: string[];
-}
-
-export interface PolicySummary {
-  name: string;
-  namespace?: string;
-  kind: string;
-  mode: 'Audit' | 'Enforce';
-  rules: { name: string; type: 'restrict' | 'validate'; behaviors: Behavior[]; actions: string[] }[];
-  source: { file: string; line: number };
-}
-
-export interface RuntimeEngine {
-  /** Attribute and evaluate one event; returns one verdict per violated restrict rule. */
-  evaluate(event: RuntimeEvent): Verdict[];
-  /**
-   * Rule errors since the last call (Kyverno result `error`: a variable that does not resolve, a CEL
-   * call failing…). `count` may exceed `recent.length`: only the last 100 are kept in detail.
-   */
-  takeRuleErrors(): { count: number; recent: readonly RuleError[] };
-  readonly sensorHints: SensorHints;
-  readonly policies: readonly PolicySummary[];
-}
-
-export interface RuntimeEngineOptions {
-  lookup?: PodLookup;
-  /** Node name used for host events (kind: Node) when the event does not carry one. */
-  nodeName?: string;
-}
-
-export function createRuntimeEngine(
-  policies: readonly CompiledPolicy[],
-  options: RuntimeEngineOptions = {},
-): RuntimeEngine {
-  return new IndexedRuntimeEngine(compileRuntimePolicies(policies), options);
-}

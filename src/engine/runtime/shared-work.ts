@@ -8,7 +8,7 @@
  * them is a plain field path (no JMESPath function, which could read a clock or a random source).
  * Parts are identified at compile time by their JSON text, so only identically written parts share.
  */
-import type { CompiledRestrict, CompiledRule } from '../../policy/index.js';
+import type { CompiledRestrict, CompiledRule } from '../api/compiled-policy.js';
 import { everyVariableIs } from './variable-scan.js';
 
 /** Slot of each part in the per-event memo; NOT_SHARED when the part is evaluated per rule. */

@@ -3,7 +3,7 @@
  * runtime test files use in place of the cluster's pod cache.
  */
 import { stripRuntimePrefix } from './attribution.js';
-import type { KubeObject, PodLookup } from './index.js';
+import type { KubeObject, PodLookup } from '../api/runtime.js';
 
 interface ContainerStatus {
   name?: string;

@@ -1,10 +1,10 @@
 /**
- * The runtime view (DESIGN.md "Semantics of restrict"): the resource with spec.containers narrowed to
+ * The runtime view a `restrict` rule is matched against: the resource with spec.containers narrowed to
  * the container the event happened in, plus `behavior: [<behavior>]` and `event: <the event>`.
  * Built lazily, only for rules that matched, and without copying more than the top levels.
  */
 import type { RuntimeEvent } from '../../events/types.js';
-import type { Attribution, KubeObject } from './index.js';
+import type { Attribution, KubeObject } from '../api/runtime.js';
 
 interface Container {
   name?: string;
@@ -13,8 +13,8 @@ interface Container {
 export function runtimeView(attribution: Attribution, event: RuntimeEvent): KubeObject {
   const { resource, container } = attribution;
   // `{ ...resource, behavior, event }` would be the obvious spelling, but on Node 20 (V8 11.3) adding
-  // keys after an object spread builds new hidden classes every time: ~6 µs per view, more than the
-  // rest of an event's evaluation. Leading with the added keys keeps the spread on its fast path; the
+  // keys after an object spread builds new hidden classes every time, which costs more than the rest
+  // of an event's evaluation. Leading with the added keys keeps the spread on its fast path; the
   // key order of the view is not observable (patterns look keys up, they never iterate the view).
   const behavior = [event.behavior];
   const view: KubeObject = { behavior, event, ...resource };

@@ -4,7 +4,7 @@
  * message (or messageExpression, or "failed expression: …"); any evaluation error makes it `error`.
  */
 import { prepareActivation, type CelEvaluateOptions, type CelProgram } from '../cel/index.js';
-import type { CompiledCel } from '../../policy/types.js';
+import type { CompiledCel } from '../api/compiled-policy.js';
 import { errorMessage, type Outcome } from './result.js';
 
 export type CelActivation = Record<string, unknown>;

@@ -4,7 +4,7 @@
  * `element`/`elementIndex` inside foreach.
  */
 import type { RequestUserInfo } from '../match/index.js';
-import type { CompiledContextEntry } from '../../policy/types.js';
+import type { CompiledContextEntry } from '../api/compiled-policy.js';
 
 export type JsonContext = Record<string, unknown>;
 type Raw = Record<string, unknown>;

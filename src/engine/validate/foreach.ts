@@ -8,7 +8,7 @@
  *   only on the last element (Kyverno ignores errors on earlier elements);
  * - when no element applied at all, the rule produces no result (as Kyverno: "did not apply").
  */
-import type { CompiledForeach } from '../../policy/types.js';
+import type { CompiledForeach } from '../api/compiled-policy.js';
 import type { Template } from '../variables/index.js';
 import { loadContextEntries, type JsonContext } from './context.js';
 import { validateDeny } from './deny.js';

@@ -1,5 +1,5 @@
 /**
- * Kyverno validate rules, evaluated per (policy, rule, resource) — reference/kyverno.md §2.1:
+ * Kyverno validate rules, evaluated per (policy, rule, resource) in Kyverno's order:
  *
  *   match/exclude → context → preconditions (false: skip) → celPreconditions (false: skip)
  *   → deny > pattern/anyPattern > foreach, or validate.cel → pass | fail | error | skip
@@ -8,8 +8,7 @@
  * A rule that does not match (or is excluded) produces no result ("did not apply"). Pure: no I/O;
  * everything the rule may need from outside (values, namespace labels, user info) comes in options.
  */
-import type { CompiledPolicy } from '../../policy/index.js';
-import type { CompiledRule } from '../../policy/types.js';
+import type { CompiledPolicy, CompiledRule } from '../api/compiled-policy.js';
 import { matchesRule, resourceFacts, type RequestUserInfo, type ResourceFacts } from '../match/index.js';
 import { prepareActivation, type CelHost } from '../cel/index.js';
 import { evaluateCelPreconditions, validateCel, type CelActivation } from './cel.js';

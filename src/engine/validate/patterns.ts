@@ -2,7 +2,7 @@
  * validate.pattern / anyPattern outcomes and messages, worded as Kyverno's `validate_resource.go`.
  */
 import { compilePattern, type CompiledPattern } from '../pattern/index.js';
-import type { PatternSlot } from '../../policy/types.js';
+import type { PatternSlot } from '../api/compiled-policy.js';
 import { capRendered, MAX_MESSAGE_LENGTH, type Template } from '../variables/index.js';
 import type { JsonContext } from './context.js';
 import { errorMessage, type Outcome } from './result.js';

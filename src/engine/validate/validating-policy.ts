@@ -4,7 +4,7 @@
  * fail with its message, runtime error → error). Pod controllers use the autogen programs. One result per
  * (policy, resource), with an empty rule name, as Kyverno reports CEL policy kinds.
  */
-import type { CompiledValidatingPolicy, ResourceRule } from '../../policy/validating-policy.js';
+import type { CompiledValidatingPolicy, ResourceRule } from '../api/compiled-validating-policy.js';
 import { prepareActivation } from '../cel/index.js';
 import { resourceFacts, selectorMatches, type ResourceFacts } from '../match/index.js';
 import type { EvaluateOptions } from './index.js';

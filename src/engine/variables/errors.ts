@@ -1,4 +1,4 @@
-/** Why a `{{ }}` variable could not be substituted; the rule result is `error` (reference/kyverno.md §3.3). */
+/** Why a `{{ }}` variable could not be substituted; Kyverno reports the rule result as `error`. */
 export class VariableSubstitutionError extends Error {
   constructor(
     /** The JMESPath inside the braces, trimmed. */

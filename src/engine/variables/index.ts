@@ -1,8 +1,8 @@
 /**
- * CONTRACT (owned by the expressions work): `{{ }}` variable substitution in any JSON value (strings, keys,
+ * `{{ }}` variable substitution in any JSON value (strings, keys,
  * nested), compiled once.
  *
- * Semantics (Kyverno pkg/engine/variables/vars.go, reference/kyverno.md §3.3):
+ * Semantics (Kyverno pkg/engine/variables/vars.go):
  * - variables are found with Kyverno's regex (one nested `{…}` level allowed, for multi-select hashes);
  * - a string that is exactly one variable takes the variable's JSON type; otherwise the text is interpolated
  *   (strings as-is, other values JSON-encoded, null as `null`);

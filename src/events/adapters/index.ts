@@ -1,5 +1,5 @@
 /**
- * CONTRACT (owned by the events work): raw tool output → RuntimeEvent. Pure, no I/O, one record at
+ * Raw tool output → RuntimeEvent. Pure, no I/O, one record at
  * a time, never throws on bad input: every record yields an AdaptOutcome, either events or a skip
  * with a stable reason token (SKIP_REASONS, documented in docs/events.md).
  */

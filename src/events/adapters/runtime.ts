@@ -2,7 +2,7 @@
  * Events sent directly in the common model: RuntimeEvent JSON (validated against the published
  * schema) and CloudEvents 1.0 structured mode. The CloudEvents envelope is checked by hand: the
  * JavaScript SDK validates with its own bundled ajv per event and pulls in an HTTP stack; the four
- * required attributes are a dozen lines (see reference/ecosystem.md).
+ * required attributes are a dozen lines.
  */
 import { validateRuntimeEvent } from '../validate.js';
 import { adaptFalco } from './falco.js';

@@ -8,7 +8,7 @@
  * No `$ref`/`definitions`: openAPIV3Schema forbids them, so shared pieces are built by functions and inlined.
  * Recursive shapes (nested foreach) are inlined to a fixed depth, then left open.
  */
-import { ACTION_NAMES } from '../../actions/types.js';
+import { ACTION_NAMES } from '../../contracts/actions.js';
 import { BEHAVIORS } from '../../events/types.js';
 
 export type JsonSchema = Record<string, unknown>;

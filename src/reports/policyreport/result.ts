@@ -4,9 +4,9 @@
  * (the CRD's `properties` is map[string]string). Values are truncated so a full report of 1000
  * results stays far under etcd's 1.5 MiB object limit.
  */
-import type { ActionOutcome } from '../../actions/types.js';
+import type { ActionOutcome } from '../../contracts/actions.js';
 import type { RuntimeEvent } from '../../events/types.js';
-import type { Verdict } from '../../engine/verdict.js';
+import type { Verdict } from '../../contracts/verdict.js';
 
 export const REPORT_SOURCE = 'kyverno-runtime';
 /** Longest property value written; longer values end in "…". */

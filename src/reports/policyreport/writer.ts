@@ -14,8 +14,8 @@
  *   under `maxBytes` (768 KiB), far under etcd's 1.5 MiB.
  */
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import type { ActionOutcome } from '../../actions/types.js';
-import type { ResourceRef, Verdict } from '../../engine/verdict.js';
+import type { ActionOutcome } from '../../contracts/actions.js';
+import type { ResourceRef, Verdict } from '../../contracts/verdict.js';
 import { apiStatus, isTransient } from '../../k8s/errors.js';
 import { apiClient } from '../../k8s/api-clients.js';
 import type { EventRecorder } from '../../k8s/events.js';

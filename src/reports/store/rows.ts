@@ -1,6 +1,6 @@
 /** SQLite rows → API shapes. Columns are NULL where the event did not say; the API omits them. */
 import type { Behavior, RuntimeEvent } from '../../events/types.js';
-import type { FailureAction } from '../../engine/verdict.js';
+import type { FailureAction } from '../../contracts/verdict.js';
 import type { StoredEvent, ViolationSummary } from './types.js';
 
 export interface ViolationRow {

@@ -4,7 +4,7 @@
  * that produced verdicts, so the evaluated count comes from the metric instead).
  */
 import type { RuntimeEvent } from '../../events/types.js';
-import type { Verdict } from '../../engine/verdict.js';
+import type { Verdict } from '../../contracts/verdict.js';
 import { eventsEvaluated } from '../../observability/metrics.js';
 import type { ReportStore } from './store.js';
 

@@ -22,9 +22,9 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Database } from 'better-sqlite3';
-import type { ActionOutcome } from '../../actions/types.js';
+import type { ActionOutcome } from '../../contracts/actions.js';
 import type { RuntimeEvent } from '../../events/types.js';
-import type { Verdict } from '../../engine/verdict.js';
+import type { Verdict } from '../../contracts/verdict.js';
 import { migrate, SCHEMA_VERSION } from './schema.js';
 import {
   storeFlushSeconds,
@@ -448,7 +448,7 @@ export class ReportStore {
     if (maxViolationAgeMs > 0)
       this.countPruned('violations', this.stmt.pruneViolationsByAge.run(now - maxViolationAgeMs).changes);
     if (maxViolations > 0) {
-      // count(*) is cheap (~0.1 ms at 100 000 rows); the delete runs only when over the cap.
+      // count(*) is cheap next to a delete; the delete runs only when over the cap.
       const excess = this.stmt.countViolations.get()!.n - maxViolations;
       if (excess > 0) this.countPruned('violations', this.stmt.pruneOldestViolations.run(excess).changes);
     }

@@ -1,7 +1,7 @@
 /** What the store returns: plain JSON-ready rows, shared by the HTTP API and the dashboard. */
-import type { ActionOutcome } from '../../actions/types.js';
+import type { ActionOutcome } from '../../contracts/actions.js';
 import type { Behavior, RuntimeEvent } from '../../events/types.js';
-import type { FailureAction, ResourceRef } from '../../engine/verdict.js';
+import type { FailureAction, ResourceRef } from '../../contracts/verdict.js';
 
 export interface ViolationSummary {
   id: number;

@@ -5,14 +5,15 @@
  */
 import { TreeInterpreter, type JSONValue } from '@jmespath-community/jmespath';
 import { JmesPathFunctionError } from '../errors.js';
-import { evaluate, type EvalContext, type ExpressionNode } from '../interpreter.js';
+import { evaluate, type ExpressionNode } from '../interpreter.js';
+import type { EvalContext, FunctionTable } from '../types.js';
 import { arithmeticFunctions } from './arithmetic.js';
 import { dataFunctions } from './data.js';
 import { stringFunctions } from './strings.js';
 import { timeFunctions } from './time.js';
-import type { FunctionTable, KyvernoFunction } from './types.js';
+import type { KyvernoFunction } from './types.js';
 
-export type { FunctionTable, KyvernoFunction } from './types.js';
+export type { KyvernoFunction } from './types.js';
 
 export const kyvernoFunctions: readonly KyvernoFunction[] = [
   ...stringFunctions,

@@ -1,4 +1,4 @@
-import type { EvalContext } from '../interpreter.js';
+import type { EvalContext } from '../types.js';
 
 /** A Kyverno JMESPath function: fixed arity range, arguments already evaluated (missing keys read as null). */
 export interface KyvernoFunction {
@@ -9,12 +9,6 @@ export interface KyvernoFunction {
   /** One-line description, used by docs and `--help`-style listings. */
   readonly description: string;
   call(args: readonly unknown[], ctx: EvalContext): unknown;
-}
-
-export interface FunctionTable {
-  call(name: string, args: unknown[], ctx: EvalContext): unknown;
-  has(name: string): boolean;
-  names(): string[];
 }
 
 /** Builds a KyvernoFunction whose body needs only its arguments (most of them). */

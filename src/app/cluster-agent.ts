@@ -9,19 +9,19 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ActionExecutor, type ActionExecutorOptions } from '../actions/executor.js';
-import type { ActionOutcome } from '../actions/types.js';
+import type { ActionOutcome } from '../contracts/actions.js';
 import { createRuntimeEngine, type RuntimeEngine } from '../engine/runtime/index.js';
-import type { Verdict } from '../engine/verdict.js';
+import type { Verdict } from '../contracts/verdict.js';
 import type { RuntimeEvent } from '../events/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { EventOrigin } from '../sources/types.js';
 import { nodeTargetingRules, type RuleTargetsNode } from '../actions/node-rules.js';
-import type { CompiledPolicy } from '../policy/index.js';
+import type { CompiledPolicy } from '../engine/api/compiled-policy.js';
 import { PolicyReportWriter, type ReportFlavor } from '../reports/policyreport/writer.js';
-import { EventRecorder } from './events.js';
-import { LeaderElector } from './leader.js';
-import { PodCache } from './pod-cache.js';
-import { PolicyWatcher } from './policies.js';
+import { EventRecorder } from '../k8s/events.js';
+import { LeaderElector } from '../k8s/leader.js';
+import { PodCache } from '../k8s/pod-cache.js';
+import { PolicyWatcher } from '../k8s/policies.js';
 
 export interface ClusterAgentOptions {
   kubeConfig: KubeConfig;

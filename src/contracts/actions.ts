@@ -1,7 +1,7 @@
 /**
- * Response actions a `restrict` rule may name (DESIGN.md "Actions"). They run only under Enforce.
+ * Response actions a `restrict` rule may name. They run only under Enforce.
  * Each action is a one-key object, as in the policy YAML: `- deletePod: {gracePeriodSeconds: 0}`.
- * The policy JSON Schema validates these shapes; executors live beside this file.
+ * The policy JSON Schema validates these shapes; the executors live in src/actions/.
  */
 
 export interface ActionCommon {

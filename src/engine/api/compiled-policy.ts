@@ -1,15 +1,15 @@
 /**
- * Compiled rule shapes: everything the evaluators need, parsed once at load time.
+ * The engine's input: policies compiled once at load time (wildcards, patterns, JMESPath, CEL parsed), with
+ * everything the evaluators need. policy/ builds them from YAML; the engine only reads them. Types only.
  */
-import type { ActionSpec } from '../actions/types.js';
-import type { CelProgram, CelVariables } from '../engine/cel/index.js';
-import type { CompiledConditions } from '../engine/conditions/index.js';
-import type { CompiledMatch } from '../engine/match/index.js';
-import type { CompiledPattern } from '../engine/pattern/index.js';
-import type { QueryTemplate, Template } from '../engine/variables/index.js';
-import type { Behavior } from '../events/types.js';
-
-export type FailureAction = 'Audit' | 'Enforce';
+import type { ActionSpec } from '../../contracts/actions.js';
+import type { CelProgram, CelVariables } from '../cel/index.js';
+import type { CompiledConditions } from '../conditions/index.js';
+import type { CompiledMatch } from '../match/index.js';
+import type { CompiledPattern } from '../pattern/index.js';
+import type { QueryTemplate, Template } from '../variables/index.js';
+import type { FailureAction } from '../../contracts/verdict.js';
+import type { Behavior } from '../../events/types.js';
 
 /** A pattern compiled once, or (when it holds `{{ }}` variables) a template rendered then compiled per use. */
 export type PatternSlot =
@@ -92,4 +92,23 @@ export interface CompiledRule {
   /** mutate / generate / verifyImages: loaded, not evaluated. */
   otherType?: string;
   failureAction: FailureAction;
+}
+
+export type PolicyKind = 'ClusterRuntimePolicy' | 'RuntimePolicy' | 'ClusterPolicy' | 'Policy';
+
+/** A validated policy document, compiled (wildcards, patterns, JMESPath, CEL parsed once). */
+export interface CompiledPolicy {
+  apiVersion: string;
+  kind: PolicyKind;
+  name: string;
+  namespace?: string;
+  /** The document as written (after defaults), for display and reports. */
+  document: Record<string, unknown>;
+  source: { file: string; line: number };
+  /** Policy-wide failure action (spec.failureAction, else Kyverno's validationFailureAction, else Audit). */
+  failureAction: FailureAction;
+  background: boolean;
+  annotations: Record<string, string>;
+  /** Rules in evaluation order: the policy's own, then Kyverno autogen rules (ClusterPolicy/Policy). */
+  rules: CompiledRule[];
 }

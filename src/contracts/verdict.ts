@@ -1,4 +1,4 @@
-import type { ActionSpec } from '../actions/types.js';
+import type { ActionSpec } from './actions.js';
 import type { Behavior, RuntimeEvent } from '../events/types.js';
 
 /** A reference to the Kubernetes object a result is about (a Pod, or the Node for host events). */
