@@ -23,7 +23,8 @@ export function isGoFloat(v: unknown): v is number {
 
 // strconv.ParseFloat (base 10 forms; Go also accepts hex floats and underscores after a base prefix,
 // which never occur in policies).
-const GO_FLOAT = /^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity|nan)$/i;
+// `\d+(?:\.\d*)?` rather than `\d+\.?\d*`: one way to read a digit run, so no quadratic backtracking.
+const GO_FLOAT = /^[+-]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity|nan)$/i;
 const GO_INT = /^[+-]?\d+$/;
 const INT64_MAX = 9223372036854775807n;
 const INT64_MIN = -9223372036854775808n;

@@ -56,8 +56,10 @@ export function goParseInt(s: string): bigint | undefined {
   return n > INT64_MAX || n < INT64_MIN ? undefined : n;
 }
 
+// The fraction hangs off the `.` (not `\.?` then digits): one way to read a digit run, so a long
+// non-number cannot backtrack quadratically. Same language: digits then digits is still digits.
 const DECIMAL_FLOAT =
-  /^[+-]?(?:[0-9]+(?:_[0-9]+)*\.?(?:[0-9]+(?:_[0-9]+)*)?|\.[0-9]+(?:_[0-9]+)*)(?:[eE][+-]?[0-9]+)?$/;
+  /^[+-]?(?:[0-9]+(?:_[0-9]+)*(?:\.(?:[0-9]+(?:_[0-9]+)*)?)?|\.[0-9]+(?:_[0-9]+)*)(?:[eE][+-]?[0-9]+)?$/;
 const HEX_FLOAT = /^([+-]?)0[xX]([0-9a-fA-F_]*)(?:\.([0-9a-fA-F_]*))?[pP]([+-]?[0-9]+)$/;
 const SPECIAL_FLOAT = /^([+-]?)(inf|infinity|nan)$/i;
 
