@@ -61,8 +61,11 @@ export function prepareRegexCalls(root: ASTNode): void {
       const [name, args] = v.args;
       if (name === 'matches' && args.length === 2) checkConstantPattern(args[1]);
       stack.push(args);
-    } else if (typeof v.args === 'object' && v.args !== null) {
-      stack.push(...(Array.isArray(v.args) ? v.args : Object.values(v.args)));
+    } else {
+      // Operands, list/map entries, and a macro's comprehension parts (an object of nodes).
+      const operands: unknown = v.args;
+      if (Array.isArray(operands)) stack.push(operands);
+      else if (typeof operands === 'object' && operands !== null) stack.push(Object.values(operands));
     }
   }
 }
