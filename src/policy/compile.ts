@@ -5,7 +5,11 @@
  */
 import type { ActionSpec } from '../contracts/actions.js';
 import { compileCel, compileCelVariables } from '../engine/cel/index.js';
-import { compileConditions, type CompiledConditions } from '../engine/conditions/index.js';
+import {
+  compileConditions,
+  ConditionCompileError,
+  type CompiledConditions,
+} from '../engine/conditions/index.js';
 import { generateAutogenRules } from '../engine/autogen/index.js';
 import { compileMatch } from '../engine/match/index.js';
 import { compilePattern, PatternReferenceError, resolvePatternReferences } from '../engine/pattern/index.js';
@@ -101,7 +105,18 @@ export class RuleCompiler {
       });
       return undefined;
     }
-    return this.guard(path, 'conditions', () => compileConditions(value));
+    try {
+      return compileConditions(value);
+    } catch (e) {
+      // A ConditionCompileError names the failing part (`/all/0/key`): point at it, not at the block.
+      const at = e instanceof ConditionCompileError ? e.path.split('/').filter((s) => s !== '') : [];
+      this.issues.push({
+        path: [...path, ...at],
+        target: 'value',
+        message: `invalid conditions: ${errText(e)}`,
+      });
+      return undefined;
+    }
   }
 
   private context(value: unknown, path: Path): CompiledContextEntry[] {

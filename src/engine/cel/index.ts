@@ -12,6 +12,12 @@ import { Environment } from '@marcbachmann/cel-js';
 import { CelCompileError, CelEvaluationError } from './errors.js';
 import { registerKubernetesLibrary } from './kubernetes-library.js';
 import { registerKyvernoLibrary, withCelHost, type CelHost } from './kyverno-library.js';
+import {
+  CelRegexError,
+  prepareRegexCalls,
+  publicRegexMessage,
+  registerRegexLibrary,
+} from './regex-library.js';
 import { rewriteHasOverCalls, rewriteOrValueOnPlainValues } from './rewrite.js';
 import { fromCel, toCel } from './values.js';
 
@@ -42,6 +48,7 @@ function createEnvironment(): Environment {
     homogeneousAggregateLiterals: false,
   });
   registerKubernetesLibrary(env);
+  registerRegexLibrary(env);
   registerKyvernoLibrary(env);
   return env;
 }
@@ -65,11 +72,12 @@ export function prepareActivation(activation: Record<string, unknown>): Record<s
 }
 
 function message(e: unknown): string {
-  return e instanceof Error ? e.message.split('\n')[0]! : String(e);
+  return publicRegexMessage(e instanceof Error ? e.message.split('\n')[0]! : String(e));
 }
 
 function parseChecked(expression: string): Evaluable {
   const fn = environment.parse(expression);
+  prepareRegexCalls(fn.ast);
   const check = fn.check();
   if (!check.valid) throw check.error ?? new Error('type check failed');
   return fn;
@@ -81,6 +89,7 @@ export function compileCel(expression: string): CelProgram {
   try {
     fn = parseChecked(expression);
   } catch (e) {
+    if (e instanceof CelRegexError) throw new CelCompileError(expression, e.message);
     // cel-go accepts has() over any operand; retry with the equivalent form cel-js accepts.
     const rewritten = rewriteHasOverCalls(expression);
     if (rewritten === expression) throw new CelCompileError(expression, message(e));

@@ -1,6 +1,7 @@
 /**
  * The Kubernetes CEL libraries (k8s.io/apiserver/pkg/cel/library) and cel-go extensions that Kyverno policies
- * use, registered on a cel-js Environment: quantity, url, lists, regex, extra string functions and sets.
+ * use, registered on a cel-js Environment: quantity, url, lists, extra string functions and sets
+ * (the regex library is in regex-library.ts).
  * None ships with a JS CEL engine, so they are written here against our exact Quantity type.
  */
 import type { Environment } from '@marcbachmann/cel-js';
@@ -15,7 +16,6 @@ import {
   subtractQuantity,
   type Quantity,
 } from '../quantity.js';
-import { goRegexp } from '../jmespath/functions/go-regexp.js';
 
 /** A CEL `Quantity` value. */
 export class CelQuantity {
@@ -204,20 +204,6 @@ export function registerKubernetesLibrary(env: Environment): void {
     const out: unknown[] = [];
     for (const x of toList(l)) if (!out.some((y) => celEqual(x, y))) out.push(x);
     return out;
-  });
-
-  // --- regex ------------------------------------------------------------------------------------------------
-  env.registerFunction(
-    'string.find(string): string',
-    (s: string, re: string) => goRegexp('find', re).exec(s)?.[0] ?? '',
-  );
-  env.registerFunction(
-    'string.findAll(string): list<string>',
-    (s: string, re: string) => s.match(goRegexp('findAll', re, true)) ?? [],
-  );
-  env.registerFunction('string.findAll(string, int): list<string>', (s: string, re: string, n: bigint) => {
-    const all = s.match(goRegexp('findAll', re, true)) ?? [];
-    return n < 0n ? all : all.slice(0, Number(n));
   });
 
   // --- strings (cel-go ext) beyond what cel-js provides ---------------------------------------------------------

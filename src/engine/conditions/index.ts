@@ -68,8 +68,14 @@ function compileCondition(raw: unknown, path: string, unresolvedAsEmpty: boolean
   } catch (e) {
     throw new ConditionCompileError(`${path}/operator`, (e as Error).message);
   }
-  const tpl = (v: unknown, sub: string) =>
-    compileTemplate(v ?? null, { unresolvedAsEmpty, basePath: `${path}/${sub}` });
+  const tpl = (v: unknown, sub: string) => {
+    try {
+      return compileTemplate(v ?? null, { unresolvedAsEmpty, basePath: `${path}/${sub}` });
+    } catch (e) {
+      // Carries where in the block it failed, so a policy load error points at this key/value/message.
+      throw new ConditionCompileError(`${path}/${sub}`, (e as Error).message);
+    }
+  };
   const message = raw['message'];
   return {
     key: tpl(raw['key'], 'key'),

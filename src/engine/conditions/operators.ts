@@ -140,7 +140,9 @@ function wildcardMatch(pattern: string, text: string): boolean {
 
 // The shape of a Go duration; most condition strings are not durations, and rejecting them here is much cheaper
 // than a full parse (which also builds its error message).
-const DURATION_SHAPE = /^[+-]?(?:0|(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+)$/;
+// `\d+(?:\.\d*)?`, not `\d+\.?\d*`: the same numbers, but without two ways to split a digit run (quadratic
+// backtracking on a long non-duration value).
+const DURATION_SHAPE = /^[+-]?(?:0|(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+)$/;
 
 /** `time.ParseDuration` in nanoseconds; undefined when not a duration. */
 export function parseGoDuration(s: string): number | undefined {
@@ -259,8 +261,10 @@ export function evaluateEquals(key: unknown, value: unknown): boolean {
 // ---------------------------------------------------------------------------------------------------------------
 // Ranges inside *In values ("1-10", "1!-10"): Kyverno hands them to the pattern validator.
 
-const IN_RANGE = /^(\d+(\.\d+)?)([^-]*)-(\d+(\.\d+)?)([^-]*)$/;
-const NOT_IN_RANGE = /^(\d+(\.\d+)?)([^-]*)!-(\d+(\.\d+)?)([^-]*)$/;
+// Kyverno's `^(\d+(\.\d+)?)([^-]*)-(\d+(\.\d+)?)([^-]*)$` accepts exactly `\d[^-]*-\d[^-]*` (`[^-]*` absorbs
+// whatever the digit groups would take); written so, it cannot backtrack quadratically on a long value.
+const IN_RANGE = /^\d[^-]*-\d[^-]*$/;
+const NOT_IN_RANGE = /^\d[^-]*!-\d[^-]*$/;
 
 function compareScalarStrings(a: string, b: string): number | undefined {
   const qa = parseQuantity(a);

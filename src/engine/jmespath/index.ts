@@ -6,6 +6,8 @@ import { compile } from '@jmespath-community/jmespath';
 import { LRUCache } from 'lru-cache';
 import { JmesPathError, JmesPathNotFoundError, JmesPathSyntaxError } from './errors.js';
 import { createFunctionTable } from './functions/index.js';
+import { REGEX_FUNCTIONS } from './functions/go-regexp.js';
+import { goRegexpError } from '../regexp.js';
 import { evaluate, type ExpressionNode } from './interpreter.js';
 import type { EvalContext } from './types.js';
 
@@ -52,6 +54,37 @@ function fieldPathQuery(keys: readonly string[]): JmesPathQuery {
     return v;
   };
 }
+/**
+ * The RE2 error of the first constant pattern given to a regex function (`regex_match('(a)\\1', x)`), so it
+ * fails the policy load rather than every event. Iterative: the tree is as deep as the expression is nested.
+ */
+function constantRegexError(root: ExpressionNode): string | undefined {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v !== 'object' || v === null) continue;
+    if (Array.isArray(v)) {
+      for (const x of v) stack.push(x);
+      continue;
+    }
+    const node = v as Record<string, unknown>;
+    if (node['type'] === 'Literal') continue;
+    if (
+      node['type'] === 'Function' &&
+      typeof node['name'] === 'string' &&
+      REGEX_FUNCTIONS.has(node['name'])
+    ) {
+      const first = (node['children'] as unknown[] | undefined)?.[0] as Record<string, unknown> | undefined;
+      if (first?.['type'] === 'Literal' && typeof first['value'] === 'string') {
+        const error = goRegexpError(first['value']);
+        if (error !== undefined) return `${node['name']}: ${error}`;
+      }
+    }
+    for (const k of Object.keys(node)) stack.push(node[k]);
+  }
+  return undefined;
+}
+
 const cache = new LRUCache<string, JmesPathQuery>({ max: 10_000 });
 
 /** Parses without caching; throws JmesPathSyntaxError. For callers that adapt the tree before evaluating it. */
@@ -84,6 +117,8 @@ export function compileJmesPath(expression: string): JmesPathQuery {
   } catch (e) {
     throw new JmesPathSyntaxError((e as Error).message, expression);
   }
+  const regexError = constantRegexError(ast);
+  if (regexError !== undefined) throw new JmesPathSyntaxError(regexError, expression);
   const chain = fieldChain(ast);
   const query: JmesPathQuery =
     chain !== undefined

@@ -19,8 +19,7 @@ export interface Anchor {
 const ANCHOR_REGEX = /^([+<=X^])?\(([^\n]+)\)$/;
 // Go's unicode.IsSpace set (JS \s differs: it includes U+FEFF and lacks U+0085).
 const GO_SPACE = '\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
-const LEADING_SPACE = new RegExp(`^[${GO_SPACE}]+`);
-const TRAILING_SPACE = new RegExp(`[${GO_SPACE}]+$`);
+const SPACE = new RegExp(`[${GO_SPACE}]`);
 
 const TYPES: Readonly<Record<string, AnchorType>> = {
   '': 'condition',
@@ -33,7 +32,12 @@ const TYPES: Readonly<Record<string, AnchorType>> = {
 
 /** Go's `strings.TrimSpace`. */
 export function goTrimSpace(s: string): string {
-  return s.replace(LEADING_SPACE, '').replace(TRAILING_SPACE, '');
+  // Scanned, not `[…]+$`: an unanchored trailing-class regex retries from every space (quadratic).
+  let start = 0;
+  let end = s.length;
+  while (start < end && SPACE.test(s[start]!)) start++;
+  while (end > start && SPACE.test(s[end - 1]!)) end--;
+  return start === 0 && end === s.length ? s : s.slice(start, end);
 }
 
 /** `anchor.Parse`: undefined when the key is not an anchor. */

@@ -29,18 +29,30 @@ const CONTAINER_PATTERNS: { re: RegExp; runtime: ContainerRuntime }[] = [
   { re: new RegExp(`/(${CONTAINER_ID})$`), runtime: 'unknown' },
 ];
 
+/** Cgroup levels above a process searched for its container's cgroup. */
+const MAX_ANCESTORS = 16;
+
 const POD_UID = new RegExp(`pod(${UID})(?:\\.slice)?(?:/|:|$)`);
 
 /** Parses one cgroup path (the part after "hierarchy-id:controllers:"). */
 export function parseCgroupPath(path: string): CgroupIdentity {
   const out: CgroupIdentity = {};
   // A process may sit in a sub-cgroup of its container (systemd in a container, "init.scope").
-  const trimmed = path.replace(/\/+$/, '');
+  let end = path.length;
+  while (end > 0 && path.charCodeAt(end - 1) === 0x2f) end--; // trailing '/' (a loop: `\/+$` is quadratic)
+  const trimmed = path.slice(0, end);
+  // Ancestors deepest first, at most MAX_ANCESTORS of them: a container's cgroup is its process's or a few
+  // levels up, and a delegated subtree can be thousands of levels deep (each level rescanned per pattern).
+  // As before: never the first segment alone, nothing for a path without '/'.
+  const ancestors: string[] = [];
+  const first = trimmed.indexOf('/');
+  for (let cut = first < 0 ? -1 : trimmed.length; cut > first && ancestors.length < MAX_ANCESTORS;) {
+    ancestors.push(trimmed.slice(0, cut));
+    cut = trimmed.lastIndexOf('/', cut - 1);
+  }
   for (const { re, runtime } of CONTAINER_PATTERNS) {
-    const segments = trimmed.split('/');
-    // Look at the container segment and, if nested, its ancestors (deepest first).
-    for (let end = segments.length; end > 1; end--) {
-      const m = re.exec(segments.slice(0, end).join('/'));
+    for (const candidate of ancestors) {
+      const m = re.exec(candidate);
       if (m?.[1]) {
         out.containerId = m[1];
         out.runtime = runtime;

@@ -5,7 +5,7 @@ import { posix } from 'node:path';
 import { wildcardMatch } from '../../wildcard.js';
 import { JmesPathFunctionError } from '../errors.js';
 import { argNumber, argString, argStringOrNumber } from './args.js';
-import { goReplacement, goRegexp } from './go-regexp.js';
+import { goRegexp } from './go-regexp.js';
 import { kyvernoFunction as fn, type KyvernoFunction } from './types.js';
 
 /** Go `strings.Trim`-family cutset helpers (cutset = set of characters). */
@@ -152,10 +152,10 @@ export const stringFunctions: readonly KyvernoFunction[] = [
     3,
     'regex_replace_all(regex, s|n, repl|n): replace matches, $1/${name} expand',
     (a) => {
-      const re = goRegexp('regex_replace_all', argString('regex_replace_all', a, 0), true);
-      return argStringOrNumber('regex_replace_all', a, 1).replace(
-        re,
-        goReplacement(argStringOrNumber('regex_replace_all', a, 2)),
+      const re = goRegexp('regex_replace_all', argString('regex_replace_all', a, 0));
+      return re.replaceAll(
+        argStringOrNumber('regex_replace_all', a, 1),
+        argStringOrNumber('regex_replace_all', a, 2),
       );
     },
   ),
@@ -165,9 +165,11 @@ export const stringFunctions: readonly KyvernoFunction[] = [
     3,
     'regex_replace_all_literal(regex, s|n, repl|n): literal replacement',
     (a) => {
-      const re = goRegexp('regex_replace_all_literal', argString('regex_replace_all_literal', a, 0), true);
-      const repl = argStringOrNumber('regex_replace_all_literal', a, 2);
-      return argStringOrNumber('regex_replace_all_literal', a, 1).replace(re, () => repl);
+      const re = goRegexp('regex_replace_all_literal', argString('regex_replace_all_literal', a, 0));
+      return re.replaceAllLiteral(
+        argStringOrNumber('regex_replace_all_literal', a, 1),
+        argStringOrNumber('regex_replace_all_literal', a, 2),
+      );
     },
   ),
   fn('pattern_match', 2, 2, 'pattern_match(wildcard, s|n): Kyverno wildcard match (* and ?)', (a) =>

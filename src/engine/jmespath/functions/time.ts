@@ -6,6 +6,8 @@
 import { formatGoDuration, parseGoDuration } from '../../duration.js';
 import { JmesPathFunctionError } from '../errors.js';
 import { argString } from './args.js';
+import { goRegexp } from './go-regexp.js';
+import type { GoRegexp } from '../../regexp.js';
 import { kyvernoFunction as fn, type KyvernoFunction } from './types.js';
 
 /** A point in time plus the UTC offset it was written with. */
@@ -74,12 +76,12 @@ const LAYOUT_TOKENS: readonly [string, string, string][] = [
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 
 interface CompiledLayout {
-  re: RegExp;
+  re: GoRegexp;
   fields: string[];
 }
 const layoutCache = new Map<string, CompiledLayout>();
 
-function compileLayout(layout: string): CompiledLayout {
+function compileLayout(caller: string, layout: string): CompiledLayout {
   let cached = layoutCache.get(layout);
   if (cached) return cached;
   let src = '';
@@ -95,7 +97,9 @@ function compileLayout(layout: string): CompiledLayout {
       i++;
     }
   }
-  cached = { re: new RegExp(`^${src}$`), fields };
+  // RE2, not RegExp: the layout may come from the event, and `1111…` becomes `(\d{1,2})(\d{1,2})…`, which
+  // backtracks exponentially on a near-miss.
+  cached = { re: goRegexp(caller, `^${src}$`), fields };
   if (layoutCache.size < 256) layoutCache.set(layout, cached);
   return cached;
 }
@@ -116,7 +120,7 @@ export function parseGoTime(fn: string, layout: string, s: string): GoTime {
       offset: offsetMinutes(m[8]!),
     });
   }
-  const { re, fields } = compileLayout(layout);
+  const { re, fields } = compileLayout(fn, layout);
   const m = re.exec(s);
   if (!m)
     throw new JmesPathFunctionError(
