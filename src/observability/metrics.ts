@@ -169,3 +169,28 @@ export const leaderStatus = new Gauge({
   help: '1 while this replica holds the leader Lease.',
   registers: [registry],
 });
+
+export const fileTailResumes = new Counter({
+  name: 'kyverno_runtime_file_tail_resumes_total',
+  help:
+    'File tail starts, by how the saved position was used: resumed, rotated (rotated file finished first), ' +
+    'rotated-missing, reused-inode, truncated, fresh (no saved state).',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
+export const policyFilesRejected = new Counter({
+  name: 'kyverno_runtime_policy_files_rejected_total',
+  help: 'Policy paths refused before parsing, by reason (not-regular-file, too-large).',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
+export const webhookRefused = new Counter({
+  name: 'kyverno_runtime_webhook_refused_total',
+  help:
+    'Webhook actions refused before sending, by reason (destination-not-allowed, cross-namespace-secret, ' +
+    'insecure-scheme, invalid-url).',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});

@@ -15,7 +15,9 @@ import { createLogger } from '../../observability/logger.js';
 import { createPipeline } from '../../pipeline/index.js';
 import { formatPolicyError, loadPolicies } from '../../policy/index.js';
 import { createHttpSource } from '../../sources/http/index.js';
-import { createFileTailSource } from '../../sources/file-tail/index.js';
+import { createFileTailSource, drainGate } from '../../sources/file-tail/index.js';
+import { defaultStateDir, TAIL_STATE_FILE } from '../run/local-mode.js';
+import { join, resolve } from 'node:path';
 import { BpftraceSensor, ensureSensorPrerequisites } from '../../sources/sensor/index.js';
 import { createTetragonGrpcSource } from '../../sources/tetragon-grpc/index.js';
 import type { EventSource } from '../../sources/types.js';
@@ -91,6 +93,10 @@ export function register(program: Command): void {
     )
     .option('--tetragon-file <path>', 'tail a Tetragon JSON export file')
     .option(
+      '--tail-state <path>',
+      `where --tetragon-file's position is saved ("off" = start at the end every time; default: ${TAIL_STATE_FILE} under /var/lib/kyverno-runtime as root, else ./.kyverno-runtime)`,
+    )
+    .option(
       '--tetragon-grpc <target>',
       'subscribe to Tetragon gRPC (unix:///var/run/tetragon/tetragon.sock or host:port)',
     )
@@ -157,8 +163,21 @@ export function register(program: Command): void {
 
       await agent.start();
       const sources: EventSource[] = [];
-      if (opts.tetragonFile !== undefined)
-        sources.push(createFileTailSource({ path: opts.tetragonFile, format: 'tetragon', logger }));
+      if (opts.tetragonFile !== undefined) {
+        const statePath =
+          opts.tailState === 'off'
+            ? undefined
+            : resolve(opts.tailState ?? join(defaultStateDir(), TAIL_STATE_FILE));
+        sources.push(
+          createFileTailSource({
+            path: opts.tetragonFile,
+            format: 'tetragon',
+            logger,
+            // Saved once the pipeline has evaluated what precedes the offset: at-least-once.
+            ...(statePath !== undefined && { statePath, commitGate: drainGate(() => pipeline.drain()) }),
+          }),
+        );
+      }
       if (opts.tetragonGrpc !== undefined)
         sources.push(createTetragonGrpcSource({ target: opts.tetragonGrpc, logger }));
       if (opts.http !== undefined) {

@@ -15,6 +15,7 @@ import {
   ACTION_MODES,
   defaultDbPath,
   SOURCE_KINDS,
+  TAIL_STATE_FILE,
   startLocalMode,
   type LocalModeHandle,
 } from '../run/local-mode.js';
@@ -52,6 +53,10 @@ export function register(program: Command): void {
         '--format <format>',
         'input format for file/stdin/tcp sources (default: auto, tetragon for tetragon-file)',
       ).choices(['auto', ...SOURCE_FORMATS]),
+    )
+    .option(
+      '--tail-state <path>',
+      `where the file source saves its position ("off" = start at the end every time; default: ${TAIL_STATE_FILE} next to --db)`,
     )
     .option('--source-listen <host:port>', 'address of the http (default 127.0.0.1:2801) or tcp source')
     .option(
@@ -140,6 +145,10 @@ export function register(program: Command): void {
           logFile: opts.logFile ?? join(dirname(db), 'kyverno-runtime.log'),
           actionMode: opts.mode,
           file: opts.file,
+          tailState:
+            opts.tailState === 'off'
+              ? undefined
+              : resolve(opts.tailState ?? join(dirname(db), TAIL_STATE_FILE)),
           format: opts.format,
           sourceListen: opts.sourceListen ? parseLocalAddress(opts.sourceListen) : undefined,
           tetragonTarget: opts.tetragonTarget,
