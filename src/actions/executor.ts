@@ -52,6 +52,7 @@ import {
   type KillAction,
 } from './types.js';
 import { webhook } from './webhook.js';
+import type { WebhookDestinations } from './webhook-destination.js';
 
 type KubeActionName = Exclude<ActionName, 'kill'>;
 
@@ -109,6 +110,8 @@ export interface ActionExecutorOptions {
   namespace?: string;
   /** Allow http:// webhooks (tests, loopback receivers). */
   allowInsecureWebhooks?: boolean;
+  /** Webhook destinations (--webhook-allow); default: anything but loopback, link-local and metadata. */
+  webhookDestinations?: WebhookDestinations;
   logger?: Logger;
 }
 
@@ -184,6 +187,9 @@ export class ActionExecutor {
 
   private outOfScope(verdict: Verdict, target: ActionTarget): string | undefined {
     if (this.opts.isLeader && !this.opts.isLeader()) return 'not the leader';
+    // The engine only matches a namespaced policy in its namespace; checked again where it acts.
+    if (verdict.policyNamespace !== undefined && target.namespace !== verdict.policyNamespace)
+      return `policy of namespace ${verdict.policyNamespace} may not act in ${target.namespace ?? 'the cluster scope'}`;
     if (this.opts.nodeName !== undefined && target.kind === 'Pod') {
       const node = (target.object.spec as { nodeName?: string } | undefined)?.nodeName ?? verdict.event.node;
       if (node !== this.opts.nodeName)
@@ -230,6 +236,7 @@ export class ActionExecutor {
         webhook: {
           allowInsecureHttp: this.opts.allowInsecureWebhooks === true,
           namespace: this.opts.namespace ?? 'default',
+          ...(this.opts.webhookDestinations && { destinations: this.opts.webhookDestinations }),
         },
       };
       const handler = HANDLERS[name] as ActionHandler<unknown>;

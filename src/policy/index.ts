@@ -16,6 +16,7 @@ import {
   type CompileIssue,
 } from './compile.js';
 import { validatePolicyDocument } from './schema/validate.js';
+import { namespaceScopeIssues } from './namespace-scope.js';
 import { suggest } from './suggest.js';
 import { compileValidatingPolicy, type CompiledValidatingPolicy } from './validating-policy.js';
 import type { CompiledRule, FailureAction } from './types.js';
@@ -117,13 +118,19 @@ function compileDocument(
     return undefined;
   }
   const namespaced = kind === 'RuntimePolicy' || kind === 'Policy';
+  const namespace = typeof md.namespace === 'string' && md.namespace !== '' ? md.namespace : 'default';
+  if (namespaced) {
+    const scope = namespaceScopeIssues(spec, namespace);
+    if (scope.length > 0) {
+      scope.forEach(push);
+      return undefined;
+    }
+  }
   return {
     apiVersion,
     kind: kind as PolicyKind,
     name: name ?? '',
-    ...(namespaced
-      ? { namespace: typeof md.namespace === 'string' && md.namespace !== '' ? md.namespace : 'default' }
-      : {}),
+    ...(namespaced ? { namespace } : {}),
     document: value,
     source: { file: sd.file, line: sd.line },
     failureAction:

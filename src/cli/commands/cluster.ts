@@ -7,6 +7,7 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import { readFileSync } from 'node:fs';
 import { killForVerdict } from '../../actions/kill.js';
+import { WebhookDestinations } from '../../actions/webhook-destination.js';
 import { loadKubeConfig } from '../../k8s/config.js';
 import { ClusterAgent } from '../../k8s/cluster-agent.js';
 import { startHealthServer } from '../../k8s/health-server.js';
@@ -91,6 +92,10 @@ export function register(program: Command): void {
       num('--dedup-window'),
       60,
     )
+    .option(
+      '--webhook-allow <list>',
+      'comma-separated webhook destinations: URL prefixes, hosts, IPs or CIDRs (default: any but loopback, link-local and cloud metadata)',
+    )
     .option('--tetragon-file <path>', 'tail a Tetragon JSON export file')
     .option(
       '--tail-state <path>',
@@ -115,6 +120,13 @@ export function register(program: Command): void {
     )
     .action(async (opts) => {
       const logger = createLogger({ level: opts.logLevel });
+      let webhookDestinations: WebhookDestinations;
+      try {
+        webhookDestinations = new WebhookDestinations((opts.webhookAllow ?? '').split(','));
+      } catch (err) {
+        process.stderr.write(`kyverno-runtime: --webhook-allow: ${(err as Error).message}\n`);
+        process.exit(1);
+      }
       const kubeConfig = loadKubeConfig({
         kubeconfig: opts.kubeconfig,
         context: opts.context,
@@ -145,6 +157,7 @@ export function register(program: Command): void {
           apiBudget: { rate: opts.apiQps, burst: opts.apiBurst },
           perPolicy: { rate: opts.policyActionRate, burst: opts.policyActionBurst },
           dedupWindowMs: opts.dedupWindow * 1000,
+          webhookDestinations,
           // kill needs the host's PIDs: only with the sensor (hostPID in the chart).
           ...(opts.sensor ? { kill: killForVerdict({ dryRun: opts.dryRun }) } : {}),
         },
