@@ -6,7 +6,8 @@
  * (match, patterns, templates, conditions, CEL, autogen). Every problem becomes a PolicyError with
  * file:line:col pointing at the offending key or value; a bad document never stops the others.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
+import { readPolicyFile } from './read-file.js';
 import { extname, join } from 'node:path';
 import {
   KYVERNO_KINDS,
@@ -23,6 +24,7 @@ import type { CompiledRule, FailureAction } from './types.js';
 import { parseYamlDocuments, type SourceDocument } from './yaml-source.js';
 
 export type * from './types.js';
+export { MAX_POLICY_FILE_BYTES, readPolicyFile } from './read-file.js';
 export type { CompiledValidatingPolicy } from './validating-policy.js';
 
 /** A policy problem with its place in the source: "policies/x.yaml:12:5: unknown field ...". */
@@ -232,7 +234,7 @@ export async function loadPolicies(paths: string[]): Promise<LoadResult> {
     for (const file of files) {
       let text: string;
       try {
-        text = await readFile(file, 'utf8');
+        text = await readPolicyFile(file);
       } catch (e) {
         result.errors.push({
           file,

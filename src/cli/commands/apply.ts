@@ -5,7 +5,6 @@
  * prints rows as a table, JSON or PolicyReports. Runtime events (`-e`) plug in as another row producer.
  */
 import { Command, Option } from '@commander-js/extra-typings';
-import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
 import { createRuntimeEngine } from '../../engine/runtime/index.js';
 import { staticPodLookup } from '../../engine/runtime/static-lookup.js';
@@ -14,7 +13,13 @@ import { formatSummary, replayEvents } from '../event-replay.js';
 import { evaluatePolicy, type RuleResult, type RuleStatus } from '../../engine/validate/index.js';
 import { evaluateValidatingPolicy } from '../../engine/validate/validating-policy.js';
 import type { CompiledValidatingPolicy } from '../../policy/index.js';
-import { formatPolicyError, listYamlFiles, loadPolicies, type CompiledPolicy } from '../../policy/index.js';
+import {
+  formatPolicyError,
+  listYamlFiles,
+  loadPolicies,
+  readPolicyFile,
+  type CompiledPolicy,
+} from '../../policy/index.js';
 import { isClusterScoped } from '../../policy/kyverno-test/scope.js';
 import { processIo, type CommandIo } from './test.js';
 
@@ -42,7 +47,14 @@ export async function loadResources(
       continue;
     }
     for (const file of files) {
-      const docs = parseAllDocuments(await readFile(file, 'utf8'));
+      let text: string;
+      try {
+        text = await readPolicyFile(file);
+      } catch (e) {
+        errors.push(`${file}: cannot read: ${e instanceof Error ? e.message : String(e)}`);
+        continue;
+      }
+      const docs = parseAllDocuments(text);
       for (const doc of docs) {
         if (doc.errors.length > 0) {
           errors.push(`${file}: ${doc.errors[0]!.message.split('\n')[0] ?? ''}`);

@@ -8,6 +8,7 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { readFileSync } from 'node:fs';
 import { killForVerdict } from '../../actions/kill.js';
 import { WebhookDestinations } from '../../actions/webhook-destination.js';
+import { printable } from '../../util/terminal-text.js';
 import { loadKubeConfig } from '../../k8s/config.js';
 import { ClusterAgent } from '../../k8s/cluster-agent.js';
 import { startHealthServer } from '../../k8s/health-server.js';
@@ -124,7 +125,7 @@ export function register(program: Command): void {
       try {
         webhookDestinations = new WebhookDestinations((opts.webhookAllow ?? '').split(','));
       } catch (err) {
-        process.stderr.write(`kyverno-runtime: --webhook-allow: ${(err as Error).message}\n`);
+        process.stderr.write(`kyverno-runtime: --webhook-allow: ${printable((err as Error).message)}\n`);
         process.exit(1);
       }
       const kubeConfig = loadKubeConfig({

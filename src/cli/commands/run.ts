@@ -6,7 +6,8 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createRuntimeEngine } from '../../engine/runtime/index.js';
-import { loadPolicies } from '../../policy/index.js';
+import { formatPolicyError, loadPolicies } from '../../policy/index.js';
+import { printable } from '../../util/terminal-text.js';
 import { SOURCE_FORMATS } from '../../events/adapters/outcome.js';
 import { generateProgram } from '../../sources/sensor/program.js';
 import { findTracefs, tracepointChecker } from '../../sources/sensor/prerequisites.js';
@@ -113,7 +114,7 @@ export function register(program: Command): void {
       const policyPaths = opts.policies.map((p) => resolve(p));
       if (opts.printProgram) {
         const loaded = await loadPolicies(policyPaths);
-        for (const e of loaded.errors) process.stderr.write(`${e.file}:${e.line}:${e.col}: ${e.message}\n`);
+        for (const e of loaded.errors) process.stderr.write(`${printable(formatPolicyError(e))}\n`);
         const hints = createRuntimeEngine(loaded.policies, { nodeName: opts.nodeName }).sensorHints;
         const tracefs = findTracefs();
         const generated = generateProgram({
@@ -124,10 +125,10 @@ export function register(program: Command): void {
         });
         process.stdout.write(generated.source);
         for (const u of generated.unsupported)
-          process.stderr.write(`cannot watch ${u.behavior}: ${u.reason}\n`);
+          process.stderr.write(`cannot watch ${printable(`${u.behavior}: ${u.reason}`)}\n`);
         return;
       }
-      const say = (m: string): void => void process.stderr.write(`kyverno-runtime: ${m}\n`);
+      const say = (m: string): void => void process.stderr.write(`kyverno-runtime: ${printable(m)}\n`);
       const db = resolve(opts.db);
       let handle: LocalModeHandle;
       try {
