@@ -11,6 +11,7 @@ import type { EventRecorder } from '../k8s/events.js';
 import type { WorkloadRef } from '../k8s/pod-cache.js';
 import type { Logger } from '../observability/logger.js';
 import type { ActionOutcome } from '../contracts/actions.js';
+import type { WebhookDestinations } from './webhook-destination.js';
 
 export interface KubeClients {
   core: CoreV1Api;
@@ -41,7 +42,7 @@ export interface ActionContext {
   /** Template context for {{ }} variables: request.object (the resource) and event. */
   variables: Record<string, unknown>;
   /** Webhook-only settings. */
-  webhook: { allowInsecureHttp: boolean; namespace: string };
+  webhook: { allowInsecureHttp: boolean; namespace: string; destinations?: WebhookDestinations };
 }
 
 export type HandlerResult = Pick<ActionOutcome, 'outcome' | 'detail'>;

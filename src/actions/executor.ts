@@ -56,6 +56,7 @@ import {
   type KillAction,
 } from '../contracts/actions.js';
 import { webhook } from './webhook.js';
+import type { WebhookDestinations } from './webhook-destination.js';
 
 type KubeActionName = Exclude<ActionName, 'kill'>;
 
@@ -116,6 +117,8 @@ export interface ActionExecutorOptions {
   namespace?: string;
   /** Allow http:// webhooks (tests, loopback receivers). */
   allowInsecureWebhooks?: boolean;
+  /** Webhook destinations (--webhook-allow); default: anything but loopback, link-local and metadata. */
+  webhookDestinations?: WebhookDestinations;
   logger?: Logger;
 }
 
@@ -193,6 +196,9 @@ export class ActionExecutor {
 
   private outOfScope(verdict: Verdict, target: ActionTarget): string | undefined {
     if (this.opts.isLeader && !this.opts.isLeader()) return 'not the leader';
+    // The engine only matches a namespaced policy in its namespace; checked again where it acts.
+    if (verdict.policyNamespace !== undefined && target.namespace !== verdict.policyNamespace)
+      return `policy of namespace ${verdict.policyNamespace} may not act in ${target.namespace ?? 'the cluster scope'}`;
     if (this.opts.nodeName !== undefined && target.kind === 'Pod') {
       const node = (target.object.spec as { nodeName?: string } | undefined)?.nodeName ?? verdict.event.node;
       if (node !== this.opts.nodeName)
@@ -240,6 +246,7 @@ export class ActionExecutor {
         webhook: {
           allowInsecureHttp: this.opts.allowInsecureWebhooks === true,
           namespace: this.opts.namespace ?? 'default',
+          ...(this.opts.webhookDestinations && { destinations: this.opts.webhookDestinations }),
         },
       };
       const handler = HANDLERS[name] as ActionHandler<unknown>;

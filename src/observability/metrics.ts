@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { renderTruncations } from '../engine/variables/bounds.js';
+import { policyFileRejections } from '../policy/read-file.js';
 
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'kyverno_runtime_process_' });
@@ -206,5 +207,36 @@ export const reportResultsDropped = new Counter({
 export const leaderStatus = new Gauge({
   name: 'kyverno_runtime_leader',
   help: '1 while this replica holds the leader Lease.',
+  registers: [registry],
+});
+
+export const fileTailResumes = new Counter({
+  name: 'kyverno_runtime_file_tail_resumes_total',
+  help:
+    'File tail starts, by how the saved position was used: resumed, rotated (rotated file finished first), ' +
+    'rotated-missing, reused-inode, truncated, fresh (no saved state).',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
+export const policyFilesRejected = new Counter({
+  name: 'kyverno_runtime_policy_files_rejected_total',
+  help: 'Policy paths refused before parsing, by reason (not-regular-file, too-large).',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+  // The policy loader counts without depending on this registry; the totals are read at scrape time.
+  collect() {
+    const counts = policyFileRejections();
+    this.reset();
+    for (const reason of ['not-regular-file', 'too-large'] as const) this.inc({ reason }, counts[reason]);
+  },
+});
+
+export const webhookRefused = new Counter({
+  name: 'kyverno_runtime_webhook_refused_total',
+  help:
+    'Webhook actions refused before sending, by reason (destination-not-allowed, cross-namespace-secret, ' +
+    'insecure-scheme, invalid-url).',
+  labelNames: ['reason'] as const,
   registers: [registry],
 });

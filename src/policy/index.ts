@@ -6,7 +6,8 @@
  * (match, patterns, templates, conditions, CEL, autogen). Every problem becomes a PolicyError with
  * file:line:col pointing at the offending key or value; a bad document never stops the others.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
+import { readPolicyFile } from './read-file.js';
 import { extname, join } from 'node:path';
 import {
   KYVERNO_KINDS,
@@ -16,11 +17,14 @@ import {
   type CompileIssue,
 } from './compile.js';
 import { validatePolicyDocument } from './schema/validate.js';
+import { namespaceScopeIssues } from './namespace-scope.js';
 import { suggest } from './suggest.js';
 import type { CompiledPolicy, PolicyKind } from '../engine/api/compiled-policy.js';
 import type { CompiledValidatingPolicy } from '../engine/api/compiled-validating-policy.js';
 import { compileValidatingPolicy } from './validating-policy.js';
 import { parseYamlDocuments, type SourceDocument } from './yaml-source.js';
+
+export { MAX_POLICY_FILE_BYTES, readPolicyFile } from './read-file.js';
 
 /** A policy problem with its place in the source: "policies/x.yaml:12:5: unknown field ...". */
 export interface PolicyError {
@@ -96,13 +100,19 @@ function compileDocument(
     return undefined;
   }
   const namespaced = kind === 'RuntimePolicy' || kind === 'Policy';
+  const namespace = typeof md.namespace === 'string' && md.namespace !== '' ? md.namespace : 'default';
+  if (namespaced) {
+    const scope = namespaceScopeIssues(spec, namespace);
+    if (scope.length > 0) {
+      scope.forEach(push);
+      return undefined;
+    }
+  }
   return {
     apiVersion,
     kind: kind as PolicyKind,
     name: name ?? '',
-    ...(namespaced
-      ? { namespace: typeof md.namespace === 'string' && md.namespace !== '' ? md.namespace : 'default' }
-      : {}),
+    ...(namespaced ? { namespace } : {}),
     document: value,
     source: { file: sd.file, line: sd.line },
     failureAction:
@@ -204,7 +214,7 @@ export async function loadPolicies(paths: string[]): Promise<LoadResult> {
     for (const file of files) {
       let text: string;
       try {
-        text = await readFile(file, 'utf8');
+        text = await readPolicyFile(file);
       } catch (e) {
         result.errors.push({
           file,

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { ActionExecutor } from '../../src/actions/executor.js';
+import { WebhookDestinations } from '../../src/actions/webhook-destination.js';
 import { EventRecorder } from '../../src/k8s/events.js';
 import { PodCache } from '../../src/k8s/pod-cache.js';
 import type { FakeApiServer } from './fake-apiserver/server.js';
@@ -181,6 +182,8 @@ describe('action safety limits', () => {
       lookup: cache,
       events: new EventRecorder({ kubeConfig: kc }),
       allowInsecureWebhooks: true,
+      // A loopback receiver must be allowed explicitly.
+      webhookDestinations: new WebhookDestinations(['127.0.0.1']),
       namespace: 'shop',
     });
     const pod = seedPod(server, 'hooked');

@@ -187,6 +187,21 @@ describe('Helm chart (rendered without helm: test/k8s/helm/render.ts)', () => {
     assert.ok(rulesOf(docs).some((r) => r.apiGroups.includes('openreports.io')));
   });
 
+  it('keeps the tail position on the node and passes the webhook allow-list', () => {
+    const c = find(renderChart(CHART), 'DaemonSet')!.spec.template.spec.containers[0];
+    assert.ok(c.args.includes('--tail-state=/var/lib/kyverno-runtime/kyverno-runtime-tail.json'));
+    assert.ok(
+      c.volumeMounts.some((m: any) => m.name === 'tail-state' && m.mountPath === '/var/lib/kyverno-runtime'),
+    );
+    assert.ok(!c.args.some((a: string) => a.startsWith('--webhook-allow')), 'no allow-list by default');
+    const allowed = find(
+      renderChart(CHART, { actions: { webhookAllow: ['https://hooks.example.com/ci/', '10.0.0.0/8'] } }),
+      'DaemonSet',
+    )!.spec.template.spec.containers[0];
+    assertArgsKnown(allowed.args);
+    assert.ok(allowed.args.includes('--webhook-allow=https://hooks.example.com/ci/,10.0.0.0/8'));
+  });
+
   it('ships the CRDs in crds/', () => {
     for (const f of [
       'runtime.kyverno.io_clusterruntimepolicies.yaml',

@@ -33,7 +33,7 @@ test('one line per verdict, without colors off a TTY, control characters escaped
   sink.outcome(verdict, { action: 'kill', outcome: 'succeeded', detail: 'sent SIGKILL to pid 7', time: '' });
   assert.equal(
     text,
-    '12:34:56.789 ENFORCE p/r Pod/shop/web-1[web] process-exec pid=7: shell \\x1b[2J/bin/sh\\x0aspawned\n' +
+    '12:34:56.789 ENFORCE p/r Pod/shop/web-1[web] process-exec pid=7: shell \\u001b[2J/bin/sh\\u000aspawned\n' +
       '    ↳ kill succeeded: sent SIGKILL to pid 7 (p/r)\n',
   );
 });
@@ -41,5 +41,5 @@ test('one line per verdict, without colors off a TTY, control characters escaped
 test('colors only when asked (TTY)', () => {
   const sink = new TerminalSink({ out: new PassThrough(), color: true });
   assert.ok(sink.format(verdict).includes('\u001b['), 'no ANSI escape');
-  assert.equal(printable('a\u0007b\u009bc'), 'a\\x07b\\x9bc');
+  assert.equal(printable('a\u0007b\u009bc'), 'a\\u0007b\\u009bc');
 });

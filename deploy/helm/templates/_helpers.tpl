@@ -48,6 +48,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - --policy-action-rate={{ .Values.actions.policyActionRate }}
 - --policy-action-burst={{ .Values.actions.policyActionBurst }}
 - --dedup-window={{ .Values.actions.dedupWindowSeconds }}
+{{- if .Values.actions.webhookAllow }}
+- --webhook-allow={{ join "," .Values.actions.webhookAllow }}
+{{- end }}
 - --health-probe-bind-address=:{{ .Values.health.port }}
 - --metrics-bind-address=:{{ .Values.metrics.port }}
 - --log-level={{ .Values.logLevel }}

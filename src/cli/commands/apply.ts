@@ -5,7 +5,6 @@
  * prints rows as a table, JSON or PolicyReports. Runtime events (`-e`) plug in as another row producer.
  */
 import { Command, Option } from '@commander-js/extra-typings';
-import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
 import { createRuntimeEngine } from '../../engine/runtime/index.js';
 import { staticPodLookup } from '../../engine/runtime/static-lookup.js';
@@ -15,7 +14,7 @@ import { evaluatePolicy, type RuleResult, type RuleStatus } from '../../engine/v
 import { evaluateValidatingPolicy } from '../../engine/validate/validating-policy.js';
 import type { CompiledPolicy } from '../../engine/api/compiled-policy.js';
 import type { CompiledValidatingPolicy } from '../../engine/api/compiled-validating-policy.js';
-import { formatPolicyError, listYamlFiles, loadPolicies } from '../../policy/index.js';
+import { formatPolicyError, listYamlFiles, loadPolicies, readPolicyFile } from '../../policy/index.js';
 import { isClusterScoped } from '../../policy/kyverno-test/scope.js';
 import { processIo, type CommandIo } from './test.js';
 
@@ -43,7 +42,14 @@ export async function loadResources(
       continue;
     }
     for (const file of files) {
-      const docs = parseAllDocuments(await readFile(file, 'utf8'));
+      let text: string;
+      try {
+        text = await readPolicyFile(file);
+      } catch (e) {
+        errors.push(`${file}: cannot read: ${e instanceof Error ? e.message : String(e)}`);
+        continue;
+      }
+      const docs = parseAllDocuments(text);
       for (const doc of docs) {
         if (doc.errors.length > 0) {
           errors.push(`${file}: ${doc.errors[0]!.message.split('\n')[0] ?? ''}`);

@@ -7,6 +7,8 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import { readFileSync } from 'node:fs';
 import { killForVerdict } from '../../actions/kill.js';
+import { WebhookDestinations } from '../../actions/webhook-destination.js';
+import { printable } from '../../util/terminal-text.js';
 import { loadKubeConfig } from '../../k8s/config.js';
 import { ClusterAgent } from '../../app/cluster-agent.js';
 import { startHealthServer } from '../../k8s/health-server.js';
@@ -15,7 +17,9 @@ import { createLogger } from '../../observability/logger.js';
 import { createPipeline } from '../../pipeline/index.js';
 import { formatPolicyError, loadPolicies } from '../../policy/index.js';
 import { createHttpSource } from '../../sources/http/index.js';
-import { createFileTailSource } from '../../sources/file-tail/index.js';
+import { createFileTailSource, drainGate } from '../../sources/file-tail/index.js';
+import { defaultStateDir, TAIL_STATE_FILE } from '../run/local-mode.js';
+import { join, resolve } from 'node:path';
 import { BpftraceSensor, ensureSensorPrerequisites } from '../../sources/sensor/index.js';
 import { createTetragonGrpcSource } from '../../sources/tetragon-grpc/index.js';
 import type { EventSource } from '../../sources/types.js';
@@ -132,7 +136,15 @@ export function register(program: Command): void {
       num('--dedup-window'),
       60,
     )
+    .option(
+      '--webhook-allow <list>',
+      'comma-separated webhook destinations: URL prefixes, hosts, IPs or CIDRs (default: any but loopback, link-local and cloud metadata)',
+    )
     .option('--tetragon-file <path>', 'tail a Tetragon JSON export file')
+    .option(
+      '--tail-state <path>',
+      `where --tetragon-file's position is saved ("off" = start at the end every time; default: ${TAIL_STATE_FILE} under /var/lib/kyverno-runtime as root, else ./.kyverno-runtime)`,
+    )
     .option(
       '--tetragon-grpc <target>',
       'subscribe to Tetragon gRPC (unix:///var/run/tetragon/tetragon.sock or host:port)',
@@ -168,6 +180,13 @@ export function register(program: Command): void {
         return;
       }
       const trusted = new Set<string>(opts.killTrustedSources);
+      let webhookDestinations: WebhookDestinations;
+      try {
+        webhookDestinations = new WebhookDestinations((opts.webhookAllow ?? '').split(','));
+      } catch (err) {
+        process.stderr.write(`kyverno-runtime: --webhook-allow: ${printable((err as Error).message)}\n`);
+        process.exit(1);
+      }
       const kubeConfig = loadKubeConfig({
         kubeconfig: opts.kubeconfig,
         context: opts.context,
@@ -198,6 +217,7 @@ export function register(program: Command): void {
           apiBudget: { rate: opts.apiQps, burst: opts.apiBurst },
           perPolicy: { rate: opts.policyActionRate, burst: opts.policyActionBurst },
           dedupWindowMs: opts.dedupWindow * 1000,
+          webhookDestinations,
           // kill needs the host's PIDs: only with the sensor or a trusted input (hostPID in the chart).
           ...(opts.sensor || trusted.size > 0
             ? {
@@ -227,7 +247,17 @@ export function register(program: Command): void {
       /** Inputs the operator trusts to name host processes (validated above); the sensor trusts itself. */
       const trustedInputs = new Set<EventSource>();
       if (opts.tetragonFile !== undefined) {
-        const s = createFileTailSource({ path: opts.tetragonFile, format: 'tetragon', logger });
+        const statePath =
+          opts.tailState === 'off'
+            ? undefined
+            : resolve(opts.tailState ?? join(defaultStateDir(), TAIL_STATE_FILE));
+        const s = createFileTailSource({
+          path: opts.tetragonFile,
+          format: 'tetragon',
+          logger,
+          // Saved once the pipeline has evaluated what precedes the offset: at-least-once.
+          ...(statePath !== undefined && { statePath, commitGate: drainGate(() => pipeline.drain()) }),
+        });
         sources.push(s);
         if (trusted.has('tetragon-file')) trustedInputs.add(s);
       }

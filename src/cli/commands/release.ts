@@ -3,6 +3,7 @@
  * NetworkPolicy and remove the quarantine label and reason annotation.
  */
 import { Command } from '@commander-js/extra-typings';
+import { printable } from '../../util/terminal-text.js';
 import {
   CoreV1Api,
   NetworkingV1Api,
@@ -72,7 +73,7 @@ export function register(program: Command): void {
     .action(async (target, opts) => {
       const m = /^([a-z0-9][-a-z0-9]*)\/([a-z0-9][-a-z0-9.]*)$/.exec(target);
       if (!m) {
-        process.stderr.write(`release: expected <namespace>/<pod>, got "${target}"\n`);
+        process.stderr.write(`release: expected <namespace>/<pod>, got "${printable(target)}"\n`);
         process.exitCode = 2;
         return;
       }
@@ -84,7 +85,9 @@ export function register(program: Command): void {
         );
       } catch (err) {
         const st = apiStatus(err);
-        process.stderr.write(`release: ${st.code > 0 ? `${st.code} ${st.reason}: ` : ''}${st.message}\n`);
+        process.stderr.write(
+          `release: ${printable(`${st.code > 0 ? `${st.code} ${st.reason}: ` : ''}${st.message}`)}\n`,
+        );
         process.exitCode = 1;
       }
     });

@@ -6,7 +6,8 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createRuntimeEngine } from '../../engine/runtime/index.js';
-import { loadPolicies } from '../../policy/index.js';
+import { formatPolicyError, loadPolicies } from '../../policy/index.js';
+import { printable } from '../../util/terminal-text.js';
 import { SOURCE_FORMATS } from '../../events/adapters/outcome.js';
 import { generateProgram } from '../../sources/sensor/program.js';
 import { findTracefs, tracepointChecker } from '../../sources/sensor/prerequisites.js';
@@ -15,6 +16,7 @@ import {
   ACTION_MODES,
   defaultDbPath,
   SOURCE_KINDS,
+  TAIL_STATE_FILE,
   startLocalMode,
   type LocalModeHandle,
 } from '../run/local-mode.js';
@@ -54,6 +56,10 @@ export function register(program: Command): void {
         '--format <format>',
         'input format for file/stdin/tcp sources (default: auto, tetragon for tetragon-file)',
       ).choices(['auto', ...SOURCE_FORMATS]),
+    )
+    .option(
+      '--tail-state <path>',
+      `where the file source saves its position ("off" = start at the end every time; default: ${TAIL_STATE_FILE} next to --db)`,
     )
     .option('--source-listen <host:port>', 'address of the http (default 127.0.0.1:2801) or tcp source')
     .option(
@@ -133,7 +139,7 @@ export function register(program: Command): void {
       const policyPaths = opts.policies.map((p) => resolve(p));
       if (opts.printProgram) {
         const loaded = await loadPolicies(policyPaths);
-        for (const e of loaded.errors) process.stderr.write(`${e.file}:${e.line}:${e.col}: ${e.message}\n`);
+        for (const e of loaded.errors) process.stderr.write(`${printable(formatPolicyError(e))}\n`);
         const hints = createRuntimeEngine(loaded.policies, { nodeName: opts.nodeName }).sensorHints;
         const tracefs = findTracefs();
         const generated = generateProgram({
@@ -144,10 +150,10 @@ export function register(program: Command): void {
         });
         process.stdout.write(generated.source);
         for (const u of generated.unsupported)
-          process.stderr.write(`cannot watch ${u.behavior}: ${u.reason}\n`);
+          process.stderr.write(`cannot watch ${printable(`${u.behavior}: ${u.reason}`)}\n`);
         return;
       }
-      const say = (m: string): void => void process.stderr.write(`kyverno-runtime: ${m}\n`);
+      const say = (m: string): void => void process.stderr.write(`kyverno-runtime: ${printable(m)}\n`);
       const db = resolve(opts.db);
       let handle: LocalModeHandle;
       try {
@@ -166,6 +172,10 @@ export function register(program: Command): void {
           logRotation: { maxBytes: opts.logMaxSize, maxFiles: opts.logMaxFiles },
           actionMode: opts.mode,
           file: opts.file,
+          tailState:
+            opts.tailState === 'off'
+              ? undefined
+              : resolve(opts.tailState ?? join(dirname(db), TAIL_STATE_FILE)),
           format: opts.format,
           sourceListen: opts.sourceListen ? parseLocalAddress(opts.sourceListen) : undefined,
           sourceTokenFile: opts.sourceTokenFile,

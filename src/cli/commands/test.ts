@@ -7,6 +7,7 @@ import {
   testKindHandlers,
   totals,
 } from '../../policy/kyverno-test/index.js';
+import { printableText } from '../../util/terminal-text.js';
 import { RUNTIME_TEST_KIND, runtimeTestReport } from '../runtime-test.js';
 
 // Runtime test files (policies + events + expected violations) run beside Kyverno's CLI tests.
@@ -18,9 +19,10 @@ export interface CommandIo {
   err(text: string): void;
 }
 
+/** Every command output passes the terminal escaping (file names, policy values, event fields). */
 export const processIo: CommandIo = {
-  out: (text) => void process.stdout.write(text),
-  err: (text) => void process.stderr.write(text),
+  out: (text) => void process.stdout.write(printableText(text)),
+  err: (text) => void process.stderr.write(printableText(text)),
 };
 
 export function register(program: Command, io: CommandIo = processIo): void {

@@ -18,7 +18,7 @@ import {
   type ReportStore,
 } from '../../reports/store/index.js';
 import { createLocalServer, type LocalServer } from '../../server/index.js';
-import { createFileTailSource } from '../../sources/file-tail/index.js';
+import { createFileTailSource, drainGate } from '../../sources/file-tail/index.js';
 import { createHttpSource } from '../../sources/http/index.js';
 import { createStdinSource, createTcpSource } from '../../sources/ndjson/index.js';
 import type { InputFormat } from '../../sources/records.js';
@@ -64,6 +64,8 @@ export interface LocalModeOptions {
   actionMode: ActionMode;
   /** For file/tetragon-file sources. */
   file?: string;
+  /** Where the file tail persists its position; undefined = not persisted (every start at the end). */
+  tailState?: string;
   format?: InputFormat;
   /** For http/tcp sources. */
   sourceListen?: { host: string; port: number };
@@ -92,6 +94,14 @@ export interface LocalModeHandle {
   stop(): Promise<void>;
 }
 
+/** File name of the tail position, next to the store unless --tail-state says otherwise. */
+export const TAIL_STATE_FILE = 'tail-state.json';
+
+/** Where a root agent keeps its state (the store, the tail position); else under the working directory. */
+export function defaultStateDir(): string {
+  return process.getuid?.() === 0 ? '/var/lib/kyverno-runtime' : join(process.cwd(), '.kyverno-runtime');
+}
+
 export function defaultDbPath(): string {
   if (process.env.KYVERNO_RUNTIME_STORE) return process.env.KYVERNO_RUNTIME_STORE;
   return process.getuid?.() === 0
@@ -111,6 +121,7 @@ async function createSource(
   opts: LocalModeOptions,
   policies: PolicySet,
   logger: Logger,
+  drained: () => Promise<void>,
 ): Promise<EventSource> {
   switch (opts.source) {
     case 'sensor': {
@@ -132,6 +143,11 @@ async function createSource(
         path: opts.file,
         format: opts.format ?? (opts.source === 'tetragon-file' ? 'tetragon' : 'auto'),
         logger,
+        ...(opts.tailState !== undefined && {
+          statePath: opts.tailState,
+          // Saved only once the pipeline has evaluated what precedes the offset: at-least-once.
+          commitGate: drainGate(drained),
+        }),
       });
     case 'stdin':
       return createStdinSource({ format: opts.format ?? 'auto', logger });
@@ -245,11 +261,15 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalModeH
   });
   let server: LocalServer | undefined;
   try {
-    source = await createSource(opts, policies, logger);
+    // The source exists before the pipeline; its commit gate drains the pipeline once assembled.
+    let pipeline: Pipeline | undefined;
+    const drained = (): Promise<void> => pipeline?.drain() ?? Promise.resolve();
+    source = await createSource(opts, policies, logger, drained);
     return await assemble(
       opts,
       { logger, policies, engine, store, terminal, runner, source },
       (s) => (server = s),
+      (p) => (pipeline = p),
     );
   } catch (err) {
     // Nothing half-started stays behind: probes detached, port closed, store flushed.
@@ -276,6 +296,7 @@ async function assemble(
   opts: LocalModeOptions,
   { logger, policies, engine, store, terminal, runner, source }: Parts,
   serverCreated: (s: LocalServer) => void,
+  pipelineCreated: (p: Pipeline) => void,
 ): Promise<LocalModeHandle> {
   let server: LocalServer | undefined;
   let sourceUp = false;
@@ -306,6 +327,7 @@ async function assemble(
   if (server) sinks.push(server.sink);
   if (opts.actionMode !== 'audit') sinks.push(runner);
   const pipeline = createPipeline({ engine, sinks, logger, ruleErrors });
+  pipelineCreated(pipeline);
 
   policies.onSwap(async ({ engine: next }) => {
     pipeline.setEngine(next);

@@ -6,6 +6,9 @@ import { styleText } from 'node:util';
 import type { ActionOutcome } from '../../contracts/actions.js';
 import type { RuntimeEvent } from '../../events/types.js';
 import type { Verdict } from '../../contracts/verdict.js';
+import { printable } from '../../util/terminal-text.js';
+
+export { printable } from '../../util/terminal-text.js';
 
 type Style = Parameters<typeof styleText>[0];
 
@@ -13,15 +16,6 @@ export interface TerminalSinkOptions {
   out?: NodeJS.WritableStream & { isTTY?: boolean };
   /** Force colors on/off; default: when `out` is a TTY and NO_COLOR is unset. */
   color?: boolean;
-}
-
-/** Strips control characters so a hostile path or argument cannot rewrite the terminal. */
-export function printable(s: string): string {
-  return s.replace(
-    // eslint-disable-next-line no-control-regex
-    /[\u0000-\u001f\u007f-\u009f]/g,
-    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
-  );
 }
 
 export class TerminalSink {
@@ -44,7 +38,7 @@ export class TerminalSink {
 
   format(v: Verdict): string {
     // HH:MM:SS(.mmm) of the event time as the tool gave it.
-    const time = /T(\d\d:\d\d:\d\d(?:\.\d{1,3})?)/.exec(v.time)?.[1] ?? v.time;
+    const time = /T(\d\d:\d\d:\d\d(?:\.\d{1,3})?)/.exec(v.time)?.[1] ?? printable(v.time);
     const mode =
       v.mode === 'Enforce' ? this.paint(['bold', 'red'], 'ENFORCE') : this.paint('yellow', 'AUDIT  ');
     const res = v.resource.namespace
@@ -54,9 +48,9 @@ export class TerminalSink {
     return [
       this.paint('gray', time),
       mode,
-      this.paint('bold', `${v.policy}/${v.rule}`),
+      this.paint('bold', printable(`${v.policy}/${v.rule}`)),
       this.paint('cyan', printable(res) + (v.container ? `[${printable(v.container)}]` : '')),
-      `${v.behavior}${pid}:`,
+      `${printable(v.behavior)}${pid}:`,
       printable(v.message),
     ].join(' ');
   }
@@ -65,7 +59,7 @@ export class TerminalSink {
   outcome(v: Verdict, o: ActionOutcome): void {
     const style: Style = o.outcome === 'succeeded' ? 'green' : o.outcome === 'failed' ? 'red' : 'gray';
     this.out.write(
-      `    ↳ ${o.action} ${this.paint(style, o.outcome)}${o.detail ? `: ${printable(o.detail)}` : ''} (${v.policy}/${v.rule})\n`,
+      `    ↳ ${o.action} ${this.paint(style, o.outcome)}${o.detail ? `: ${printable(o.detail)}` : ''} (${printable(`${v.policy}/${v.rule}`)})\n`,
     );
   }
 }

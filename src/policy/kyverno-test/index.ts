@@ -3,7 +3,8 @@
  * reports. `kind: Test` (cli.kyverno.io/v1alpha1) is Kyverno's CLI test; other kinds (the runtime
  * test files, `kind: RuntimeTest`) are handled by functions registered in `testKindHandlers`.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
+import { readPolicyFile } from '../read-file.js';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { runKyvernoTest, type CaseResult, type RunOptions, type TestReport } from './runner.js';
@@ -70,7 +71,7 @@ export async function runTestFiles(files: readonly string[], opts: RunOptions = 
     });
     let docs: unknown[];
     try {
-      docs = parseAllDocuments(await readFile(file, 'utf8')).map((d) => {
+      docs = parseAllDocuments(await readPolicyFile(file)).map((d) => {
         if (d.errors.length > 0) throw new Error(d.errors[0]!.message);
         return d.toJS() as unknown;
       });

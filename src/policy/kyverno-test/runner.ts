@@ -7,7 +7,7 @@
  * - strict: the expected result must actually be produced; "did not apply" passes only when `skip`
  *   was expected.
  */
-import { readFile } from 'node:fs/promises';
+import { readPolicyFile } from '../read-file.js';
 import { dirname, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { evaluatePolicy, type RuleResult } from '../../engine/validate/index.js';
@@ -54,7 +54,7 @@ type Raw = Record<string, unknown>;
 const isObj = (v: unknown): v is Raw => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 async function readYamlDocs(file: string): Promise<unknown[]> {
-  const text = await readFile(file, 'utf8');
+  const text = await readPolicyFile(file);
   return parseAllDocuments(text).flatMap((d) => (d.errors.length === 0 ? [d.toJS() as unknown] : []));
 }
 
@@ -153,7 +153,7 @@ export async function runKyvernoTest(
   for (const p of t.policies) {
     const path = resolve(base, p);
     try {
-      const r = loadPolicyText(await readFile(path, 'utf8'), path);
+      const r = loadPolicyText(await readPolicyFile(path), path);
       policies.push(...r.policies);
       validatingPolicies.push(...(r.validatingPolicies ?? []));
       policyErrors.push(...r.errors);

@@ -1,5 +1,6 @@
 /** EventSource over FileTailer: Tetragon's export file (or any JSON-lines file) → RuntimeEvents. */
 import type { Logger } from '../../observability/logger.js';
+import { fileTailResumes } from '../../observability/metrics.js';
 import { SourceCounters, decodeLine, type InputFormat } from '../records.js';
 import type { EmitFn, EventSource, SourceStats } from '../types.js';
 import { FileTailer, type TailerOptions } from './tailer.js';
@@ -24,33 +25,42 @@ export function createFileTailSource(options: FileTailSourceOptions): FileTailSo
   const log = options.logger;
   let emit: EmitFn | undefined;
 
-  const tailer = new FileTailer(options, {
-    async onLine(text, lineNo) {
-      if (counters.status === 'degraded') counters.status = 'running'; // reading again after an error
-      const out = decodeLine(text, format);
-      if (out.kind === 'skipped') {
-        counters.drop(out.reason);
-        log?.debug(
-          { path: options.path, line: lineNo, reason: out.reason, detail: out.detail },
-          'line skipped',
-        );
-        return;
-      }
-      counters.eventsIn += out.events.length;
-      for (const event of out.events) {
-        const wait = emit?.(event);
-        if (wait) await wait; // backpressure: stop reading until the queue has room
-      }
+  const tailer = new FileTailer(
+    {
+      ...options,
+      onResume: (outcome) => {
+        fileTailResumes.inc({ outcome });
+        options.onResume?.(outcome);
+      },
     },
-    onSkip(reason, lineNo, bytes) {
-      counters.drop(reason);
-      log?.warn({ path: options.path, line: lineNo, bytes, reason }, 'line skipped');
+    {
+      async onLine(text, lineNo) {
+        if (counters.status === 'degraded') counters.status = 'running'; // reading again after an error
+        const out = decodeLine(text, format);
+        if (out.kind === 'skipped') {
+          counters.drop(out.reason);
+          log?.debug(
+            { path: options.path, line: lineNo, reason: out.reason, detail: out.detail },
+            'line skipped',
+          );
+          return;
+        }
+        counters.eventsIn += out.events.length;
+        for (const event of out.events) {
+          const wait = emit?.(event);
+          if (wait) await wait; // backpressure: stop reading until the queue has room
+        }
+      },
+      onSkip(reason, lineNo, bytes) {
+        counters.drop(reason);
+        log?.warn({ path: options.path, line: lineNo, bytes, reason }, 'line skipped');
+      },
+      onError(err) {
+        counters.status = 'degraded';
+        counters.lastError = err instanceof Error ? err.message : String(err);
+      },
     },
-    onError(err) {
-      counters.status = 'degraded';
-      counters.lastError = err instanceof Error ? err.message : String(err);
-    },
-  });
+  );
 
   return {
     name,
@@ -69,5 +79,25 @@ export function createFileTailSource(options: FileTailSourceOptions): FileTailSo
     stats(): SourceStats {
       return counters.snapshot();
     },
+  };
+}
+
+/**
+ * A commit gate for the tail: resolves true once `drain` (the pipeline's "everything queued has been
+ * evaluated and written") resolves, false when it takes longer than `timeoutMs` (the save is skipped,
+ * never made early: a skipped save costs re-reading, a premature one could lose lines).
+ */
+export function drainGate(drain: () => Promise<void>, timeoutMs = 5_000): () => Promise<boolean> {
+  return async () => {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+      timer.unref();
+    });
+    try {
+      return await Promise.race([drain().then(() => true), timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
   };
 }

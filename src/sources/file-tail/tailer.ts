@@ -7,9 +7,11 @@
  * - Partial last line: held until its newline arrives (LineSplitter).
  * - Rotation: when the path's inode changes, the old file is read to its end first, then the new one
  *   from 0. Truncation (size < our offset): restart at 0.
- * - Resume: {dev, inode, offset} is persisted atomically after lines are handed over. On start, the
- *   same inode resumes at the offset; if the file rotated while we were down, the rotated file is
- *   found by inode in the same directory and finished first.
+ * - Resume: {dev, inode, offset, fingerprint of the first bytes} is persisted atomically after lines
+ *   are handed over (and, with `commitGate`, after the pipeline has evaluated them: at-least-once).
+ *   On start, the same inode with the same first bytes resumes at the offset; if the file rotated
+ *   while we were down, the rotated file is found by inode in the same directory and finished first.
+ *   A reused inode (different first bytes) is read from the start.
  * - Backpressure: `onLine` may return a promise; reading stops until it settles.
  */
 import { watch, type FSWatcher } from 'node:fs';
@@ -17,7 +19,14 @@ import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../../observability/logger.js';
 import { LineSplitter, type LinePiece } from '../lines.js';
-import { loadTailState, saveTailState } from './state.js';
+import {
+  HEAD_FINGERPRINT_BYTES,
+  headFingerprint,
+  loadTailState,
+  sameHead,
+  saveTailState,
+  type HeadFingerprint,
+} from './state.js';
 
 export interface TailerOptions {
   path: string;
@@ -34,8 +43,24 @@ export interface TailerOptions {
   /** Minimum time between state writes. Default 500 ms (always written on stop). */
   stateFlushMs?: number;
   readChunkBytes?: number;
+  /**
+   * Awaited before a position is persisted; false skips this save (tried again later). The agent
+   * passes "the pipeline has evaluated everything queued", so a saved offset never covers a line
+   * whose event could still be lost in the queue.
+   */
+  commitGate?: () => Promise<boolean>;
+  /** How a start resumed (for the resume metric and tests). */
+  onResume?: (outcome: TailResumeOutcome) => void;
   logger?: Logger;
 }
+
+/**
+ * resumed: same file, at the saved offset. rotated: the rotated file was finished first.
+ * rotated-missing: the saved file is gone, current read from 0. reused-inode: same inode, other
+ * content, read from 0. truncated: shrank below the offset, read from 0. fresh: no saved state.
+ */
+export type TailResumeOutcome =
+  'resumed' | 'rotated' | 'rotated-missing' | 'reused-inode' | 'truncated' | 'fresh';
 
 export interface TailerEvents {
   onLine(text: string, lineNo: number): void | Promise<void>;
@@ -54,6 +79,8 @@ interface OpenFile {
   /** Line number of the line starting at `committed`. */
   committedLineNo: number;
   splitter: LineSplitter;
+  /** Fingerprint of the first HEAD_FINGERPRINT_BYTES, once the file is that long (it never changes). */
+  head?: HeadFingerprint;
 }
 
 export class FileTailer {
@@ -168,20 +195,37 @@ export class FileTailer {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
+    const resumed = (outcome: TailResumeOutcome): void => this.opts.onResume?.(outcome);
     if (saved && saved.path === this.opts.path) {
       if (cur && saved.ino === cur.ino && saved.dev === cur.dev) {
         // Same file: resume, unless it shrank below our offset (truncated while we were down).
-        await this.openCurrent(
-          saved.offset <= cur.size ? saved.offset : 0,
-          saved.offset <= cur.size ? saved.lineNo : 1,
-        );
+        const fits = saved.offset <= cur.size;
+        await this.openCurrent(fits ? saved.offset : 0, fits ? saved.lineNo : 1);
+        const f = this.file;
+        if (f && fits && f.committed > 0 && !(await sameHead(f.fh, saved.head))) {
+          // The inode was reused by another file (or rewritten in place): its bytes are all new.
+          this.opts.logger?.warn(
+            { path: this.opts.path, inode: saved.ino },
+            'file at the saved inode has other content; reading it from the start',
+          );
+          f.readPos = f.committed = 0;
+          f.committedLineNo = 1;
+          f.splitter = new LineSplitter(this.maxLineBytes, 1);
+          resumed('reused-inode');
+          return;
+        }
+        resumed(fits ? 'resumed' : 'truncated');
         return;
       }
       // Rotated while we were down: finish the old file (found by inode) before the new one.
       const rotated = await this.findByInode(saved.dev, saved.ino);
-      if (rotated) {
+      const fh = rotated ? await open(rotated, 'r') : undefined;
+      if (fh && !(await sameHead(fh, saved.head))) {
+        await fh.close();
+        this.opts.logger?.warn({ rotated }, 'rotated file has other content than saved; not resuming it');
+        resumed('rotated-missing');
+      } else if (fh) {
         this.opts.logger?.info({ rotated, offset: saved.offset }, 'resuming rotated export file');
-        const fh = await open(rotated, 'r');
         const old: OpenFile = {
           fh,
           dev: saved.dev,
@@ -193,7 +237,9 @@ export class FileTailer {
         };
         await this.readToEnd(old);
         await this.finishFile(old);
+        resumed('rotated');
       } else {
+        resumed('rotated-missing');
         this.opts.logger?.warn(
           { path: this.opts.path, savedInode: saved.ino },
           'saved tail position refers to a file that no longer exists; reading the current file from the start',
@@ -202,6 +248,7 @@ export class FileTailer {
       await this.openCurrent(0, 1);
       return;
     }
+    resumed('fresh');
     const startAt = this.opts.startAt ?? 'end';
     await this.openCurrent(startAt === 'end' && cur ? cur.size : 0, 1);
   }
@@ -315,12 +362,17 @@ export class FileTailer {
     const now = performance.now();
     if (!force && now - this.lastSave < (this.opts.stateFlushMs ?? 500)) return;
     this.lastSave = now;
-    await saveTailState(this.opts.statePath, {
+    // Snapshot first: what the gate confirms is what was handed over before it was called.
+    const snapshot = {
       path: this.opts.path,
       dev: f.dev,
       ino: f.ino,
       offset: f.committed,
       lineNo: f.committedLineNo,
-    });
+      head: f.head ?? (await headFingerprint(f.fh, f.committed)),
+    };
+    if (snapshot.head.bytes === HEAD_FINGERPRINT_BYTES) f.head = snapshot.head;
+    if (this.opts.commitGate && !(await this.opts.commitGate())) return;
+    await saveTailState(this.opts.statePath, snapshot);
   }
 }
