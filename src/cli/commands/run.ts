@@ -23,6 +23,15 @@ import { packagePath } from '../../package-root.js';
 import { DEFAULT_SENSOR_ATTACH_TIMEOUT, parseAttachTimeout } from '../run/sensor-flags.js';
 import { parseRetentionAge, parseRowCap } from '../run/store-retention.js';
 import { DEFAULT_MAX_VIOLATIONS } from '../../reports/store/index.js';
+import {
+  DEFAULT_SOURCE_IDLE_TIMEOUT,
+  DEFAULT_SOURCE_REQUEST_TIMEOUT,
+  parseConnectionCap,
+  parseDurationMs,
+  parseSocketModeFlag,
+  parseSourceListen,
+} from '../run/source-flags.js';
+import { DEFAULT_MAX_CONNECTIONS } from '../../sources/listen.js';
 
 /** run's listen flags: loopback unless a host is given; a bare port is fine. */
 const parseLocalAddress = (value: string): { host: string; port: number } =>
@@ -53,7 +62,43 @@ export function register(program: Command): void {
         'input format for file/stdin/tcp sources (default: auto, tetragon for tetragon-file)',
       ).choices(['auto', ...SOURCE_FORMATS]),
     )
-    .option('--source-listen <host:port>', 'address of the http (default 127.0.0.1:2801) or tcp source')
+    .option(
+      '--source-listen <address>',
+      'address of the http (default 127.0.0.1:2801) or tcp source: host:port, or unix:/path for a unix socket',
+      parseSourceListen,
+    )
+    .option(
+      '--source-token-file <path>',
+      'file of tokens the http/tcp source accepts, one per line (HTTP: Authorization: Bearer <token>; TCP: the first line); re-read on change; required beyond loopback',
+    )
+    .option(
+      '--source-socket-mode <mode>',
+      'permissions of a unix: --source-listen socket (octal)',
+      parseSocketModeFlag,
+      0o600,
+    )
+    .option(
+      '--source-max-connections <n>',
+      'concurrent connections the http/tcp source accepts; more are refused and counted',
+      parseConnectionCap,
+      DEFAULT_MAX_CONNECTIONS,
+    )
+    .addOption(
+      new Option(
+        '--source-request-timeout <duration>',
+        'http source: time to receive a whole request (headers and body); tcp source: time to send the token line',
+      )
+        .argParser(parseDurationMs)
+        .default(parseDurationMs(DEFAULT_SOURCE_REQUEST_TIMEOUT), DEFAULT_SOURCE_REQUEST_TIMEOUT),
+    )
+    .addOption(
+      new Option(
+        '--source-idle-timeout <duration>',
+        'tcp source: close a connection that sends nothing for this long',
+      )
+        .argParser(parseDurationMs)
+        .default(parseDurationMs(DEFAULT_SOURCE_IDLE_TIMEOUT), DEFAULT_SOURCE_IDLE_TIMEOUT),
+    )
     .option(
       '--tetragon-target <target>',
       'Tetragon gRPC address for --source tetragon-grpc',
@@ -77,8 +122,12 @@ export function register(program: Command): void {
     )
     .option('--listen <host:port>', 'HTTP API and dashboard address ("off" to disable)', '127.0.0.1:8080')
     .option(
+      '--api-token-file <path>',
+      'file of bearer tokens accepted on /api and /metrics, one per line, re-read on change (required beyond loopback)',
+    )
+    .option(
       '--api-token <token>',
-      'bearer token required on /api and /metrics (env KYVERNO_RUNTIME_API_TOKEN; required beyond loopback)',
+      'bearer token required on /api and /metrics; visible in ps: prefer --api-token-file or env KYVERNO_RUNTIME_API_TOKEN',
     )
     .option('--no-install', 'never install bpftrace automatically (print the command instead)')
     .addOption(
@@ -134,6 +183,7 @@ export function register(program: Command): void {
           storeRetention: { maxViolations: opts.storeMaxViolations, maxAgeMs: opts.storeRetention },
           listen: opts.listen === 'off' ? undefined : parseLocalAddress(opts.listen),
           apiToken: opts.apiToken ?? process.env.KYVERNO_RUNTIME_API_TOKEN,
+          apiTokenFile: opts.apiTokenFile,
           install: opts.install,
           sensorAttachTimeoutMs: opts.sensorAttachTimeout,
           logLevel: opts.logLevel,
@@ -141,7 +191,14 @@ export function register(program: Command): void {
           actionMode: opts.mode,
           file: opts.file,
           format: opts.format,
-          sourceListen: opts.sourceListen ? parseLocalAddress(opts.sourceListen) : undefined,
+          sourceListen: opts.sourceListen,
+          sourceAuth: {
+            tokenFile: opts.sourceTokenFile,
+            socketMode: opts.sourceSocketMode,
+            maxConnections: opts.sourceMaxConnections,
+            requestTimeoutMs: opts.sourceRequestTimeout,
+            idleTimeoutMs: opts.sourceIdleTimeout,
+          },
           tetragonTarget: opts.tetragonTarget,
           say,
         });

@@ -26,6 +26,7 @@ import type { InputFormat } from '../../sources/records.js';
 import { BpftraceSensor, ensureSensorPrerequisites } from '../../sources/sensor/index.js';
 import { createTetragonGrpcSource } from '../../sources/tetragon-grpc/index.js';
 import type { EventSource } from '../../sources/types.js';
+import type { SourceAddress } from '../listen-address.js';
 import type { RuntimeEngine } from '../../engine/runtime/index.js';
 import { PolicySet } from './policy-set.js';
 import { TerminalSink } from './terminal.js';
@@ -53,6 +54,8 @@ export interface LocalModeOptions {
   /** undefined = no HTTP server. */
   listen?: { host: string; port: number };
   apiToken?: string;
+  /** File of API tokens (wins over apiToken). */
+  apiTokenFile?: string;
   install: boolean;
   /** How long the built-in sensor waits for bpftrace to attach (the sensor's default when absent). */
   sensorAttachTimeoutMs?: number;
@@ -63,8 +66,16 @@ export interface LocalModeOptions {
   /** For file/tetragon-file sources. */
   file?: string;
   format?: InputFormat;
-  /** For http/tcp sources. */
-  sourceListen?: { host: string; port: number };
+  /** For http/tcp sources: a TCP address or a unix socket. */
+  sourceListen?: SourceAddress;
+  /** Authentication and limits of the http/tcp sources (their defaults when absent). */
+  sourceAuth?: {
+    tokenFile?: string;
+    socketMode?: number;
+    maxConnections?: number;
+    requestTimeoutMs?: number;
+    idleTimeoutMs?: number;
+  };
   tetragonTarget?: string;
   /** Human-readable progress and errors (stderr). */
   say: (message: string) => void;
@@ -99,11 +110,36 @@ function jsonLogger(opts: LocalModeOptions): Logger {
   });
 }
 
+/** Where the http/tcp source listens and how senders authenticate. */
+function listenOptions(opts: LocalModeOptions): {
+  host?: string;
+  port?: number;
+  socketPath?: string;
+  socketMode?: number;
+  tokenFile?: string;
+} {
+  const l = opts.sourceListen;
+  const a = opts.sourceAuth ?? {};
+  return {
+    ...(l?.kind === 'tcp' && { host: l.host, port: l.port }),
+    ...(l?.kind === 'unix' && { socketPath: l.path }),
+    ...(a.socketMode !== undefined && { socketMode: a.socketMode }),
+    ...(a.tokenFile !== undefined && { tokenFile: a.tokenFile }),
+  };
+}
+
 async function createSource(
   opts: LocalModeOptions,
   policies: PolicySet,
   logger: Logger,
 ): Promise<EventSource> {
+  const a = opts.sourceAuth ?? {};
+  if (opts.source !== 'http' && opts.source !== 'tcp') {
+    if (opts.sourceListen || a.tokenFile !== undefined)
+      throw new Error(
+        `--source-listen and --source-token-file apply to --source http|tcp, not ${opts.source}`,
+      );
+  }
   switch (opts.source) {
     case 'sensor': {
       const host = await ensureSensorPrerequisites({ install: opts.install, announce: opts.say });
@@ -128,17 +164,32 @@ async function createSource(
     case 'stdin':
       return createStdinSource({ format: opts.format ?? 'auto', logger });
     case 'http':
-      return createHttpSource({ host: opts.sourceListen?.host, port: opts.sourceListen?.port, logger });
+      return createHttpSource({
+        ...listenOptions(opts),
+        ...(a.maxConnections !== undefined && { maxConnections: a.maxConnections }),
+        ...(a.requestTimeoutMs !== undefined && { requestTimeoutMs: a.requestTimeoutMs }),
+        logger,
+      });
     case 'tcp':
       return createTcpSource({
-        host: opts.sourceListen?.host,
-        port: opts.sourceListen?.port ?? 0,
+        ...listenOptions(opts),
+        port: opts.sourceListen?.kind === 'tcp' ? opts.sourceListen.port : 0,
         format: opts.format,
+        ...(a.maxConnections !== undefined && { maxConnections: a.maxConnections }),
+        ...(a.requestTimeoutMs !== undefined && { authTimeoutMs: a.requestTimeoutMs }),
+        ...(a.idleTimeoutMs !== undefined && { idleTimeoutMs: a.idleTimeoutMs }),
         logger,
       });
     case 'tetragon-grpc':
       return createTetragonGrpcSource({ target: opts.tetragonTarget, logger });
   }
+}
+
+/** The http and tcp sources: a listener with an address and an authentication. */
+function isListening(
+  s: EventSource,
+): s is EventSource & { endpoint(): string | undefined; authenticatedBy: readonly string[] } {
+  return 'endpoint' in s && typeof s.endpoint === 'function' && 'authenticatedBy' in s;
 }
 
 /** The JSON log of verdicts and action outcomes (one record each). */
@@ -236,7 +287,7 @@ async function assemble(
     server = await createLocalServer({
       store,
       listen: opts.listen,
-      auth: { token: opts.apiToken },
+      auth: opts.apiTokenFile !== undefined ? { tokenFile: opts.apiTokenFile } : { token: opts.apiToken },
       logger,
       policies: () => {
         return {
@@ -283,6 +334,10 @@ async function assemble(
     );
     for (const u of source.program?.unsupported ?? [])
       opts.say(`sensor: cannot watch ${u.behavior}: ${u.reason}`);
+  }
+  if (isListening(source)) {
+    const by = source.authenticatedBy.length > 0 ? source.authenticatedBy.join(' + ') : 'none (loopback)';
+    opts.say(`source: ${source.name} listening on ${source.endpoint() ?? '?'} (authentication: ${by})`);
   }
   if (server) opts.say(`api: ${server.url} (dashboard, /api/violations, /metrics)`);
   opts.say(`store: ${opts.db}`);
