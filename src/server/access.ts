@@ -29,11 +29,7 @@ export function isWildcardHost(host: string): boolean {
 }
 
 /** Throws when the API would listen beyond loopback without a token. */
-export function checkListenSafety(
-  host: string,
-  hasToken: boolean,
-  allowUnauthenticated: boolean,
-): void {
+export function checkListenSafety(host: string, hasToken: boolean, allowUnauthenticated: boolean): void {
   if (isLoopbackHost(host) || hasToken || allowUnauthenticated) return;
   throw new ServerConfigError(
     `refusing to serve the API on ${host} without authentication: give it a bearer token ` +

@@ -154,7 +154,7 @@ describe('HTTP receiver: bearer tokens from a file', () => {
     }
   });
 
-  it('refuses to start with a missing or empty token file, naming the file', async () => {
+  it('refuses to start with a missing or empty token file, naming the file', () => {
     assert.throws(
       () => createHttpSource({ port: 0, tokenFile: join(dir, 'nope') }),
       /cannot read token file/,

@@ -143,6 +143,7 @@ export function createTetragonGrpcSource(options: TetragonGrpcOptions = {}): Tet
       return { ok: false, detail: errorText(err) };
     }
   };
+  const serializeRequest = (value: object): Buffer => getEvents.requestSerialize(value);
   const initialMs = options.backoff?.initialMs ?? 250;
   const maxMs = options.backoff?.maxMs ?? 30_000;
   const resetAfterMs = options.backoff?.resetAfterMs ?? 10_000;
@@ -180,7 +181,7 @@ export function createTetragonGrpcSource(options: TetragonGrpcOptions = {}): Tet
         options.credentials ?? grpc.credentials.createInsecure(),
         channelOptions,
       );
-      call = client.makeServerStreamRequest(getEvents.path, getEvents.requestSerialize, deserialize, request);
+      call = client.makeServerStreamRequest(getEvents.path, serializeRequest, deserialize, request);
       subscriptions++;
       if (subscriptions > 1) sourceReconnects.inc({ source: counters.name });
       const since = performance.now();
