@@ -26,3 +26,25 @@ export function parseListenAddress(
   if (port > 65535) throw new Error(`port out of range in ${JSON.stringify(value)}: ${port}`);
   return { host: m[1] || m[2] || defaultHost, port };
 }
+
+/** An input's address: "unix:/path" (a unix socket) or a TCP address as `parseListenAddress` reads it. */
+export type SourceAddress = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
+
+export function parseSourceAddress(value: string, options: ListenAddressOptions): SourceAddress {
+  const v = value.trim();
+  if (v.startsWith('unix:')) {
+    // "unix:/run/x.sock" and gRPC's "unix:///run/x.sock" name the same file.
+    const path = v.slice('unix:'.length).replace(/^\/\/(?=\/)/, '');
+    if (!path.startsWith('/'))
+      throw new Error(`invalid address ${JSON.stringify(value)} (want unix:/absolute/path)`);
+    return { kind: 'unix', path };
+  }
+  return { kind: 'tcp', ...parseListenAddress(v, options) };
+}
+
+/** "0600" / "600" / "0o660" → 0o600 / 0o660; only permission bits, never setuid/sticky. */
+export function parseSocketMode(value: string): number {
+  const m = /^(?:0o?)?([0-7]{3})$/.exec(value.trim());
+  if (!m) throw new Error(`invalid socket mode ${JSON.stringify(value)} (want octal, e.g. 0600 or 0660)`);
+  return parseInt(m[1]!, 8);
+}

@@ -125,6 +125,27 @@ export const ingestBlockedWaiters = new Gauge({
   registers: [registry],
 });
 
+export const ingestConnections = new Gauge({
+  name: 'kyverno_runtime_ingest_connections',
+  help: 'Client connections currently open on a network event input (HTTP receiver, NDJSON TCP), by source.',
+  labelNames: ['source'] as const,
+  registers: [registry],
+});
+
+export const ingestConnectionsClosed = new Counter({
+  name: 'kyverno_runtime_ingest_connections_closed_total',
+  help: 'Connections a network event input refused or cut, by source and reason (too-many-connections, unauthorized, auth-timeout, request-timeout, idle-timeout, bad-request, shutdown).',
+  labelNames: ['source', 'reason'] as const,
+  registers: [registry],
+});
+
+export const sourceReconnects = new Counter({
+  name: 'kyverno_runtime_source_reconnects_total',
+  help: 'Re-subscriptions of a streaming input (Tetragon gRPC) after its stream ended or failed, by source.',
+  labelNames: ['source'] as const,
+  registers: [registry],
+});
+
 export const sinkErrors = new Counter({
   name: 'kyverno_runtime_sink_errors_total',
   help: 'Verdict sink writes that threw or rejected, by sink.',

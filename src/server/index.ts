@@ -10,7 +10,14 @@ import type { Verdict } from '../contracts/verdict.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { registry } from '../observability/metrics.js';
 import { CursorError, type ReportStore } from '../reports/store/index.js';
-import { bearerMatches, checkListenSafety, hostHeaderIsLoopback, isLoopbackHost } from './access.js';
+import {
+  checkListenSafety,
+  hostCheckFor,
+  isLoopbackHost,
+  staticTokens,
+  tokenFile,
+  type TokenSource,
+} from '../net/access.js';
 import { httpRequestsRejected } from './metrics.js';
 import { RateTracker } from './rates.js';
 import { BadRequest, registerApi } from './routes/api.js';
@@ -19,7 +26,7 @@ import { defaultUiDir, loadAssets } from './static.js';
 import type { LocalServerProviders } from './types.js';
 
 export type { LocalServerProviders } from './types.js';
-export { ServerConfigError, isLoopbackHost } from './access.js';
+export { ServerConfigError, isLoopbackHost } from '../net/access.js';
 export { SseHub } from './sse.js';
 export { toStreamVerdict, type StreamVerdict, type PoliciesResponse, type SourcesResponse } from './wire.js';
 
@@ -30,11 +37,17 @@ export interface LocalServerOptions extends LocalServerProviders {
   auth?: {
     /** Bearer token required on /api/* and /metrics (probes and the dashboard shell stay open). */
     token?: string;
+    /** File of accepted bearer tokens, one per line, re-read when it changes (instead of `token`). */
+    tokenFile?: string;
     /** Allow listening beyond loopback without a token. */
     allowUnauthenticated?: boolean;
   };
   /** Built dashboard assets. Default: dist/ui of this package. */
   uiDir?: string;
+  /** Concurrent connections (dashboard tabs, stream clients, scrapers). Default 256. */
+  maxConnections?: number;
+  /** On close, connections still open after this are destroyed. Default 2 s. */
+  shutdownGraceMs?: number;
   logger?: Logger;
   stream?: SseOptions;
 }
@@ -51,6 +64,7 @@ export interface LocalServer {
 }
 
 export const DEFAULT_LISTEN = { host: '127.0.0.1', port: 8080 } as const;
+export const DEFAULT_API_MAX_CONNECTIONS = 256;
 
 const SECURITY_HEADERS: Record<string, string> = {
   'x-content-type-options': 'nosniff',
@@ -67,10 +81,21 @@ function isProtected(url: string): boolean {
 export async function createLocalServer(options: LocalServerOptions): Promise<LocalServer> {
   const host = options.listen?.host ?? DEFAULT_LISTEN.host;
   const port = options.listen?.port ?? DEFAULT_LISTEN.port;
-  const token = options.auth?.token || undefined;
-  checkListenSafety(host, token, options.auth?.allowUnauthenticated ?? false);
+  const tokens: TokenSource | undefined =
+    options.auth?.tokenFile !== undefined
+      ? tokenFile(options.auth.tokenFile, {
+          onError: (err) =>
+            options.logger?.error(
+              { err: err.message },
+              'API token file re-read failed; keeping the previous tokens',
+            ),
+        })
+      : options.auth?.token
+        ? staticTokens([options.auth.token])
+        : undefined;
+  checkListenSafety(host, tokens !== undefined, options.auth?.allowUnauthenticated ?? false);
   // Without a token on loopback, the Host header is the only thing stopping DNS rebinding.
-  const checkHost = !token && isLoopbackHost(host);
+  const hostOk = !tokens && isLoopbackHost(host) ? hostCheckFor(host) : undefined;
 
   const loggerInstance: FastifyBaseLogger = options.logger ?? createLogger({ level: 'silent' });
   const app = Fastify({
@@ -79,8 +104,13 @@ export async function createLocalServer(options: LocalServerOptions): Promise<Lo
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 16 * 1024, // the API takes no bodies; anything bigger is abuse
     requestTimeout: 30_000,
+    keepAliveTimeout: 5000,
+    // Node checks request deadlines every 30 s by default; a trickling client would outlive them.
+    http: { requestTimeout: 30_000, headersTimeout: 30_000, connectionsCheckingInterval: 1000 },
     return503OnClosing: true,
   });
+  app.server.maxConnections = options.maxConnections ?? DEFAULT_API_MAX_CONNECTIONS;
+  app.server.on('drop', () => httpRequestsRejected.inc({ reason: 'too-many-connections' }));
   const hub = new SseHub(options.stream);
   const rates = new RateTracker();
   const assets = loadAssets(options.uiDir ?? defaultUiDir());
@@ -91,11 +121,11 @@ export async function createLocalServer(options: LocalServerOptions): Promise<Lo
   sampler.unref();
 
   app.addHook('onRequest', async (req, reply) => {
-    if (checkHost && !hostHeaderIsLoopback(req.headers.host)) {
+    if (hostOk && !hostOk(req.headers.host)) {
       httpRequestsRejected.inc({ reason: 'bad-host' });
       return reply.code(403).send({ error: { code: 'BAD_HOST', message: 'Host must be a loopback name' } });
     }
-    if (token && isProtected(req.url) && !bearerMatches(req.headers.authorization, token)) {
+    if (tokens && isProtected(req.url) && !tokens.authorizationOk(req.headers.authorization)) {
       httpRequestsRejected.inc({ reason: 'unauthorized' });
       return reply
         .code(401)
@@ -171,7 +201,16 @@ export async function createLocalServer(options: LocalServerOptions): Promise<Lo
     async close() {
       clearInterval(sampler);
       hub.close();
-      await app.close();
+      tokens?.close();
+      // app.close() waits for every open connection; a client that keeps one open (a stalled
+      // stream, a hung request) must not hold the shutdown, so after the grace they are cut.
+      const force = setTimeout(() => app.server.closeAllConnections(), options.shutdownGraceMs ?? 2000);
+      app.server.closeIdleConnections();
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(force);
+      }
     },
   };
 }

@@ -340,8 +340,8 @@ describe('run over a real socket: a forged RuntimeEvent posted to the ingest', {
     const handle = await startLocalMode({
       policies: [policies],
       source: 'http',
-      sourceListen: { host: '127.0.0.1', port: 0 },
-      sourceTokenFile: extra.tokenFile,
+      sourceListen: { kind: 'tcp', host: '127.0.0.1', port: 0 },
+      ...(extra.tokenFile !== undefined && { sourceAuth: { tokenFile: extra.tokenFile } }),
       sourceTrustedForKill: extra.trusted,
       nodeName: 'n',
       db: join(dir, `${name}.db`),
@@ -439,7 +439,7 @@ describe('trusting an input is refused at start unless it is authenticated', { s
         /--source-trusted-for-kill: the .* source cannot be trusted/,
       );
     }
-    assert.doesNotThrow(() => checkSourceTrust({ ...base, source: 'http', sourceTokenFile: '/x' }));
+    assert.doesNotThrow(() => checkSourceTrust({ ...base, source: 'http', sourceAuth: { tokenFile: '/x' } }));
     assert.doesNotThrow(() => checkSourceTrust({ ...base, source: 'sensor' }));
     assert.equal(killTrustProblem({ kind: 'tcp', flag: 'f', listen: 'unix:/run/x.sock' }), undefined);
   });

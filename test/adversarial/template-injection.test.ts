@@ -3,6 +3,7 @@
  * fragment or a pattern reference is substituted once and never evaluated. Each case replays what a
  * workload can do (name its binary, pass arguments) through the real engine and the action handlers.
  */
+import { WebhookDestinations } from '../../src/actions/webhook-destination.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -206,7 +207,12 @@ function actionContext(event: RuntimeEvent, recorded: Recorded[], verdict?: Part
     events: undefined,
     logger: undefined,
     variables: { request: { object: pod }, object: pod, event },
-    webhook: { allowInsecureHttp: true, namespace: 'kr' },
+    // The receiver below listens on loopback, which webhooks refuse unless it is allowed.
+    webhook: {
+      allowInsecureHttp: true,
+      namespace: 'kr',
+      destinations: new WebhookDestinations(['127.0.0.1']),
+    },
   };
 }
 

@@ -36,6 +36,7 @@ const RULES: LayerRules = {
       name: 'edges',
       units: [
         'src/observability/',
+        'src/net/',
         'src/host/',
         'src/sources/',
         'src/pipeline/',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseListenAddress } from '../../src/cli/listen-address.js';
+import { parseListenAddress, parseSocketMode, parseSourceAddress } from '../../src/cli/listen-address.js';
 
 const local = { defaultHost: '127.0.0.1', allowBarePort: true };
 const cluster = { defaultHost: '0.0.0.0', allowBarePort: false };
@@ -32,5 +32,24 @@ describe('listen-address flags', () => {
     assert.throws(() => parseListenAddress('99999', local), /port out of range/);
     for (const bad of ['', 'localhost', 'host:', 'host:http', '[::1]', 'my host:80', '[::1 ]:80'])
       assert.throws(() => parseListenAddress(bad, local), /invalid address/, bad);
+  });
+
+  it('--source-listen reads unix:/path (and gRPC-style unix:///path) as a socket, anything else as TCP', () => {
+    assert.deepEqual(parseSourceAddress('unix:/run/kr.sock', local), { kind: 'unix', path: '/run/kr.sock' });
+    assert.deepEqual(parseSourceAddress('unix:///run/kr.sock', local), {
+      kind: 'unix',
+      path: '/run/kr.sock',
+    });
+    assert.deepEqual(parseSourceAddress('2801', local), { kind: 'tcp', host: '127.0.0.1', port: 2801 });
+    for (const bad of ['unix:', 'unix:relative.sock'])
+      assert.throws(() => parseSourceAddress(bad, local), /unix:\/absolute\/path/, bad);
+  });
+
+  it('--source-socket-mode takes octal permission bits only', () => {
+    assert.equal(parseSocketMode('0600'), 0o600);
+    assert.equal(parseSocketMode('660'), 0o660);
+    assert.equal(parseSocketMode('0o640'), 0o640);
+    for (const bad of ['4755', '0800', 'rw', '06000', ''])
+      assert.throws(() => parseSocketMode(bad), /invalid socket mode/, bad);
   });
 });

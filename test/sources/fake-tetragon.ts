@@ -22,8 +22,11 @@ export interface FakeTetragon {
 export interface FakeTetragonOptions {
   /** grpc bind address: unix:///path or 127.0.0.1:0. */
   bind: string;
-  /** Export-JSON events to stream to every subscriber. */
-  events: Record<string, unknown>[];
+  /**
+   * Export-JSON events to stream to every subscriber. A Buffer is sent as is, as the bytes of one
+   * message (a message that does not decode, as a buggy or hostile agent would send).
+   */
+  events: (Record<string, unknown> | Buffer)[];
   /** Send `events` this many times (default 1). */
   repeat?: number;
   /** End the stream after sending (default false: keep it open like a real agent). */
@@ -33,16 +36,25 @@ export interface FakeTetragonOptions {
 export async function startFakeTetragon(o: FakeTetragonOptions): Promise<FakeTetragon> {
   const def = loadTetragonProto();
   const json = new TetragonJson(def);
-  const encoded = o.events.map((e) => json.toGrpc(e));
+  const encoded = o.events.map((e) => (Buffer.isBuffer(e) ? e : json.toGrpc(e)));
   const pkg = grpc.loadPackageDefinition(def) as unknown as {
     tetragon: { FineGuidanceSensors: { service: grpc.ServiceDefinition } };
+  };
+  const real = pkg.tetragon.FineGuidanceSensors.service;
+  const getEvents = real.GetEvents!;
+  const service: grpc.ServiceDefinition = {
+    ...real,
+    GetEvents: {
+      ...getEvents,
+      responseSerialize: (v: unknown) => (Buffer.isBuffer(v) ? v : getEvents.responseSerialize(v)),
+    },
   };
   const requests: Record<string, unknown>[] = [];
   const calls = new Set<grpc.ServerWritableStream<Record<string, unknown>, object>>();
   let written = 0;
   let blocked = 0;
   const server = new grpc.Server();
-  server.addService(pkg.tetragon.FineGuidanceSensors.service, {
+  server.addService(service, {
     GetEvents(call: grpc.ServerWritableStream<Record<string, unknown>, object>) {
       requests.push(call.request);
       calls.add(call);

@@ -181,7 +181,7 @@ describe('HTTP receiver limits and listen policy', () => {
       src.start(() => undefined),
       (err: unknown) => {
         assert.ok(err instanceof ListenPolicyError);
-        assert.match(err.message, /--allow-unauthenticated/);
+        assert.match(err.message, /--source-token-file/);
         return true;
       },
     );

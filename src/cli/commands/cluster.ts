@@ -5,13 +5,12 @@
  * the built-in bpftrace sensor. See docs/kubernetes.md.
  */
 import { Command, Option } from '@commander-js/extra-typings';
-import { readFileSync } from 'node:fs';
 import { killForVerdict } from '../../actions/kill.js';
 import { WebhookDestinations } from '../../actions/webhook-destination.js';
 import { printable } from '../../util/terminal-text.js';
 import { loadKubeConfig } from '../../k8s/config.js';
 import { ClusterAgent } from '../../app/cluster-agent.js';
-import { startHealthServer } from '../../k8s/health-server.js';
+import { closeHealthServer, startHealthServer } from '../../k8s/health-server.js';
 import { parseListenAddress } from '../listen-address.js';
 import { createLogger } from '../../observability/logger.js';
 import { createPipeline } from '../../pipeline/index.js';
@@ -152,7 +151,13 @@ export function register(program: Command): void {
     .option('--http <host:port>', 'receive Falco / Falcosidekick / RuntimeEvent HTTP on this address')
     .option(
       '--http-token-file <path>',
-      'file with the bearer token(s) the HTTP receiver accepts, one per line',
+      'file with the bearer token(s) the HTTP receiver accepts, one per line, re-read on change (required unless --http is on loopback)',
+    )
+    .option(
+      '--http-max-connections <n>',
+      'concurrent connections the HTTP receiver accepts; more are refused and counted',
+      num('--http-max-connections'),
+      256,
     )
     .option('--sensor', 'run the built-in bpftrace sensor (needs hostPID and BPF capabilities)', false)
     .option(
@@ -268,14 +273,13 @@ export function register(program: Command): void {
       }
       if (opts.http !== undefined) {
         const { host, port } = parseBindAddress(opts.http);
-        const tokens =
-          opts.httpTokenFile !== undefined
-            ? readFileSync(opts.httpTokenFile, 'utf8')
-                .split('\n')
-                .map((t) => t.trim())
-                .filter((t) => t !== '')
-            : undefined;
-        const s = createHttpSource({ host, port, authTokens: tokens, logger });
+        const s = createHttpSource({
+          host,
+          port,
+          ...(opts.httpTokenFile !== undefined && { tokenFile: opts.httpTokenFile }),
+          maxConnections: Math.max(1, Math.floor(opts.httpMaxConnections)),
+          logger,
+        });
         sources.push(s);
         if (trusted.has('http')) trustedInputs.add(s);
       }
@@ -304,7 +308,7 @@ export function register(program: Command): void {
         await Promise.allSettled(sources.map((s) => s.stop()));
         await pipeline.stop();
         await agent.stop();
-        for (const s of servers) s.close();
+        await Promise.all(servers.map((s) => closeHealthServer(s)));
         process.exit(0);
       };
       process.once('SIGTERM', () => void shutdown());

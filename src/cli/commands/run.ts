@@ -27,6 +27,15 @@ import { parseRetentionAge, parseRowCap } from '../run/store-retention.js';
 import { parseLogFiles, parseLogSize } from '../run/log-flags.js';
 import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_MAX_FILES } from '../../observability/logger.js';
 import { DEFAULT_MAX_VIOLATIONS } from '../../reports/store/index.js';
+import {
+  DEFAULT_SOURCE_IDLE_TIMEOUT,
+  DEFAULT_SOURCE_REQUEST_TIMEOUT,
+  parseConnectionCap,
+  parseDurationMs,
+  parseSocketModeFlag,
+  parseSourceListen,
+} from '../run/source-flags.js';
+import { DEFAULT_MAX_CONNECTIONS } from '../../sources/listen.js';
 
 /** run's listen flags: loopback unless a host is given; a bare port is fine. */
 const parseLocalAddress = (value: string): { host: string; port: number } =>
@@ -61,10 +70,42 @@ export function register(program: Command): void {
       '--tail-state <path>',
       `where the file source saves its position ("off" = start at the end every time; default: ${TAIL_STATE_FILE} next to --db)`,
     )
-    .option('--source-listen <host:port>', 'address of the http (default 127.0.0.1:2801) or tcp source')
+    .option(
+      '--source-listen <address>',
+      'address of the http (default 127.0.0.1:2801) or tcp source: host:port, or unix:/path for a unix socket',
+      parseSourceListen,
+    )
     .option(
       '--source-token-file <path>',
-      'file of tokens (one per line) the http source requires as a bearer token',
+      'file of tokens the http/tcp source accepts, one per line (HTTP: Authorization: Bearer <token>; TCP: the first line); re-read on change; required beyond loopback',
+    )
+    .option(
+      '--source-socket-mode <mode>',
+      'permissions of a unix: --source-listen socket (octal)',
+      parseSocketModeFlag,
+      0o600,
+    )
+    .option(
+      '--source-max-connections <n>',
+      'concurrent connections the http/tcp source accepts; more are refused and counted',
+      parseConnectionCap,
+      DEFAULT_MAX_CONNECTIONS,
+    )
+    .addOption(
+      new Option(
+        '--source-request-timeout <duration>',
+        'http source: time to receive a whole request (headers and body); tcp source: time to send the token line',
+      )
+        .argParser(parseDurationMs)
+        .default(parseDurationMs(DEFAULT_SOURCE_REQUEST_TIMEOUT), DEFAULT_SOURCE_REQUEST_TIMEOUT),
+    )
+    .addOption(
+      new Option(
+        '--source-idle-timeout <duration>',
+        'tcp source: close a connection that sends nothing for this long',
+      )
+        .argParser(parseDurationMs)
+        .default(parseDurationMs(DEFAULT_SOURCE_IDLE_TIMEOUT), DEFAULT_SOURCE_IDLE_TIMEOUT),
     )
     .option(
       '--source-trusted-for-kill',
@@ -95,8 +136,12 @@ export function register(program: Command): void {
     )
     .option('--listen <host:port>', 'HTTP API and dashboard address ("off" to disable)', '127.0.0.1:8080')
     .option(
+      '--api-token-file <path>',
+      'file of bearer tokens accepted on /api and /metrics, one per line, re-read on change (required beyond loopback)',
+    )
+    .option(
       '--api-token <token>',
-      'bearer token required on /api and /metrics (env KYVERNO_RUNTIME_API_TOKEN; required beyond loopback)',
+      'bearer token required on /api and /metrics; visible in ps: prefer --api-token-file or env KYVERNO_RUNTIME_API_TOKEN',
     )
     .option('--no-install', 'never install bpftrace automatically (print the command instead)')
     .addOption(
@@ -165,6 +210,7 @@ export function register(program: Command): void {
           storeRetention: { maxViolations: opts.storeMaxViolations, maxAgeMs: opts.storeRetention },
           listen: opts.listen === 'off' ? undefined : parseLocalAddress(opts.listen),
           apiToken: opts.apiToken ?? process.env.KYVERNO_RUNTIME_API_TOKEN,
+          apiTokenFile: opts.apiTokenFile,
           install: opts.install,
           sensorAttachTimeoutMs: opts.sensorAttachTimeout,
           logLevel: opts.logLevel,
@@ -177,8 +223,14 @@ export function register(program: Command): void {
               ? undefined
               : resolve(opts.tailState ?? join(dirname(db), TAIL_STATE_FILE)),
           format: opts.format,
-          sourceListen: opts.sourceListen ? parseLocalAddress(opts.sourceListen) : undefined,
-          sourceTokenFile: opts.sourceTokenFile,
+          sourceListen: opts.sourceListen,
+          sourceAuth: {
+            tokenFile: opts.sourceTokenFile,
+            socketMode: opts.sourceSocketMode,
+            maxConnections: opts.sourceMaxConnections,
+            requestTimeoutMs: opts.sourceRequestTimeout,
+            idleTimeoutMs: opts.sourceIdleTimeout,
+          },
           sourceTrustedForKill: opts.sourceTrustedForKill,
           tetragonTarget: opts.tetragonTarget,
           say,

@@ -4,7 +4,6 @@
  * flushes, detaches the sensor's probes and closes everything, in that order.
  */
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
 import { LocalActionRunner } from '../../actions/local-runner.js';
 import type { RuntimeEvent } from '../../events/types.js';
 import type { Verdict } from '../../contracts/verdict.js';
@@ -26,6 +25,7 @@ import { BpftraceSensor, ensureSensorPrerequisites } from '../../sources/sensor/
 import { createTetragonGrpcSource } from '../../sources/tetragon-grpc/index.js';
 import type { EventSource } from '../../sources/types.js';
 import { killTrustProblem, SourceTrustError } from '../../sources/trust.js';
+import type { SourceAddress } from '../listen-address.js';
 import type { RuntimeEngine } from '../../engine/runtime/index.js';
 import { PolicySet } from './policy-set.js';
 import { TerminalSink } from './terminal.js';
@@ -53,6 +53,8 @@ export interface LocalModeOptions {
   /** undefined = no HTTP server. */
   listen?: { host: string; port: number };
   apiToken?: string;
+  /** File of API tokens (wins over apiToken). */
+  apiTokenFile?: string;
   install: boolean;
   /** How long the built-in sensor waits for bpftrace to attach (the sensor's default when absent). */
   sensorAttachTimeoutMs?: number;
@@ -67,10 +69,16 @@ export interface LocalModeOptions {
   /** Where the file tail persists its position; undefined = not persisted (every start at the end). */
   tailState?: string;
   format?: InputFormat;
-  /** For http/tcp sources. */
-  sourceListen?: { host: string; port: number };
-  /** For http/tcp sources: file of accepted tokens, one per line (--source-token-file). */
-  sourceTokenFile?: string;
+  /** For http/tcp sources: a TCP address or a unix socket. */
+  sourceListen?: SourceAddress;
+  /** Authentication and limits of the http/tcp sources (their defaults when absent). */
+  sourceAuth?: {
+    tokenFile?: string;
+    socketMode?: number;
+    maxConnections?: number;
+    requestTimeoutMs?: number;
+    idleTimeoutMs?: number;
+  };
   /**
    * Let `kill` act on this source's events (--source-trusted-for-kill). Refused at start unless the
    * source is authenticated (see src/sources/trust.ts). The built-in sensor is trusted regardless.
@@ -117,12 +125,37 @@ function jsonLogger(opts: LocalModeOptions): Logger {
   });
 }
 
+/** Where the http/tcp source listens and how senders authenticate. */
+function listenOptions(opts: LocalModeOptions): {
+  host?: string;
+  port?: number;
+  socketPath?: string;
+  socketMode?: number;
+  tokenFile?: string;
+} {
+  const l = opts.sourceListen;
+  const a = opts.sourceAuth ?? {};
+  return {
+    ...(l?.kind === 'tcp' && { host: l.host, port: l.port }),
+    ...(l?.kind === 'unix' && { socketPath: l.path }),
+    ...(a.socketMode !== undefined && { socketMode: a.socketMode }),
+    ...(a.tokenFile !== undefined && { tokenFile: a.tokenFile }),
+  };
+}
+
 async function createSource(
   opts: LocalModeOptions,
   policies: PolicySet,
   logger: Logger,
   drained: () => Promise<void>,
 ): Promise<EventSource> {
+  const a = opts.sourceAuth ?? {};
+  if (opts.source !== 'http' && opts.source !== 'tcp') {
+    if (opts.sourceListen || a.tokenFile !== undefined)
+      throw new Error(
+        `--source-listen and --source-token-file apply to --source http|tcp, not ${opts.source}`,
+      );
+  }
   switch (opts.source) {
     case 'sensor': {
       const host = await ensureSensorPrerequisites({ install: opts.install, announce: opts.say });
@@ -153,19 +186,19 @@ async function createSource(
       return createStdinSource({ format: opts.format ?? 'auto', logger });
     case 'http':
       return createHttpSource({
-        host: opts.sourceListen?.host,
-        port: opts.sourceListen?.port,
-        ...(opts.sourceTokenFile !== undefined && { authTokens: readTokens(opts.sourceTokenFile) }),
+        ...listenOptions(opts),
+        ...(a.maxConnections !== undefined && { maxConnections: a.maxConnections }),
+        ...(a.requestTimeoutMs !== undefined && { requestTimeoutMs: a.requestTimeoutMs }),
         logger,
       });
     case 'tcp':
-      // The NDJSON TCP reader has no first-line token in this build: never accept a token it would ignore.
-      if (opts.sourceTokenFile !== undefined)
-        throw new Error('--source-token-file is not supported by --source tcp in this build');
       return createTcpSource({
-        host: opts.sourceListen?.host,
-        port: opts.sourceListen?.port ?? 0,
+        ...listenOptions(opts),
+        port: opts.sourceListen?.kind === 'tcp' ? opts.sourceListen.port : 0,
         format: opts.format,
+        ...(a.maxConnections !== undefined && { maxConnections: a.maxConnections }),
+        ...(a.requestTimeoutMs !== undefined && { authTimeoutMs: a.requestTimeoutMs }),
+        ...(a.idleTimeoutMs !== undefined && { idleTimeoutMs: a.idleTimeoutMs }),
         logger,
       });
     case 'tetragon-grpc':
@@ -173,19 +206,9 @@ async function createSource(
   }
 }
 
-function readTokens(path: string): string[] {
-  const tokens = readFileSync(path, 'utf8')
-    .split('\n')
-    .map((t) => t.trim())
-    .filter((t) => t !== '');
-  if (tokens.length === 0) throw new Error(`--source-token-file ${path} holds no token`);
-  return tokens;
-}
-
 /** The `unix:<path>` form of the listen address, when the source listens on a unix socket. */
-function unixListen(listen: LocalModeOptions['sourceListen']): string | undefined {
-  const path = (listen as { path?: unknown } | undefined)?.path;
-  return typeof path === 'string' ? `unix:${path}` : undefined;
+function unixListen(listen: SourceAddress | undefined): string | undefined {
+  return listen?.kind === 'unix' ? `unix:${listen.path}` : undefined;
 }
 
 /** Refuses --source-trusted-for-kill on an input that does not authenticate its senders. */
@@ -197,9 +220,16 @@ export function checkSourceTrust(opts: LocalModeOptions): void {
     file: opts.file,
     tetragonTarget: opts.tetragonTarget,
     listen: unixListen(opts.sourceListen),
-    tokenFile: opts.sourceTokenFile,
+    tokenFile: opts.sourceAuth?.tokenFile,
   });
   if (problem !== undefined) throw new SourceTrustError(problem);
+}
+
+/** The http and tcp sources: a listener with an address and an authentication. */
+function isListening(
+  s: EventSource,
+): s is EventSource & { endpoint(): string | undefined; authenticatedBy: readonly string[] } {
+  return 'endpoint' in s && typeof s.endpoint === 'function' && 'authenticatedBy' in s;
 }
 
 /** The JSON log of verdicts and action outcomes (one record each). */
@@ -306,7 +336,7 @@ async function assemble(
     server = await createLocalServer({
       store,
       listen: opts.listen,
-      auth: { token: opts.apiToken },
+      auth: opts.apiTokenFile !== undefined ? { tokenFile: opts.apiTokenFile } : { token: opts.apiToken },
       logger,
       policies: () => {
         return {
@@ -355,6 +385,10 @@ async function assemble(
     );
     for (const u of source.program?.unsupported ?? [])
       opts.say(`sensor: cannot watch ${u.behavior}: ${u.reason}`);
+  }
+  if (isListening(source)) {
+    const by = source.authenticatedBy.length > 0 ? source.authenticatedBy.join(' + ') : 'none (loopback)';
+    opts.say(`source: ${source.name} listening on ${source.endpoint() ?? '?'} (authentication: ${by})`);
   }
   if (server) opts.say(`api: ${server.url} (dashboard, /api/violations, /metrics)`);
   opts.say(`store: ${opts.db}`);

@@ -5,12 +5,13 @@
  * happens on the request path. When the queue is full the events are dropped and counted
  * ("queue-full"): an HTTP client cannot be made to wait without stalling Falco.
  *
- * Security: bearer token (constant-time) and/or mTLS; refuses to listen beyond loopback without
- * either unless `allowUnauthenticated` (logged as a warning). Body size and a global rate limit
- * bound the work one client can cause.
+ * Security: bearer token (constant-time, from a file re-read on change) and/or mTLS, or a unix
+ * socket created owner-only; refuses to listen beyond loopback without one of them unless
+ * `allowUnauthenticated` (logged as a warning). A Host check stops DNS rebinding on loopback. Body
+ * size, a whole-request deadline, an idle keep-alive timeout, a connection cap and a global rate
+ * limit bound the work and the sockets one client can hold.
  */
 import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import { createGunzip, createInflate } from 'node:zlib';
 import Fastify, {
@@ -22,7 +23,21 @@ import Fastify, {
 import type { Logger } from '../../observability/logger.js';
 import { SourceCounters, READER_DROP_REASONS, type InputFormat } from '../records.js';
 import type { EmitFn, EventSource, SourceStats } from '../types.js';
-import { ListenPolicyError, isLoopbackHost, makeBearerCheck } from './auth.js';
+import {
+  ListenPolicyError,
+  hostCheckFor,
+  isLoopbackHost,
+  staticTokens,
+  tokenFile,
+  type TokenSource,
+} from '../../net/access.js';
+import {
+  ConnectionGuard,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_SHUTDOWN_GRACE_MS,
+  listenOn,
+  type ListenTarget,
+} from '../listen.js';
 import {
   CLOUDEVENT_BATCH_TYPE,
   CLOUDEVENT_TYPE,
@@ -50,15 +65,32 @@ export interface HttpSourceOptions {
   host?: string;
   /** Default 2801 (Falcosidekick's port, so Falco configs can point here unchanged). 0 = any free port. */
   port?: number;
+  /**
+   * Listen on this unix socket instead of host:port (created with `socketMode`, default 0600: only
+   * the owner may connect, so the socket's permissions are the authentication).
+   */
+  socketPath?: string;
+  socketMode?: number;
   /** Accepted bearer tokens (any of them). */
   authTokens?: string[];
+  /** File of accepted bearer tokens, one per line, re-read when it changes (never in `ps`). */
+  tokenFile?: string;
   tls?: HttpTlsOptions;
   /** Allow listening beyond loopback without token or mTLS. Logged as a warning. */
   allowUnauthenticated?: boolean;
   /** Largest accepted body. Default 1 MiB. */
   bodyLimitBytes?: number;
-  /** Time allowed to receive a whole request (slow-body clients are cut off). Default 10 s. */
+  /**
+   * Time allowed to receive a whole request, headers and body, from its first byte (a client
+   * trickling its body is cut off). Default 10 s.
+   */
   requestTimeoutMs?: number;
+  /** An idle keep-alive connection is closed after this. Default 5 s. */
+  keepAliveTimeoutMs?: number;
+  /** Concurrent connections; further ones are closed at once and counted. Default 256. */
+  maxConnections?: number;
+  /** On stop, connections still open after this are destroyed. Default 2 s. */
+  shutdownGraceMs?: number;
   /** Global request budget; false disables. Default 5000 req/s, burst 10000. */
   rateLimit?: { ratePerSecond: number; burst: number } | false;
   logger?: Logger;
@@ -67,8 +99,12 @@ export interface HttpSourceOptions {
 export interface HttpSource extends EventSource {
   /** The fastify instance (tests use `inject`). Routes exist right after creation. */
   readonly app: FastifyInstance;
-  /** Bound address once started. */
+  /** Bound TCP address once started (undefined on a unix socket). */
   address(): { host: string; port: number } | undefined;
+  /** "127.0.0.1:2801" or "unix:/path", once started. */
+  endpoint(): string | undefined;
+  /** What authenticates a sender: empty when anyone who can reach the address may send. */
+  readonly authenticatedBy: readonly ('token' | 'mtls' | 'unix-socket')[];
 }
 
 /** Paths and the format each one forces ("auto" detects per record). */
@@ -91,9 +127,44 @@ export function createHttpSource(options: HttpSourceOptions = {}): HttpSource {
   const port = options.port ?? 2801;
   const log = options.logger;
   const counters = new SourceCounters(name, 'http');
-  const tokens = (options.authTokens ?? []).filter((t) => t.length > 0);
-  const bearerOk = tokens.length > 0 ? makeBearerCheck(tokens) : undefined;
+  const target: ListenTarget =
+    options.socketPath !== undefined
+      ? {
+          kind: 'unix',
+          path: options.socketPath,
+          ...(options.socketMode !== undefined && { mode: options.socketMode }),
+        }
+      : { kind: 'tcp', host, port };
+  const tokens: TokenSource | undefined =
+    options.tokenFile !== undefined
+      ? tokenFile(options.tokenFile, {
+          onReload: (n) => log?.info({ tokens: n }, 'HTTP receiver: token file re-read'),
+          onError: (err) =>
+            log?.error(
+              { err: err.message },
+              'HTTP receiver: token file re-read failed; keeping the previous tokens',
+            ),
+        })
+      : (options.authTokens ?? []).some((t) => t.length > 0)
+        ? staticTokens(options.authTokens ?? [])
+        : undefined;
   const requestCert = options.tls ? (options.tls.requestCert ?? options.tls.ca !== undefined) : false;
+  const authenticatedBy: ('token' | 'mtls' | 'unix-socket')[] = [];
+  if (tokens) authenticatedBy.push('token');
+  if (requestCert) authenticatedBy.push('mtls');
+  if (target.kind === 'unix') authenticatedBy.push('unix-socket');
+  // Browsers cannot reach a unix socket, so only TCP listeners need the DNS-rebinding guard.
+  const hostOk = target.kind === 'tcp' ? hostCheckFor(host) : undefined;
+  const requestTimeout = options.requestTimeoutMs ?? 10_000;
+  const keepAliveTimeout = options.keepAliveTimeoutMs ?? 5000;
+  // Node checks request deadlines on a timer (default every 30 s, which let a trickled body live
+  // far past the deadline); checking a few times per deadline keeps the overshoot small.
+  const deadlineChecks = {
+    requestTimeout,
+    headersTimeout: requestTimeout,
+    keepAliveTimeout,
+    connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(requestTimeout / 4))),
+  };
   const bucket =
     options.rateLimit === false
       ? undefined
@@ -103,10 +174,12 @@ export function createHttpSource(options: HttpSourceOptions = {}): HttpSource {
   const app = Fastify({
     logger: false,
     bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
-    requestTimeout: options.requestTimeoutMs ?? 10_000,
+    requestTimeout,
+    keepAliveTimeout,
     ...(options.tls
       ? {
           https: {
+            ...deadlineChecks,
             key: pem(options.tls.key),
             cert: pem(options.tls.cert),
             ...(options.tls.ca ? { ca: pem(options.tls.ca) } : {}),
@@ -114,8 +187,17 @@ export function createHttpSource(options: HttpSourceOptions = {}): HttpSource {
             rejectUnauthorized: requestCert,
           },
         }
-      : {}),
+      : { http: deadlineChecks }),
   }) as unknown as FastifyInstance;
+  const guard = new ConnectionGuard(app.server, {
+    source: name,
+    maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    onRefused: () => counters.drop('too-many-connections'),
+  });
+  // fastify answers these (408/400) and closes the socket; we count them.
+  app.server.on('clientError', (err: NodeJS.ErrnoException) => {
+    guard.closed(err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request-timeout' : 'bad-request');
+  });
 
   // Bodies arrive as strings and are parsed once, by us, so errors carry positions and batches can be
   // partially accepted.
@@ -129,8 +211,16 @@ export function createHttpSource(options: HttpSourceOptions = {}): HttpSource {
   );
 
   app.addHook('onRequest', async (req, reply) => {
+    if (hostOk && !hostOk(req.headers.host)) {
+      counters.drop('bad-host');
+      await reply.code(403).send({
+        error: 'bad-host',
+        message: 'the Host header must name a loopback address or the address this receiver listens on',
+      });
+      return reply;
+    }
     if (req.method !== 'POST') return;
-    if (bearerOk && !bearerOk(req.headers.authorization)) {
+    if (tokens && !tokens.authorizationOk(req.headers.authorization)) {
       counters.drop(READER_DROP_REASONS.unauthorized);
       await reply
         .code(401)
@@ -251,15 +341,17 @@ export function createHttpSource(options: HttpSourceOptions = {}): HttpSource {
   app.get('/healthz', (_req, reply) => reply.send({ status: counters.status }));
 
   let bound: { host: string; port: number } | undefined;
+  let shown: string | undefined;
 
   return {
     name,
     canWait: false,
     app,
     address: () => bound,
+    endpoint: () => shown,
+    authenticatedBy,
     async start(emitFn) {
-      const authenticated = bearerOk !== undefined || requestCert;
-      if (!isLoopbackHost(host) && !authenticated) {
+      if (target.kind === 'tcp' && !isLoopbackHost(host) && authenticatedBy.length === 0) {
         if (!options.allowUnauthenticated) {
           counters.status = 'failed';
           counters.lastError = 'unauthenticated listen refused';
@@ -267,22 +359,28 @@ export function createHttpSource(options: HttpSourceOptions = {}): HttpSource {
         }
         log?.warn(
           { host, port },
-          'HTTP receiver listens beyond loopback WITHOUT authentication (--allow-unauthenticated): anyone who can reach it can inject events',
+          'HTTP receiver listens beyond loopback WITHOUT authentication (allowUnauthenticated): anyone who can reach it can inject events',
         );
       }
       emit = emitFn;
-      await app.listen({ host, port });
-      const addr = app.server.address() as AddressInfo;
-      bound = { host: addr.address, port: addr.port };
+      await app.ready();
+      shown = await listenOn(app.server, target);
+      const addr = app.server.address();
+      if (addr !== null && typeof addr === 'object') bound = { host: addr.address, port: addr.port };
       counters.status = 'running';
       log?.info(
-        { ...bound, tls: options.tls !== undefined, mtls: requestCert, token: bearerOk !== undefined },
+        { address: shown, tls: options.tls !== undefined, authenticatedBy },
         'HTTP receiver listening',
       );
     },
     async stop() {
       counters.status = 'stopped';
+      // Idle keep-alive connections go at once; requests in flight get the grace period.
+      await guard.close(options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS, () =>
+        app.server.closeIdleConnections(),
+      );
       await app.close();
+      tokens?.close();
       emit = undefined;
     },
     stats(): SourceStats {

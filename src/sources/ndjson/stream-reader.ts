@@ -16,6 +16,8 @@ export interface StreamReadOptions {
   logger?: Logger;
   /** Label for logs (e.g. "stdin", "tcp 127.0.0.1:5555"). */
   origin: string;
+  /** Bytes already read from the stream (after a TCP token line), handled before the stream. */
+  prefix?: Buffer;
 }
 
 export async function readNdjsonStream(
@@ -49,6 +51,7 @@ export async function readNdjsonStream(
       if (wait) await wait;
     }
   };
+  if (opts.prefix) for (const p of splitter.feed(opts.prefix)) await handle(p);
   for await (const chunk of stream) {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
     for (const p of splitter.feed(buf)) await handle(p);

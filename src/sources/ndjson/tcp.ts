@@ -1,15 +1,31 @@
 /**
- * NDJSON over TCP: each connection is an independent stream of lines. TCP carries its own flow
- * control, so this input waits (canWait) instead of dropping: a full queue pauses reading and the
- * sender's socket buffer fills. There is no per-connection authentication in plain NDJSON, so the
- * same rule as HTTP applies: beyond loopback only with `allowUnauthenticated` (use HTTP with a
- * bearer token or mTLS for remote senders).
+ * NDJSON over TCP (or a unix socket): each connection is an independent stream of lines. TCP carries
+ * its own flow control, so this input waits (canWait) instead of dropping: a full queue pauses
+ * reading and the sender's socket buffer fills.
+ *
+ * Authentication: with tokens configured, the first line of every connection must be one of them
+ * (the raw token, no JSON), sent within `authTimeoutMs`; otherwise the connection gets
+ * "ERR unauthorized" and is closed, counted. A unix socket is created owner-only (0600). Beyond
+ * loopback, a token is required unless `allowUnauthenticated`.
  */
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../../observability/logger.js';
-import { ListenPolicyError, isLoopbackHost } from '../http/auth.js';
+import {
+  ListenPolicyError,
+  isLoopbackHost,
+  staticTokens,
+  tokenFile,
+  type TokenSource,
+} from '../../net/access.js';
+import {
+  ConnectionGuard,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_SHUTDOWN_GRACE_MS,
+  listenOn,
+  type ListenTarget,
+} from '../listen.js';
 import { SourceCounters, type InputFormat } from '../records.js';
-import type { EventSource, SourceStats } from '../types.js';
+import type { EmitFn, EventSource, SourceStats } from '../types.js';
 import { readNdjsonStream } from './stream-reader.js';
 
 export interface TcpSourceOptions {
@@ -18,86 +34,216 @@ export interface TcpSourceOptions {
   host?: string;
   /** 0 = any free port. */
   port: number;
+  /** Listen on this unix socket instead (created with `socketMode`, default 0600). */
+  socketPath?: string;
+  socketMode?: number;
   format?: InputFormat;
+  /** Longest line; longer ones are skipped unbuffered and counted "too-large". Default 1 MiB. */
   maxLineBytes?: number;
-  /** Default 64. Further connections are refused and counted ("too-many-connections"). */
+  /** Default 256. Further connections are refused and counted ("too-many-connections"). */
   maxConnections?: number;
+  /** Accepted tokens: the first line of each connection must be one of them. */
+  authTokens?: string[];
+  /** File of accepted tokens, one per line, re-read when it changes. */
+  tokenFile?: string;
+  /** Time a connection has to send its token line. Default 10 s. */
+  authTimeoutMs?: number;
+  /**
+   * A connection that sends nothing for this long is closed (counted "idle-timeout"); a connection
+   * held back by backpressure is not idle. Default 5 min.
+   */
+  idleTimeoutMs?: number;
+  /** On stop, connections still open after this are destroyed. Default 2 s. */
+  shutdownGraceMs?: number;
   allowUnauthenticated?: boolean;
   logger?: Logger;
 }
 
 export interface TcpSource extends EventSource {
+  /** Bound TCP address once started (undefined on a unix socket). */
   address(): { host: string; port: number } | undefined;
+  /** "127.0.0.1:5555" or "unix:/path", once started. */
+  endpoint(): string | undefined;
+  /** What authenticates a sender: empty when anyone who can reach the address may send. */
+  readonly authenticatedBy: readonly ('token' | 'unix-socket')[];
+}
+
+/** The token line is short; a client that streams bytes without a newline is not sending one. */
+const MAX_TOKEN_LINE_BYTES = 4096;
+
+type AuthResult = { ok: true; rest: Buffer } | { ok: false; reason: 'unauthorized' | 'auth-timeout' };
+
+/** Reads the first line of `socket` and checks it against `tokens`; leaves the socket paused. */
+function authenticate(socket: Socket, tokens: TokenSource, timeoutMs: number): Promise<AuthResult> {
+  return new Promise((resolve) => {
+    let held: Buffer = Buffer.alloc(0);
+    const finish = (r: AuthResult): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('close', onEnd);
+      socket.pause();
+      resolve(r);
+    };
+    const onData = (chunk: Buffer): void => {
+      held = held.length === 0 ? chunk : Buffer.concat([held, chunk]);
+      const nl = held.indexOf(0x0a);
+      if (nl === -1) {
+        if (held.length > MAX_TOKEN_LINE_BYTES) finish({ ok: false, reason: 'unauthorized' });
+        return;
+      }
+      const presented = held.toString('utf8', 0, nl).trim();
+      if (nl > MAX_TOKEN_LINE_BYTES || !tokens.matches(presented)) {
+        finish({ ok: false, reason: 'unauthorized' });
+        return;
+      }
+      finish({ ok: true, rest: held.subarray(nl + 1) });
+    };
+    const onEnd = (): void => finish({ ok: false, reason: 'unauthorized' });
+    const timer = setTimeout(() => finish({ ok: false, reason: 'auth-timeout' }), timeoutMs);
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    socket.once('close', onEnd);
+  });
 }
 
 export function createTcpSource(options: TcpSourceOptions): TcpSource {
   const host = options.host ?? '127.0.0.1';
   const counters = new SourceCounters(options.name ?? 'tcp', 'ndjson-tcp');
-  const maxConnections = options.maxConnections ?? 64;
-  const sockets = new Set<Socket>();
+  const log = options.logger;
+  const target: ListenTarget =
+    options.socketPath !== undefined
+      ? {
+          kind: 'unix',
+          path: options.socketPath,
+          ...(options.socketMode !== undefined && { mode: options.socketMode }),
+        }
+      : { kind: 'tcp', host, port: options.port };
+  const tokens: TokenSource | undefined =
+    options.tokenFile !== undefined
+      ? tokenFile(options.tokenFile, {
+          onReload: (n) => log?.info({ tokens: n }, 'NDJSON TCP input: token file re-read'),
+          onError: (err) =>
+            log?.error(
+              { err: err.message },
+              'NDJSON TCP input: token file re-read failed; keeping the previous tokens',
+            ),
+        })
+      : (options.authTokens ?? []).some((t) => t.length > 0)
+        ? staticTokens(options.authTokens ?? [])
+        : undefined;
+  const authenticatedBy: ('token' | 'unix-socket')[] = [];
+  if (tokens) authenticatedBy.push('token');
+  if (target.kind === 'unix') authenticatedBy.push('unix-socket');
+  const authTimeoutMs = options.authTimeoutMs ?? 10_000;
+  const idleTimeoutMs = options.idleTimeoutMs ?? 5 * 60_000;
+  const graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
   const readers = new Set<Promise<void>>();
   let server: Server | undefined;
+  let guard: ConnectionGuard | undefined;
   let bound: { host: string; port: number } | undefined;
+  let shown: string | undefined;
+
+  function read(socket: Socket, emit: EmitFn, prefix: Buffer | undefined, g: ConnectionGuard): void {
+    const origin = `tcp ${socket.remoteAddress ?? 'unix'}:${socket.remotePort ?? 0}`;
+    // A reader parked on a full queue reads nothing, which is backpressure, not idleness.
+    let waiting = 0;
+    socket.setTimeout(idleTimeoutMs);
+    socket.on('timeout', () => {
+      if (waiting > 0) {
+        socket.setTimeout(idleTimeoutMs);
+        return;
+      }
+      g.closed('idle-timeout');
+      socket.destroy();
+    });
+    const tracked: EmitFn = (e) => {
+      const wait = emit(e);
+      if (!wait) return;
+      waiting++;
+      return wait.finally(() => waiting--);
+    };
+    const reader = readNdjsonStream(socket, tracked, {
+      format: options.format ?? 'auto',
+      maxLineBytes: options.maxLineBytes ?? 1024 * 1024,
+      counters,
+      origin,
+      ...(prefix && prefix.length > 0 ? { prefix } : {}),
+      ...(log ? { logger: log } : {}),
+    })
+      .catch((err: unknown) => {
+        // A reset connection ends that stream only; the listener keeps serving.
+        counters.lastError = err instanceof Error ? err.message : String(err);
+        log?.debug({ err, origin }, 'NDJSON TCP connection ended with an error');
+      })
+      .finally(() => readers.delete(reader));
+    readers.add(reader);
+  }
 
   return {
     name: counters.name,
     canWait: true,
     address: () => bound,
+    endpoint: () => shown,
+    authenticatedBy,
     async start(emit) {
-      if (!isLoopbackHost(host)) {
+      if (target.kind === 'tcp' && !isLoopbackHost(host) && !tokens) {
         if (!options.allowUnauthenticated) throw new ListenPolicyError(host);
-        options.logger?.warn(
+        log?.warn(
           { host, port: options.port },
           'NDJSON TCP input listens beyond loopback WITHOUT authentication',
         );
       }
-      server = createServer((socket) => {
-        if (sockets.size >= maxConnections) {
-          counters.drop('too-many-connections');
-          socket.destroy();
+      const srv = createServer((socket) => {
+        socket.on('error', () => undefined); // a reset is the reader's business, never a crash
+        if (!tokens) {
+          read(socket, emit, undefined, g);
           return;
         }
-        sockets.add(socket);
-        const origin = `tcp ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
-        const reader = readNdjsonStream(socket, emit, {
-          format: options.format ?? 'auto',
-          maxLineBytes: options.maxLineBytes ?? 1024 * 1024,
-          counters,
-          origin,
-          ...(options.logger ? { logger: options.logger } : {}),
-        })
-          .catch((err: unknown) => {
-            // A reset connection ends that stream only; the listener keeps serving.
-            counters.lastError = err instanceof Error ? err.message : String(err);
-            options.logger?.warn({ err, origin }, 'NDJSON TCP connection failed');
-          })
-          .finally(() => {
-            sockets.delete(socket);
-            readers.delete(reader);
-          });
-        readers.add(reader);
-      });
-      const srv = server;
-      await new Promise<void>((resolve, reject) => {
-        srv.once('error', reject);
-        srv.listen(options.port, host, () => {
-          srv.off('error', reject);
-          resolve();
+        void authenticate(socket, tokens, authTimeoutMs).then((r) => {
+          if (r.ok) {
+            read(socket, emit, r.rest, g);
+            return;
+          }
+          counters.drop(r.reason);
+          g.closed(r.reason);
+          if (socket.destroyed) return;
+          socket.end('ERR unauthorized\n');
+          // The peer may not read our reply; do not keep its socket for it.
+          setTimeout(() => socket.destroy(), 1000).unref();
         });
       });
-      const addr = srv.address() as AddressInfo;
-      bound = { host: addr.address, port: addr.port };
+      const g = new ConnectionGuard(srv, {
+        source: counters.name,
+        maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+        onRefused: () => counters.drop('too-many-connections'),
+      });
+      server = srv;
+      guard = g;
+      shown = await listenOn(srv, target);
+      const addr = srv.address();
+      if (addr !== null && typeof addr === 'object') bound = { host: addr.address, port: addr.port };
       counters.status = 'running';
+      log?.info({ address: shown, authenticatedBy }, 'NDJSON TCP input listening');
     },
     async stop() {
       counters.status = 'stopped';
-      const srv = server;
-      if (!srv) return;
-      const closed = new Promise<void>((resolve) => srv.close(() => resolve()));
-      for (const s of sockets) s.end();
-      await Promise.all([...readers]);
-      for (const s of sockets) s.destroy();
-      await closed;
+      tokens?.close();
+      if (!server || !guard) return;
+      const g = guard;
+      // Ask senders to finish (FIN), give them the grace period, then cut what is left: an idle
+      // client that never closes its side must not hold the shutdown.
+      await g.close(graceMs, () => {
+        for (const s of g.sockets) s.end();
+      });
+      // Readers parked on a full queue finish when the pipeline drains or refuses them; bounded
+      // here too so a stuck sink cannot hold the source's stop.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all([...readers]),
+        new Promise<void>((r) => (timer = setTimeout(r, graceMs))),
+      ]);
+      clearTimeout(timer);
     },
     stats(): SourceStats {
       return counters.snapshot();

@@ -3,7 +3,14 @@
  * unix socket (Helm default unix:///var/run/tetragon/tetragon.sock) or TCP (agent default
  * localhost:54321). Events are normalised to the export-JSON shape so the same Tetragon adapter
  * parses both inputs. The stream has no replay: on disconnect we re-subscribe with exponential
- * backoff (jittered) and the gap is visible in the logs and in status "degraded".
+ * backoff (jittered, capped) and the gap is visible in the logs, in status "degraded" and in
+ * kyverno_runtime_source_reconnects_total. The backoff only starts over after a subscription stayed
+ * up for `backoff.resetAfterMs`, so an agent that accepts and drops streams at once cannot make us
+ * re-subscribe in a tight loop.
+ *
+ * A message that does not decode (protobuf) or normalise is counted ("decode-error") and skipped:
+ * we decode it ourselves instead of letting grpc-js fail the whole call, which would lose every
+ * later event of the stream.
  *
  * Backpressure: messages are consumed with `for await` and each emit is awaited, so a full queue
  * stops reading; grpc-js then stops granting HTTP/2 flow-control window and the agent buffers (and,
@@ -12,6 +19,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { AdaptOutcome } from '../../events/adapters/index.js';
 import type { Logger } from '../../observability/logger.js';
+import { sourceReconnects } from '../../observability/metrics.js';
 import { SourceCounters, decodeRecord, errorText } from '../records.js';
 import type { EmitFn, EventSource, SourceStats } from '../types.js';
 import { TetragonJson } from './normalise.js';
@@ -61,10 +69,17 @@ export interface TetragonGrpcOptions {
   denyList?: TetragonFilter[];
   /** Deny Tetragon's own health-check events (default true). */
   denyHealthCheck?: boolean;
-  /** Reconnect backoff. Default 250 ms doubling to 30 s. */
-  backoff?: { initialMs?: number; maxMs?: number };
+  /**
+   * Reconnect backoff: the delay doubles from `initialMs` up to `maxMs` (each wait jittered to
+   * 50–100 %) and starts over only after a subscription lasted `resetAfterMs`. Default 250 ms → 30 s,
+   * reset after 10 s.
+   */
+  backoff?: { initialMs?: number; maxMs?: number; resetAfterMs?: number };
   protoPath?: string;
-  /** Largest accepted message. Default 16 MiB (bigger ones fail the stream; we then re-subscribe). */
+  /**
+   * Largest accepted message. Default 16 MiB. grpc-js refuses a bigger one before we see it and
+   * fails the stream (we then re-subscribe with backoff).
+   */
   maxMessageBytes?: number;
   /** TLS for TCP targets; the unix socket is plain (access is file permissions). */
   credentials?: grpc.ChannelCredentials;
@@ -76,8 +91,13 @@ export interface TetragonGrpcSource extends EventSource {
   readonly subscriptions: number;
 }
 
-interface EventsClient extends grpc.Client {
-  GetEvents(request: object): grpc.ClientReadableStream<Record<string, unknown>>;
+/** What our deserializer yields: a decoded message, or why the bytes did not decode. */
+type Decoded = { ok: true; msg: Record<string, unknown> } | { ok: false; detail: string };
+
+interface MethodDef {
+  path: string;
+  requestSerialize(value: object): Buffer;
+  responseDeserialize(bytes: Buffer): Record<string, unknown>;
 }
 
 export function buildGetEventsRequest(o: TetragonGrpcOptions): {
@@ -111,17 +131,22 @@ export function createTetragonGrpcSource(options: TetragonGrpcOptions = {}): Tet
   const def = loadTetragonProto(options.protoPath);
   const json = new TetragonJson(def);
   const request = json.toGrpc(buildGetEventsRequest(options), 'tetragon.GetEventsRequest');
-  const pkg = grpc.loadPackageDefinition(def) as unknown as {
-    tetragon: {
-      FineGuidanceSensors: new (
-        target: string,
-        creds: grpc.ChannelCredentials,
-        options: grpc.ChannelOptions,
-      ) => EventsClient;
-    };
+  const method = (def['tetragon.FineGuidanceSensors'] as unknown as Record<string, MethodDef> | undefined)
+    ?.GetEvents;
+  if (!method) throw new Error('the Tetragon proto has no FineGuidanceSensors.GetEvents');
+  const getEvents = method;
+  // Never throws: grpc-js ends the call with INTERNAL when a deserializer throws.
+  const deserialize = (bytes: Buffer): Decoded => {
+    try {
+      return { ok: true, msg: getEvents.responseDeserialize(bytes) };
+    } catch (err) {
+      return { ok: false, detail: errorText(err) };
+    }
   };
+  const serializeRequest = (value: object): Buffer => getEvents.requestSerialize(value);
   const initialMs = options.backoff?.initialMs ?? 250;
   const maxMs = options.backoff?.maxMs ?? 30_000;
+  const resetAfterMs = options.backoff?.resetAfterMs ?? 10_000;
   const channelOptions: grpc.ChannelOptions = {
     // Our loop owns the retry schedule: no subchannel shared with (and backed off by) other channels.
     'grpc.use_local_subchannel_pool': 1,
@@ -132,8 +157,8 @@ export function createTetragonGrpcSource(options: TetragonGrpcOptions = {}): Tet
     'grpc.keepalive_timeout_ms': 10_000,
     'grpc.max_receive_message_length': options.maxMessageBytes ?? 16 * 1024 * 1024,
   };
-  let client: EventsClient | undefined;
-  let call: grpc.ClientReadableStream<Record<string, unknown>> | undefined;
+  let client: grpc.Client | undefined;
+  let call: grpc.ClientReadableStream<Decoded> | undefined;
   let stopped = false;
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
@@ -151,21 +176,28 @@ export function createTetragonGrpcSource(options: TetragonGrpcOptions = {}): Tet
   async function consume(emit: EmitFn): Promise<void> {
     let delay = initialMs;
     while (!stopped) {
-      client ??= new pkg.tetragon.FineGuidanceSensors(
+      client ??= new grpc.Client(
         target,
         options.credentials ?? grpc.credentials.createInsecure(),
         channelOptions,
       );
-      call = client.GetEvents(request);
+      call = client.makeServerStreamRequest(getEvents.path, serializeRequest, deserialize, request);
       subscriptions++;
+      if (subscriptions > 1) sourceReconnects.inc({ source: counters.name });
+      const since = performance.now();
       try {
-        for await (const msg of call as AsyncIterable<Record<string, unknown>>) {
+        for await (const decoded of call as AsyncIterable<Decoded>) {
           if (counters.status !== 'running') {
             counters.status = 'running';
             log?.info({ target }, 'subscribed to Tetragon events');
           }
-          delay = initialMs;
-          const events = counters.accept(toRecord(msg));
+          if (!decoded.ok) {
+            counters.drop('decode-error');
+            counters.lastError = `undecodable message: ${decoded.detail}`;
+            log?.debug({ target, err: decoded.detail }, 'Tetragon message does not decode; skipped');
+            continue;
+          }
+          const events = counters.accept(toRecord(decoded.msg));
           for (const e of events) {
             const wait = emit(e);
             if (wait) await wait;
@@ -179,6 +211,7 @@ export function createTetragonGrpcSource(options: TetragonGrpcOptions = {}): Tet
       }
       if (stopped) break;
       counters.status = 'degraded';
+      if (performance.now() - since >= resetAfterMs) delay = initialMs;
       // A fresh channel per attempt: grpc-js's own channel backoff would otherwise delay the retry
       // beyond ours (calls fail fast while the old channel sits in TRANSIENT_FAILURE).
       client?.close();
