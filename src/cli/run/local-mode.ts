@@ -170,7 +170,13 @@ function verdictLogSink(logger: Logger): VerdictSink {
 
 export async function startLocalMode(opts: LocalModeOptions): Promise<LocalModeHandle> {
   const logger = jsonLogger(opts);
-  const policies = new PolicySet({ paths: opts.policies, nodeName: opts.nodeName, logger });
+  const policies = new PolicySet({
+    paths: opts.policies,
+    nodeName: opts.nodeName,
+    logger,
+    // The store and the log may sit in a policy folder; their writes are not policy edits.
+    ignore: [opts.db, `${opts.db}-wal`, `${opts.db}-shm`, `${opts.db}-journal`, opts.logFile],
+  });
   const engine = await policies.load();
   opts.say(`policies: ${engine.policies.length} loaded from ${opts.policies.join(', ')}`);
   for (const e of policies.lastErrors) opts.say(`policy error: ${e.file}:${e.line}:${e.col}: ${e.message}`);
