@@ -213,7 +213,8 @@ export class PolicySet {
     policyErrors.set(0);
     policyReloads.inc({ result: 'applied' });
     this.opts.logger?.info({ policies: r.policies.length }, 'policies reloaded');
-    for (const l of this.listeners) await l({ engine, previous });
+    // A copy: a listener added while this swap is announced waits for the next one.
+    for (const l of [...this.listeners]) await l({ engine, previous });
     return true;
   }
 }
