@@ -23,6 +23,8 @@ import { packagePath } from '../../package-root.js';
 import { DEFAULT_SENSOR_ATTACH_TIMEOUT, parseAttachTimeout } from '../run/sensor-flags.js';
 import { parseRetentionAge, parseRowCap } from '../run/store-retention.js';
 import { DEFAULT_MAX_VIOLATIONS } from '../../reports/store/index.js';
+import { formatSelftestTable, SelftestObserver } from '../run/selftest.js';
+import { selftestAgainst } from './selftest.js';
 
 /** run's listen flags: loopback unless a host is given; a bare port is fine. */
 const parseLocalAddress = (value: string): { host: string; port: number } =>
@@ -104,6 +106,10 @@ export function register(program: Command): void {
         .default('policy' as const),
     )
     .option('--print-program', 'print the bpftrace program the policies need, and exit')
+    .option(
+      '--selftest',
+      'once started, trigger a harmless instance of each watched behavior and print what was seen and fired (see `selftest`)',
+    )
     .action(async (opts) => {
       const policyPaths = opts.policies.map((p) => resolve(p));
       if (opts.printProgram) {
@@ -125,6 +131,7 @@ export function register(program: Command): void {
       const say = (m: string): void => void process.stderr.write(`kyverno-runtime: ${m}\n`);
       const db = resolve(opts.db);
       let handle: LocalModeHandle;
+      const observer = opts.selftest ? new SelftestObserver() : undefined;
       try {
         handle = await startLocalMode({
           policies: policyPaths,
@@ -143,6 +150,7 @@ export function register(program: Command): void {
           format: opts.format,
           sourceListen: opts.sourceListen ? parseLocalAddress(opts.sourceListen) : undefined,
           tetragonTarget: opts.tetragonTarget,
+          ...(observer && { observer }),
           say,
         });
       } catch (err) {
@@ -155,6 +163,12 @@ export function register(program: Command): void {
         return;
       }
       say('running; Ctrl-C to stop');
+      if (observer) {
+        void selftestAgainst(handle, observer, opts.nodeName, undefined, say).then(
+          (result) => process.stderr.write(`selftest:\n${formatSelftestTable(result)}`),
+          (err: unknown) => say(`selftest failed: ${(err as Error).message}`),
+        );
+      }
       await new Promise<void>((resolveDone) => {
         let signals = 0;
         const onSignal = (sig: NodeJS.Signals): void => {

@@ -66,6 +66,8 @@ export interface LocalModeOptions {
   /** For http/tcp sources. */
   sourceListen?: { host: string; port: number };
   tetragonTarget?: string;
+  /** Sees every event the source emits and every verdict (the selftest); absent in normal runs. */
+  observer?: { event: (event: RuntimeEvent) => void; sink: VerdictSink };
   /** Human-readable progress and errors (stderr). */
   say: (message: string) => void;
   out?: NodeJS.WritableStream & { isTTY?: boolean };
@@ -261,6 +263,7 @@ async function assemble(
   // The verdict line first, then the actions (whose outcomes the terminal prints below it).
   const sinks: VerdictSink[] = [terminal, createStoreSink(store), verdictLogSink(logger)];
   if (server) sinks.push(server.sink);
+  if (opts.observer) sinks.push(opts.observer.sink);
   if (opts.actionMode !== 'audit') sinks.push(runner);
   const pipeline = createPipeline({ engine, sinks, logger, ruleErrors });
 
@@ -281,7 +284,16 @@ async function assemble(
   policies.watch();
 
   const stopSampler = sampleEvaluatedIntoTimeline(store);
-  await pipeline.attach(source);
+  if (opts.observer) {
+    const emit = pipeline.emitter(source.name, source.canWait ?? false);
+    const tap = opts.observer.event;
+    await source.start((event) => {
+      tap(event);
+      return emit(event);
+    });
+  } else {
+    await pipeline.attach(source);
+  }
   sourceUp = true;
   if (source instanceof BpftraceSensor) {
     opts.say(
