@@ -11,6 +11,7 @@ import { register as registerCluster } from './commands/cluster.js';
 import { register as registerConformance } from './commands/conformance.js';
 import { register as registerRelease } from './commands/release.js';
 import { register as registerRun } from './commands/run.js';
+import { register as registerSelftest } from './commands/selftest.js';
 import { register as registerTest } from './commands/test.js';
 import { register as registerValidate } from './commands/validate.js';
 
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   for (const register of [
     registerRun,
+    registerSelftest,
     registerApply,
     registerTest,
     registerValidate,

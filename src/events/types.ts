@@ -59,11 +59,22 @@ export interface PodInfo {
   workloadKind?: string;
 }
 
+/**
+ * What a mount call did, in the kernel's order of precedence: `remount` (MS_REMOUNT, with or without
+ * MS_BIND), `bind` (MS_BIND, open_tree clone), `propagation` (only MS_SHARED/MS_PRIVATE/MS_SLAVE/
+ * MS_UNBINDABLE: no filesystem is attached, nothing becomes visible), `move` (MS_MOVE, move_mount),
+ * `filesystem` (a new mount of a filesystem: tmpfs, a block device, fsmount).
+ */
+export const MOUNT_KINDS = ['filesystem', 'bind', 'remount', 'propagation', 'move'] as const;
+export type MountKind = (typeof MOUNT_KINDS)[number];
+
 export interface MountInfo {
   source?: string;
   target?: string;
   fstype?: string;
   flags?: string[];
+  /** Set by sources that know the mount flags (the built-in sensor); absent otherwise. */
+  kind?: MountKind;
 }
 
 export interface NetworkInfo {

@@ -106,6 +106,13 @@ export const policyErrors = new Gauge({
   registers: [registry],
 });
 
+export const policyReloads = new Counter({
+  name: 'kyverno_runtime_policy_reloads_total',
+  help: 'Policy reloads after a policy file changed, by result (applied, rejected, unchanged).',
+  labelNames: ['result'] as const,
+  registers: [registry],
+});
+
 export const processingLagSeconds = new Histogram({
   name: 'kyverno_runtime_processing_lag_seconds',
   help: 'Time an event waited in the ingest queue before the engine took it (processing lag).',

@@ -94,7 +94,13 @@ describe('RuntimeEvent JSON', () => {
       workload: 'w',
       workloadKind: 'Deployment',
     };
-    const mount: Required<MountInfo> = { source: 's', target: 't', fstype: 'f', flags: [] };
+    const mount: Required<MountInfo> = {
+      source: 's',
+      target: 't',
+      fstype: 'f',
+      flags: [],
+      kind: 'filesystem',
+    };
     const network: Required<NetworkInfo> = {
       protocol: 'tcp',
       family: 'ipv4',

@@ -95,3 +95,74 @@ test('each example fires on its behavior and not on the look-alike', async () =>
   );
   assert.deepEqual(inPod, ['shell-in-container/no-shell-in-container']);
 });
+
+test('local mode without a cluster: a shell in a container cgroup fires on the Node; a host shell does not', async () => {
+  const engine = createRuntimeEngine((await loadPolicies([dir])).policies, { nodeName: 'host-1' });
+  const fired = (e: RuntimeEvent): string[] => engine.evaluate(e).map((v) => `${v.policy}/${v.rule}`);
+  const shell = { pid: 9, binary: '/bin/sh', args: ['-c', 'id'] };
+  // What the sensor gives for a process in a kubepods cgroup: container id and pod uid, no pod name.
+  assert.deepEqual(
+    fired(
+      ev({
+        behavior: 'process-exec',
+        process: shell,
+        container: { id: 'a'.repeat(64) },
+        pod: { uid: '8c0f4b7a-1d2e-4f3a-9b8c-7d6e5f4a3b2c' },
+      }),
+    ),
+    ['shell-in-container/no-shell-in-container-cgroup'],
+  );
+  assert.deepEqual(fired(ev({ behavior: 'process-exec', process: shell })), []);
+  assert.deepEqual(
+    fired(
+      ev({
+        behavior: 'process-exec',
+        process: { pid: 9, binary: '/usr/bin/id' },
+        container: { id: 'a'.repeat(64) },
+      }),
+    ),
+    [],
+  );
+});
+
+test('package management writing below /etc is quiet; the same write by anything else fires', async () => {
+  const engine = createRuntimeEngine((await loadPolicies([dir])).policies, { nodeName: 'host-1' });
+  const write = (binary: string, parent?: string): string[] =>
+    engine
+      .evaluate(
+        ev({
+          behavior: 'file-write',
+          process: { pid: 7, binary },
+          ...(parent !== undefined && { parent: { pid: 6, binary: parent } }),
+          file: { path: '/etc/alternatives/editor', operation: 'rename' },
+        }),
+      )
+      .map((v) => `${v.policy}/${v.rule}`);
+  for (const quiet of [
+    '/usr/bin/update-alternatives',
+    '/usr/bin/deb-systemd-helper',
+    '/usr/sbin/ldconfig',
+    '/var/lib/dpkg/info/nano.postinst',
+  ])
+    assert.deepEqual(write(quiet), [], quiet);
+  assert.deepEqual(write('/usr/bin/dash', '/usr/bin/dpkg'), [], 'a command run by dpkg');
+  // Look-alikes elsewhere, and the same shell not run by dpkg, are reported.
+  assert.deepEqual(write('/tmp/update-alternatives'), ['write-below-etc/no-etc-writes']);
+  assert.deepEqual(write('/usr/bin/dash', '/usr/bin/bash'), ['write-below-etc/no-etc-writes']);
+  assert.deepEqual(write('/usr/bin/dash'), ['write-below-etc/no-etc-writes'], 'parent unknown');
+});
+
+test('a mount propagation change is not a volume mount; a bind or remount is', async () => {
+  const engine = createRuntimeEngine((await loadPolicies([dir])).policies, { nodeName: 'host-1' });
+  const mount = (m: RuntimeEvent['mount']): string[] =>
+    engine.evaluate(ev({ behavior: 'volume-mount', mount: m })).map((v) => v.message);
+  assert.deepEqual(mount({ kind: 'propagation', target: '/', flags: ['rec', 'private'] }), []);
+  assert.deepEqual(mount({ kind: 'bind', target: '/mnt', source: '/etc', flags: ['bind'] }), [
+    '/usr/bin/tool mounted /etc on /mnt (bind)',
+  ]);
+  assert.deepEqual(mount({ kind: 'remount', target: '/', flags: ['remount'] }), [
+    '/usr/bin/tool mounted none on / (remount)',
+  ]);
+  // Sources that do not say the kind are reported as before; nothing renders as "null".
+  assert.deepEqual(mount({ target: '/mnt' }), ['/usr/bin/tool mounted none on /mnt (mount)']);
+});

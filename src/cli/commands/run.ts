@@ -36,6 +36,8 @@ import {
   parseSourceListen,
 } from '../run/source-flags.js';
 import { DEFAULT_MAX_CONNECTIONS } from '../../sources/listen.js';
+import { formatSelftestTable, SelftestObserver } from '../run/selftest.js';
+import { selftestAgainst } from './selftest.js';
 
 /** run's listen flags: loopback unless a host is given; a bare port is fine. */
 const parseLocalAddress = (value: string): { host: string; port: number } =>
@@ -180,6 +182,10 @@ export function register(program: Command): void {
         .default('policy' as const),
     )
     .option('--print-program', 'print the bpftrace program the policies need, and exit')
+    .option(
+      '--selftest',
+      'once started, trigger a harmless instance of each watched behavior and print what was seen and fired (see `selftest`)',
+    )
     .action(async (opts) => {
       const policyPaths = opts.policies.map((p) => resolve(p));
       if (opts.printProgram) {
@@ -201,6 +207,7 @@ export function register(program: Command): void {
       const say = (m: string): void => void process.stderr.write(`kyverno-runtime: ${printable(m)}\n`);
       const db = resolve(opts.db);
       let handle: LocalModeHandle;
+      const observer = opts.selftest ? new SelftestObserver() : undefined;
       try {
         handle = await startLocalMode({
           policies: policyPaths,
@@ -233,6 +240,7 @@ export function register(program: Command): void {
           },
           sourceTrustedForKill: opts.sourceTrustedForKill,
           tetragonTarget: opts.tetragonTarget,
+          ...(observer && { observer }),
           say,
         });
       } catch (err) {
@@ -245,6 +253,12 @@ export function register(program: Command): void {
         return;
       }
       say('running; Ctrl-C to stop');
+      if (observer) {
+        void selftestAgainst(handle, observer, opts.nodeName, undefined, say).then(
+          (result) => process.stderr.write(`selftest:\n${formatSelftestTable(result)}`),
+          (err: unknown) => say(`selftest failed: ${(err as Error).message}`),
+        );
+      }
       await new Promise<void>((resolveDone) => {
         let signals = 0;
         const onSignal = (sig: NodeJS.Signals): void => {

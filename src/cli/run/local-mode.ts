@@ -85,6 +85,8 @@ export interface LocalModeOptions {
    */
   sourceTrustedForKill?: boolean;
   tetragonTarget?: string;
+  /** Sees every event the source emits and every verdict (the selftest); absent in normal runs. */
+  observer?: { event: (event: RuntimeEvent) => void; sink: VerdictSink };
   /** Human-readable progress and errors (stderr). */
   say: (message: string) => void;
   out?: NodeJS.WritableStream & { isTTY?: boolean };
@@ -262,7 +264,13 @@ function verdictLogSink(logger: Logger): VerdictSink {
 export async function startLocalMode(opts: LocalModeOptions): Promise<LocalModeHandle> {
   checkSourceTrust(opts);
   const logger = jsonLogger(opts);
-  const policies = new PolicySet({ paths: opts.policies, nodeName: opts.nodeName, logger });
+  const policies = new PolicySet({
+    paths: opts.policies,
+    nodeName: opts.nodeName,
+    logger,
+    // The store and the log may sit in a policy folder; their writes are not policy edits.
+    ignore: [opts.db, `${opts.db}-wal`, `${opts.db}-shm`, `${opts.db}-journal`, opts.logFile],
+  });
   const engine = await policies.load();
   opts.say(`policies: ${engine.policies.length} loaded from ${opts.policies.join(', ')}`);
   for (const e of policies.lastErrors) opts.say(`policy error: ${e.file}:${e.line}:${e.col}: ${e.message}`);
@@ -355,6 +363,7 @@ async function assemble(
   // The verdict line first, then the actions (whose outcomes the terminal prints below it).
   const sinks: VerdictSink[] = [terminal, createStoreSink(store), verdictLogSink(logger)];
   if (server) sinks.push(server.sink);
+  if (opts.observer) sinks.push(opts.observer.sink);
   if (opts.actionMode !== 'audit') sinks.push(runner);
   const pipeline = createPipeline({ engine, sinks, logger, ruleErrors });
   pipelineCreated(pipeline);
@@ -377,7 +386,17 @@ async function assemble(
 
   const stopSampler = sampleEvaluatedIntoTimeline(store);
   // The sensor trusts itself; another input only when the operator said so (checked at start).
-  await pipeline.attach(source, opts.sourceTrustedForKill === true ? { trustedForKill: true } : undefined);
+  const trustedForKill = opts.sourceTrustedForKill === true || source.trustedForKill === true;
+  if (opts.observer) {
+    const emit = pipeline.emitter(source.name, source.canWait ?? false, trustedForKill);
+    const tap = opts.observer.event;
+    await source.start((event) => {
+      tap(event);
+      return emit(event);
+    });
+  } else {
+    await pipeline.attach(source, { trustedForKill });
+  }
   sourceUp = true;
   if (source instanceof BpftraceSensor) {
     opts.say(

@@ -2,13 +2,56 @@
  * The live policy set of `run`: loads policies, watches their files, and on a change compiles the new
  * set aside and swaps it in atomically. A bad edit (any load error) keeps the old set running and
  * reports the error; nothing is half-loaded.
+ *
+ * Only policy files wake the watcher (`.yaml`, `.yml`, `.json`; never editor swap/lock/backup files,
+ * nor the paths in `ignore` such as the store and the JSON log, which may live in the same folder
+ * and change on every event), and a reload whose files hash to what is already running does nothing.
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { watch, statSync, type FSWatcher } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { createRuntimeEngine, type RuntimeEngine } from '../../engine/runtime/index.js';
 import type { Logger } from '../../observability/logger.js';
-import { policiesLoaded, policyErrors } from '../../observability/metrics.js';
-import { loadPolicies, type PolicyError } from '../../policy/index.js';
+import { policiesLoaded, policyErrors, policyReloads } from '../../observability/metrics.js';
+import { listYamlFiles, loadPolicies, readPolicyFile, type PolicyError } from '../../policy/index.js';
 import { nodeTargetingRules, type RuleTargetsNode } from '../../actions/node-rules.js';
+
+/** Extensions of files that can hold policies; a change to any other file is not a policy change. */
+const POLICY_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
+
+/**
+ * Whether a changed file can be a policy file: the right extension, and not an editor's lock
+ * (`.#name.yaml`, emacs) or backup. Swap files (`.swp`, `~`, vim's `4913`) fail the extension test.
+ */
+export function isPolicyFileName(file: string): boolean {
+  const name = basename(file);
+  return POLICY_EXTENSIONS.has(extname(name)) && !name.startsWith('.#');
+}
+
+/** A hash of every policy file's path and content under the paths (missing paths hash as such). */
+export async function policyFingerprint(paths: readonly string[]): Promise<string> {
+  const hash = createHash('sha256');
+  for (const path of paths) {
+    let files: string[];
+    try {
+      files = await listYamlFiles(path);
+    } catch (err) {
+      hash.update(`missing\0${path}\0${(err as NodeJS.ErrnoException).code ?? ''}\0`);
+      continue;
+    }
+    for (const file of files) {
+      hash.update(`${file}\0`);
+      try {
+        // Regular files only, size-capped: a FIFO dropped into the folder must not hang the watcher.
+        hash.update(await readPolicyFile(file));
+      } catch (err) {
+        hash.update(`unreadable\0${(err as NodeJS.ErrnoException).code ?? ''}`);
+      }
+      hash.update('\0');
+    }
+  }
+  return hash.digest('hex');
+}
 
 export interface PolicySetOptions {
   paths: string[];
@@ -16,6 +59,8 @@ export interface PolicySetOptions {
   logger?: Logger;
   /** Debounce for bursts of file events (editors write several times). Default 300 ms. */
   debounceMs?: number;
+  /** Files whose changes never trigger a reload (the store and its WAL, the JSON log). */
+  ignore?: readonly string[];
 }
 
 export interface PolicySwap {
@@ -32,8 +77,13 @@ export class PolicySet {
   private reloading: Promise<void> = Promise.resolve();
   private listeners: ((swap: PolicySwap) => void | Promise<void>)[] = [];
   private rejectListeners: ((errors: PolicyError[]) => void)[] = [];
+  /** Fingerprint of the files the last load or reload attempt read (applied or rejected). */
+  private fingerprint: string | undefined;
+  private readonly ignored: Set<string>;
 
-  constructor(private readonly opts: PolicySetOptions) {}
+  constructor(private readonly opts: PolicySetOptions) {
+    this.ignored = new Set((opts.ignore ?? []).map((p) => resolve(p)));
+  }
 
   get engine(): RuntimeEngine {
     if (!this.current) throw new Error('policies not loaded yet');
@@ -53,6 +103,8 @@ export class PolicySet {
    * refusing to start would leave the host unprotected.
    */
   async load(): Promise<RuntimeEngine> {
+    // Hashed before reading: an edit racing the load changes the hash, so it is reloaded, not lost.
+    this.fingerprint = await policyFingerprint(this.opts.paths);
     const r = await loadPolicies(this.opts.paths);
     this.errors = r.errors;
     this.current = createRuntimeEngine(r.policies, { nodeName: this.opts.nodeName });
@@ -73,7 +125,17 @@ export class PolicySet {
   watch(): void {
     for (const path of this.opts.paths) {
       try {
-        const w = watch(path, { recursive: true, persistent: false }, () => this.schedule());
+        // A single file is watched through its directory: editors replace files (a new inode),
+        // which would silence a watch on the file itself.
+        const isDir = statSync(path).isDirectory();
+        const root = isDir ? path : dirname(path);
+        const w = watch(root, { recursive: isDir, persistent: false }, (_type, name) => {
+          if (name === null) return this.schedule(); // the platform did not say: check the hash
+          const file = join(root, name);
+          if (!isDir && resolve(file) !== resolve(path)) return;
+          if (this.ignored.has(resolve(file)) || !isPolicyFileName(file)) return;
+          this.schedule();
+        });
         w.on('error', (err) => this.opts.logger?.warn({ err, path }, 'policy watch failed'));
         this.watchers.push(w);
       } catch (err) {
@@ -104,7 +166,18 @@ export class PolicySet {
     }, this.opts.debounceMs ?? 300);
   }
 
+  /**
+   * Loads the files again and swaps the new set in; false when nothing was swapped (the content is
+   * what the last attempt read, or it has errors).
+   */
   async reload(): Promise<boolean> {
+    const fingerprint = await policyFingerprint(this.opts.paths);
+    if (fingerprint === this.fingerprint) {
+      policyReloads.inc({ result: 'unchanged' });
+      this.opts.logger?.debug('policy files changed on disk but not in content: no reload');
+      return false;
+    }
+    this.fingerprint = fingerprint;
     let r: Awaited<ReturnType<typeof loadPolicies>>;
     try {
       r = await loadPolicies(this.opts.paths);
@@ -121,6 +194,7 @@ export class PolicySet {
         { errors: r.errors },
         'policy reload rejected: keeping the previous policy set',
       );
+      policyReloads.inc({ result: 'rejected' });
       for (const l of this.rejectListeners) l(r.errors);
       return false;
     }
@@ -129,6 +203,12 @@ export class PolicySet {
       engine = createRuntimeEngine(r.policies, { nodeName: this.opts.nodeName });
     } catch (err) {
       this.errors = [{ file: this.opts.paths.join(','), line: 0, col: 0, message: (err as Error).message }];
+      policyErrors.set(1);
+      policyReloads.inc({ result: 'rejected' });
+      this.opts.logger?.error(
+        { errors: this.errors },
+        'policy reload rejected: keeping the previous policy set',
+      );
       for (const l of this.rejectListeners) l(this.errors);
       return false;
     }
@@ -138,8 +218,10 @@ export class PolicySet {
     this.errors = [];
     policiesLoaded.set(r.policies.length);
     policyErrors.set(0);
+    policyReloads.inc({ result: 'applied' });
     this.opts.logger?.info({ policies: r.policies.length }, 'policies reloaded');
-    for (const l of this.listeners) await l({ engine, previous });
+    // A copy: a listener added while this swap is announced waits for the next one.
+    for (const l of [...this.listeners]) await l({ engine, previous });
     return true;
   }
 }

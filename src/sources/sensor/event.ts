@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { LRUCache } from 'lru-cache';
-import type { Behavior, FileOperation, RuntimeEvent } from '../../events/types.js';
+import type { Behavior, FileOperation, MountInfo, MountKind, RuntimeEvent } from '../../events/types.js';
 import { parseProcCgroup, type CgroupIdentity } from './cgroup.js';
 import { RecordKind, SetIdCall } from './program.js';
 import { MonotonicClock, readCgroupFile, readCmdline, readLink, rfc3339Nano } from './proc.js';
@@ -18,20 +18,41 @@ const O_RDWR = 0x2;
 const O_CREAT = 0x40;
 const O_TRUNC = 0x200;
 
-/** Mount flags worth naming (MS_*); the rest are shown as hex. */
+/** Mount flags (MS_*, include/uapi/linux/mount.h) by name; unknown bits are shown as hex. */
 const MOUNT_FLAGS: [number, string][] = [
   [0x1, 'ro'],
   [0x2, 'nosuid'],
   [0x4, 'nodev'],
   [0x8, 'noexec'],
+  [0x10, 'sync'],
   [0x20, 'remount'],
+  [0x40, 'mand'],
+  [0x80, 'dirsync'],
+  [0x100, 'nosymfollow'],
+  [0x400, 'noatime'],
+  [0x800, 'nodiratime'],
   [0x1000, 'bind'],
   [0x2000, 'move'],
   [0x4000, 'rec'],
+  [0x8000, 'silent'],
+  [0x10000, 'posixacl'],
+  [0x20000, 'unbindable'],
   [0x40000, 'private'],
   [0x80000, 'slave'],
   [0x100000, 'shared'],
+  [0x200000, 'relatime'],
+  [0x800000, 'iversion'],
+  [0x1000000, 'strictatime'],
+  [0x2000000, 'lazytime'],
 ];
+const MS_REMOUNT = 0x20;
+const MS_BIND = 0x1000;
+const MS_MOVE = 0x2000;
+const MS_PROPAGATION = 0x20000 | 0x40000 | 0x80000 | 0x100000;
+const MS_MGC_MSK = 0xffff0000;
+const MS_MGC_VAL = 0xc0ed0000;
+/** open_tree(2) flag: clone the tree (a detached bind mount) instead of opening it. */
+const OPEN_TREE_CLONE = 0x1;
 
 /** Linux capability numbers → names (capability.h), for capset events. */
 const CAPABILITIES = [
@@ -57,19 +78,38 @@ const NAMESPACES: [number, string][] = [
   [0x00000080, 'time'],
 ];
 
+/** The low 32 bits of mount(2)'s flags, without the legacy MS_MGC_VAL magic (the kernel drops it too). */
+function mountFlagBits(flags: number): number {
+  const bits = Number.isFinite(flags) ? flags >>> 0 : 0;
+  return (bits & MS_MGC_MSK) >>> 0 === MS_MGC_VAL ? bits & ~MS_MGC_MSK & 0xffff : bits;
+}
+
 export function mountFlagNames(flags: number): string[] {
+  const bits = mountFlagBits(flags);
   const names: string[] = [];
-  let rest = flags;
+  let rest = bits;
   for (const [bit, name] of MOUNT_FLAGS) {
-    if ((flags & bit) !== 0) {
+    if ((bits & bit) !== 0) {
       names.push(name);
       rest &= ~bit;
     }
   }
-  // MS_MGC_VAL (0xC0ED0000) is a legacy magic in the high bits, not a flag.
-  rest &= 0xffff;
+  rest >>>= 0;
   if (rest !== 0) names.push(`0x${rest.toString(16)}`);
   return names;
+}
+
+/**
+ * What mount(2) does with these flags, tested in the kernel's order (path_mount): a remount (also
+ * MS_REMOUNT|MS_BIND), a bind, a propagation change, a move, else a new filesystem mount.
+ */
+export function mountKind(flags: number): MountKind {
+  const bits = mountFlagBits(flags);
+  if ((bits & MS_REMOUNT) !== 0) return 'remount';
+  if ((bits & MS_BIND) !== 0) return 'bind';
+  if ((bits & MS_PROPAGATION) !== 0) return 'propagation';
+  if ((bits & MS_MOVE) !== 0) return 'move';
+  return 'filesystem';
 }
 
 export function capabilityNames(low: number, high: number): string[] {
@@ -131,6 +171,8 @@ interface ProcessIdentity {
   binary?: string;
   args?: string[];
   cgroup?: CgroupIdentity & { path?: string };
+  /** The kernel's cgroup id `cgroup` was read for. */
+  cgroupId?: number;
 }
 
 export type BuildResult = { event: RuntimeEvent } | { filtered: string } | { pending: true };
@@ -172,15 +214,26 @@ export class EventBuilder {
         binary: str(r, 0),
         args: r.argv ?? readCmdline(r.pid),
         cgroup: identity?.cgroup,
+        cgroupId: identity?.cgroupId,
       };
       this.processes.set(key, identity);
     }
     if (!identity) {
-      const cmd = readCmdline(r.pid);
-      identity = { binary: readLink(`/proc/${r.pid}/exe`), args: cmd };
+      const exe = readLink(`/proc/${r.pid}/exe`);
+      // /proc is read after the fact: if the process has exec'd since this record (unshare → mount),
+      // /proc describes its next program. The kernel's comm (first 15 bytes) tells; then say only that.
+      identity =
+        exe === undefined || posix.basename(exe).slice(0, 15) === r.comm
+          ? { binary: exe, args: readCmdline(r.pid) }
+          : {};
       this.processes.set(key, identity);
     }
-    identity.cgroup ??= parseProcCgroup(readCgroupFile(r.pid) ?? '');
+    // A process can change cgroup without a new pid (a runtime's init joins the container's cgroup,
+    // then execs the entrypoint): the kernel's cgroup id says when the cached path is stale.
+    if (identity.cgroup === undefined || identity.cgroupId !== r.cgroupId) {
+      identity.cgroup = parseProcCgroup(readCgroupFile(r.pid) ?? '');
+      identity.cgroupId = r.cgroupId;
+    }
     if (r.kind === RecordKind.setid || r.kind === RecordKind.capset) {
       const k = `${r.pid}:${r.kind}:${r.fields.join(',')}`;
       const firstTid = this.recentCredentialChanges.get(k);
@@ -222,6 +275,23 @@ export class EventBuilder {
     return base === undefined ? path : posix.resolve(base, path);
   }
 
+  /**
+   * mount(2) decoded: the kernel ignores the source and fstype of a remount or propagation change
+   * (util-linux passes "none"), so they are left out rather than shown as if they meant something.
+   */
+  private mount(r: SensorRecord): MountInfo {
+    const flags = num(r, 0);
+    const kind = mountKind(flags);
+    const out: MountInfo = { kind, target: this.resolvePath(r.pid, AT_FDCWD, str(r, 0)) };
+    if (kind === 'bind' || kind === 'move') out.source = this.resolvePath(r.pid, AT_FDCWD, str(r, 1));
+    else if (kind === 'filesystem') {
+      out.source = str(r, 1);
+      out.fstype = str(r, 2);
+    }
+    out.flags = mountFlagNames(flags);
+    return out;
+  }
+
   private outsidePrefixes(...paths: (string | undefined)[]): boolean {
     const prefixes = this.opts.filePathPrefixes ?? [];
     if (prefixes.length === 0) return false;
@@ -238,18 +308,7 @@ export class EventBuilder {
       case RecordKind.exec:
         return { behavior: 'process-exec', fields: {}, raw: { oldPid: num(r, 0) } };
       case RecordKind.mount:
-        return {
-          behavior: 'volume-mount',
-          fields: {
-            mount: {
-              target: this.resolvePath(r.pid, AT_FDCWD, str(r, 0)),
-              source: str(r, 1),
-              fstype: str(r, 2),
-              flags: mountFlagNames(num(r, 0)),
-            },
-          },
-          raw: { syscall: 'mount' },
-        };
+        return { behavior: 'volume-mount', fields: { mount: this.mount(r) }, raw: { syscall: 'mount' } };
       case RecordKind.moveMount:
         return {
           behavior: 'volume-mount',
@@ -258,6 +317,7 @@ export class EventBuilder {
               target: this.resolvePath(r.pid, int32(num(r, 1)), str(r, 0)),
               source: this.resolvePath(r.pid, int32(num(r, 0)), str(r, 1)),
               flags: ['move'],
+              kind: 'move',
             },
           },
           raw: { syscall: 'move_mount', moveFlags: num(r, 2) },
@@ -265,14 +325,19 @@ export class EventBuilder {
       case RecordKind.fsmount:
         return {
           behavior: 'volume-mount',
-          fields: { mount: { flags: ['fsmount'] } },
+          fields: { mount: { flags: ['fsmount'], kind: 'filesystem' } },
           raw: { syscall: 'fsmount', fsFd: num(r, 0), attrFlags: num(r, 2) },
         };
       case RecordKind.openTree:
         return {
           behavior: 'volume-mount',
           fields: {
-            mount: { source: this.resolvePath(r.pid, int32(num(r, 0)), str(r, 0)), flags: ['open_tree'] },
+            mount: {
+              source: this.resolvePath(r.pid, int32(num(r, 0)), str(r, 0)),
+              flags: ['open_tree'],
+              // Without the clone flag open_tree only opens an existing mount, to move it later.
+              kind: (num(r, 1) & OPEN_TREE_CLONE) !== 0 ? 'bind' : 'move',
+            },
           },
           raw: { syscall: 'open_tree', flags: num(r, 1) },
         };
