@@ -4,6 +4,7 @@
  * executor (executor.ts) does dedup, rate limits, protected namespaces, dry-run, metrics and
  * reporting around it.
  */
+import { KyvernoRuntimeError } from '../contracts/errors.js';
 import type { AppsV1Api, CoreV1Api, NetworkingV1Api } from '@kubernetes/client-node';
 import type { KubeObject } from '../engine/runtime/index.js';
 import type { Verdict } from '../contracts/verdict.js';
@@ -52,9 +53,9 @@ export type ActionHandler<S> = (spec: S, ctx: ActionContext) => Promise<HandlerR
 export const DRY_RUN_ALL = 'All';
 
 /** Thrown by a handler when the API budget queue is exhausted. */
-export class BudgetExhausted extends Error {
+export class BudgetExhausted extends KyvernoRuntimeError {
   constructor() {
-    super('global API budget exhausted');
+    super('E_API_BUDGET', 'global API budget exhausted');
   }
 }
 

@@ -11,6 +11,7 @@
  *
  * Hand-written on node:net's BlockList (no dependency): the rules are a few address ranges.
  */
+import { KyvernoRuntimeError } from '../contracts/errors.js';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 
@@ -56,10 +57,9 @@ const REFUSED: [string, BlockList][] = (() => {
 const bare = (host: string): string =>
   host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
 
-export class WebhookDestinationRefused extends Error {
+export class WebhookDestinationRefused extends KyvernoRuntimeError {
   constructor(readonly detail: string) {
-    super(detail);
-    this.name = 'WebhookDestinationRefused';
+    super('E_WEBHOOK_DESTINATION', detail);
   }
 }
 

@@ -7,6 +7,7 @@
  * compiles each distinct pattern once (bounded LRU) and refuses patterns longer than MAX_PATTERN_LENGTH:
  * matching is O(pattern × input), and a pattern can come from event data when a policy builds it at run time.
  */
+import { KyvernoRuntimeError } from '../contracts/errors.js';
 import { LRUCache } from 'lru-cache';
 import { RE2JS, type Matcher } from 're2js';
 
@@ -14,13 +15,12 @@ import { RE2JS, type Matcher } from 're2js';
 export const MAX_PATTERN_LENGTH = 4096;
 
 /** A pattern RE2 does not accept (or one over MAX_PATTERN_LENGTH). `message` is Go's wording. */
-export class GoRegexpSyntaxError extends Error {
+export class GoRegexpSyntaxError extends KyvernoRuntimeError {
   constructor(
     readonly pattern: string,
     readonly detail: string,
   ) {
-    super(`invalid regular expression ${JSON.stringify(clip(pattern))}: ${detail}`);
-    this.name = 'GoRegexpSyntaxError';
+    super('E_REGEXP_SYNTAX', `invalid regular expression ${JSON.stringify(clip(pattern))}: ${detail}`);
   }
 }
 

@@ -4,6 +4,7 @@
  * http://localhost:8080; we choose in a fixed order and fail clearly instead. The result reuses
  * connections for every client made from it (api-clients.ts).
  */
+import { KyvernoRuntimeError } from '../contracts/errors.js';
 import { existsSync } from 'node:fs';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { KeepAliveKubeConfig } from './api-clients.js';
@@ -17,8 +18,10 @@ export interface KubeConfigOptions {
   inCluster?: boolean;
 }
 
-export class KubeConfigError extends Error {
-  override readonly name = 'KubeConfigError';
+export class KubeConfigError extends KyvernoRuntimeError {
+  constructor(message: string) {
+    super('E_KUBECONFIG', message);
+  }
 }
 
 const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';

@@ -5,12 +5,15 @@
  * listen beyond loopback without authentication, and a Host check so a web page elsewhere cannot
  * reach a loopback server through DNS rebinding.
  */
+import { KyvernoRuntimeError } from '../contracts/errors.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync, unwatchFile, watchFile, type Stats } from 'node:fs';
 import { isIP } from 'node:net';
 
-export class ServerConfigError extends Error {
-  readonly code = 'SERVER_UNSAFE_LISTEN';
+export class ServerConfigError extends KyvernoRuntimeError {
+  constructor(message: string) {
+    super('E_UNSAFE_LISTEN', message);
+  }
 }
 
 /** True for addresses only this host can reach. "localhost" counts; 0.0.0.0/:: do not. */
@@ -39,15 +42,14 @@ export function checkListenSafety(host: string, hasToken: boolean, allowUnauthen
 }
 
 /** An event input asked to listen beyond loopback without a token or mTLS. */
-export class ListenPolicyError extends Error {
-  readonly code = 'E_UNAUTHENTICATED_LISTEN';
+export class ListenPolicyError extends KyvernoRuntimeError {
   constructor(host: string) {
     super(
+      'E_UNAUTHENTICATED_LISTEN',
       `refusing to listen for events on ${host} without authentication: give a bearer token file ` +
         '(run --source-token-file <path>; cluster --http-token-file <path>), listen on a unix socket ' +
         '(run --source-listen unix:/path), or keep the address on loopback',
     );
-    this.name = 'ListenPolicyError';
   }
 }
 
@@ -98,8 +100,10 @@ export function staticTokens(tokens: readonly string[]): TokenSource {
   };
 }
 
-export class TokenFileError extends Error {
-  readonly code = 'E_TOKEN_FILE';
+export class TokenFileError extends KyvernoRuntimeError {
+  constructor(message: string) {
+    super('E_TOKEN_FILE', message);
+  }
 }
 
 /** Largest token file read: a token is a short line; a huge file is a mistake (or /dev/zero). */

@@ -4,6 +4,7 @@
  * counted, and a shutdown that closes every client connection within a bounded grace period (an
  * idle client must not keep the process alive after SIGTERM).
  */
+import { KyvernoRuntimeError } from '../contracts/errors.js';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { ingestConnections, ingestConnectionsClosed } from '../observability/metrics.js';
@@ -17,8 +18,10 @@ export const DEFAULT_SOCKET_MODE = 0o600;
 export const DEFAULT_MAX_CONNECTIONS = 256;
 export const DEFAULT_SHUTDOWN_GRACE_MS = 2000;
 
-export class SocketPathError extends Error {
-  readonly code = 'E_SOCKET_PATH';
+export class SocketPathError extends KyvernoRuntimeError {
+  constructor(message: string) {
+    super('E_SOCKET_PATH', message);
+  }
 }
 
 /** True when something accepts connections on the unix socket at `path`. */

@@ -12,11 +12,14 @@
  *   (`unix:<path>` listen address);
  * - stdin: never (any process feeding the pipe could write anything).
  */
+import { KyvernoRuntimeError } from '../contracts/errors.js';
 import { lstatSync, realpathSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
-export class SourceTrustError extends Error {
-  override readonly name = 'SourceTrustError';
+export class SourceTrustError extends KyvernoRuntimeError {
+  constructor(message: string) {
+    super('E_SOURCE_TRUST', message);
+  }
 }
 
 const GROUP_OR_OTHER_WRITE = 0o022;

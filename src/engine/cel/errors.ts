@@ -1,20 +1,22 @@
 /** CEL errors. A compile error is a policy load error; an evaluation error makes the rule result `error`. */
-export class CelCompileError extends Error {
+import { KyvernoRuntimeError } from '../../contracts/errors.js';
+export class CelCompileError extends KyvernoRuntimeError {
   constructor(
     readonly expression: string,
     reason: string,
   ) {
-    super(`compilation failed for CEL expression ${JSON.stringify(expression)}: ${reason}`);
-    this.name = 'CelCompileError';
+    super('E_CEL_COMPILE', `compilation failed for CEL expression ${JSON.stringify(expression)}: ${reason}`);
   }
 }
 
-export class CelEvaluationError extends Error {
+export class CelEvaluationError extends KyvernoRuntimeError {
   constructor(
     readonly expression: string,
     reason: string,
   ) {
-    super(`evaluation failed for CEL expression ${JSON.stringify(expression)}: ${reason}`);
-    this.name = 'CelEvaluationError';
+    super(
+      'E_CEL_EVALUATION',
+      `evaluation failed for CEL expression ${JSON.stringify(expression)}: ${reason}`,
+    );
   }
 }

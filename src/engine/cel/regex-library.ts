@@ -6,6 +6,7 @@
  * `matches` method call is renamed to our `matchesRE2`, and every constant pattern given to `matches`, `find`
  * or `findAll` is compiled there, so a pattern RE2 rejects fails the policy load instead of every event.
  */
+import { KyvernoRuntimeError } from '../../contracts/errors.js';
 import type { ASTNode, Environment } from '@marcbachmann/cel-js';
 import { compileGoRegexp, goRegexpError } from '../regexp.js';
 
@@ -15,13 +16,12 @@ export const MATCHES_METHOD = 'matchesRE2';
 const REGEX_METHODS = new Set(['matches', 'find', 'findAll']);
 
 /** A constant pattern RE2 rejects, with its offset in the expression. */
-export class CelRegexError extends Error {
+export class CelRegexError extends KyvernoRuntimeError {
   constructor(
     readonly offset: number,
     detail: string,
   ) {
-    super(`${detail} (at offset ${offset} of the expression)`);
-    this.name = 'CelRegexError';
+    super('E_CEL_REGEX', `${detail} (at offset ${offset} of the expression)`);
   }
 }
 

@@ -6,6 +6,7 @@
  * `all` is an AND, both must hold when both are present; the legacy plain list is an AND. Operators are matched
  * case-insensitively. The decisive conditions' messages are joined with "; ".
  */
+import { KyvernoRuntimeError } from '../../contracts/errors.js';
 import { compileTemplate, type RenderOptions, type Template } from '../variables/index.js';
 import { operatorFunction, type OperatorFn } from './operators.js';
 
@@ -35,13 +36,12 @@ export interface ConditionOptions {
 }
 
 /** A malformed condition block, reported at load time with its JSON pointer. */
-export class ConditionCompileError extends Error {
+export class ConditionCompileError extends KyvernoRuntimeError {
   constructor(
     readonly path: string,
     message: string,
   ) {
-    super(`${path === '' ? '/' : path}: ${message}`);
-    this.name = 'ConditionCompileError';
+    super('E_CONDITION_COMPILE', `${path === '' ? '/' : path}: ${message}`);
   }
 }
 

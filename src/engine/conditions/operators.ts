@@ -8,6 +8,7 @@
  * - GreaterThan… try durations, then quantities, then numbers, then semver;
  * - Duration… (deprecated) read numbers as seconds.
  */
+import { KyvernoRuntimeError } from '../../contracts/errors.js';
 import { parseGoDuration as parseGoDurationExact } from '../duration.js';
 import { compareQuantity, parseQuantity } from '../quantity.js';
 import { compileWildcard, type WildcardMatcher } from '../wildcard.js';
@@ -523,10 +524,9 @@ function evaluateDuration(key: unknown, value: unknown, cmp: Comparison): boolea
 // ---------------------------------------------------------------------------------------------------------------
 
 /** Thrown for an operator Kyverno does not know (the rule result is `error`). */
-export class UnknownOperatorError extends Error {
+export class UnknownOperatorError extends KyvernoRuntimeError {
   constructor(readonly operator: string) {
-    super(`unknown condition operator ${JSON.stringify(operator)}`);
-    this.name = 'UnknownOperatorError';
+    super('E_UNKNOWN_OPERATOR', `unknown condition operator ${JSON.stringify(operator)}`);
   }
 }
 

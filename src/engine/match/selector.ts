@@ -3,6 +3,7 @@
  * first replaced by the first matching actual label (see wildcard.ts), then the standard
  * matchLabels/matchExpressions semantics apply. An empty selector matches everything.
  */
+import { KyvernoRuntimeError } from '../../contracts/errors.js';
 import { replaceWildcardsInSelectorLabels } from '../wildcard.js';
 
 export interface LabelSelector {
@@ -10,8 +11,10 @@ export interface LabelSelector {
   matchExpressions?: { key: string; operator: string; values?: string[] }[];
 }
 
-export class SelectorError extends Error {
-  override name = 'SelectorError';
+export class SelectorError extends KyvernoRuntimeError {
+  constructor(message: string) {
+    super('E_SELECTOR', message);
+  }
 }
 
 export function selectorMatches(selector: LabelSelector, labels: Readonly<Record<string, string>>): boolean {

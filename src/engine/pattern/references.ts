@@ -5,14 +5,17 @@
  * *pattern* (anchors ignored when comparing paths) and becomes "<=2048Mi". Since the pattern is static,
  * this runs once at policy compile time. `\$(` escapes a reference and loses its backslash.
  */
+import { KyvernoRuntimeError } from '../../contracts/errors.js';
 import { posix } from 'node:path';
 import { parseAnchor } from './anchor.js';
 import { goFormatFloatF, goKind, goTypeName, isPlainObject, bigIntOf, numberOf } from './go-values.js';
 import { getOperatorFromStringPattern } from './operator.js';
 
 /** A reference that cannot be resolved; Kyverno reports the rule as an error ("variable substitution failed"). */
-export class PatternReferenceError extends Error {
-  override readonly name = 'PatternReferenceError';
+export class PatternReferenceError extends KyvernoRuntimeError {
+  constructor(message: string) {
+    super('E_PATTERN_REFERENCE', message);
+  }
 }
 
 // Kyverno's RegexReferences: a whole-string reference, or one preceded by a non-backslash character.

@@ -3,6 +3,7 @@
  * `request.*`, `images`, `serviceAccountName`, values from test files, rule `context` entries,
  * `element`/`elementIndex` inside foreach.
  */
+import { KyvernoRuntimeError } from '../../contracts/errors.js';
 import type { RequestUserInfo } from '../match/index.js';
 import type { CompiledContextEntry } from '../api/compiled-policy.js';
 
@@ -11,8 +12,10 @@ type Raw = Record<string, unknown>;
 const isObj = (v: unknown): v is Raw => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Raised when a context entry cannot be loaded (rule result: error). */
-export class ContextLoadError extends Error {
-  override name = 'ContextLoadError';
+export class ContextLoadError extends KyvernoRuntimeError {
+  constructor(message: string) {
+    super('E_CONTEXT_LOAD', message);
+  }
 }
 
 /** Sets `a.b.c` in a nested object, creating maps on the way (Kyverno's `AddVariable`). */

@@ -1,5 +1,6 @@
 /** Why a `{{ }}` variable could not be substituted; Kyverno reports the rule result as `error`. */
-export class VariableSubstitutionError extends Error {
+import { KyvernoRuntimeError } from '../../contracts/errors.js';
+export class VariableSubstitutionError extends KyvernoRuntimeError {
   constructor(
     /** The JMESPath inside the braces, trimmed. */
     readonly variable: string,
@@ -9,8 +10,10 @@ export class VariableSubstitutionError extends Error {
     override readonly cause: unknown,
   ) {
     const reason = cause instanceof Error ? cause.message : String(cause);
-    super(`failed to resolve ${variable} at path ${path === '' ? '/' : path}: ${reason}`);
-    this.name = 'VariableSubstitutionError';
+    super(
+      'E_VARIABLE_SUBSTITUTION',
+      `failed to resolve ${variable} at path ${path === '' ? '/' : path}: ${reason}`,
+    );
   }
 }
 

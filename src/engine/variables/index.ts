@@ -19,6 +19,7 @@
  *   Kyverno substitutes an empty string.
  * Every JMESPath is parsed at compile time, nested ones included; nothing is parsed at render time.
  */
+import { KyvernoRuntimeError } from '../../contracts/errors.js';
 import {
   compileJmesPath,
   evaluateJmesPathAst,
@@ -78,8 +79,10 @@ const MARKER = /\uE000(\d+)\uE001/g;
 const MAX_NESTING = 8;
 
 /** A policy text that cannot be compiled as a template (load time; the loader adds file:line:col). */
-export class TemplateCompileError extends Error {
-  override readonly name = 'TemplateCompileError';
+export class TemplateCompileError extends KyvernoRuntimeError {
+  constructor(message: string) {
+    super('E_TEMPLATE_COMPILE', message);
+  }
 }
 
 interface CompiledVariable {

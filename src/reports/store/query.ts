@@ -1,10 +1,13 @@
 /** Filter → SQL WHERE (always parameterised) and the keyset cursor codec. */
+import { KyvernoRuntimeError } from '../../contracts/errors.js';
 import type { ViolationFilter } from './types.js';
 
 export type SqlParams = (string | number)[];
 
-export class CursorError extends Error {
-  readonly code = 'STORE_BAD_CURSOR';
+export class CursorError extends KyvernoRuntimeError {
+  constructor(message: string) {
+    super('STORE_BAD_CURSOR', message);
+  }
 }
 
 /** Escapes LIKE wildcards so a search for "50%" means the characters, not a pattern. */

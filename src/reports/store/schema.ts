@@ -2,6 +2,7 @@
  * The store's schema, versioned with SQLite's `user_version`. Each migration runs once, in its own
  * transaction, in order; a database written by a newer version is refused rather than guessed at.
  */
+import { KyvernoRuntimeError } from '../../contracts/errors.js';
 import type { Database } from 'better-sqlite3';
 
 interface Migration {
@@ -99,8 +100,10 @@ export const MIGRATIONS: readonly Migration[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;
 
-export class StoreSchemaError extends Error {
-  readonly code = 'STORE_SCHEMA_TOO_NEW';
+export class StoreSchemaError extends KyvernoRuntimeError {
+  constructor(message: string) {
+    super('E_STORE_SCHEMA_TOO_NEW', message);
+  }
 }
 
 /** Brings the database to SCHEMA_VERSION; returns the version it found. */

@@ -1,4 +1,5 @@
 /** /api/*: the store's views, policies and sources, and the live stream. */
+import { KyvernoRuntimeError } from '../../contracts/errors.js';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { z } from 'zod';
 import type { ReportStore } from '../../reports/store/index.js';
@@ -8,8 +9,10 @@ import type { LocalServerProviders } from '../types.js';
 import type { PoliciesResponse, SourcesResponse } from '../wire.js';
 import { compact, eventsQuery, idParams, summaryQuery, timelineQuery, violationListQuery } from './query.js';
 
-export class BadRequest extends Error {
-  readonly code = 'BAD_REQUEST';
+export class BadRequest extends KyvernoRuntimeError {
+  constructor(message: string) {
+    super('BAD_REQUEST', message);
+  }
 }
 
 function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {

@@ -3,6 +3,7 @@
  * what to do: root, kernel BTF, tracefs, bpftrace ≥ 0.17. As root, tracefs is mounted and (on apt
  * systems, unless disabled) bpftrace is installed, each announced. Commands run via execFile: no shell.
  */
+import { KyvernoRuntimeError } from '../../contracts/errors.js';
 import { execFile } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
@@ -31,10 +32,9 @@ export interface SensorHost {
   tracepointExists: (name: string) => boolean;
 }
 
-export class PrerequisiteError extends Error {
+export class PrerequisiteError extends KyvernoRuntimeError {
   constructor(readonly problems: string[]) {
-    super(`the built-in sensor cannot start:\n  - ${problems.join('\n  - ')}`);
-    this.name = 'PrerequisiteError';
+    super('E_SENSOR_PREREQUISITES', `the built-in sensor cannot start:\n  - ${problems.join('\n  - ')}`);
   }
 }
 

@@ -4,6 +4,7 @@
  * detaches its probes (SIGKILL only if it does not exit in time; the kernel then detaches them as the
  * file descriptors close).
  */
+import { KyvernoRuntimeError } from '../../contracts/errors.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { hostname } from 'node:os';
@@ -40,10 +41,9 @@ export interface BpftraceSensorOptions {
 export const DEFAULT_ATTACH_TIMEOUT_MS = 60_000;
 
 /** bpftrace did not report its probes attached in time; it has been killed. */
-export class SensorAttachTimeoutError extends Error {
+export class SensorAttachTimeoutError extends KyvernoRuntimeError {
   constructor(readonly timeoutMs: number) {
-    super(`bpftrace did not attach its probes within ${timeoutMs} ms`);
-    this.name = 'SensorAttachTimeoutError';
+    super('E_SENSOR_ATTACH_TIMEOUT', `bpftrace did not attach its probes within ${timeoutMs} ms`);
   }
 }
 
