@@ -6,7 +6,8 @@
  * `container.id`, so an event's ID and the pod cache's always agree.
  */
 const RUNTIME_PREFIX = /^[a-z-]+:\/\//;
-const SCOPE = /(?:cri-containerd-|crio-|docker-|containerd-)?([0-9a-f]{12,64})(?:\.scope)?$/;
+// Anchored: a longer hex run names no container (its last 64 characters would name another one).
+const SCOPE = /^(?:cri-containerd-|crio-|docker-|containerd-)?([0-9a-f]{12,64})(?:\.scope)?$/;
 
 export const SHORT_ID_LENGTH = 12;
 
