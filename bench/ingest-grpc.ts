@@ -18,8 +18,8 @@ import {
   createTetragonGrpcSource,
   loadTetragonProto,
   messageCodec,
-  TetragonJson,
 } from '../src/sources/tetragon-grpc/index.js';
+import { TetragonJson } from '../src/events/adapters/tetragon-grpc.js';
 import { startFakeTetragon } from '../test/sources/fake-tetragon.js';
 import { printTable } from './support.js';
 

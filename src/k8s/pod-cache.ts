@@ -18,7 +18,7 @@ import { LRUCache } from 'lru-cache';
 import { apiClient } from './api-clients.js';
 import type { KubeObject, PodLookup } from '../engine/runtime/index.js';
 import type { Logger } from '../observability/logger.js';
-import { normalizeContainerId, SHORT_ID_LENGTH } from './container-id.js';
+import { normalizeContainerId, SHORT_ID_LENGTH } from '../events/container-id.js';
 import { isNotFound } from './errors.js';
 import { Reflector } from './reflector.js';
 

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { createRuntimeEngine } from '../../src/engine/runtime/index.js';
 import type { RuntimeEvent } from '../../src/events/types.js';
 import { loadPolicies } from '../../src/policy/index.js';
-import { mountFlagNames, mountKind } from '../../src/sources/sensor/event.js';
+import { mountFlagNames, mountKind } from '../../src/events/adapters/bpftrace.js';
 import { BpftraceSensor } from '../../src/sources/sensor/sensor.js';
 import { ensureSensorPrerequisites } from '../../src/sources/sensor/prerequisites.js';
 import {

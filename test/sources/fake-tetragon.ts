@@ -4,7 +4,8 @@
  * through the proto (so the client decodes real protobuf, exactly as from an agent).
  */
 import * as grpc from '@grpc/grpc-js';
-import { loadTetragonProto, TetragonJson } from '../../src/sources/tetragon-grpc/index.js';
+import { TetragonJson } from '../../src/events/adapters/tetragon-grpc.js';
+import { loadTetragonProto } from '../../src/sources/tetragon-grpc/index.js';
 
 export interface FakeTetragon {
   address: string;

@@ -14,8 +14,11 @@ import { createFileTailSource } from '../../src/sources/file-tail/index.js';
 import { createHttpSource } from '../../src/sources/http/index.js';
 import { parsePayload, type BodyKind } from '../../src/sources/http/payload.js';
 import { LineSplitter } from '../../src/sources/lines.js';
+import { RecordReader } from '../../src/sources/record-reader.js';
+import { SourceCounters } from '../../src/sources/records.js';
 import { createStdinSource } from '../../src/sources/ndjson/index.js';
-import { loadTetragonProto, messageCodec, TetragonJson } from '../../src/sources/tetragon-grpc/index.js';
+import { TetragonJson } from '../../src/events/adapters/tetragon-grpc.js';
+import { loadTetragonProto, messageCodec } from '../../src/sources/tetragon-grpc/index.js';
 import { sampleLines } from './helpers.js';
 
 const realLines = [
@@ -85,6 +88,7 @@ describe('fuzz: line splitting', () => {
 
 describe('fuzz: HTTP payloads', () => {
   it('parsePayload never throws and always gives events or a reason', () => {
+    const reader = new RecordReader({ counters: new SourceCounters('fuzz', 'http'), format: 'auto' });
     const kinds: BodyKind[] = ['json', 'ndjson', 'cloudevent', 'cloudevent-batch'];
     fc.assert(
       fc.property(
@@ -93,7 +97,7 @@ describe('fuzz: HTTP payloads', () => {
         fc.boolean(),
         (lines, kind, asArray) => {
           const body = asArray ? `[${lines.join(',')}]` : lines.join('\n');
-          const r = parsePayload(body, kind, 'auto');
+          const r = parsePayload(body, kind, reader, 'auto');
           if (r.ok) {
             for (const s of r.skipped) assert.ok(s.reason.length > 0 && s.at.length > 0);
           } else {

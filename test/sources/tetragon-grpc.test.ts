@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { adaptRecord } from '../../src/events/adapters/index.js';
+import { TetragonJson } from '../../src/events/adapters/tetragon-grpc.js';
 import {
   buildGetEventsRequest,
   createTetragonGrpcSource,
   loadTetragonProto,
   messageCodec,
-  TetragonJson,
 } from '../../src/sources/tetragon-grpc/index.js';
 import { startFakeTetragon, type FakeTetragon } from './fake-tetragon.js';
 import { collector, sampleLines, until, WAIT_MS } from './helpers.js';

@@ -233,12 +233,6 @@ export function firstWord(line: string): string | undefined {
   return end < 0 ? line.slice(start) : line.slice(start, end);
 }
 
-/** "containerd://abc…" → "abc…"; "docker-pullable://…" etc. Bare ids are returned as they are. */
-export function bareContainerId(id: string): string {
-  const at = id.indexOf('://');
-  return at >= 0 ? id.slice(at + 3) : id;
-}
-
 /** Linux open(2) flag bits that mean the file is written. */
 const O_WRONLY = 0o1;
 const O_RDWR = 0o2;

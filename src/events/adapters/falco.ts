@@ -17,8 +17,8 @@ import type {
   ProcessInfo,
   RuntimeEvent,
 } from '../types.js';
+import { eventContainerId } from '../container-id.js';
 import {
-  bareContainerId,
   familyOf,
   fileOperationFromFlagNames,
   firstWord,
@@ -249,7 +249,7 @@ function fillWorkload(event: RuntimeEvent, f: JsonObject): void {
     str(f['container.image']) ??
     (repository !== undefined && tag !== undefined ? `${repository}:${tag}` : repository);
   const container: ContainerInfo = blankRecord();
-  if (id !== undefined) container.id = bareContainerId(id);
+  if (id !== undefined) container.id = eventContainerId(id);
   const containerName = str(f['container.name']);
   if (containerName !== undefined) container.name = containerName;
   if (image !== undefined) container.image = image;

@@ -5,6 +5,7 @@
  * within an Operation. Mapping table: docs/events.md "KubeArmor".
  */
 import { blankRecord } from '../../util/blank-record.js';
+import { eventContainerId } from '../container-id.js';
 import type { AlertInfo, Behavior, FileOperation, NetworkInfo, RuntimeEvent } from '../types.js';
 import {
   familyOf,
@@ -169,8 +170,9 @@ function fillContext(
     workloadKind: str(owner?.Ref),
   });
   if (pod) event.pod = pod;
+  const containerId = str(r.ContainerID);
   const container = compact({
-    id: str(r.ContainerID),
+    id: containerId !== undefined ? eventContainerId(containerId) : undefined,
     name: str(r.ContainerName),
     image: str(r.ContainerImage),
   });

@@ -14,8 +14,8 @@ import type {
   ProcessInfo,
   RuntimeEvent,
 } from '../types.js';
+import { eventContainerId } from '../container-id.js';
 import {
-  bareContainerId,
   familyOf,
   fileOperationFromOpenFlags,
   isRfc3339,
@@ -169,7 +169,7 @@ function fillProcess(event: RuntimeEvent, p: JsonObject): void {
   const containerObj = obj(pod?.container);
   const container: ContainerInfo = blankRecord();
   const containerId = str(containerObj?.id) ?? str(p.docker);
-  if (containerId !== undefined) container.id = bareContainerId(containerId);
+  if (containerId !== undefined) container.id = eventContainerId(containerId);
   const containerName = str(containerObj?.name);
   if (containerName !== undefined) container.name = containerName;
   const image = obj(containerObj?.image);

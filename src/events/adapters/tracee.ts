@@ -8,8 +8,8 @@
  * Event name → behavior: TRACEE_EVENTS below (docs/events.md "Tracee"); detections → `alert`.
  */
 import type { Behavior, FileOperation, RuntimeEvent } from '../types.js';
+import { eventContainerId } from '../container-id.js';
 import {
-  bareContainerId,
   familyOf,
   fileOperationFromFlagNames,
   fileOperationFromOpenFlags,
@@ -160,7 +160,7 @@ function adaptLegacy(r: JsonObject, options: AdaptOptions): AdaptOutcome {
   const hostName = str(r.hostName);
   if (hostName !== undefined && containerId === undefined) event.node = hostName;
   const container = compact({
-    id: containerId !== undefined ? bareContainerId(containerId) : undefined,
+    id: containerId !== undefined ? eventContainerId(containerId) : undefined,
     name: str(r.containerName) ?? str(nested?.name),
     image: str(r.containerImage) ?? str(nested?.image),
   });
@@ -259,7 +259,7 @@ function adaptV1beta1(r: JsonObject, options: AdaptOptions): AdaptOutcome {
   if (parent) event.parent = parent;
   const containerId = str(c?.id);
   const container = compact({
-    id: containerId !== undefined ? bareContainerId(containerId) : undefined,
+    id: containerId !== undefined ? eventContainerId(containerId) : undefined,
     name: str(c?.name),
     image: str(obj(c?.image)?.name) ?? str(c?.image),
   });

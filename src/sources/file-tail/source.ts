@@ -1,7 +1,8 @@
 /** EventSource over FileTailer: Tetragon's export file (or any JSON-lines file) → RuntimeEvents. */
 import type { Logger } from '../../observability/logger.js';
 import { fileTailResumes } from '../../observability/metrics.js';
-import { SourceCounters, decodeLine, type InputFormat } from '../records.js';
+import { RecordReader } from '../record-reader.js';
+import { SourceCounters, type InputFormat } from '../records.js';
 import type { EmitFn, EventSource, SourceStats } from '../types.js';
 import { FileTailer, type TailerOptions } from './tailer.js';
 
@@ -23,6 +24,7 @@ export function createFileTailSource(options: FileTailSourceOptions): FileTailSo
   const format = options.format ?? 'tetragon';
   const counters = new SourceCounters(name, 'file-tail');
   const log = options.logger;
+  const reader = new RecordReader({ counters, format, ...(log ? { logger: log } : {}) });
   let emit: EmitFn | undefined;
 
   const tailer = new FileTailer(
@@ -36,20 +38,8 @@ export function createFileTailSource(options: FileTailSourceOptions): FileTailSo
     {
       async onLine(text, lineNo) {
         if (counters.status === 'degraded') counters.status = 'running'; // reading again after an error
-        const out = decodeLine(text, format);
-        if (out.kind === 'skipped') {
-          counters.drop(out.reason);
-          log?.debug(
-            { path: options.path, line: lineNo, reason: out.reason, detail: out.detail },
-            'line skipped',
-          );
-          return;
-        }
-        counters.eventsIn += out.events.length;
-        for (const event of out.events) {
-          const wait = emit?.(event);
-          if (wait) await wait; // backpressure: stop reading until the queue has room
-        }
+        // Backpressure: awaiting the emit stops reading until the queue has room.
+        await reader.line(text, emit, { path: options.path, line: lineNo });
       },
       onSkip(reason, lineNo, bytes) {
         counters.drop(reason);

@@ -7,7 +7,8 @@
  * - CloudEvents binary mode: a JSON body plus ce-* headers.
  */
 import type { RuntimeEvent } from '../../events/types.js';
-import { decodeLine, decodeRecord, type InputFormat } from '../records.js';
+import type { RecordReader } from '../record-reader.js';
+import type { InputFormat } from '../records.js';
 
 export type BodyKind = 'json' | 'ndjson' | 'cloudevent' | 'cloudevent-batch';
 
@@ -51,13 +52,15 @@ export function bodyKindOf(contentType: string | undefined): BodyKind | undefine
 /** CloudEvents binary-mode attributes from ce-* headers, when present. */
 export type CeHeaders = Record<string, string>;
 
+/** Splits a body into records and adapts each through the input's reader; counting is the caller's. */
 export function parsePayload(
   body: string,
   kind: BodyKind,
+  reader: RecordReader,
   format: InputFormat,
   ce?: CeHeaders,
 ): PayloadResult {
-  if (kind === 'ndjson') return parseNdjson(body, format);
+  if (kind === 'ndjson') return parseNdjson(body, reader, format);
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
@@ -74,7 +77,7 @@ export function parsePayload(
     const events: RuntimeEvent[] = [];
     const skipped: Skipped[] = [];
     parsed.forEach((record: unknown, i) => {
-      const out = decodeRecord(record, format);
+      const out = reader.adaptRecord(record, format);
       if (out.kind === 'events') events.push(...out.events);
       else skipped.push({ at: `index ${i}`, reason: out.reason, detail: out.detail });
     });
@@ -91,12 +94,12 @@ export function parsePayload(
   if (parsed === null || typeof parsed !== 'object') {
     return { ok: false, reason: 'bad-payload', message: 'expected a JSON object or an array of objects' };
   }
-  const out = decodeRecord(parsed, format);
+  const out = reader.adaptRecord(parsed, format);
   if (out.kind === 'skipped') return { ok: false, reason: out.reason, message: out.detail };
   return { ok: true, events: out.events, records: 1, skipped: [] };
 }
 
-function parseNdjson(body: string, format: InputFormat): PayloadResult {
+function parseNdjson(body: string, reader: RecordReader, format: InputFormat): PayloadResult {
   const events: RuntimeEvent[] = [];
   const skipped: Skipped[] = [];
   let records = 0;
@@ -110,7 +113,7 @@ function parseNdjson(body: string, format: InputFormat): PayloadResult {
     start = nl + 1;
     if (line === '') continue;
     records++;
-    const out = decodeLine(line, format);
+    const out = reader.adaptLine(line, format);
     if (out.kind === 'events') events.push(...out.events);
     else skipped.push({ at: `line ${lineNo}`, reason: out.reason, detail: out.detail });
   }

@@ -21,6 +21,7 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type { Logger } from '../../observability/logger.js';
+import { RecordReader } from '../record-reader.js';
 import { SourceCounters, READER_DROP_REASONS, type InputFormat } from '../records.js';
 import type { EmitFn, EventSource, SourceStats } from '../types.js';
 import {
@@ -127,6 +128,7 @@ export function createHttpSource(options: HttpSourceOptions = {}): HttpSource {
   const port = options.port ?? 2801;
   const log = options.logger;
   const counters = new SourceCounters(name, 'http');
+  const reader = new RecordReader({ counters, format: 'auto' });
   const target: ListenTarget =
     options.socketPath !== undefined
       ? {
@@ -305,7 +307,7 @@ export function createHttpSource(options: HttpSourceOptions = {}): HttpSource {
       counters.drop(READER_DROP_REASONS.badPayload);
       return reply.code(400).send({ error: 'bad-payload', message: 'empty body' });
     }
-    const result = parsePayload(body, kind, format, ceHeaders(req));
+    const result = parsePayload(body, kind, reader, format, ceHeaders(req));
     if (!result.ok) {
       // Every bad record of a batch is one drop, not the whole batch.
       if (result.skipped) for (const s of result.skipped) counters.drop(s.reason);

@@ -1,6 +1,7 @@
 /** NDJSON on standard input (e.g. `tetra getevents -o json | kyverno-runtime run --stdin`). */
 import type { Readable } from 'node:stream';
 import type { Logger } from '../../observability/logger.js';
+import { RecordReader } from '../record-reader.js';
 import { SourceCounters, type InputFormat } from '../records.js';
 import type { EventSource, SourceStats } from '../types.js';
 import { readNdjsonStream } from './stream-reader.js';
@@ -23,6 +24,11 @@ export interface StdinSource extends EventSource {
 export function createStdinSource(options: StdinSourceOptions = {}): StdinSource {
   const stream = options.stream ?? process.stdin;
   const counters = new SourceCounters(options.name ?? 'stdin', 'ndjson-stdin');
+  const reader = new RecordReader({
+    counters,
+    format: options.format ?? 'auto',
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
   let reading: Promise<void> | undefined;
@@ -34,11 +40,9 @@ export function createStdinSource(options: StdinSourceOptions = {}): StdinSource
     start(emit) {
       counters.status = 'running';
       reading = readNdjsonStream(stream, emit, {
-        format: options.format ?? 'auto',
+        reader,
         maxLineBytes: options.maxLineBytes ?? 1024 * 1024,
-        counters,
         origin: 'stdin',
-        ...(options.logger ? { logger: options.logger } : {}),
       })
         .catch((err: unknown) => {
           counters.status = 'failed';

@@ -1,19 +1,17 @@
 /**
- * Reads NDJSON from any byte stream (stdin, a TCP socket) into RuntimeEvents. Iterating the stream
- * with `for await` and awaiting each emit is the backpressure: while the queue is full we stop
- * reading, the stream's buffer fills, and the OS pushes back on the writer (pipe or TCP window).
+ * Reads NDJSON from any byte stream (stdin, a TCP socket) into RuntimeEvents through the input's
+ * RecordReader. Iterating the stream with `for await` and awaiting each emit is the backpressure:
+ * while the queue is full we stop reading, the stream's buffer fills, and the OS pushes back on the
+ * writer (pipe or TCP window).
  */
 import type { Readable } from 'node:stream';
-import type { Logger } from '../../observability/logger.js';
 import { LineSplitter, type LinePiece } from '../lines.js';
-import { decodeLine, type InputFormat, type SourceCounters } from '../records.js';
+import type { RecordReader } from '../record-reader.js';
 import type { EmitFn } from '../types.js';
 
 export interface StreamReadOptions {
-  format: InputFormat;
+  reader: RecordReader;
   maxLineBytes: number;
-  counters: SourceCounters;
-  logger?: Logger;
   /** Label for logs (e.g. "stdin", "tcp 127.0.0.1:5555"). */
   origin: string;
   /** Bytes already read from the stream (after a TCP token line), handled before the stream. */
@@ -25,31 +23,13 @@ export async function readNdjsonStream(
   emit: EmitFn,
   opts: StreamReadOptions,
 ): Promise<void> {
+  const { reader, origin } = opts;
   const splitter = new LineSplitter(opts.maxLineBytes);
   const handle = async (p: LinePiece): Promise<void> => {
     if (p.kind === 'blank') return;
-    if (p.kind === 'too-large') {
-      opts.counters.drop('too-large');
-      opts.logger?.warn(
-        { origin: opts.origin, line: p.lineNo, bytes: p.bytes },
-        'line exceeds the size limit; skipped',
-      );
-      return;
-    }
-    const out = decodeLine(p.text, opts.format);
-    if (out.kind === 'skipped') {
-      opts.counters.drop(out.reason);
-      opts.logger?.debug(
-        { origin: opts.origin, line: p.lineNo, reason: out.reason, detail: out.detail },
-        'line skipped',
-      );
-      return;
-    }
-    opts.counters.eventsIn += out.events.length;
-    for (const e of out.events) {
-      const wait = emit(e);
-      if (wait) await wait;
-    }
+    if (p.kind === 'too-large') return reader.tooLarge({ origin, line: p.lineNo, bytes: p.bytes });
+    const wait = reader.line(p.text, emit, { origin, line: p.lineNo });
+    if (wait) await wait;
   };
   if (opts.prefix) for (const p of splitter.feed(opts.prefix)) await handle(p);
   for await (const chunk of stream) {

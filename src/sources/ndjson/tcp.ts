@@ -24,6 +24,7 @@ import {
   listenOn,
   type ListenTarget,
 } from '../listen.js';
+import { RecordReader } from '../record-reader.js';
 import { SourceCounters, type InputFormat } from '../records.js';
 import type { EmitFn, EventSource, SourceStats } from '../types.js';
 import { readNdjsonStream } from './stream-reader.js';
@@ -111,6 +112,11 @@ export function createTcpSource(options: TcpSourceOptions): TcpSource {
   const host = options.host ?? '127.0.0.1';
   const counters = new SourceCounters(options.name ?? 'tcp', 'ndjson-tcp');
   const log = options.logger;
+  const records = new RecordReader({
+    counters,
+    format: options.format ?? 'auto',
+    ...(log ? { logger: log } : {}),
+  });
   const target: ListenTarget =
     options.socketPath !== undefined
       ? {
@@ -164,12 +170,10 @@ export function createTcpSource(options: TcpSourceOptions): TcpSource {
       return wait.finally(() => waiting--);
     };
     const reader = readNdjsonStream(socket, tracked, {
-      format: options.format ?? 'auto',
+      reader: records,
       maxLineBytes: options.maxLineBytes ?? 1024 * 1024,
-      counters,
       origin,
       ...(prefix && prefix.length > 0 ? { prefix } : {}),
-      ...(log ? { logger: log } : {}),
     })
       .catch((err: unknown) => {
         // A reset connection ends that stream only; the listener keeps serving.

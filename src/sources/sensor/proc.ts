@@ -1,7 +1,12 @@
 /**
- * The sensor's clock helpers. The /proc readers it uses live in the host module (shared with the
- * `kill` action) and are re-exported here for the sensor's existing imports.
+ * The sensor's clock and its view of /proc for the record mapping. The /proc readers live in the host
+ * module (shared with the `kill` action) and are re-exported here for the sensor's existing imports.
  */
+import { readFileSync } from 'node:fs';
+import type { ProcessView } from '../../events/adapters/bpftrace.js';
+import { readCgroupFile, readCmdline, readLink } from '../../host/proc.js';
+import { parseProcCgroup } from './cgroup.js';
+
 export {
   readCgroupFile,
   readCmdline,
@@ -10,6 +15,23 @@ export {
   ticksFromBootNs,
   USER_HZ,
 } from '../../host/proc.js';
+
+/** The record mapping's answers from this host's /proc. */
+export const procProcessView: ProcessView = {
+  link: (pid, name) => readLink(`/proc/${pid}/${name}`),
+  cmdline: (pid) => readCmdline(pid),
+  cgroup: (pid) => parseProcCgroup(readCgroupFile(pid) ?? ''),
+};
+
+/** The first 8 characters of the kernel's boot id, or "boot" without Linux /proc. */
+export function readBootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim().slice(0, 8);
+  } catch {
+    // not Linux /proc: ids stay unique per run through nsecs+tid
+    return 'boot';
+  }
+}
 
 /**
  * Converts kernel monotonic ns (bpftrace `nsecs`) to wall-clock ns. Node's hrtime is the same
@@ -30,12 +52,4 @@ export class MonotonicClock {
   wallNs(monotonicNs: number): bigint {
     return BigInt(Math.round(monotonicNs)) + this.offsetNs;
   }
-}
-
-/** RFC 3339 with nanoseconds: 2026-11-26T12:00:00.123456789Z. */
-export function rfc3339Nano(wallNs: bigint): string {
-  const ms = Number(wallNs / 1_000_000n);
-  const iso = new Date(ms).toISOString(); // …T12:00:00.123Z
-  const nanos = (wallNs % 1_000_000_000n).toString().padStart(9, '0');
-  return `${iso.slice(0, 19)}.${nanos}Z`;
 }

@@ -13,35 +13,8 @@
  * Layout of every head tuple: [kind, tid, pid, ppid, uid, nsecs, cgroupId, startBootNs, comm, …];
  * the kind-specific fields follow (see RecordKind).
  */
+import { RecordKind, SetIdCall, type RecordKindCode } from '../../events/adapters/bpftrace.js';
 import type { Behavior } from '../../events/types.js';
-
-/** Numeric record kinds shared by the generator and the parser. */
-export const RecordKind = {
-  continuation: 0,
-  exec: 1,
-  mount: 2,
-  moveMount: 3,
-  fsmount: 4,
-  openTree: 5,
-  connect: 10,
-  bind: 11,
-  listen: 12,
-  open: 20,
-  rename: 21,
-  unlink: 22,
-  setid: 30,
-  capset: 31,
-  initModule: 40,
-  finitModule: 41,
-  ptrace: 50,
-  setns: 60,
-  unshare: 61,
-  bpfProgLoad: 70,
-} as const;
-export type RecordKindCode = (typeof RecordKind)[keyof typeof RecordKind];
-
-/** Sub-codes of the setid record (which syscall). */
-export const SetIdCall = { setuid: 1, setresuid: 2, setgid: 3, setresgid: 4 } as const;
 
 /** Continuation strings each kind is followed by (exec: one printf line with the argument bytes). */
 export const CONTINUATIONS: Partial<Record<RecordKindCode, number>> = {

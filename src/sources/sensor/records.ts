@@ -4,31 +4,13 @@
  * (strings come from arbitrary processes): a line that does not parse is counted and skipped with
  * a reason, never thrown.
  */
-import { CONTINUATIONS, RecordKind, type RecordKindCode } from './program.js';
-
-/** Fields every head tuple carries, in order after the kind. */
-export interface RecordHead {
-  kind: RecordKindCode;
-  tid: number;
-  pid: number;
-  ppid: number;
-  uid: number;
-  /** Kernel monotonic timestamp (ktime_get_ns). */
-  nsecs: number;
-  cgroupId: number;
-  /** Process (thread-group leader) start, ns since boot: what /proc/<pid>/stat field 22 counts in ticks. */
-  startBootNs: number;
-  comm: string;
-  /** Kind-specific numbers and strings after comm. */
-  fields: (number | string)[];
-}
-
-export interface SensorRecord extends RecordHead {
-  /** Continuation strings, in order. */
-  strings: string[];
-  /** Exec arguments (argv), when the kind carries them. */
-  argv?: string[];
-}
+import {
+  RecordKind,
+  type RecordHead,
+  type RecordKindCode,
+  type SensorRecord,
+} from '../../events/adapters/bpftrace.js';
+import { CONTINUATIONS } from './program.js';
 
 /** What the parser tells its owner besides records. */
 export type ParserSignal =

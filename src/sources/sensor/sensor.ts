@@ -8,12 +8,14 @@ import { KyvernoRuntimeError } from '../../contracts/errors.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { hostname } from 'node:os';
-import { guardEvent } from '../../events/adapters/guard.js';
+import { EventBuilder } from '../../events/adapters/bpftrace.js';
 import type { Behavior } from '../../events/types.js';
 import type { Logger } from '../../observability/logger.js';
-import { eventsDropped, eventsTruncated, sensorUp } from '../../observability/metrics.js';
+import { sensorUp } from '../../observability/metrics.js';
+import { RecordReader } from '../record-reader.js';
+import { SourceCounters } from '../records.js';
 import type { EmitFn, EventSource, SourceStats } from '../types.js';
-import { EventBuilder } from './event.js';
+import { MonotonicClock, procProcessView, readBootId } from './proc.js';
 import { generateProgram, SENSOR_STRLEN, type GeneratedProgram } from './program.js';
 import { RecordParser, type ParserSignal } from './records.js';
 
@@ -78,11 +80,13 @@ export class BpftraceSensor implements EventSource {
   private restartDelay: number;
   private status: SourceStats['status'] = 'stopped';
   private lastError: string | undefined;
-  private eventsIn = 0;
   private incomplete = 0;
   private filtered = 0;
   private restarts = 0;
-  private readonly dropped: Record<string, number> = {};
+  /** Drops and events in; the record reader applies the ingest guard to every built event. */
+  private readonly counters = new SourceCounters(this.name, 'bpftrace');
+  private readonly reader = new RecordReader({ counters: this.counters, format: 'auto' });
+  private readonly bootId = readBootId();
 
   constructor(private readonly opts: BpftraceSensorOptions) {
     this.hints = opts.hints;
@@ -137,8 +141,8 @@ export class BpftraceSensor implements EventSource {
       name: this.name,
       kind: 'bpftrace',
       status: this.status,
-      eventsIn: this.eventsIn,
-      dropped: { ...this.dropped },
+      eventsIn: this.counters.eventsIn,
+      dropped: { ...this.counters.dropped },
       ...(this.lastError ? { lastError: this.lastError } : {}),
     };
   }
@@ -154,8 +158,7 @@ export class BpftraceSensor implements EventSource {
   }
 
   private drop(reason: string, n = 1): void {
-    this.dropped[reason] = (this.dropped[reason] ?? 0) + n;
-    eventsDropped.inc({ source: this.name, reason }, n);
+    this.counters.drop(reason, n);
   }
 
   private launch(): Promise<Running> {
@@ -168,7 +171,14 @@ export class BpftraceSensor implements EventSource {
     for (const u of program.unsupported) {
       this.opts.logger?.warn({ behavior: u.behavior, reason: u.reason }, 'sensor cannot watch this behavior');
     }
-    const builder = new EventBuilder({ node: this.node, filePathPrefixes: this.hints.filePathPrefixes });
+    const builder = new EventBuilder({
+      node: this.node,
+      filePathPrefixes: this.hints.filePathPrefixes,
+      // Taken again at every launch: the monotonic → wall offset drifts (suspend, NTP steps).
+      clock: new MonotonicClock(),
+      bootId: this.bootId,
+      processes: procProcessView,
+    });
     if (program.probes.length === 0) {
       // Nothing to watch (no policy needs the sensor): stay up without a bpftrace process.
       this.status = 'running';
@@ -306,12 +316,8 @@ export class BpftraceSensor implements EventSource {
         if ('pending' in built) return;
         // The same ingest guard as the adapters: a process controls its own argv (up to 128 KiB per
         // argument), which would otherwise be copied whole into every row, log line and stream frame.
-        const guarded = guardEvent(built.event);
-        if (!guarded.ok) return this.drop('too-deep');
-        for (const [reason, n] of Object.entries(guarded.truncations ?? {}))
-          eventsTruncated.inc({ reason }, n);
-        this.eventsIn++;
-        void this.emit?.(built.event);
+        // canWait=false: the pipeline drops and counts when full; never await here.
+        for (const e of this.reader.acceptBuilt(built.event)) void this.emit?.(e);
         return;
       }
     }

@@ -20,9 +20,10 @@ import * as grpc from '@grpc/grpc-js';
 import type { AdaptOutcome } from '../../events/adapters/index.js';
 import type { Logger } from '../../observability/logger.js';
 import { sourceReconnects } from '../../observability/metrics.js';
-import { SourceCounters, decodeRecord, errorText } from '../records.js';
+import { emitAll, RecordReader } from '../record-reader.js';
+import { SourceCounters, errorText } from '../records.js';
 import type { EmitFn, EventSource, SourceStats } from '../types.js';
-import { TetragonJson } from './normalise.js';
+import { TetragonJson } from '../../events/adapters/tetragon-grpc.js';
 import { loadTetragonProto } from './proto.js';
 
 export const TETRAGON_EVENT_TYPES = [
@@ -128,6 +129,7 @@ export function createTetragonGrpcSource(options: TetragonGrpcOptions = {}): Tet
   const target = options.target ?? 'unix:///var/run/tetragon/tetragon.sock';
   const counters = new SourceCounters(options.name ?? 'tetragon-grpc', 'tetragon-grpc');
   const log = options.logger;
+  const reader = new RecordReader({ counters, format: 'tetragon', ...(log ? { logger: log } : {}) });
   const def = loadTetragonProto(options.protoPath);
   const json = new TetragonJson(def);
   const request = json.toGrpc(buildGetEventsRequest(options), 'tetragon.GetEventsRequest');
@@ -167,7 +169,7 @@ export function createTetragonGrpcSource(options: TetragonGrpcOptions = {}): Tet
   /** Never throws: a message the normaliser cannot handle is counted as "decode-error". */
   function toRecord(msg: Record<string, unknown>): AdaptOutcome {
     try {
-      return decodeRecord(json.fromGrpc(msg), 'tetragon');
+      return reader.adaptRecord(json.fromGrpc(msg));
     } catch (err) {
       return { kind: 'skipped', reason: 'decode-error', detail: errorText(err) };
     }
@@ -197,11 +199,8 @@ export function createTetragonGrpcSource(options: TetragonGrpcOptions = {}): Tet
             log?.debug({ target, err: decoded.detail }, 'Tetragon message does not decode; skipped');
             continue;
           }
-          const events = counters.accept(toRecord(decoded.msg));
-          for (const e of events) {
-            const wait = emit(e);
-            if (wait) await wait;
-          }
+          const wait = emitAll(reader.accept(toRecord(decoded.msg), { target }), emit);
+          if (wait) await wait;
         }
         if (!stopped) log?.warn({ target }, 'Tetragon closed the event stream; re-subscribing');
       } catch (err) {

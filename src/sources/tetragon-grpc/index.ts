@@ -6,5 +6,4 @@ export {
   type TetragonGrpcOptions,
   type TetragonGrpcSource,
 } from './client.js';
-export { TetragonJson, rfc3339ToTimestamp, timestampToRfc3339 } from './normalise.js';
 export { LOADER_OPTIONS, defaultProtoPath, loadTetragonProto, messageCodec } from './proto.js';

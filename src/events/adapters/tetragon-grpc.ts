@@ -1,5 +1,5 @@
 /**
- * gRPC objects ⇄ Tetragon export JSON. After proto-loader's options (proto.ts) three differences
+ * gRPC objects ⇄ Tetragon export JSON. After proto-loader's options (src/sources/tetragon-grpc/proto.ts) three differences
  * from the JSON export remain: wrapper types arrive as {value}, Timestamps as
  * {seconds, nanos}, and a wrapper holding its zero value arrives as {} (proto3 omits the zero inside).
  * The walk is driven by the proto's own descriptors, so a field added to proto/tetragon.proto is

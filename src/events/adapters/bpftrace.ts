@@ -1,16 +1,91 @@
 /**
- * Turns an assembled sensor record into a RuntimeEvent (source "bpftrace"), enriching it from /proc
- * (binary, args, cwd, cgroup) where the kernel record does not carry it. One instance per sensor:
- * it keeps small bounded caches (process identity by pid+start, bound addresses for listen).
+ * The built-in sensor's records (bpftrace `print` tuples, assembled by the sensor's parser) → RuntimeEvent
+ * (source "bpftrace"). What the kernel record does not carry (binary, args, cwd, fd paths, cgroup) is
+ * asked of a `ProcessView` the sensor passes in: this module does no I/O, so the mapping sits with the
+ * other tools' adapters. One builder per sensor: it keeps small bounded caches (process identity by
+ * pid+start, bound addresses for listen, recent credential changes).
  */
-import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { LRUCache } from 'lru-cache';
-import type { Behavior, FileOperation, MountInfo, MountKind, RuntimeEvent } from '../../events/types.js';
-import { parseProcCgroup, type CgroupIdentity } from './cgroup.js';
-import { RecordKind, SetIdCall } from './program.js';
-import { MonotonicClock, readCgroupFile, readCmdline, readLink, rfc3339Nano } from './proc.js';
-import type { SensorRecord } from './records.js';
+import type { Behavior, FileOperation, MountInfo, MountKind, RuntimeEvent } from '../types.js';
+import { normalizeContainerId } from '../container-id.js';
+
+/** Numeric record kinds shared by the sensor's program generator, its parser and this mapping. */
+export const RecordKind = {
+  continuation: 0,
+  exec: 1,
+  mount: 2,
+  moveMount: 3,
+  fsmount: 4,
+  openTree: 5,
+  connect: 10,
+  bind: 11,
+  listen: 12,
+  open: 20,
+  rename: 21,
+  unlink: 22,
+  setid: 30,
+  capset: 31,
+  initModule: 40,
+  finitModule: 41,
+  ptrace: 50,
+  setns: 60,
+  unshare: 61,
+  bpfProgLoad: 70,
+} as const;
+export type RecordKindCode = (typeof RecordKind)[keyof typeof RecordKind];
+
+/** Sub-codes of the setid record (which syscall). */
+export const SetIdCall = { setuid: 1, setresuid: 2, setgid: 3, setresgid: 4 } as const;
+
+/** Fields every head tuple carries, in order after the kind. */
+export interface RecordHead {
+  kind: RecordKindCode;
+  tid: number;
+  pid: number;
+  ppid: number;
+  uid: number;
+  /** Kernel monotonic timestamp (ktime_get_ns). */
+  nsecs: number;
+  cgroupId: number;
+  /** Process (thread-group leader) start, ns since boot: what /proc/<pid>/stat field 22 counts in ticks. */
+  startBootNs: number;
+  comm: string;
+  /** Kind-specific numbers and strings after comm. */
+  fields: (number | string)[];
+}
+
+export interface SensorRecord extends RecordHead {
+  /** Continuation strings, in order. */
+  strings: string[];
+  /** Exec arguments (argv), when the kind carries them. */
+  argv?: string[];
+}
+
+/** A process's container and pod, as its cgroup path tells them. */
+export interface ProcessCgroup {
+  containerId?: string;
+  podUid?: string;
+  path?: string;
+}
+
+/**
+ * What the mapping needs to know of the host's processes (the sensor answers from /proc). Every
+ * answer is read after the fact and may be gone: undefined, never a throw.
+ */
+export interface ProcessView {
+  /** The target of a /proc link: `exe`, `cwd` or `fd/<n>` of `pid`. */
+  link(pid: number, name: string): string | undefined;
+  /** argv of `pid`. */
+  cmdline(pid: number): string[] | undefined;
+  /** The container and pod of `pid` from its cgroup. */
+  cgroup(pid: number): ProcessCgroup;
+}
+
+/** Kernel monotonic ns → wall-clock ns. */
+export interface WallClock {
+  wallNs(monotonicNs: number): bigint;
+}
 
 const AT_FDCWD = -100;
 const O_WRONLY = 0x1;
@@ -164,13 +239,24 @@ export interface EventBuilderOptions {
   node: string;
   /** Path prefixes policies name: file events outside them are filtered after path resolution. */
   filePathPrefixes?: readonly string[];
-  clock?: MonotonicClock;
+  clock: WallClock;
+  /** Short boot id: event ids stay unique across reboots. */
+  bootId: string;
+  processes: ProcessView;
+}
+
+/** RFC 3339 with nanoseconds: 2026-11-26T12:00:00.123456789Z. */
+export function rfc3339Nano(wallNs: bigint): string {
+  const ms = Number(wallNs / 1_000_000n);
+  const iso = new Date(ms).toISOString(); // …T12:00:00.123Z
+  const nanos = (wallNs % 1_000_000_000n).toString().padStart(9, '0');
+  return `${iso.slice(0, 19)}.${nanos}Z`;
 }
 
 interface ProcessIdentity {
   binary?: string;
   args?: string[];
-  cgroup?: CgroupIdentity & { path?: string };
+  cgroup?: ProcessCgroup;
   /** The kernel's cgroup id `cgroup` was read for. */
   cgroupId?: number;
 }
@@ -178,7 +264,6 @@ interface ProcessIdentity {
 export type BuildResult = { event: RuntimeEvent } | { filtered: string } | { pending: true };
 
 export class EventBuilder {
-  readonly clock: MonotonicClock;
   private readonly processes = new LRUCache<string, ProcessIdentity>({ max: 8192 });
   /** (pid:fd) → bound address, so listen(2) can say which port. */
   private readonly bound = new LRUCache<
@@ -187,22 +272,16 @@ export class EventBuilder {
   >({
     max: 4096,
   });
-  private readonly bootId: string;
   /**
    * glibc applies set*id to every thread of a process (each thread makes the syscall): one change
    * in a 10-thread process is 10 records. Keep the first; the others are the same decision.
    */
   private readonly recentCredentialChanges = new LRUCache<string, number>({ max: 1024, ttl: 500 });
 
+  private readonly proc: ProcessView;
+
   constructor(private readonly opts: EventBuilderOptions) {
-    this.clock = opts.clock ?? new MonotonicClock();
-    let boot = 'boot';
-    try {
-      boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim().slice(0, 8);
-    } catch {
-      // not Linux /proc: ids stay unique per run through nsecs+tid
-    }
-    this.bootId = boot;
+    this.proc = opts.processes;
   }
 
   /** Builds the event for one record, or says why there is none. */
@@ -212,26 +291,26 @@ export class EventBuilder {
     if (r.kind === RecordKind.exec) {
       identity = {
         binary: str(r, 0),
-        args: r.argv ?? readCmdline(r.pid),
+        args: r.argv ?? this.proc.cmdline(r.pid),
         cgroup: identity?.cgroup,
         cgroupId: identity?.cgroupId,
       };
       this.processes.set(key, identity);
     }
     if (!identity) {
-      const exe = readLink(`/proc/${r.pid}/exe`);
+      const exe = this.proc.link(r.pid, 'exe');
       // /proc is read after the fact: if the process has exec'd since this record (unshare → mount),
       // /proc describes its next program. The kernel's comm (first 15 bytes) tells; then say only that.
       identity =
         exe === undefined || posix.basename(exe).slice(0, 15) === r.comm
-          ? { binary: exe, args: readCmdline(r.pid) }
+          ? { binary: exe, args: this.proc.cmdline(r.pid) }
           : {};
       this.processes.set(key, identity);
     }
     // A process can change cgroup without a new pid (a runtime's init joins the container's cgroup,
     // then execs the entrypoint): the kernel's cgroup id says when the cached path is stale.
     if (identity.cgroup === undefined || identity.cgroupId !== r.cgroupId) {
-      identity.cgroup = parseProcCgroup(readCgroupFile(r.pid) ?? '');
+      identity.cgroup = this.proc.cgroup(r.pid);
       identity.cgroupId = r.cgroupId;
     }
     if (r.kind === RecordKind.setid || r.kind === RecordKind.capset) {
@@ -243,10 +322,10 @@ export class EventBuilder {
     }
     const specific = this.specific(r);
     if ('filtered' in specific || 'pending' in specific) return specific;
-    const wallNs = this.clock.wallNs(r.nsecs);
+    const wallNs = this.opts.clock.wallNs(r.nsecs);
     const argv = identity.args;
     const event: RuntimeEvent = {
-      id: `bpftrace-${this.bootId}-${r.nsecs}-${r.tid}-${r.kind}`,
+      id: `bpftrace-${this.opts.bootId}-${r.nsecs}-${r.tid}-${r.kind}`,
       time: rfc3339Nano(wallNs),
       source: 'bpftrace',
       node: this.opts.node,
@@ -257,21 +336,25 @@ export class EventBuilder {
         uid: uint32(r.uid),
         binary: identity.binary ?? r.comm,
         args: argv && argv.length > 0 ? argv.slice(1) : undefined,
-        cwd: readLink(`/proc/${r.pid}/cwd`),
+        cwd: this.proc.link(r.pid, 'cwd'),
       },
-      parent: { pid: r.ppid, binary: readLink(`/proc/${r.ppid}/exe`) },
+      parent: { pid: r.ppid, binary: this.proc.link(r.ppid, 'exe') },
       cgroup: { id: String(r.cgroupId), path: identity.cgroup.path },
       ...specific.fields,
       raw: { kind: KIND_NAMES.get(r.kind), tid: r.tid, comm: r.comm, nsecs: r.nsecs, ...specific.raw },
     };
-    if (identity.cgroup.containerId) event.container = { id: identity.cgroup.containerId };
+    const containerId =
+      identity.cgroup.containerId !== undefined
+        ? normalizeContainerId(identity.cgroup.containerId)
+        : undefined;
+    if (containerId) event.container = { id: containerId };
     if (identity.cgroup.podUid) event.pod = { uid: identity.cgroup.podUid };
     return { event };
   }
 
   private resolvePath(pid: number, dfd: number, path: string | undefined): string | undefined {
     if (path === undefined || path.startsWith('/')) return path;
-    const base = dfd === AT_FDCWD ? readLink(`/proc/${pid}/cwd`) : readLink(`/proc/${pid}/fd/${dfd}`);
+    const base = dfd === AT_FDCWD ? this.proc.link(pid, 'cwd') : this.proc.link(pid, `fd/${dfd}`);
     return base === undefined ? path : posix.resolve(base, path);
   }
 
@@ -427,7 +510,7 @@ export class EventBuilder {
           raw: { syscall: 'init_module', len: num(r, 0) },
         };
       case RecordKind.finitModule: {
-        const file = readLink(`/proc/${r.pid}/fd/${int32(num(r, 0))}`);
+        const file = this.proc.link(r.pid, `fd/${int32(num(r, 0))}`);
         const name = file ? posix.basename(file).replace(/\.ko(\.[a-z]+)?$/, '') : undefined;
         return {
           behavior: 'module-load',

@@ -1,0 +1,32 @@
+/**
+ * Container IDs arrive in several spellings: `containerd://<64 hex>` in pod status, bare 64-hex from
+ * Tetragon, 12-hex short IDs from Falco and docker, `cri-o://…`, and cgroup paths ending in
+ * `cri-containerd-<id>.scope` or `crio-<id>.scope`. One normal form: lower-case hex without prefix.
+ * The one normaliser: the pod cache keys and looks up by it, and every adapter writes it into
+ * `container.id`, so an event's ID and the pod cache's always agree.
+ */
+const RUNTIME_PREFIX = /^[a-z-]+:\/\//;
+// Anchored: a longer hex run names no container (its last 64 characters would name another one).
+const SCOPE = /^(?:cri-containerd-|crio-|docker-|containerd-)?([0-9a-f]{12,64})(?:\.scope)?$/;
+
+export const SHORT_ID_LENGTH = 12;
+
+/** The normal form, or undefined when `raw` holds no container ID. */
+export function normalizeContainerId(raw: string): string | undefined {
+  const trimmed = raw.trim().toLowerCase().replace(RUNTIME_PREFIX, '');
+  const last = trimmed.split('/').pop() ?? '';
+  const m = SCOPE.exec(last);
+  return m ? m[1] : undefined;
+}
+
+/**
+ * What an event's `container.id` holds: the normal form when `raw` is a container ID; otherwise the
+ * tool's own word without a runtime prefix (Falco says "host" for processes outside containers), kept
+ * so a policy can still see it.
+ */
+export function eventContainerId(raw: string): string {
+  const id = normalizeContainerId(raw);
+  if (id !== undefined) return id;
+  const at = raw.indexOf('://');
+  return at >= 0 ? raw.slice(at + 3) : raw;
+}
