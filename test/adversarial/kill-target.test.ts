@@ -21,7 +21,7 @@ import type { RuntimeEvent } from '../../src/events/types.js';
 import { readExe, readStartTicks, readStatus } from '../../src/host/proc.js';
 import { actionRefused } from '../../src/observability/metrics.js';
 import { createPipeline } from '../../src/pipeline/index.js';
-import { checkSourceTrust, startLocalMode, type LocalModeHandle } from '../../src/cli/run/local-mode.js';
+import { checkSourceTrust, startLocalMode, type LocalModeHandle } from '../../src/app/local.js';
 import type { HttpSource } from '../../src/sources/http/index.js';
 import type { EventOrigin, EventSource } from '../../src/sources/types.js';
 import { killTrustProblem, rootOnlyPathProblem } from '../../src/sources/trust.js';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startLocalMode } from '../../src/cli/run/local-mode.js';
+import { startLocalMode } from '../../src/app/local.js';
 import { createRuntimeEngine } from '../../src/engine/runtime/index.js';
 import type { Verdict } from '../../src/contracts/verdict.js';
 import { adaptLine } from '../../src/events/adapters/index.js';

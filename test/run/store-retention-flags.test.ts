@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startLocalMode } from '../../src/cli/run/local-mode.js';
+import { startLocalMode } from '../../src/app/local.js';
 import { parseRetentionAge, parseRowCap } from '../../src/cli/run/store-retention.js';
 
 const repoRoot = resolve(import.meta.dirname, '../..');

@@ -17,7 +17,7 @@ import { createPipeline } from '../../pipeline/index.js';
 import { formatPolicyError, loadPolicies } from '../../policy/index.js';
 import { createHttpSource } from '../../sources/http/index.js';
 import { createFileTailSource, drainGate } from '../../sources/file-tail/index.js';
-import { defaultStateDir, TAIL_STATE_FILE } from '../run/local-mode.js';
+import { defaultStateDir, TAIL_STATE_FILE } from '../../app/local.js';
 import { join, resolve } from 'node:path';
 import { BpftraceSensor, ensureSensorPrerequisites } from '../../sources/sensor/index.js';
 import { createTetragonGrpcSource } from '../../sources/tetragon-grpc/index.js';

@@ -19,7 +19,7 @@ import {
   TAIL_STATE_FILE,
   startLocalMode,
   type LocalModeHandle,
-} from '../run/local-mode.js';
+} from '../../app/local.js';
 import { parseListenAddress } from '../listen-address.js';
 import { packagePath } from '../../package-root.js';
 import { DEFAULT_SENSOR_ATTACH_TIMEOUT, parseAttachTimeout } from '../run/sensor-flags.js';
@@ -36,7 +36,7 @@ import {
   parseSourceListen,
 } from '../run/source-flags.js';
 import { DEFAULT_MAX_CONNECTIONS } from '../../sources/listen.js';
-import { formatSelftestTable, SelftestObserver } from '../run/selftest.js';
+import { formatSelftestTable, SelftestObserver } from '../../app/selftest.js';
 import { selftestAgainst } from './selftest.js';
 
 /** run's listen flags: loopback unless a host is given; a bare port is fine. */

@@ -10,11 +10,11 @@
 import { createHash } from 'node:crypto';
 import { watch, statSync, type FSWatcher } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { createRuntimeEngine, type RuntimeEngine } from '../../engine/runtime/index.js';
-import type { Logger } from '../../observability/logger.js';
-import { policiesLoaded, policyErrors, policyReloads } from '../../observability/metrics.js';
-import { listYamlFiles, loadPolicies, readPolicyFile, type PolicyError } from '../../policy/index.js';
-import { nodeTargetingRules, type RuleTargetsNode } from '../../actions/node-rules.js';
+import { createRuntimeEngine, type RuntimeEngine } from '../engine/runtime/index.js';
+import type { Logger } from '../observability/logger.js';
+import { policiesLoaded, policyErrors, policyReloads } from '../observability/metrics.js';
+import { listYamlFiles, loadPolicies, readPolicyFile, type PolicyError } from '../policy/index.js';
+import { nodeTargetingRules, type RuleTargetsNode } from '../actions/node-rules.js';
 
 /** Extensions of files that can hold policies; a change to any other file is not a policy change. */
 const POLICY_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);

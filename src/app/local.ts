@@ -4,31 +4,31 @@
  * flushes, detaches the sensor's probes and closes everything, in that order.
  */
 import { join } from 'node:path';
-import { LocalActionRunner } from '../../actions/local-runner.js';
-import type { RuntimeEvent } from '../../events/types.js';
-import type { Verdict } from '../../contracts/verdict.js';
-import { createLogFile, type Logger } from '../../observability/logger.js';
-import { violations as violationsMetric } from '../../observability/metrics.js';
-import { createPipeline, RuleErrorReporter, type Pipeline, type VerdictSink } from '../../pipeline/index.js';
+import { LocalActionRunner } from '../actions/local-runner.js';
+import type { RuntimeEvent } from '../events/types.js';
+import type { Verdict } from '../contracts/verdict.js';
+import { createLogFile, type Logger } from '../observability/logger.js';
+import { violations as violationsMetric } from '../observability/metrics.js';
+import { createPipeline, RuleErrorReporter, type Pipeline, type VerdictSink } from '../pipeline/index.js';
 import {
   createStoreSink,
   openStore,
   sampleEvaluatedIntoTimeline,
   type ReportStore,
-} from '../../reports/store/index.js';
-import { createLocalServer, type LocalServer } from '../../server/index.js';
-import { createFileTailSource, drainGate } from '../../sources/file-tail/index.js';
-import { createHttpSource } from '../../sources/http/index.js';
-import { createStdinSource, createTcpSource } from '../../sources/ndjson/index.js';
-import type { InputFormat } from '../../sources/records.js';
-import { BpftraceSensor, ensureSensorPrerequisites } from '../../sources/sensor/index.js';
-import { createTetragonGrpcSource } from '../../sources/tetragon-grpc/index.js';
-import type { EventSource } from '../../sources/types.js';
-import { killTrustProblem, SourceTrustError } from '../../sources/trust.js';
-import type { SourceAddress } from '../listen-address.js';
-import type { RuntimeEngine } from '../../engine/runtime/index.js';
+} from '../reports/store/index.js';
+import { createLocalServer, type LocalServer } from '../server/index.js';
+import { createFileTailSource, drainGate } from '../sources/file-tail/index.js';
+import { createHttpSource } from '../sources/http/index.js';
+import { createStdinSource, createTcpSource } from '../sources/ndjson/index.js';
+import type { InputFormat } from '../sources/records.js';
+import { BpftraceSensor, ensureSensorPrerequisites } from '../sources/sensor/index.js';
+import { createTetragonGrpcSource } from '../sources/tetragon-grpc/index.js';
+import type { EventSource } from '../sources/types.js';
+import { killTrustProblem, SourceTrustError } from '../sources/trust.js';
+import type { SourceAddress } from '../cli/listen-address.js';
+import type { RuntimeEngine } from '../engine/runtime/index.js';
 import { PolicySet } from './policy-set.js';
-import { TerminalSink } from './terminal.js';
+import { TerminalSink } from '../cli/run/terminal.js';
 
 export const SOURCE_KINDS = [
   'sensor',
