@@ -25,6 +25,7 @@ import { packagePath } from '../../package-root.js';
 import { DEFAULT_SENSOR_ATTACH_TIMEOUT, parseAttachTimeout } from '../run/sensor-flags.js';
 import { parseRetentionAge, parseRowCap } from '../run/store-retention.js';
 import { parseLogFiles, parseLogSize } from '../run/log-flags.js';
+import { TerminalSink } from '../run/terminal.js';
 import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_MAX_FILES } from '../../observability/logger.js';
 import { DEFAULT_MAX_VIOLATIONS } from '../../reports/store/index.js';
 import {
@@ -242,6 +243,7 @@ export function register(program: Command): void {
           tetragonTarget: opts.tetragonTarget,
           ...(observer && { observer }),
           say,
+          terminal: new TerminalSink(),
         });
       } catch (err) {
         say(

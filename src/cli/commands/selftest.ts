@@ -11,6 +11,7 @@ import { packagePath } from '../../package-root.js';
 import { BpftraceSensor, DEFAULT_ATTACH_TIMEOUT_MS } from '../../sources/sensor/index.js';
 import { startLocalMode, type LocalModeHandle } from '../../app/local.js';
 import { DEFAULT_SENSOR_ATTACH_TIMEOUT, parseAttachTimeout } from '../run/sensor-flags.js';
+import { TerminalSink } from '../run/terminal.js';
 import {
   formatSelftestTable,
   runSelftest,
@@ -76,7 +77,7 @@ export function register(program: Command): void {
           actionMode: 'dry-run',
           observer,
           say,
-          out: process.stderr,
+          terminal: new TerminalSink({ out: process.stderr }),
         });
         const result = await selftestAgainst(handle, observer, opts.nodeName, opts.timeout, say);
         process.stdout.write(formatSelftestTable(result));
