@@ -26,8 +26,6 @@ import { PolicySet } from './policy-set.js';
 import { violationMetricsSink, verdictLogSink } from './sinks.js';
 import { createSource, isListening, type SourceAddress, type SourceSpec } from './sources.js';
 
-export { defaultDbPath, defaultStateDir, TAIL_STATE_FILE } from './state-dir.js';
-
 export const SOURCE_KINDS = [
   'sensor',
   'tetragon-file',

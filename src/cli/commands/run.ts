@@ -12,14 +12,8 @@ import { SOURCE_FORMATS } from '../../events/adapters/outcome.js';
 import { generateProgram } from '../../sources/sensor/program.js';
 import { findTracefs, tracepointChecker } from '../../sources/sensor/prerequisites.js';
 import { DEFAULT_ATTACH_TIMEOUT_MS, SensorAttachTimeoutError } from '../../sources/sensor/index.js';
-import {
-  ACTION_MODES,
-  defaultDbPath,
-  SOURCE_KINDS,
-  TAIL_STATE_FILE,
-  startLocalMode,
-  type LocalModeHandle,
-} from '../../app/local.js';
+import { ACTION_MODES, SOURCE_KINDS, startLocalMode, type LocalModeHandle } from '../../app/local.js';
+import { defaultDbPath, TAIL_STATE_FILE } from '../../app/state-dir.js';
 import { parseListenAddress } from '../listen-address.js';
 import { packagePath } from '../../package-root.js';
 import { DEFAULT_SENSOR_ATTACH_TIMEOUT, parseAttachTimeout } from '../run/sensor-flags.js';
