@@ -1,7 +1,8 @@
 /**
- * Local mode (`kyverno-runtime run`) assembled: source → bounded queue/pipeline → RuntimeEngine → sinks
- * (terminal, SQLite store, violation metrics, JSON log, live stream, local action runner). Returns a handle whose `stop()` drains,
- * flushes, detaches the sensor's probes and closes everything, in that order.
+ * Local mode (`kyverno-runtime run`) assembled: source → bounded queue/pipeline → RuntimeEngine →
+ * sinks (terminal, SQLite store, violation metrics, JSON log, live stream, local action runner).
+ * Returns a handle whose `stop()` drains, flushes, detaches the sensor's probes and closes
+ * everything, in that order.
  */
 import type { ActionOutcome } from '../contracts/actions.js';
 import { LocalActionRunner } from '../actions/local-runner.js';
