@@ -17,7 +17,7 @@ import type { Logger } from '../observability/logger.js';
 import type { EventOrigin } from '../sources/types.js';
 import { nodeTargetingRules, type RuleTargetsNode } from '../actions/node-rules.js';
 import type { CompiledPolicy } from '../engine/api/compiled-policy.js';
-import { PolicyReportWriter, type ReportFlavor } from '../reports/policyreport/writer.js';
+import { PolicyReportWriter, violationEvent, type ReportFlavor } from '../reports/policyreport/writer.js';
 import { EventRecorder } from '../k8s/events.js';
 import { LeaderElector } from '../k8s/leader.js';
 import { PodCache } from '../k8s/pod-cache.js';
@@ -34,7 +34,7 @@ export interface ClusterAgentOptions {
   /** Watch ClusterRuntimePolicy/RuntimePolicy (default), or use these policies (e.g. from files). */
   policies?: 'cluster' | CompiledPolicy[];
   reportFlavor?: ReportFlavor;
-  /** Do not write PolicyReports (events and actions only). */
+  /** Do not write PolicyReports: violations still raise Events, and actions still run. */
   reports?: boolean;
   leaderElection?: boolean;
   identity?: string;
@@ -169,7 +169,12 @@ export class ClusterAgent {
   handle(v: Verdict, origin?: EventOrigin): Promise<ActionOutcome[]> {
     // Memory only; the report's Event request waits a macrotask (EventRecorder), so the action's
     // API request below goes out first.
-    this.reports?.record(v);
+    if (this.reports) this.reports.record(v);
+    else {
+      // Without reports the violation Event is raised here; the recorder folds repeats.
+      const event = violationEvent(v);
+      if (event) void this.events.emit(event);
+    }
     if (v.mode !== 'Enforce' || v.actions.length === 0) return Promise.resolve([]);
     const p = this.executor.execute(v, origin).catch((err: unknown) => {
       this.opts.logger?.error({ err, policy: v.policy, rule: v.rule }, 'action executor failed');

@@ -4,6 +4,8 @@
  * and, where the flag allows it, a bare "port". An empty host means `defaultHost`, which differs by
  * command: local mode stays on loopback, the cluster agent's probes must be reachable by the kubelet.
  */
+import type { SourceAddress } from '../app/sources.js';
+
 export interface ListenAddressOptions {
   /** Host used for ":port" (and a bare port). */
   defaultHost: string;
@@ -28,7 +30,7 @@ export function parseListenAddress(
 }
 
 /** An input's address: "unix:/path" (a unix socket) or a TCP address as `parseListenAddress` reads it. */
-export type SourceAddress = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
+export type { SourceAddress };
 
 export function parseSourceAddress(value: string, options: ListenAddressOptions): SourceAddress {
   const v = value.trim();

@@ -21,11 +21,13 @@ import type { RuntimeEvent } from '../../src/events/types.js';
 import { readExe, readStartTicks, readStatus } from '../../src/host/proc.js';
 import { actionRefused } from '../../src/observability/metrics.js';
 import { createPipeline } from '../../src/pipeline/index.js';
-import { checkSourceTrust, startLocalMode, type LocalModeHandle } from '../../src/cli/run/local-mode.js';
+import { checkSourceTrust, startLocalMode, type LocalModeHandle } from '../../src/app/local.js';
+import { TerminalSink } from '../../src/cli/run/terminal.js';
 import type { HttpSource } from '../../src/sources/http/index.js';
 import type { EventOrigin, EventSource } from '../../src/sources/types.js';
 import { killTrustProblem, rootOnlyPathProblem } from '../../src/sources/trust.js';
-import { checkClusterKillTrust, parseKillTrustedSources } from '../../src/cli/commands/cluster.js';
+import { parseKillTrustedSources } from '../../src/cli/commands/cluster.js';
+import { checkClusterKillTrust } from '../../src/app/cluster.js';
 
 const skip =
   process.platform !== 'linux' ? 'needs /proc' : process.getuid?.() !== 0 ? 'needs root' : undefined;
@@ -350,7 +352,7 @@ describe('run over a real socket: a forged RuntimeEvent posted to the ingest', {
       logFile: join(dir, `${name}.log`),
       actionMode: 'policy',
       say: () => undefined,
-      out,
+      terminal: new TerminalSink({ out }),
     });
     const addr = (handle.source as HttpSource).address();
     assert.ok(addr);

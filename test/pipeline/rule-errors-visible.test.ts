@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startLocalMode } from '../../src/cli/run/local-mode.js';
+import { startLocalMode } from '../../src/app/local.js';
+import { TerminalSink } from '../../src/cli/run/terminal.js';
 import { createRuntimeEngine } from '../../src/engine/runtime/index.js';
 import type { Verdict } from '../../src/contracts/verdict.js';
 import { adaptLine } from '../../src/events/adapters/index.js';
@@ -202,7 +203,7 @@ describe('rule errors', () => {
       logFile,
       actionMode: 'audit',
       say: (m) => void said.push(m),
-      out: new Writable({ write: (_c, _e, done) => done() }),
+      terminal: new TerminalSink({ out: new Writable({ write: (_c, _e, done) => done() }) }),
     });
     try {
       const before = await ruleErrorCount('ssh-exec', 'port-condition', 'missing-key');

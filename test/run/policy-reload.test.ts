@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PolicySet, type PolicySwap } from '../../src/cli/run/policy-set.js';
+import { PolicySet, type PolicySwap } from '../../src/app/policy-set.js';
 import type { PolicyError } from '../../src/policy/index.js';
 import { policyReloads } from '../../src/observability/metrics.js';
 

@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { cgroup2Root } from '../../src/cli/run/selftest-probes.js';
+import { cgroup2Root } from '../../src/app/selftest-probes.js';
 import { ATTACH_DEADLINE_MS, sensorSkipReason, whileCompilingBpftrace } from '../sensor/helpers.js';
 
 const repoRoot = resolve(import.meta.dirname, '../..');

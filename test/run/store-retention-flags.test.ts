@@ -10,7 +10,8 @@ import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startLocalMode } from '../../src/cli/run/local-mode.js';
+import { startLocalMode } from '../../src/app/local.js';
+import { TerminalSink } from '../../src/cli/run/terminal.js';
 import { parseRetentionAge, parseRowCap } from '../../src/cli/run/store-retention.js';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
@@ -88,7 +89,7 @@ spec:
       logFile: join(dir, 'run.log'),
       actionMode: 'audit',
       say: () => undefined,
-      out: new Writable({ write: (_c, _e, done) => done() }),
+      terminal: new TerminalSink({ out: new Writable({ write: (_c, _e, done) => done() }) }),
     });
     try {
       const deadline = Date.now() + 30_000;

@@ -5,28 +5,14 @@
  * the built-in bpftrace sensor. See docs/kubernetes.md.
  */
 import { Command, Option } from '@commander-js/extra-typings';
-import { killForVerdict } from '../../actions/kill.js';
-import { WebhookDestinations } from '../../actions/webhook-destination.js';
-import { printable } from '../../util/terminal-text.js';
-import { loadKubeConfig } from '../../k8s/config.js';
-import { ClusterAgent } from '../../app/cluster-agent.js';
-import { closeHealthServer, startHealthServer } from '../../k8s/health-server.js';
-import { parseListenAddress } from '../listen-address.js';
-import { createLogger } from '../../observability/logger.js';
-import { createPipeline } from '../../pipeline/index.js';
-import { formatPolicyError, loadPolicies } from '../../policy/index.js';
-import { createHttpSource } from '../../sources/http/index.js';
-import { createFileTailSource, drainGate } from '../../sources/file-tail/index.js';
-import { defaultStateDir, TAIL_STATE_FILE } from '../run/local-mode.js';
 import { join, resolve } from 'node:path';
-import { BpftraceSensor, ensureSensorPrerequisites } from '../../sources/sensor/index.js';
-import { createTetragonGrpcSource } from '../../sources/tetragon-grpc/index.js';
-import type { EventSource } from '../../sources/types.js';
-import { killTrustProblem, SourceTrustError } from '../../sources/trust.js';
-
-/** Inputs of the cluster agent an operator may trust to name host processes (--kill-trusted-sources). */
-export const KILL_TRUSTABLE_SOURCES = ['tetragon-file', 'tetragon-grpc', 'http'] as const;
-type KillTrustableSource = (typeof KILL_TRUSTABLE_SOURCES)[number];
+import { WebhookDestinations } from '../../actions/webhook-destination.js';
+import { KILL_TRUSTABLE_SOURCES, startClusterMode, type KillTrustableSource } from '../../app/cluster.js';
+import { defaultStateDir, TAIL_STATE_FILE } from '../../app/state-dir.js';
+import { loadKubeConfig } from '../../k8s/config.js';
+import { createLogger } from '../../observability/logger.js';
+import { printable } from '../../util/terminal-text.js';
+import { parseListenAddress } from '../listen-address.js';
 
 export function parseKillTrustedSources(value: string): KillTrustableSource[] {
   const out: KillTrustableSource[] = [];
@@ -40,30 +26,6 @@ export function parseKillTrustedSources(value: string): KillTrustableSource[] {
     out.push(s as KillTrustableSource);
   }
   return out;
-}
-
-/** Refuses trust for an input that is not configured or does not authenticate its senders. */
-export function checkClusterKillTrust(
-  trusted: readonly KillTrustableSource[],
-  opts: { tetragonFile?: string; tetragonGrpc?: string; http?: string; httpTokenFile?: string },
-): void {
-  for (const kind of trusted) {
-    const configured =
-      kind === 'tetragon-file' ? opts.tetragonFile : kind === 'tetragon-grpc' ? opts.tetragonGrpc : opts.http;
-    if (configured === undefined)
-      throw new SourceTrustError(
-        `--kill-trusted-sources: ${kind} is not enabled (no --${kind === 'http' ? 'http' : kind} given)`,
-      );
-    const problem = killTrustProblem({
-      kind,
-      flag: '--kill-trusted-sources',
-      file: opts.tetragonFile,
-      tetragonTarget: opts.tetragonGrpc,
-      listen: opts.http,
-      tokenFile: opts.httpTokenFile,
-    });
-    if (problem !== undefined) throw new SourceTrustError(problem);
-  }
 }
 
 const num = (what: string) => (v: string) => {
@@ -101,7 +63,10 @@ export function register(program: Command): void {
         .env('POD_NAMESPACE')
         .default('kyverno-runtime'),
     )
-    .option('--policies <paths...>', 'load policies from files instead of watching the CRDs')
+    .option(
+      '--policies <paths...>',
+      'load policies from files or directories (reloaded when they change) instead of watching the CRDs',
+    )
     .addOption(
       new Option('--report-api <api>', 'PolicyReport API group')
         .choices(['wgpolicyk8s', 'openreports'] as const)
@@ -176,15 +141,6 @@ export function register(program: Command): void {
     )
     .action(async (opts) => {
       const logger = createLogger({ level: opts.logLevel });
-      try {
-        checkClusterKillTrust(opts.killTrustedSources, opts);
-      } catch (err) {
-        logger.fatal({ err: (err as Error).message }, 'refusing to start');
-        process.stderr.write(`kyverno-runtime cluster: ${(err as Error).message}\n`);
-        process.exitCode = 1;
-        return;
-      }
-      const trusted = new Set<string>(opts.killTrustedSources);
       let webhookDestinations: WebhookDestinations;
       try {
         webhookDestinations = new WebhookDestinations((opts.webhookAllow ?? '').split(','));
@@ -192,123 +148,63 @@ export function register(program: Command): void {
         process.stderr.write(`kyverno-runtime: --webhook-allow: ${printable((err as Error).message)}\n`);
         process.exit(1);
       }
-      const kubeConfig = loadKubeConfig({
-        kubeconfig: opts.kubeconfig,
-        context: opts.context,
-        inCluster: opts.inCluster,
-      });
-      let policies: 'cluster' | Awaited<ReturnType<typeof loadPolicies>>['policies'] = 'cluster';
-      if (opts.policies) {
-        const loaded = await loadPolicies(opts.policies);
-        for (const e of loaded.errors) logger.error({ error: formatPolicyError(e) }, 'policy rejected');
-        policies = loaded.policies;
-      }
-      let sensor: BpftraceSensor | undefined;
-      const agent: ClusterAgent = new ClusterAgent({
-        kubeConfig,
-        mode: opts.mode,
-        nodeName: opts.nodeName,
-        namespace: opts.namespace,
-        policies,
-        reportFlavor: opts.reportApi,
-        reports: opts.reports,
-        leaderElection: opts.leaderElect,
-        dryRun: opts.dryRun,
-        actions: {
-          protectedNamespaces: opts.protectedNamespaces
-            .split(',')
-            .map((s) => s.trim())
-            .filter((s) => s !== ''),
-          apiBudget: { rate: opts.apiQps, burst: opts.apiBurst },
-          perPolicy: { rate: opts.policyActionRate, burst: opts.policyActionBurst },
-          dedupWindowMs: opts.dedupWindow * 1000,
-          webhookDestinations,
-          // kill needs the host's PIDs: only with the sensor or a trusted input (hostPID in the chart).
-          ...(opts.sensor || trusted.size > 0
-            ? {
-                kill: killForVerdict({
-                  dryRun: opts.dryRun,
-                  protectedPids: () => (sensor?.pid !== undefined ? [sensor.pid] : []),
-                  ruleTargetsNode: (v): boolean => agent.ruleTargetsNode(v),
-                }),
-              }
-            : {}),
-        },
-        onEngine: (engine) => {
-          pipeline.setEngine(engine);
-          void sensor?.updateHints(engine.sensorHints);
-        },
-        logger,
-      });
-      const pipeline = createPipeline({ engine: agent.engine, sinks: [agent], logger });
-      const health = parseBindAddress(opts.healthProbeBindAddress);
-      const metrics = parseBindAddress(opts.metricsBindAddress);
-      const servers = [await startHealthServer({ ...health, ready: () => agent.ready })];
-      if (metrics.port !== health.port)
-        servers.push(await startHealthServer({ ...metrics, ready: () => agent.ready }));
-
-      await agent.start();
-      const sources: EventSource[] = [];
-      /** Inputs the operator trusts to name host processes (validated above); the sensor trusts itself. */
-      const trustedInputs = new Set<EventSource>();
-      if (opts.tetragonFile !== undefined) {
-        const statePath =
-          opts.tailState === 'off'
-            ? undefined
-            : resolve(opts.tailState ?? join(defaultStateDir(), TAIL_STATE_FILE));
-        const s = createFileTailSource({
-          path: opts.tetragonFile,
-          format: 'tetragon',
-          logger,
-          // Saved once the pipeline has evaluated what precedes the offset: at-least-once.
-          ...(statePath !== undefined && { statePath, commitGate: drainGate(() => pipeline.drain()) }),
-        });
-        sources.push(s);
-        if (trusted.has('tetragon-file')) trustedInputs.add(s);
-      }
-      if (opts.tetragonGrpc !== undefined) {
-        const s = createTetragonGrpcSource({ target: opts.tetragonGrpc, logger });
-        sources.push(s);
-        if (trusted.has('tetragon-grpc')) trustedInputs.add(s);
-      }
-      if (opts.http !== undefined) {
-        const { host, port } = parseBindAddress(opts.http);
-        const s = createHttpSource({
-          host,
-          port,
-          ...(opts.httpTokenFile !== undefined && { tokenFile: opts.httpTokenFile }),
-          maxConnections: Math.max(1, Math.floor(opts.httpMaxConnections)),
+      let handle: Awaited<ReturnType<typeof startClusterMode>>;
+      try {
+        handle = await startClusterMode({
+          kubeConfig: loadKubeConfig({
+            kubeconfig: opts.kubeconfig,
+            context: opts.context,
+            inCluster: opts.inCluster,
+          }),
+          mode: opts.mode,
+          nodeName: opts.nodeName,
+          namespace: opts.namespace,
+          ...(opts.policies && { policyFiles: opts.policies.map((p) => resolve(p)) }),
+          reportFlavor: opts.reportApi,
+          reports: opts.reports,
+          leaderElection: opts.leaderElect,
+          dryRun: opts.dryRun,
+          actions: {
+            protectedNamespaces: opts.protectedNamespaces
+              .split(',')
+              .map((s) => s.trim())
+              .filter((s) => s !== ''),
+            apiBudget: { rate: opts.apiQps, burst: opts.apiBurst },
+            perPolicy: { rate: opts.policyActionRate, burst: opts.policyActionBurst },
+            dedupWindowMs: opts.dedupWindow * 1000,
+            webhookDestinations,
+          },
+          ...(opts.tetragonFile !== undefined && {
+            tetragonFile: {
+              path: opts.tetragonFile,
+              ...(opts.tailState !== 'off' && {
+                statePath: resolve(opts.tailState ?? join(defaultStateDir(), TAIL_STATE_FILE)),
+              }),
+            },
+          }),
+          tetragonGrpc: opts.tetragonGrpc,
+          ...(opts.http !== undefined && {
+            http: {
+              listen: parseBindAddress(opts.http),
+              ...(opts.httpTokenFile !== undefined && { tokenFile: opts.httpTokenFile }),
+              maxConnections: Math.max(1, Math.floor(opts.httpMaxConnections)),
+            },
+          }),
+          sensor: opts.sensor,
+          killTrustedSources: opts.killTrustedSources,
+          health: parseBindAddress(opts.healthProbeBindAddress),
+          metrics: parseBindAddress(opts.metricsBindAddress),
           logger,
         });
-        sources.push(s);
-        if (trusted.has('http')) trustedInputs.add(s);
+      } catch (err) {
+        logger.fatal({ err: (err as Error).message }, 'refusing to start');
+        process.stderr.write(`kyverno-runtime cluster: ${printable((err as Error).message)}\n`);
+        process.exitCode = 1;
+        return;
       }
-      if (opts.sensor) {
-        const host = await ensureSensorPrerequisites({ install: false });
-        sensor = new BpftraceSensor({
-          bpftrace: host.bpftrace,
-          tracepointExists: host.tracepointExists,
-          hints: agent.engine.sensorHints,
-          node: opts.nodeName,
-          logger,
-        });
-        sources.push(sensor);
-      }
-      if (sources.length === 0)
-        logger.warn('no event source: pass --tetragon-file, --tetragon-grpc, --http or --sensor');
-      for (const s of sources)
-        await pipeline.attach(s, trustedInputs.has(s) ? { trustedForKill: true } : undefined);
-      logger.info(
-        { mode: opts.mode, node: opts.nodeName, sources: sources.map((s) => s.name) },
-        'kyverno-runtime cluster agent running',
-      );
-
       const shutdown = async (): Promise<void> => {
         logger.info('shutting down: stopping sources, draining, flushing reports, releasing the lease');
-        await Promise.allSettled(sources.map((s) => s.stop()));
-        await pipeline.stop();
-        await agent.stop();
-        await Promise.all(servers.map((s) => closeHealthServer(s)));
+        await handle.stop();
         process.exit(0);
       };
       process.once('SIGTERM', () => void shutdown());

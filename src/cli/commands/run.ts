@@ -12,19 +12,14 @@ import { SOURCE_FORMATS } from '../../events/adapters/outcome.js';
 import { generateProgram } from '../../sources/sensor/program.js';
 import { findTracefs, tracepointChecker } from '../../sources/sensor/prerequisites.js';
 import { DEFAULT_ATTACH_TIMEOUT_MS, SensorAttachTimeoutError } from '../../sources/sensor/index.js';
-import {
-  ACTION_MODES,
-  defaultDbPath,
-  SOURCE_KINDS,
-  TAIL_STATE_FILE,
-  startLocalMode,
-  type LocalModeHandle,
-} from '../run/local-mode.js';
+import { ACTION_MODES, SOURCE_KINDS, startLocalMode, type LocalModeHandle } from '../../app/local.js';
+import { defaultDbPath, TAIL_STATE_FILE } from '../../app/state-dir.js';
 import { parseListenAddress } from '../listen-address.js';
 import { packagePath } from '../../package-root.js';
 import { DEFAULT_SENSOR_ATTACH_TIMEOUT, parseAttachTimeout } from '../run/sensor-flags.js';
 import { parseRetentionAge, parseRowCap } from '../run/store-retention.js';
 import { parseLogFiles, parseLogSize } from '../run/log-flags.js';
+import { TerminalSink } from '../run/terminal.js';
 import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_MAX_FILES } from '../../observability/logger.js';
 import { DEFAULT_MAX_VIOLATIONS } from '../../reports/store/index.js';
 import {
@@ -36,7 +31,7 @@ import {
   parseSourceListen,
 } from '../run/source-flags.js';
 import { DEFAULT_MAX_CONNECTIONS } from '../../sources/listen.js';
-import { formatSelftestTable, SelftestObserver } from '../run/selftest.js';
+import { formatSelftestTable, SelftestObserver } from '../../app/selftest.js';
 import { selftestAgainst } from './selftest.js';
 
 /** run's listen flags: loopback unless a host is given; a bare port is fine. */
@@ -242,6 +237,7 @@ export function register(program: Command): void {
           tetragonTarget: opts.tetragonTarget,
           ...(observer && { observer }),
           say,
+          terminal: new TerminalSink(),
         });
       } catch (err) {
         say(

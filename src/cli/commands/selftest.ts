@@ -9,9 +9,15 @@ import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { packagePath } from '../../package-root.js';
 import { BpftraceSensor, DEFAULT_ATTACH_TIMEOUT_MS } from '../../sources/sensor/index.js';
-import { startLocalMode, type LocalModeHandle } from '../run/local-mode.js';
+import { startLocalMode, type LocalModeHandle } from '../../app/local.js';
 import { DEFAULT_SENSOR_ATTACH_TIMEOUT, parseAttachTimeout } from '../run/sensor-flags.js';
-import { formatSelftestTable, runSelftest, SelftestObserver, type SelftestResult } from '../run/selftest.js';
+import { TerminalSink } from '../run/terminal.js';
+import {
+  formatSelftestTable,
+  runSelftest,
+  SelftestObserver,
+  type SelftestResult,
+} from '../../app/selftest.js';
 
 /** Runs the selftest against a started local mode (shared by `selftest` and `run --selftest`). */
 export async function selftestAgainst(
@@ -71,7 +77,7 @@ export function register(program: Command): void {
           actionMode: 'dry-run',
           observer,
           say,
-          out: process.stderr,
+          terminal: new TerminalSink({ out: process.stderr }),
         });
         const result = await selftestAgainst(handle, observer, opts.nodeName, opts.timeout, say);
         process.stdout.write(formatSelftestTable(result));

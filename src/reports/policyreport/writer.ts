@@ -18,7 +18,7 @@ import type { ActionOutcome } from '../../contracts/actions.js';
 import type { ResourceRef, Verdict } from '../../contracts/verdict.js';
 import { apiStatus, isTransient } from '../../k8s/errors.js';
 import { apiClient } from '../../k8s/api-clients.js';
-import type { EventRecorder } from '../../k8s/events.js';
+import type { EventInput, EventRecorder } from '../../k8s/events.js';
 import type { Logger } from '../../observability/logger.js';
 import { reportPending, reportResultsDropped, reportWrites } from '../../observability/metrics.js';
 import {
@@ -62,6 +62,22 @@ const APIS: Record<ReportFlavor, ReportApi> = {
     clusterKind: 'ClusterReport',
   },
 };
+
+/**
+ * The Event a violation raises on its object: once per new report result here, and per verdict (folded
+ * by the recorder) when reports are off. None for a verdict without a real object.
+ */
+export function violationEvent(v: Verdict): EventInput | undefined {
+  const uid = v.resource.uid;
+  if (uid === undefined || uid === '' || v.synthetic === true) return undefined;
+  return {
+    regarding: { ...v.resource, uid },
+    type: 'Warning',
+    reason: 'PolicyViolation',
+    action: 'Report',
+    note: `${policyKey(v)}/${v.rule}: ${v.message}`,
+  };
+}
 
 export interface PolicyReportWriterOptions {
   kubeConfig: KubeConfig;
@@ -172,13 +188,8 @@ export class PolicyReportWriter {
     if (!state) {
       state = newResultState(v);
       report.results.set(key, state);
-      void this.opts.events?.emit({
-        regarding: report.ref,
-        type: 'Warning',
-        reason: 'PolicyViolation',
-        action: 'Report',
-        note: `${policyKey(v)}/${v.rule}: ${v.message}`,
-      });
+      const event = violationEvent(v);
+      if (event) void this.opts.events?.emit(event);
     }
     observe(state, v);
     this.touch(uid, report);

@@ -12,7 +12,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Behavior } from '../../events/types.js';
+import type { Behavior } from '../events/types.js';
 
 /** Syscall numbers the probes need, per architecture (perl-base has no syscall.ph). */
 const SYSCALLS: Partial<Record<string, Record<string, number>>> = {

@@ -8,12 +8,12 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { attributeEvent } from '../../engine/runtime/attribution.js';
-import type { RuntimeEngine } from '../../engine/runtime/index.js';
-import type { Verdict } from '../../contracts/verdict.js';
-import { BEHAVIORS, type Behavior, type RuntimeEvent } from '../../events/types.js';
-import type { Pipeline, VerdictSink } from '../../pipeline/index.js';
-import type { GeneratedProgram } from '../../sources/sensor/program.js';
+import { attributeEvent } from '../engine/runtime/attribution.js';
+import type { RuntimeEngine } from '../engine/runtime/index.js';
+import type { Verdict } from '../contracts/verdict.js';
+import { BEHAVIORS, type Behavior, type RuntimeEvent } from '../events/types.js';
+import type { Pipeline, VerdictSink } from '../pipeline/index.js';
+import type { GeneratedProgram } from '../sources/sensor/program.js';
 import {
   cgroup2Root,
   createFakeContainer,

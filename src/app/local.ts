@@ -1,34 +1,31 @@
 /**
- * `kyverno-runtime run` assembled: source → bounded queue/pipeline → RuntimeEngine → sinks (terminal,
- * JSON log, SQLite store, live stream, local action runner). Returns a handle whose `stop()` drains,
- * flushes, detaches the sensor's probes and closes everything, in that order.
+ * Local mode (`kyverno-runtime run`) assembled: source → bounded queue/pipeline → RuntimeEngine →
+ * sinks (terminal, SQLite store, violation metrics, JSON log, live stream, local action runner).
+ * Returns a handle whose `stop()` drains, flushes, detaches the sensor's probes and closes
+ * everything, in that order.
  */
-import { join } from 'node:path';
-import { LocalActionRunner } from '../../actions/local-runner.js';
-import type { RuntimeEvent } from '../../events/types.js';
-import type { Verdict } from '../../contracts/verdict.js';
-import { createLogFile, type Logger } from '../../observability/logger.js';
-import { violations as violationsMetric } from '../../observability/metrics.js';
-import { createPipeline, RuleErrorReporter, type Pipeline, type VerdictSink } from '../../pipeline/index.js';
+import type { ActionOutcome } from '../contracts/actions.js';
+import { LocalActionRunner } from '../actions/local-runner.js';
+import type { RuntimeEvent } from '../events/types.js';
+import type { Verdict } from '../contracts/verdict.js';
+import { createLogFile, type Logger } from '../observability/logger.js';
+import { createPipeline, RuleErrorReporter, type Pipeline, type VerdictSink } from '../pipeline/index.js';
 import {
   createStoreSink,
   openStore,
   sampleEvaluatedIntoTimeline,
   type ReportStore,
-} from '../../reports/store/index.js';
-import { createLocalServer, type LocalServer } from '../../server/index.js';
-import { createFileTailSource, drainGate } from '../../sources/file-tail/index.js';
-import { createHttpSource } from '../../sources/http/index.js';
-import { createStdinSource, createTcpSource } from '../../sources/ndjson/index.js';
-import type { InputFormat } from '../../sources/records.js';
-import { BpftraceSensor, ensureSensorPrerequisites } from '../../sources/sensor/index.js';
-import { createTetragonGrpcSource } from '../../sources/tetragon-grpc/index.js';
-import type { EventSource } from '../../sources/types.js';
-import { killTrustProblem, SourceTrustError } from '../../sources/trust.js';
-import type { SourceAddress } from '../listen-address.js';
-import type { RuntimeEngine } from '../../engine/runtime/index.js';
+} from '../reports/store/index.js';
+import { createLocalServer, type LocalServer } from '../server/index.js';
+import type { InputFormat } from '../sources/records.js';
+import { BpftraceSensor } from '../sources/sensor/index.js';
+import type { EventSource } from '../sources/types.js';
+import { killTrustProblem, SourceTrustError } from '../sources/trust.js';
+import type { RuntimeEngine } from '../engine/runtime/index.js';
+import type { AppHandle } from './handle.js';
 import { PolicySet } from './policy-set.js';
-import { TerminalSink } from './terminal.js';
+import { violationMetricsSink, verdictLogSink } from './sinks.js';
+import { createSource, isListening, type SourceAddress, type SourceSpec } from './sources.js';
 
 export const SOURCE_KINDS = [
   'sensor',
@@ -89,34 +86,22 @@ export interface LocalModeOptions {
   observer?: { event: (event: RuntimeEvent) => void; sink: VerdictSink };
   /** Human-readable progress and errors (stderr). */
   say: (message: string) => void;
-  out?: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Prints verdicts and action outcomes as they happen (the CLI's terminal output); absent = silent. */
+  terminal?: VerdictPrinter;
 }
 
-export interface LocalModeHandle {
+/** A sink that also shows the local action runner's outcomes, below the verdict line. */
+export interface VerdictPrinter extends VerdictSink {
+  outcome(v: Verdict, o: ActionOutcome): void;
+}
+
+export interface LocalModeHandle extends AppHandle {
   readonly server?: LocalServer;
   readonly store: ReportStore;
-  readonly pipeline: Pipeline;
+  /** The one source of local mode (also `sources[0]`). */
   readonly source: EventSource;
   readonly policies: PolicySet;
   readonly logger: Logger;
-  /** Resolves when the source ended by itself (stdin EOF); never for live sources. */
-  readonly ended: Promise<void>;
-  stop(): Promise<void>;
-}
-
-/** File name of the tail position, next to the store unless --tail-state says otherwise. */
-export const TAIL_STATE_FILE = 'tail-state.json';
-
-/** Where a root agent keeps its state (the store, the tail position); else under the working directory. */
-export function defaultStateDir(): string {
-  return process.getuid?.() === 0 ? '/var/lib/kyverno-runtime' : join(process.cwd(), '.kyverno-runtime');
-}
-
-export function defaultDbPath(): string {
-  if (process.env.KYVERNO_RUNTIME_STORE) return process.env.KYVERNO_RUNTIME_STORE;
-  return process.getuid?.() === 0
-    ? '/var/lib/kyverno-runtime/state.db'
-    : join(process.cwd(), '.kyverno-runtime', 'state.db');
 }
 
 function jsonLogger(opts: LocalModeOptions): Logger {
@@ -127,30 +112,8 @@ function jsonLogger(opts: LocalModeOptions): Logger {
   });
 }
 
-/** Where the http/tcp source listens and how senders authenticate. */
-function listenOptions(opts: LocalModeOptions): {
-  host?: string;
-  port?: number;
-  socketPath?: string;
-  socketMode?: number;
-  tokenFile?: string;
-} {
-  const l = opts.sourceListen;
-  const a = opts.sourceAuth ?? {};
-  return {
-    ...(l?.kind === 'tcp' && { host: l.host, port: l.port }),
-    ...(l?.kind === 'unix' && { socketPath: l.path }),
-    ...(a.socketMode !== undefined && { socketMode: a.socketMode }),
-    ...(a.tokenFile !== undefined && { tokenFile: a.tokenFile }),
-  };
-}
-
-async function createSource(
-  opts: LocalModeOptions,
-  policies: PolicySet,
-  logger: Logger,
-  drained: () => Promise<void>,
-): Promise<EventSource> {
+/** The one input of local mode, as the source factory takes it. */
+function sourceSpec(opts: LocalModeOptions, policies: PolicySet): SourceSpec {
   const a = opts.sourceAuth ?? {};
   if (opts.source !== 'http' && opts.source !== 'tcp') {
     if (opts.sourceListen || a.tokenFile !== undefined)
@@ -158,53 +121,44 @@ async function createSource(
         `--source-listen and --source-token-file apply to --source http|tcp, not ${opts.source}`,
       );
   }
+  const listener = {
+    listen: opts.sourceListen,
+    ...(a.tokenFile !== undefined && { tokenFile: a.tokenFile }),
+    ...(a.socketMode !== undefined && { socketMode: a.socketMode }),
+    ...(a.maxConnections !== undefined && { maxConnections: a.maxConnections }),
+    ...(a.requestTimeoutMs !== undefined && { requestTimeoutMs: a.requestTimeoutMs }),
+  };
   switch (opts.source) {
-    case 'sensor': {
-      const host = await ensureSensorPrerequisites({ install: opts.install, announce: opts.say });
-      opts.say(`sensor: ${host.version} (${host.bpftrace})`);
-      return new BpftraceSensor({
-        bpftrace: host.bpftrace,
-        tracepointExists: host.tracepointExists,
+    case 'sensor':
+      return {
+        kind: 'sensor',
+        install: opts.install,
         hints: policies.engine.sensorHints,
         node: opts.nodeName,
-        logger,
         ...(opts.sensorAttachTimeoutMs !== undefined && { attachTimeoutMs: opts.sensorAttachTimeoutMs }),
-      });
-    }
+      };
     case 'tetragon-file':
     case 'file':
       if (!opts.file) throw new Error(`--source ${opts.source} needs --file <path>`);
-      return createFileTailSource({
+      return {
+        kind: opts.source,
         path: opts.file,
         format: opts.format ?? (opts.source === 'tetragon-file' ? 'tetragon' : 'auto'),
-        logger,
-        ...(opts.tailState !== undefined && {
-          statePath: opts.tailState,
-          // Saved only once the pipeline has evaluated what precedes the offset: at-least-once.
-          commitGate: drainGate(drained),
-        }),
-      });
+        ...(opts.tailState !== undefined && { statePath: opts.tailState }),
+      };
     case 'stdin':
-      return createStdinSource({ format: opts.format ?? 'auto', logger });
+      return { kind: 'stdin', format: opts.format ?? 'auto' };
     case 'http':
-      return createHttpSource({
-        ...listenOptions(opts),
-        ...(a.maxConnections !== undefined && { maxConnections: a.maxConnections }),
-        ...(a.requestTimeoutMs !== undefined && { requestTimeoutMs: a.requestTimeoutMs }),
-        logger,
-      });
+      return { kind: 'http', ...listener };
     case 'tcp':
-      return createTcpSource({
-        ...listenOptions(opts),
-        port: opts.sourceListen?.kind === 'tcp' ? opts.sourceListen.port : 0,
+      return {
+        kind: 'tcp',
+        ...listener,
         format: opts.format,
-        ...(a.maxConnections !== undefined && { maxConnections: a.maxConnections }),
-        ...(a.requestTimeoutMs !== undefined && { authTimeoutMs: a.requestTimeoutMs }),
         ...(a.idleTimeoutMs !== undefined && { idleTimeoutMs: a.idleTimeoutMs }),
-        logger,
-      });
+      };
     case 'tetragon-grpc':
-      return createTetragonGrpcSource({ target: opts.tetragonTarget, logger });
+      return { kind: 'tetragon-grpc', target: opts.tetragonTarget };
   }
 }
 
@@ -227,38 +181,24 @@ export function checkSourceTrust(opts: LocalModeOptions): void {
   if (problem !== undefined) throw new SourceTrustError(problem);
 }
 
-/** The http and tcp sources: a listener with an address and an authentication. */
-function isListening(
-  s: EventSource,
-): s is EventSource & { endpoint(): string | undefined; authenticatedBy: readonly string[] } {
-  return 'endpoint' in s && typeof s.endpoint === 'function' && 'authenticatedBy' in s;
-}
-
-/** The JSON log of verdicts and action outcomes (one record each). */
-function verdictLogSink(logger: Logger): VerdictSink {
-  return {
-    name: 'json-log',
-    write(verdicts: Verdict[], event: RuntimeEvent) {
-      for (const v of verdicts) {
-        violationsMetric.inc({ policy: v.policy, rule: v.rule, behavior: v.behavior, mode: v.mode });
-        logger.info(
-          {
-            policy: v.policy,
-            rule: v.rule,
-            mode: v.mode,
-            resource: v.resource,
-            container: v.container,
-            behavior: v.behavior,
-            eventId: v.eventId,
-            eventTime: v.time,
-            process: event.process,
-            actions: v.actions,
-          },
-          v.message,
-        );
-      }
-    },
-  };
+/** What local mode does with verdicts, in order: print, store, count, log, stream, observe, act. */
+export function localModeSinks(parts: {
+  terminal?: VerdictSink;
+  store: ReportStore;
+  logger: Logger;
+  server?: LocalServer;
+  observer?: VerdictSink;
+  /** Absent in audit mode (no action runs). */
+  runner?: VerdictSink;
+}): VerdictSink[] {
+  // The verdict line first, then the actions (whose outcomes the terminal prints below it).
+  const sinks: VerdictSink[] = [];
+  if (parts.terminal) sinks.push(parts.terminal);
+  sinks.push(createStoreSink(parts.store), violationMetricsSink(), verdictLogSink(parts.logger));
+  if (parts.server) sinks.push(parts.server.sink);
+  if (parts.observer) sinks.push(parts.observer);
+  if (parts.runner) sinks.push(parts.runner);
+  return sinks;
 }
 
 export async function startLocalMode(opts: LocalModeOptions): Promise<LocalModeHandle> {
@@ -284,7 +224,7 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalModeH
         }
       : {}),
   });
-  const terminal = new TerminalSink({ out: opts.out });
+  const terminal = opts.terminal;
   let source: EventSource | undefined;
   const runner = new LocalActionRunner({
     dryRun: opts.actionMode === 'dry-run',
@@ -293,7 +233,7 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalModeH
     // Read at each kill: a restarted bpftrace has a new pid.
     protectedPids: () => (source instanceof BpftraceSensor && source.pid !== undefined ? [source.pid] : []),
     onOutcome: (v, o) => {
-      terminal.outcome(v, o);
+      terminal?.outcome(v, o);
       store.recordActionOutcome({ ...v, eventId: v.eventId }, o);
     },
   });
@@ -302,7 +242,7 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalModeH
     // The source exists before the pipeline; its commit gate drains the pipeline once assembled.
     let pipeline: Pipeline | undefined;
     const drained = (): Promise<void> => pipeline?.drain() ?? Promise.resolve();
-    source = await createSource(opts, policies, logger, drained);
+    source = await createSource(sourceSpec(opts, policies), { logger, drained, say: opts.say });
     return await assemble(
       opts,
       { logger, policies, engine, store, terminal, runner, source },
@@ -325,7 +265,7 @@ interface Parts {
   policies: PolicySet;
   engine: RuntimeEngine;
   store: ReportStore;
-  terminal: TerminalSink;
+  terminal: VerdictPrinter | undefined;
   runner: LocalActionRunner;
   source: EventSource;
 }
@@ -360,11 +300,14 @@ async function assemble(
     });
     serverCreated(server);
   }
-  // The verdict line first, then the actions (whose outcomes the terminal prints below it).
-  const sinks: VerdictSink[] = [terminal, createStoreSink(store), verdictLogSink(logger)];
-  if (server) sinks.push(server.sink);
-  if (opts.observer) sinks.push(opts.observer.sink);
-  if (opts.actionMode !== 'audit') sinks.push(runner);
+  const sinks = localModeSinks({
+    terminal,
+    store,
+    logger,
+    server,
+    observer: opts.observer?.sink,
+    ...(opts.actionMode !== 'audit' && { runner }),
+  });
   const pipeline = createPipeline({ engine, sinks, logger, ruleErrors });
   pipelineCreated(pipeline);
 
@@ -432,5 +375,5 @@ async function assemble(
     })();
     return stopping;
   };
-  return { server, store, pipeline, source, policies, logger, ended, stop };
+  return { server, store, pipeline, source, sources: [source], policies, logger, ended, stop };
 }

@@ -1,5 +1,5 @@
 /**
- * The live policy set of `run`: loads policies, watches their files, and on a change compiles the new
+ * The file policy host of both run modes (`run`, `cluster --policies`): loads policies, watches their files, and on a change compiles the new
  * set aside and swaps it in atomically. A bad edit (any load error) keeps the old set running and
  * reports the error; nothing is half-loaded.
  *
@@ -10,11 +10,12 @@
 import { createHash } from 'node:crypto';
 import { watch, statSync, type FSWatcher } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { createRuntimeEngine, type RuntimeEngine } from '../../engine/runtime/index.js';
-import type { Logger } from '../../observability/logger.js';
-import { policiesLoaded, policyErrors, policyReloads } from '../../observability/metrics.js';
-import { listYamlFiles, loadPolicies, readPolicyFile, type PolicyError } from '../../policy/index.js';
-import { nodeTargetingRules, type RuleTargetsNode } from '../../actions/node-rules.js';
+import { createRuntimeEngine, type RuntimeEngine } from '../engine/runtime/index.js';
+import type { Logger } from '../observability/logger.js';
+import { policiesLoaded, policyErrors, policyReloads } from '../observability/metrics.js';
+import { listYamlFiles, loadPolicies, readPolicyFile, type PolicyError } from '../policy/index.js';
+import { nodeTargetingRules, type RuleTargetsNode } from '../actions/node-rules.js';
+import type { CompiledPolicy } from '../engine/api/compiled-policy.js';
 
 /** Extensions of files that can hold policies; a change to any other file is not a policy change. */
 const POLICY_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
@@ -55,7 +56,8 @@ export async function policyFingerprint(paths: readonly string[]): Promise<strin
 
 export interface PolicySetOptions {
   paths: string[];
-  nodeName: string;
+  /** Node name for host events (kind: Node) in the engines this set builds. */
+  nodeName?: string;
   logger?: Logger;
   /** Debounce for bursts of file events (editors write several times). Default 300 ms. */
   debounceMs?: number;
@@ -65,11 +67,14 @@ export interface PolicySetOptions {
 
 export interface PolicySwap {
   engine: RuntimeEngine;
+  /** The compiled policies of `engine` (a host that builds its own engine, e.g. with a pod cache). */
+  policies: readonly CompiledPolicy[];
   previous: RuntimeEngine;
 }
 
 export class PolicySet {
   private current: RuntimeEngine | undefined;
+  private compiledPolicies: readonly CompiledPolicy[] = [];
   private nodeRules: RuleTargetsNode = () => false;
   private errors: PolicyError[] = [];
   private watchers: FSWatcher[] = [];
@@ -90,6 +95,11 @@ export class PolicySet {
     return this.current;
   }
 
+  /** The compiled policies of the current engine. */
+  get compiled(): readonly CompiledPolicy[] {
+    return this.compiledPolicies;
+  }
+
   /** Whether a verdict's rule (in the current set) matches kind Node: its `kill` may hit host processes. */
   readonly ruleTargetsNode: RuleTargetsNode = (v) => this.nodeRules(v);
 
@@ -108,6 +118,7 @@ export class PolicySet {
     const r = await loadPolicies(this.opts.paths);
     this.errors = r.errors;
     this.current = createRuntimeEngine(r.policies, { nodeName: this.opts.nodeName });
+    this.compiledPolicies = r.policies;
     this.nodeRules = nodeTargetingRules(r.policies);
     policiesLoaded.set(r.policies.length);
     policyErrors.set(r.errors.length);
@@ -214,6 +225,7 @@ export class PolicySet {
     }
     const previous = this.current ?? engine;
     this.current = engine;
+    this.compiledPolicies = r.policies;
     this.nodeRules = nodeTargetingRules(r.policies);
     this.errors = [];
     policiesLoaded.set(r.policies.length);
@@ -221,7 +233,7 @@ export class PolicySet {
     policyReloads.inc({ result: 'applied' });
     this.opts.logger?.info({ policies: r.policies.length }, 'policies reloaded');
     // A copy: a listener added while this swap is announced waits for the next one.
-    for (const l of [...this.listeners]) await l({ engine, previous });
+    for (const l of [...this.listeners]) await l({ engine, policies: r.policies, previous });
     return true;
   }
 }

@@ -1,0 +1,131 @@
+/**
+ * The one source factory of both run modes: a description of an input (what the flags said) → a
+ * started-on-attach EventSource. Local mode builds one source, the cluster agent any number; the
+ * options each input takes are the same in both.
+ */
+import type { SensorHints } from '../engine/runtime/index.js';
+import type { Logger } from '../observability/logger.js';
+import { createFileTailSource, drainGate } from '../sources/file-tail/index.js';
+import { createHttpSource } from '../sources/http/index.js';
+import { createStdinSource, createTcpSource } from '../sources/ndjson/index.js';
+import type { InputFormat } from '../sources/records.js';
+import { BpftraceSensor, ensureSensorPrerequisites } from '../sources/sensor/index.js';
+import { createTetragonGrpcSource } from '../sources/tetragon-grpc/index.js';
+import type { EventSource } from '../sources/types.js';
+
+/** Where a network input listens: a TCP address or a unix socket. */
+export type SourceAddress = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
+
+/** Authentication and limits of a listening input (the input's defaults when absent). */
+export interface ListenerLimits {
+  tokenFile?: string;
+  socketMode?: number;
+  maxConnections?: number;
+  requestTimeoutMs?: number;
+}
+
+export type SourceSpec =
+  | {
+      kind: 'sensor';
+      /** Install bpftrace when missing. */
+      install: boolean;
+      hints: SensorHints;
+      node?: string;
+      attachTimeoutMs?: number;
+    }
+  | {
+      kind: 'tetragon-file' | 'file';
+      path: string;
+      format: InputFormat;
+      /** Where the position is saved; absent = not saved (every start at the end). */
+      statePath?: string;
+    }
+  | { kind: 'stdin'; format: InputFormat }
+  | ({ kind: 'http'; listen?: SourceAddress } & ListenerLimits)
+  | ({ kind: 'tcp'; listen?: SourceAddress; format?: InputFormat; idleTimeoutMs?: number } & ListenerLimits)
+  | { kind: 'tetragon-grpc'; target?: string };
+
+export interface SourceContext {
+  logger: Logger;
+  /** Resolves once the pipeline has evaluated everything queued (the file tail saves its position after it). */
+  drained: () => Promise<void>;
+  /** Human-readable progress (the sensor's prerequisites). */
+  say?: (message: string) => void;
+}
+
+function listenOptions(spec: { listen?: SourceAddress } & ListenerLimits): {
+  host?: string;
+  port?: number;
+  socketPath?: string;
+  socketMode?: number;
+  tokenFile?: string;
+} {
+  const l = spec.listen;
+  return {
+    ...(l?.kind === 'tcp' && { host: l.host, port: l.port }),
+    ...(l?.kind === 'unix' && { socketPath: l.path }),
+    ...(spec.socketMode !== undefined && { socketMode: spec.socketMode }),
+    ...(spec.tokenFile !== undefined && { tokenFile: spec.tokenFile }),
+  };
+}
+
+export async function createSource(spec: SourceSpec, ctx: SourceContext): Promise<EventSource> {
+  const { logger } = ctx;
+  switch (spec.kind) {
+    case 'sensor': {
+      const host = await ensureSensorPrerequisites({
+        install: spec.install,
+        ...(ctx.say && { announce: ctx.say }),
+      });
+      ctx.say?.(`sensor: ${host.version} (${host.bpftrace})`);
+      return new BpftraceSensor({
+        bpftrace: host.bpftrace,
+        tracepointExists: host.tracepointExists,
+        hints: spec.hints,
+        node: spec.node,
+        logger,
+        ...(spec.attachTimeoutMs !== undefined && { attachTimeoutMs: spec.attachTimeoutMs }),
+      });
+    }
+    case 'tetragon-file':
+    case 'file':
+      return createFileTailSource({
+        path: spec.path,
+        format: spec.format,
+        logger,
+        ...(spec.statePath !== undefined && {
+          statePath: spec.statePath,
+          // Saved only once the pipeline has evaluated what precedes the offset: at-least-once.
+          commitGate: drainGate(ctx.drained),
+        }),
+      });
+    case 'stdin':
+      return createStdinSource({ format: spec.format, logger });
+    case 'http':
+      return createHttpSource({
+        ...listenOptions(spec),
+        ...(spec.maxConnections !== undefined && { maxConnections: spec.maxConnections }),
+        ...(spec.requestTimeoutMs !== undefined && { requestTimeoutMs: spec.requestTimeoutMs }),
+        logger,
+      });
+    case 'tcp':
+      return createTcpSource({
+        ...listenOptions(spec),
+        port: spec.listen?.kind === 'tcp' ? spec.listen.port : 0,
+        format: spec.format,
+        ...(spec.maxConnections !== undefined && { maxConnections: spec.maxConnections }),
+        ...(spec.requestTimeoutMs !== undefined && { authTimeoutMs: spec.requestTimeoutMs }),
+        ...(spec.idleTimeoutMs !== undefined && { idleTimeoutMs: spec.idleTimeoutMs }),
+        logger,
+      });
+    case 'tetragon-grpc':
+      return createTetragonGrpcSource({ target: spec.target, logger });
+  }
+}
+
+/** The http and tcp sources: a listener with an address and an authentication. */
+export function isListening(
+  s: EventSource,
+): s is EventSource & { endpoint(): string | undefined; authenticatedBy: readonly string[] } {
+  return 'endpoint' in s && typeof s.endpoint === 'function' && 'authenticatedBy' in s;
+}
