@@ -2,7 +2,7 @@
  * bench/actions: event received → DELETE written to the loopback API server's socket.
  *
  * A ClusterAgent (pod cache, engine with one Enforce policy whose rule deletes the pod, action
- * executor, PolicyReport writer) runs against the fake API server (test/k8s/fake-apiserver, in a child
+ * executor, PolicyReport writer) runs against the fake API server (test/integration/k8s/fake-apiserver, in a child
  * process). For each of N violating events on N distinct pods we take
  * hrtime when the event is handed to the agent and when the API server's `request` event fires for
  * that pod's DELETE. Meanwhile 10k ev/s of non-violating background events flow through the same
@@ -103,7 +103,7 @@ class RemoteApiServer {
 
   static async start(): Promise<RemoteApiServer> {
     const child = fork(
-      fileURLToPath(new URL('../test/k8s/fake-apiserver/standalone.ts', import.meta.url)),
+      fileURLToPath(new URL('../test/integration/k8s/fake-apiserver/standalone.ts', import.meta.url)),
       [],
       { execArgv: ['--import', 'tsx'] },
     );

@@ -20,7 +20,7 @@ import {
   messageCodec,
 } from '../src/sources/tetragon-grpc/index.js';
 import { TetragonJson } from '../src/events/adapters/tetragon-grpc.js';
-import { startFakeTetragon } from '../test/sources/fake-tetragon.js';
+import { startFakeTetragon } from '../test/integration/sources/fake-tetragon.js';
 import { printTable } from './support.js';
 
 const SECONDS = 5;

@@ -2,7 +2,7 @@
  * Generates the CustomResourceDefinitions for ClusterRuntimePolicy and RuntimePolicy from the policy
  * engine's own schema (src/policy/schema/definition.ts, openApiSchema()), so the API server and the
  * engine validate policies against one source of truth. Writes deploy/crds/*.yaml and the Helm
- * chart's copy (deploy/helm/crds/). test/k8s/crds-match-schema.test.ts fails when the
+ * chart's copy (deploy/helm/crds/). test/integration/k8s/crds-match-schema.test.ts fails when the
  * checked-in files differ from what this script generates.
  *
  *   npx tsx scripts/gen-crds.ts

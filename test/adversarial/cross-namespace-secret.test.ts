@@ -11,8 +11,8 @@ import { WebhookDestinations } from '../../src/actions/webhook-destination.js';
 import { PodCache } from '../../src/k8s/pod-cache.js';
 import { registry } from '../../src/observability/metrics.js';
 import { loadPolicyText } from '../../src/policy/index.js';
-import type { FakeApiServer } from '../k8s/fake-apiserver/server.js';
-import { seedPod, startCluster, verdictFor, waitFor } from '../k8s/helpers.js';
+import type { FakeApiServer } from '../integration/k8s/fake-apiserver/server.js';
+import { seedPod, startCluster, verdictFor, waitFor } from '../integration/k8s/helpers.js';
 
 const policy = (secretNamespace: string | undefined): string => `apiVersion: runtime.kyverno.io/v1alpha1
 kind: RuntimePolicy

@@ -10,7 +10,7 @@ import { guardEvent } from '../../src/events/adapters/guard.js';
 import type { RuntimeEvent } from '../../src/events/types.js';
 import { registry } from '../../src/observability/metrics.js';
 import { decodeLine } from '../../src/sources/records.js';
-import { sampleLines } from '../sources/helpers.js';
+import { sampleLines } from '../integration/sources/helpers.js';
 
 const DEEP = '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000);
 const DEEP_ARRAY = '['.repeat(100_000) + ']'.repeat(100_000);

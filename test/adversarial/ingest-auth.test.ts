@@ -18,7 +18,7 @@ import { checkListenSafety, ListenPolicyError, ServerConfigError } from '../../s
 import { createLocalServer } from '../../src/server/index.js';
 import { createHttpSource } from '../../src/sources/http/index.js';
 import { createTcpSource } from '../../src/sources/ndjson/index.js';
-import { collector, sampleLines, until, WAIT_MS } from '../sources/helpers.js';
+import { collector, sampleLines, waitFor, WAIT_MS } from '../integration/sources/helpers.js';
 
 const falco = sampleLines('falco', 'falco-alerts.jsonl')[0]!;
 
@@ -247,7 +247,7 @@ describe('NDJSON TCP: the first line is the token', () => {
       );
       // The token, then events in the same segment: all of them count.
       const good = await tcpSession({ port }, `tcp-token\r\n${falco}\n${falco}\n`);
-      await until(() => c.events.length === 2, WAIT_MS, 'events after the token');
+      await waitFor(() => c.events.length === 2, WAIT_MS, 'events after the token');
       good.socket.end();
       await good.closed;
       assert.equal(good.reply, '', 'nothing said to an authenticated sender');
@@ -307,7 +307,7 @@ describe('unix sockets', () => {
     try {
       assert.equal(statSync(tcpPath).mode & 0o777, 0o660);
       const s = await tcpSession({ path: tcpPath }, `${falco}\n`);
-      await until(() => c.events.length === 2, WAIT_MS, 'event over the unix socket');
+      await waitFor(() => c.events.length === 2, WAIT_MS, 'event over the unix socket');
       s.socket.end();
     } finally {
       await tcp.stop();

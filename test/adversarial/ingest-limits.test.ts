@@ -16,8 +16,8 @@ import { registry } from '../../src/observability/metrics.js';
 import { createHttpSource } from '../../src/sources/http/index.js';
 import { createTcpSource } from '../../src/sources/ndjson/index.js';
 import { createTetragonGrpcSource } from '../../src/sources/tetragon-grpc/index.js';
-import { startFakeTetragon, type FakeTetragon } from '../sources/fake-tetragon.js';
-import { collector, sampleLines, until, WAIT_MS } from '../sources/helpers.js';
+import { startFakeTetragon, type FakeTetragon } from '../integration/sources/fake-tetragon.js';
+import { collector, sampleLines, waitFor, WAIT_MS } from '../integration/sources/helpers.js';
 
 const falco = sampleLines('falco', 'falco-alerts.jsonl')[0]!;
 
@@ -106,7 +106,7 @@ describe('HTTP receiver: time and connection bounds', () => {
       }
       // The surplus is closed by the server without a byte read from it.
       await Promise.all(sockets.slice(cap).map(closedOf));
-      await until(
+      await waitFor(
         () => src.stats().dropped['too-many-connections'] === 3,
         WAIT_MS,
         'refusals counted in the source stats',
@@ -214,11 +214,11 @@ describe('NDJSON TCP: idle and shutdown bounds', () => {
       const s = await open(src.address()!.port);
       s.on('error', () => undefined);
       s.write(`${falco}\n${falco}\n`);
-      await until(() => got === 1, WAIT_MS, 'first event');
+      await waitFor(() => got === 1, WAIT_MS, 'first event');
       await new Promise((r) => setTimeout(r, 800));
       assert.ok(!s.destroyed, 'a sender waiting for the queue is not idle');
       release();
-      await until(() => got === 2, WAIT_MS, 'second event after release');
+      await waitFor(() => got === 2, WAIT_MS, 'second event after release');
       s.destroy();
     } finally {
       await src.stop();
@@ -282,7 +282,7 @@ describe('kyverno-runtime run: SIGTERM with an idle TCP client', () => {
     let client: Socket | undefined;
     try {
       // Start-up under tsx on a loaded machine is slow; the bound under test is the shutdown.
-      await until(
+      await waitFor(
         () => /listening on 127\.0\.0\.1:\d+/.test(stderr),
         60_000,
         `run to listen (stderr: ${stderr})`,
@@ -338,7 +338,7 @@ describe('Tetragon gRPC: hostile stream', () => {
     const src = createTetragonGrpcSource({ name: 'lim-grpc-bad', target });
     await src.start(c.emit);
     try {
-      await until(() => c.events.length === 3, WAIT_MS, 'the three good events');
+      await waitFor(() => c.events.length === 3, WAIT_MS, 'the three good events');
       assert.equal(src.stats().dropped['decode-error'], 1);
       assert.equal(src.subscriptions, 1, 'no re-subscription');
       assert.equal(src.stats().status, 'running');

@@ -23,7 +23,7 @@ import {
   execFileP,
   sensorSkipReason,
   whileCompilingBpftrace,
-} from '../sensor/helpers.js';
+} from '../e2e/sensor/helpers.js';
 
 const MOUNT_SYSCALL: Partial<Record<string, number>> = { x64: 165, arm64: 40 };
 const skip =

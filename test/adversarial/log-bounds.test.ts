@@ -3,6 +3,7 @@
  * without limit while the disk lagged (the heap ran out), the file grew forever, and it was created
  * world-readable although it holds full command lines. Replayed with real files.
  */
+import { WAIT_MS, waitFor } from '../support/wait.js';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,15 +23,6 @@ function tempDir(): string {
 async function dropped(): Promise<number> {
   const { values } = await registry.getSingleMetric('kyverno_runtime_log_lines_dropped_total')!.get();
   return values.reduce((s, v) => s + v.value, 0);
-}
-
-/** Waits until `cond` holds: the asynchronous destination writes when the event loop turns. */
-async function until(cond: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const end = Date.now() + 20_000;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 function lastLine(path: string): { i?: number; msg?: string } | undefined {
@@ -54,7 +46,7 @@ describe('the JSON log file', () => {
     for (let i = 0; i < total; i++) logger.info({ i, cmdline }, 'violation');
     const lost = (await dropped()) - before;
     assert.ok(lost > 0, 'the overflow is dropped, not buffered');
-    await until(() => lines(path) + lost === total, 'every line written or counted as dropped');
+    await waitFor(() => lines(path) + lost === total, WAIT_MS, 'every line written or counted as dropped');
     const kept = lines(path);
     assert.ok(kept * 300 <= 64 * 1024 + 2048, `no more than the buffer was kept (${kept} lines)`);
   });
@@ -67,13 +59,18 @@ describe('the JSON log file', () => {
       logger.info({ i, cmdline }, 'violation');
       // Let the disk keep up: nothing is dropped here.
       if (i % 20 === 19)
-        await until(
+        await waitFor(
           () => lastLine(path)?.i === i || lastLine(`${path}.1`)?.i === i, // just rotated
+          WAIT_MS,
           `line ${i} written`,
         );
     }
     logger.info('after the last rotation');
-    await until(() => lastLine(path)?.msg === 'after the last rotation', 'a line in the reopened file');
+    await waitFor(
+      () => lastLine(path)?.msg === 'after the last rotation',
+      WAIT_MS,
+      'a line in the reopened file',
+    );
     assert.ok(existsSync(`${path}.1`) && existsSync(`${path}.2`), 'two generations kept');
     assert.ok(!existsSync(`${path}.3`), 'no third generation');
     for (const f of [path, `${path}.1`, `${path}.2`]) {
@@ -88,7 +85,7 @@ describe('the JSON log file', () => {
     const path = join(dir, 'logs', 'run.log');
     const logger = createLogFile({ path });
     logger.info('first');
-    await until(() => lines(path) === 1, 'the first line');
+    await waitFor(() => lines(path) === 1, WAIT_MS, 'the first line');
     assert.equal(statSync(join(dir, 'logs')).mode & 0o777, 0o700);
     assert.equal(statSync(path).mode & 0o777, 0o600);
 
@@ -96,7 +93,7 @@ describe('the JSON log file', () => {
     writeFileSync(old, '{"msg":"from an older version"}\n', { mode: 0o644 });
     const again = createLogFile({ path: old });
     again.info('second');
-    await until(() => lastLine(old)?.msg === 'second', 'the second line');
+    await waitFor(() => lastLine(old)?.msg === 'second', WAIT_MS, 'the second line');
     assert.equal(statSync(old).mode & 0o777, 0o600);
     assert.equal(lines(old), 2, 'appended, not truncated');
   });

@@ -14,8 +14,8 @@ import type { WebhookAction } from '../../src/contracts/actions.js';
 import { webhook } from '../../src/actions/webhook.js';
 import { WebhookDestinations, type LookupAll } from '../../src/actions/webhook-destination.js';
 import { registry } from '../../src/observability/metrics.js';
-import { seedPod, verdictFor } from '../k8s/helpers.js';
-import type { Obj } from '../k8s/fake-apiserver/server.js';
+import { seedPod, verdictFor } from '../integration/k8s/helpers.js';
+import type { Obj } from '../integration/k8s/fake-apiserver/server.js';
 
 /** A DNS server answering every A question with `answer` (what an attacker's zone does). */
 async function startDns(answer: () => string): Promise<{ socket: Socket; port: number; asked: string[] }> {

@@ -281,7 +281,7 @@ export interface KindNamespaceMatch {
  * matchesRule for the shape most runtime rules have — one match filter naming only `kinds` and literal
  * `namespaces`, no exclude — as one direct check, or undefined for any other shape. Same answer as
  * matchesRule without a policy namespace, user info or namespace labels (none of which such a filter
- * reads); test/engine/match.test.ts compares the two.
+ * reads); test/unit/engine/match.test.ts compares the two.
  */
 export function compileKindNamespaceMatch(rule: MatchableRule): KindNamespaceMatch | undefined {
   if (rule.exclude !== undefined || rule.match.filters.length !== 1) return undefined;

@@ -3,7 +3,7 @@
  * of a runtime rule (`event: { process: { binary: "*\/sh" } }`). It gives the same answer as the
  * general walk (validate.ts) without what only anchors, arrays and metadata wildcards need: no
  * path strings, no match state, no error objects. Anything else compiles to undefined and keeps the
- * general walk; test/engine/pattern-plain-test.test.ts checks the two agree.
+ * general walk; test/unit/engine/pattern-plain-test.test.ts checks the two agree.
  */
 import type { PatternNode } from './compile.js';
 import { isPlainObject } from './go-values.js';

@@ -152,7 +152,7 @@ interface SyntheticMetadata {
 /**
  * What match/exclude read of the attributed resource. A synthesised pod has a known shape, so its
  * facts are read from the event directly instead of re-validated field by field on every event; the
- * result is the same as resourceFacts (test/engine/runtime-rule-index.test.ts checks it).
+ * result is the same as resourceFacts (test/unit/engine/runtime-rule-index.test.ts checks it).
  */
 export function attributionFacts(attribution: Attribution): ResourceFacts {
   if (attribution instanceof SyntheticPodAttribution) {

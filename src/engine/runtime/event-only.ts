@@ -5,7 +5,7 @@
  * the event when there is no cluster). Most runtime rules look only at the event, so for them the
  * engine evaluates the same part against `{ behavior, event }` alone: a pattern reads only the keys
  * it names, and a plain `{{ event.… }}` path only the `event` entry, so the outcome — result, error
- * and message — is the same (test/engine/runtime-event-only.test.ts checks it against the full
+ * and message — is the same (test/unit/engine/runtime-event-only.test.ts checks it against the full
  * view and context).
  */
 import { parseAnchor } from '../pattern/index.js';

@@ -10,7 +10,7 @@ const DIGITS = /^\d+$/;
  * RFC 3339 with up to 9 fractional digits: `YYYY-MM-DDTHH:MM:SS[.fffffffff](Z|±HH:MM)`, the same
  * strings as /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/. Checked by
  * hand: every event's time goes through here, and the regex cost as much as the rest of the
- * envelope (test/events/adapter-helpers.test.ts compares the two).
+ * envelope (test/unit/events/adapter-helpers.test.ts compares the two).
  */
 export function isRfc3339(value: string): boolean {
   const length = value.length;

@@ -3,7 +3,7 @@
  *   schemas/policy.schema.json   JSON Schema (draft-07) used by editors and by ajv at load time;
  *   schemas/policy.openapi.json  the CRDs' openAPIV3Schema (structural: no additionalProperties:false).
  * Run: npx tsx src/policy/schema/generate.ts && npx prettier --write schemas/policy.*.json
- * (test/policy/schema.test.ts fails when the files and the definition differ)
+ * (test/unit/policy/schema.test.ts fails when the files and the definition differ)
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

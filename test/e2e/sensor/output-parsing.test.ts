@@ -1,0 +1,112 @@
+/**
+ * Parsing of bpftrace 0.17 `-f json` output. The lines are as bpftrace printed them on this machine
+ * (captured while developing the sensor), including its broken escaping of bytes ≥ 0x80.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  decodeArgv,
+  RecordParser,
+  repairBpftraceJson,
+  type ParserSignal,
+} from '../../../src/sources/sensor/records.js';
+
+function parse(lines: string[]): ParserSignal[] {
+  const out: ParserSignal[] = [];
+  const p = new RecordParser((s) => out.push(s));
+  for (const l of lines) p.line(l);
+  p.flush();
+  return out;
+}
+
+const EXEC_HEAD =
+  '{"type": "value", "data": [1,20755,20755,20639,0,4760928856006,1,4760928445925,"sh",20755]}';
+const EXEC_PATH = '{"type": "value", "data": [0,20755,"/bin/sh"]}';
+const EXEC_ARGS =
+  '{"type": "printf", "data": "A 20755 \\\\x2f\\\\x62\\\\x69\\\\x6e\\\\x2f\\\\x73\\\\x68\\\\x00\\\\x2d\\\\x63\\\\x00\\\\x65\\\\x63\\\\x68\\\\x6f\\\\x20\\\\x68\\\\x69\\\\x00\\\\x78\\\\x0a\\\\x79\\\\x00\\n"}';
+
+test('an exec head, its path and its argv bytes become one record', () => {
+  const signals = parse([
+    '{"type": "attached_probes", "data": {"probes": 3}}',
+    '{"type": "printf", "data": "R\\n"}',
+    EXEC_HEAD,
+    EXEC_PATH,
+    EXEC_ARGS,
+  ]);
+  assert.deepEqual(signals[0], { type: 'ready' });
+  const rec = signals.find((s) => s.type === 'record');
+  assert.ok(rec && rec.type === 'record');
+  assert.equal(rec.record.pid, 20755);
+  assert.equal(rec.record.ppid, 20639);
+  assert.equal(rec.record.comm, 'sh');
+  assert.equal(rec.record.startBootNs, 4760928445925);
+  assert.deepEqual(rec.record.strings, ['/bin/sh']);
+  assert.deepEqual(rec.record.argv, ['/bin/sh', '-c', 'echo hi', 'x\ny']);
+});
+
+test('records of different threads interleaved between head and continuation are joined by tid', () => {
+  const signals = parse([
+    EXEC_HEAD,
+    '{"type": "value", "data": [20,777,777,1,0,5,1,3,"cat",4294967196,577]}',
+    EXEC_PATH,
+    '{"type": "value", "data": [0,777,"/etc/x"]}',
+    EXEC_ARGS,
+  ]);
+  const records = signals.flatMap((s) => (s.type === 'record' ? [s.record] : []));
+  assert.equal(records.length, 2);
+  assert.deepEqual(records[0]?.strings, ['/etc/x']);
+  assert.equal(records[0]?.kind, 20);
+  assert.deepEqual(records[1]?.argv?.[0], '/bin/sh');
+});
+
+test('bytes >= 0x80 escaped as \\uffffffXX are repaired into the original UTF-8', () => {
+  // "/tmp/é\x01" as bpftrace 0.17 prints it.
+  const line = '{"type": "value", "data": [0,9,"/tmp/\\uffffffc3\\uffffffa9\\u0001"]}';
+  assert.equal(repairBpftraceJson(line).repaired, true);
+  const signals = parse(['{"type": "value", "data": [22,9,9,1,0,5,1,3,"rm",4294967196,0]}', line]);
+  const rec = signals.find((s) => s.type === 'record');
+  assert.ok(rec && rec.type === 'record');
+  assert.equal(rec.record.strings[0], '/tmp/é\u0001');
+  // An escaped backslash followed by the text "uffffffc3" is data, not an escape.
+  assert.equal(repairBpftraceJson('"a\\\\uffffffc3"').repaired, false);
+});
+
+test('argv is hex; a literal "\\x00" typed in an argument is not a separator', () => {
+  // "\x00" typed as 4 characters: bytes 5c 78 30 30.
+  assert.deepEqual(decodeArgv('\\x61\\x00\\x5c\\x78\\x30\\x30\\x00'), ['a', '\\x00']);
+  assert.equal(decodeArgv('not hex'), undefined);
+  assert.deepEqual(decodeArgv(''), []);
+});
+
+test('lost events, garbage, orphans and truncated records are reported with a reason', () => {
+  const signals = parse([
+    '{"type": "lost_events", "data": {"events": 17}}',
+    'ERROR: something on stdout',
+    '{"type": "value", "data": [1,2',
+    '{"type": "value", "data": [0,31337,"/orphan"]}',
+    '{"type": "value", "data": [99,1,1,1,0,5,1,3,"x"]}',
+    '{"type": "value", "data": [2,5,5,1,0,5,1,3,"mount",0]}', // mount head, then nothing
+    '{"type": "map", "data": {"@bpftrace_pid": 1}}',
+  ]);
+  assert.deepEqual(signals[0], { type: 'lost', events: 17 });
+  const reasons = signals.flatMap((s) => (s.type === 'malformed' ? [s.reason] : []));
+  assert.deepEqual(reasons, [
+    'sensor-malformed',
+    'sensor-malformed',
+    'sensor-orphan',
+    'sensor-malformed',
+    'sensor-incomplete',
+  ]);
+  // The incomplete mount is still delivered (with what it has).
+  assert.ok(signals.some((s) => s.type === 'record' && s.record.kind === 2));
+});
+
+test('a new head from the same thread completes the previous one as incomplete', () => {
+  const signals = parse([
+    '{"type": "value", "data": [20,5,5,1,0,5,1,3,"a",1,1]}',
+    '{"type": "value", "data": [20,5,5,1,0,6,1,3,"a",1,1]}',
+    '{"type": "value", "data": [0,5,"/p"]}',
+  ]);
+  const kinds = signals.map((s) => (s.type === 'record' ? `record:${s.record.strings.join()}` : s.type));
+  assert.deepEqual(kinds, ['malformed', 'record:', 'record:/p']);
+});

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { adaptRecord } from '../../../src/events/adapters/index.js';
+import { eventContainerId, normalizeContainerId } from '../../../src/events/container-id.js';
+
+const ID = '12fc4de5ccc3aaaabbbbccccddddeeeeffff0000111122223333444455556666';
+
+describe('container IDs: one normal form', () => {
+  it('reduces every runtime spelling to bare lower-case hex', () => {
+    for (const raw of [
+      `containerd://${ID}`,
+      `cri-o://${ID}`,
+      `docker://${ID.toUpperCase()}`,
+      ID,
+      `/kubepods.slice/kubepods-pod1.slice/cri-containerd-${ID}.scope`,
+      `crio-${ID}.scope`,
+      ` ${ID}\n`,
+    ])
+      assert.equal(normalizeContainerId(raw), ID, raw);
+    assert.equal(normalizeContainerId('docker://12fc4de5ccc3'), '12fc4de5ccc3');
+  });
+
+  it('finds no ID in a hex run longer than 64 (its tail is another container)', () => {
+    assert.equal(normalizeContainerId(`abcd${ID}`), undefined);
+    assert.equal(normalizeContainerId(`crio-conmon-${ID}.scope`), undefined);
+    assert.equal(normalizeContainerId('host'), undefined);
+  });
+
+  it("keeps a tool's own non-ID word for the event, without its runtime prefix", () => {
+    assert.equal(eventContainerId('host'), 'host');
+    assert.equal(eventContainerId(`containerd://abcd${ID}`), `abcd${ID}`);
+    assert.equal(eventContainerId(`containerd://${ID.toUpperCase()}`), ID);
+  });
+
+  it('every adapter writes the normal form the pod cache looks up', () => {
+    const tetragon = adaptRecord(
+      {
+        process_exec: {
+          process: {
+            exec_id: 'x',
+            pid: 1,
+            binary: '/bin/sh',
+            pod: { namespace: 'ns', name: 'p', container: { id: `containerd://${ID.toUpperCase()}` } },
+          },
+        },
+        node_name: 'n',
+        time: '2026-01-01T00:00:00Z',
+      },
+      'tetragon',
+    );
+    assert.equal(tetragon.kind, 'events');
+    if (tetragon.kind === 'events') assert.equal(tetragon.events[0]?.container?.id, ID);
+    const kubearmor = adaptRecord(
+      {
+        Timestamp: 1700000000,
+        UpdatedTime: '2026-01-01T00:00:00.000000Z',
+        HostName: 'n',
+        NamespaceName: 'ns',
+        PodName: 'p',
+        ContainerID: ID.toUpperCase(),
+        HostPID: 5,
+        PID: 5,
+        UID: 0,
+        Type: 'ContainerLog',
+        Operation: 'Process',
+        Resource: '/bin/sh -c id',
+        Data: 'syscall=SYS_EXECVE',
+        Result: 'Passed',
+      },
+      'kubearmor',
+    );
+    assert.equal(kubearmor.kind, 'events', JSON.stringify(kubearmor));
+    if (kubearmor.kind === 'events') assert.equal(kubearmor.events[0]?.container?.id, ID);
+  });
+});
