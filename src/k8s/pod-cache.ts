@@ -20,7 +20,7 @@ import type { KubeObject, PodLookup } from '../engine/runtime/index.js';
 import type { Logger } from '../observability/logger.js';
 import { normalizeContainerId, SHORT_ID_LENGTH } from '../events/container-id.js';
 import { isNotFound } from './errors.js';
-import { Reflector } from './reflector.js';
+import { Reflector, reflectorSettings } from './reflector.js';
 
 export interface PodCacheOptions {
   kubeConfig: KubeConfig;
@@ -72,13 +72,7 @@ export class PodCache implements PodLookup {
   constructor(private readonly opts: PodCacheOptions) {
     const core = apiClient(opts.kubeConfig, CoreV1Api);
     this.apps = apiClient(opts.kubeConfig, AppsV1Api);
-    const common = {
-      kubeConfig: opts.kubeConfig,
-      relistIntervalMs: opts.relistIntervalMs,
-      stallTimeoutMs: opts.stallTimeoutMs,
-      backoffInitialMs: opts.backoffInitialMs,
-      logger: opts.logger,
-    };
+    const common = reflectorSettings(opts);
     this.pods = new Reflector<V1Pod>({
       ...common,
       resource: 'pods',

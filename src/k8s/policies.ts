@@ -12,7 +12,7 @@ import { formatPolicyError, loadPolicyText } from '../policy/index.js';
 import type { Logger } from '../observability/logger.js';
 import { k8sApiRequests, policiesLoaded, policyErrors } from '../observability/metrics.js';
 import { apiStatus } from './errors.js';
-import { Reflector } from './reflector.js';
+import { Reflector, reflectorSettings } from './reflector.js';
 
 export const POLICY_GROUP = 'runtime.kyverno.io';
 export const POLICY_VERSION = 'v1alpha1';
@@ -71,13 +71,7 @@ export class PolicyWatcher {
 
   constructor(private readonly opts: PolicyWatcherOptions) {
     this.api = apiClient(opts.kubeConfig, CustomObjectsApi);
-    const common = {
-      kubeConfig: opts.kubeConfig,
-      relistIntervalMs: opts.relistIntervalMs,
-      stallTimeoutMs: opts.stallTimeoutMs,
-      backoffInitialMs: opts.backoffInitialMs,
-      logger: opts.logger,
-    };
+    const common = reflectorSettings(opts);
     this.clusterPolicies = new Reflector<PolicyObject>({
       ...common,
       resource: 'clusterruntimepolicies',

@@ -48,6 +48,23 @@ export interface ReflectorOptions<T> {
   logger?: Logger;
 }
 
+/** The settings every reflector of one informer set shares (a pod cache, a policy watcher). */
+export type ReflectorSettings = Pick<
+  ReflectorOptions<unknown>,
+  'kubeConfig' | 'relistIntervalMs' | 'stallTimeoutMs' | 'backoffInitialMs' | 'logger'
+>;
+
+/** Picks the shared reflector settings out of a component's options. */
+export function reflectorSettings(opts: ReflectorSettings): ReflectorSettings {
+  return {
+    kubeConfig: opts.kubeConfig,
+    relistIntervalMs: opts.relistIntervalMs,
+    stallTimeoutMs: opts.stallTimeoutMs,
+    backoffInitialMs: opts.backoffInitialMs,
+    logger: opts.logger,
+  };
+}
+
 type Handler<T> = (obj: T, old?: T) => void;
 
 const GONE = 410;

@@ -4,6 +4,7 @@
  * flags any drift between the two.
  */
 import type { Behavior } from '../events/types.js';
+import type { SourceStats } from '../sources/types.js';
 import type { FailureAction, ResourceRef, Verdict } from '../contracts/verdict.js';
 
 export interface PolicyWire {
@@ -30,13 +31,7 @@ export interface PoliciesResponse {
   errors: readonly PolicyErrorWire[];
 }
 
-export interface SourceWire {
-  name: string;
-  kind: string;
-  status: 'starting' | 'running' | 'degraded' | 'stopped' | 'failed';
-  eventsIn: number;
-  dropped: Record<string, number>;
-  lastError?: string;
+export interface SourceWire extends SourceStats {
   /** Over the last ~10 s. */
   eventsPerSecond: number;
 }

@@ -61,7 +61,7 @@ export function guardEvent(event: RuntimeEvent, limits: EventLimits = DEFAULT_EV
     event.raw = { truncated: 'too-large', limit: limits.maxRawBytes } satisfies RawMarker;
     note('raw-too-large');
   }
-  const deep = cutStrings(event as unknown as Record<string, unknown>, limits, note);
+  const deep = cutStrings(event as unknown as Record<string, unknown>, limits);
   const truncations = noted;
   noted = undefined;
   if (deep) return { ok: false, detail: `event nested deeper than ${limits.maxDepth} levels` };
@@ -114,25 +114,24 @@ function measureLevel(v: object, levelsLeft: number): number {
   bytesLeft -= 2; // brackets
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
-      const item: unknown = v[i];
-      bytesLeft -= 1; // comma
-      if (typeof item === 'object' && item !== null) {
-        const r = measureLevel(item, levelsLeft - 1);
-        if (r !== FITS) return r;
-      } else bytesLeft -= scalarSize(item);
+      const r = measureEntry(v[i], 1, levelsLeft); // comma
+      if (r !== FITS) return r;
     }
   } else {
     const o = v as Record<string, unknown>;
     for (const key in o) {
-      const item = o[key];
-      bytesLeft -= key.length + 4; // "key": and comma
-      if (typeof item === 'object' && item !== null) {
-        const r = measureLevel(item, levelsLeft - 1);
-        if (r !== FITS) return r;
-      } else bytesLeft -= scalarSize(item);
+      const r = measureEntry(o[key], key.length + 4, levelsLeft); // "key": and comma
+      if (r !== FITS) return r;
     }
   }
   return bytesLeft < 0 ? TOO_LARGE : FITS;
+}
+
+function measureEntry(item: unknown, overhead: number, levelsLeft: number): number {
+  bytesLeft -= overhead;
+  if (typeof item === 'object' && item !== null) return measureLevel(item, levelsLeft - 1);
+  bytesLeft -= scalarSize(item);
+  return FITS;
 }
 
 function scalarSize(v: unknown): number {
@@ -158,49 +157,49 @@ function scalarSize(v: unknown): number {
  * the event is nested deeper than the limit (only hand-built RuntimeEvent JSON can be: the adapters
  * build fixed shapes).
  */
-function cutStrings(
-  event: Record<string, unknown>,
-  limits: EventLimits,
-  note: (reason: TruncationReason) => void,
-): boolean {
-  return cutLevel(event, Math.min(limits.maxDepth, MAX_DEPTH_LIMIT), limits.maxStringLength, note, true);
+function cutStrings(event: Record<string, unknown>, limits: EventLimits): boolean {
+  return cutLevel(event, Math.min(limits.maxDepth, MAX_DEPTH_LIMIT), limits.maxStringLength, true);
 }
 
 function cutLevel(
   v: Record<string, unknown> | unknown[],
   levelsLeft: number,
   maxLength: number,
-  note: (reason: TruncationReason) => void,
   top: boolean,
 ): boolean {
   if (levelsLeft === 0) return true;
   if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) {
-      const item: unknown = v[i];
-      if (typeof item === 'string') {
-        if (item.length > maxLength) {
-          v[i] = cut(item, maxLength);
-          note('string-too-long');
-        }
-      } else if (typeof item === 'object' && item !== null) {
-        if (cutLevel(item as Record<string, unknown>, levelsLeft - 1, maxLength, note, false)) return true;
-      }
-    }
+    const list = v as unknown as Record<string, unknown>;
+    for (let i = 0; i < v.length; i++) if (cutEntry(list, i, levelsLeft, maxLength)) return true;
     return false;
   }
   for (const key in v) {
     if (top && key === 'raw') continue;
-    const item = v[key];
-    if (typeof item === 'string') {
-      if (item.length > maxLength) {
-        v[key] = cut(item, maxLength);
-        note('string-too-long');
-      }
-    } else if (typeof item === 'object' && item !== null) {
-      if (cutLevel(item as Record<string, unknown>, levelsLeft - 1, maxLength, note, false)) return true;
-    }
+    if (cutEntry(v, key, levelsLeft, maxLength)) return true;
   }
   return false;
+}
+
+/** Cuts `holder[key]` if it is an over-long string, or walks it if it is a container. */
+function cutEntry(
+  holder: Record<string, unknown>,
+  key: string | number,
+  levelsLeft: number,
+  maxLength: number,
+): boolean {
+  const item = holder[key];
+  if (typeof item === 'string') {
+    if (item.length > maxLength) {
+      holder[key] = cut(item, maxLength);
+      note('string-too-long');
+    }
+    return false;
+  }
+  return (
+    typeof item === 'object' &&
+    item !== null &&
+    cutLevel(item as Record<string, unknown>, levelsLeft - 1, maxLength, false)
+  );
 }
 
 function cut(s: string, max: number): string {
