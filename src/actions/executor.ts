@@ -20,7 +20,6 @@ import type { WorkloadRef } from '../k8s/pod-cache.js';
 import type { Logger } from '../observability/logger.js';
 import { annotate } from './annotate.js';
 import {
-  BudgetExhausted,
   type ActionContext,
   type ActionHandler,
   type ActionTarget,
@@ -200,7 +199,6 @@ export class ActionExecutor {
       const handler = HANDLERS[name] as ActionHandler<unknown>;
       return { ...result(await handler(fields, ctx)), by: 'handler' };
     } catch (err) {
-      if (err instanceof BudgetExhausted) throw err; // the api-budget guard's outcome
       const st = apiStatus(err);
       return {
         outcome: 'failed',

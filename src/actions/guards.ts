@@ -21,9 +21,15 @@ import { LRUCache } from 'lru-cache';
 import type { ActionName } from '../contracts/actions.js';
 import { dedupKey, policyKey, type DedupIdentity } from '../contracts/keys.js';
 import { TokenBucket } from '../util/token-bucket.js';
-import { BudgetExhausted } from './context.js';
 import { refuseUntrusted } from './kill.js';
-import { then, type ActionCall, type ActionResult, type Guard } from './chain.js';
+import {
+  then,
+  type ActionCall,
+  type ActionResult,
+  type Guard,
+  type MaybePromise,
+  type Step,
+} from './chain.js';
 
 type Outcome = ActionResult['outcome'];
 
@@ -157,10 +163,7 @@ export class DedupGuard implements Guard {
     this.seen = new LRUCache({ max: opts.max ?? 100_000, ttl: opts.windowMs, ttlAutopurge: false });
   }
 
-  run(
-    call: ActionCall,
-    next: (call: ActionCall) => ActionResult | Promise<ActionResult>,
-  ): ActionResult | Promise<ActionResult> {
+  run(call: ActionCall, next: Step): MaybePromise<ActionResult> {
     const key = dedupKey(call.verdict, { ...this.opts.identity(call), action: `${call.index}:${call.name}` });
     if (this.seen.has(key))
       return answer(
@@ -198,10 +201,7 @@ export class RateLimitGuard implements Guard {
 
   constructor(private readonly opts: RateLimitOptions) {}
 
-  run(
-    call: ActionCall,
-    next: (call: ActionCall) => ActionResult | Promise<ActionResult>,
-  ): ActionResult | Promise<ActionResult> {
+  run(call: ActionCall, next: Step): MaybePromise<ActionResult> {
     let allowed = call.perVerdict.get(this.name) as boolean | undefined;
     if (allowed === undefined) {
       allowed = this.bucket(`${this.opts.lane(call)}\u0000${policyKey(call.verdict)}`).tryTake();
@@ -252,22 +252,17 @@ export class ApiBudgetGuard implements Guard {
     return this.bucket.waiting;
   }
 
-  run(
-    call: ActionCall,
-    next: (call: ActionCall) => ActionResult | Promise<ActionResult>,
-  ): ActionResult | Promise<ActionResult> {
-    const budget = (): Promise<boolean> => this.bucket.take(this.opts.maxWaitMs ?? 60_000);
-    try {
-      const r = next({ ...call, budget });
-      return r instanceof Promise ? r.catch((err: unknown) => this.exhausted(err)) : r;
-    } catch (err) {
-      return this.exhausted(err);
-    }
-  }
-
-  private exhausted(err: unknown): ActionResult {
-    if (err instanceof BudgetExhausted) return answer(this.name, 'rate-limited', err.message);
-    throw err;
+  run(call: ActionCall, next: Step): MaybePromise<ActionResult> {
+    // The handler sees `false` and gives up (BudgetExhausted, a failure); the outcome is this guard's.
+    let exhausted = false;
+    const budget = async (): Promise<boolean> => {
+      const ok = await this.bucket.take(this.opts.maxWaitMs ?? 60_000);
+      if (!ok) exhausted = true;
+      return ok;
+    };
+    return then(next({ ...call, budget }), (r) =>
+      exhausted ? answer(this.name, 'rate-limited', 'global API budget exhausted') : r,
+    );
   }
 }
 

@@ -55,7 +55,8 @@ export class ActionRunner {
   private readonly step: Step;
 
   constructor(private readonly opts: ActionRunnerOptions) {
-    this.step = compose(opts.guards, opts.handler);
+    // A handler that throws has failed: the guards see `failed` (dedup gives its entry back).
+    this.step = compose(opts.guards, (call) => this.guarded(call, opts.handler));
   }
 
   /** Runs an Enforce verdict's actions in the policy's order; their outcomes, as recorded by the sink. */
@@ -92,14 +93,14 @@ export class ActionRunner {
   }
 
   /** A guard or handler that throws is a failed action, never a crashed agent. */
-  private guarded(call: ActionCall): MaybePromise<ActionResult> {
+  private guarded(call: ActionCall, step: Step = this.step): MaybePromise<ActionResult> {
     const failed = (err: unknown): ActionResult => ({
       outcome: 'failed',
       detail: errorMessage(err),
       by: 'handler',
     });
     try {
-      const r = this.step(call);
+      const r = step(call);
       return r instanceof Promise ? r.catch(failed) : r;
     } catch (err) {
       return failed(err);
