@@ -177,7 +177,7 @@ export class ActionExecutor {
     try {
       if (name === 'kill') {
         // The available guard let it through only with a hook.
-        const r = await this.opts.kill!(fields as KillAction, verdict, call.origin);
+        const r = await this.opts.kill!(fields, verdict, call.origin);
         return { ...result(r), by: 'handler' };
       }
       const ctx: ActionContext = {

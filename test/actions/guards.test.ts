@@ -45,7 +45,7 @@ function verdict(
       behavior: 'process-exec',
       node: 'node-1',
       process: { pid: 4242, startTime: '1', binary: '/bin/sh' },
-    } as Verdict['event'],
+    },
     ...overrides,
   };
 }
