@@ -69,6 +69,11 @@ export class TokenBucket {
       w.timer = setTimeout(() => {
         const i = this.waiters.indexOf(w);
         if (i >= 0) this.waiters.splice(i, 1);
+        // Nobody left to grant to: no timer keeps running (or keeps the process alive) for nothing.
+        if (this.waiters.length === 0 && this.drainTimer !== undefined) {
+          clearTimeout(this.drainTimer);
+          this.drainTimer = undefined;
+        }
         resolve(false);
       }, maxWaitMs);
       w.timer.unref();
