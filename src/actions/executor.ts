@@ -1,18 +1,13 @@
 /**
- * Runs a verdict's actions (Enforce only) with the safety limits around them, in this order:
- * 1. scope: a DaemonSet agent acts only on pods of its own node; in Deployment mode only the leader
- *    acts (cluster-wide writers);
- * 2. protected namespaces (kube-system by default) are skipped unless the action sets
- *    `allowProtectedNamespaces: true` or the policy carries the annotation
- *    `runtime.kyverno.io/allow-protected-namespaces: "true"`;
- * 3. dedup: one run per (policy, rule, resource, behavior) within the window — 1000 identical events
- *    make one deletePod;
- * 4. per-policy token bucket: over it, the verdict's actions are `rate-limited` (not queued).
- *    Dedup and the bucket are kept apart for inputs trusted to name host processes and the others,
- *    so forged events on an untrusted input can neither mark a resource as handled nor spend the
- *    policy's budget before the trusted input's verdict (and its `kill`) arrives;
- * 5. the global API budget: every API request waits for a token (bounded wait);
- * 6. dryRun (the executor's or the action's): server-side dry run, nothing persisted.
+ * Cluster mode's action runner: the shared pipeline (runner.ts) with the cluster's guards, in this
+ * order (guards.ts documents each refusal): available (kill only with the node-local hook), trust (kill
+ * only from inputs trusted to name host processes), scope (DaemonSet: own node's pods; Deployment:
+ * only the leader; a namespaced policy only in its namespace), protected namespaces, dedup (one run per
+ * action, target and behavior in the window; an action that did not act leaves no entry), per-policy
+ * rate limit, the global API budget, dry-run; then the Kubernetes handler or the kill hook.
+ * Dedup and the rate limit keep inputs trusted to name host processes and the others apart, so forged
+ * events on an untrusted input can neither mark a resource as handled nor spend the policy's budget
+ * before the trusted input's verdict (and its `kill`) arrives.
  * Every outcome goes to metrics and, through `reports`, into the PolicyReport result.
  */
 import { AppsV1Api, CoreV1Api, NetworkingV1Api, type KubeConfig } from '@kubernetes/client-node';
@@ -23,10 +18,8 @@ import { apiStatus } from '../k8s/errors.js';
 import type { EventRecorder } from '../k8s/events.js';
 import type { WorkloadRef } from '../k8s/pod-cache.js';
 import type { Logger } from '../observability/logger.js';
-import { actions as actionsMetric } from '../observability/metrics.js';
 import { annotate } from './annotate.js';
 import {
-  BudgetExhausted,
   type ActionContext,
   type ActionHandler,
   type ActionTarget,
@@ -39,22 +32,22 @@ import { event } from './event.js';
 import { isolate } from './isolate.js';
 import { label } from './label.js';
 import { patch } from './patch.js';
+import type { ActionCall, ActionResult } from './chain.js';
 import {
-  ALLOW_PROTECTED_ANNOTATION,
-  DedupWindow,
-  DEFAULT_PROTECTED_NAMESPACES,
-  TokenBucket,
-} from './safety.js';
+  ApiBudgetGuard,
+  available,
+  DedupGuard,
+  dryRun,
+  protectedNamespaces,
+  RateLimitGuard,
+  scope,
+  trust,
+} from './guards.js';
+import { OutcomeSink } from './outcome-sink.js';
+import { ActionRunner } from './runner.js';
 import type { EventOrigin } from '../sources/types.js';
 import { scale } from './scale.js';
-import {
-  actionName,
-  type ActionName,
-  type ActionOutcome,
-  type ActionSpec,
-  type ActionSpecMap,
-  type KillAction,
-} from '../contracts/actions.js';
+import type { ActionName, ActionOutcome, ActionSpecMap, KillAction } from '../contracts/actions.js';
 import { webhook } from './webhook.js';
 import type { WebhookDestinations } from './webhook-destination.js';
 
@@ -124,10 +117,8 @@ export interface ActionExecutorOptions {
 
 export class ActionExecutor {
   private readonly clients: KubeClients;
-  private readonly dedup: DedupWindow;
-  private readonly policyBuckets = new Map<string, TokenBucket>();
-  private readonly budget: TokenBucket;
-  private readonly protectedNamespaces: Set<string>;
+  private readonly budget: ApiBudgetGuard;
+  private readonly runner: ActionRunner;
 
   constructor(private readonly opts: ActionExecutorOptions) {
     this.clients = {
@@ -135,10 +126,39 @@ export class ActionExecutor {
       apps: apiClient(opts.kubeConfig, AppsV1Api, ACTIONS_POOL),
       networking: apiClient(opts.kubeConfig, NetworkingV1Api, ACTIONS_POOL),
     };
-    this.dedup = new DedupWindow(opts.dedupWindowMs ?? 60_000);
-    const b = opts.apiBudget ?? { rate: 20, burst: 40 };
-    this.budget = new TokenBucket(b.rate, b.burst, b.maxQueue ?? 10_000);
-    this.protectedNamespaces = new Set(opts.protectedNamespaces ?? DEFAULT_PROTECTED_NAMESPACES);
+    this.budget = new ApiBudgetGuard(opts.apiBudget ?? { rate: 20, burst: 40 });
+    // Dedup and the bucket keep inputs trusted to name host processes apart from the others.
+    const lane = (call: ActionCall): string => (call.origin.trustedForKill ? 'trusted' : 'untrusted');
+    this.runner = new ActionRunner({
+      guards: [
+        available(
+          (name) => name !== 'kill' || opts.kill !== undefined,
+          () => 'kill runs only on the node (no local runner here)',
+        ),
+        trust(),
+        scope({ isLeader: opts.isLeader, nodeName: opts.nodeName }),
+        protectedNamespaces({
+          namespaces: opts.protectedNamespaces,
+          policyAnnotations: opts.policyAnnotations,
+        }),
+        new DedupGuard({
+          windowMs: opts.dedupWindowMs ?? 60_000,
+          identity: (call) => ({
+            lane: lane(call),
+            target: call.target.uid ?? `${call.target.namespace ?? ''}/${call.target.name}`,
+          }),
+        }),
+        new RateLimitGuard({ ...(opts.perPolicy ?? { rate: 10, burst: 50 }), lane }),
+        this.budget,
+        dryRun(opts.dryRun === true),
+      ],
+      handler: (call) => this.handle(call),
+      sink: new OutcomeSink({
+        logger: opts.logger,
+        ...(opts.reports && { report: (v, o) => opts.reports!.recordOutcomes(v, o) }),
+      }),
+      resolveTarget: (v) => this.resolveTarget(v),
+    });
   }
 
   /** Requests waiting for the global API budget. */
@@ -148,97 +168,24 @@ export class ActionExecutor {
 
   /** `origin`: the input the event arrived on; untrusted (no `kill`) when absent. */
   async execute(verdict: Verdict, origin: EventOrigin = UNKNOWN_ORIGIN): Promise<ActionOutcome[]> {
-    if (verdict.mode !== 'Enforce' || verdict.actions.length === 0) return [];
-    const target = this.resolveTarget(verdict);
-    const policyKey =
-      verdict.policyNamespace !== undefined ? `${verdict.policyNamespace}/${verdict.policy}` : verdict.policy;
-    const lane = origin.trustedForKill ? 'trusted' : 'untrusted';
-
-    const scopeProblem = this.outOfScope(verdict, target);
-    if (scopeProblem !== undefined)
-      return this.finish(
-        verdict,
-        verdict.actions.map((a) => outcome(actionName(a), 'skipped', scopeProblem)),
-        false,
-      );
-
-    const dedupKey = `${lane}\u0000${policyKey}\u0000${verdict.rule}\u0000${target.uid ?? `${target.namespace ?? ''}/${target.name}`}\u0000${verdict.behavior}`;
-    if (!this.dedup.firstInWindow(dedupKey)) {
-      return this.finish(
-        verdict,
-        verdict.actions.map((a) => outcome(actionName(a), 'deduplicated')),
-        false,
-      );
-    }
-    if (!this.policyBucket(`${lane}\u0000${policyKey}`).tryTake()) {
-      this.dedup.forget(dedupKey); // let a later event try again once the policy is under its limit
-      return this.finish(
-        verdict,
-        verdict.actions.map((a) =>
-          outcome(actionName(a), 'rate-limited', `policy ${policyKey} over its action rate limit`),
-        ),
-        true,
-      );
-    }
-
-    const results: ActionOutcome[] = [];
-    for (const spec of verdict.actions) {
-      results.push(await this.runOne(spec, verdict, target, policyKey, origin));
-    }
-    return this.finish(verdict, results, true);
+    return this.runner.run(verdict, origin);
   }
 
-  private finish(verdict: Verdict, outcomes: ActionOutcome[], report: boolean): ActionOutcome[] {
-    for (const o of outcomes) actionsMetric.inc({ action: o.action, outcome: o.outcome });
-    if (report) this.opts.reports?.recordOutcomes(verdict, outcomes);
-    return outcomes;
-  }
-
-  private outOfScope(verdict: Verdict, target: ActionTarget): string | undefined {
-    if (this.opts.isLeader && !this.opts.isLeader()) return 'not the leader';
-    // The engine only matches a namespaced policy in its namespace; checked again where it acts.
-    if (verdict.policyNamespace !== undefined && target.namespace !== verdict.policyNamespace)
-      return `policy of namespace ${verdict.policyNamespace} may not act in ${target.namespace ?? 'the cluster scope'}`;
-    if (this.opts.nodeName !== undefined && target.kind === 'Pod') {
-      const node = (target.object.spec as { nodeName?: string } | undefined)?.nodeName ?? verdict.event.node;
-      if (node !== this.opts.nodeName)
-        return `pod runs on node ${node ?? 'unknown'}, not ${this.opts.nodeName}`;
-    }
-    return undefined;
-  }
-
-  private isProtected(spec: ActionSpec, target: ActionTarget, policyKey: string): boolean {
-    if (target.namespace === undefined || !this.protectedNamespaces.has(target.namespace)) return false;
-    const name = actionName(spec);
-    const fields = (spec as Record<string, { allowProtectedNamespaces?: boolean } | undefined>)[name];
-    if (fields?.allowProtectedNamespaces === true) return false;
-    return this.opts.policyAnnotations?.(policyKey)?.[ALLOW_PROTECTED_ANNOTATION] !== 'true';
-  }
-
-  private async runOne(
-    spec: ActionSpec,
-    verdict: Verdict,
-    target: ActionTarget,
-    policyKey: string,
-    origin: EventOrigin,
-  ): Promise<ActionOutcome> {
-    const name = actionName(spec);
-    const fields = (spec as Record<string, unknown>)[name] ?? {};
-    if (this.isProtected(spec, target, policyKey))
-      return outcome(name, 'skipped', `namespace ${target.namespace ?? ''} is protected`);
+  /** The handler at the end of the guards: the kill hook or the Kubernetes action. */
+  private async handle(call: ActionCall): Promise<ActionResult> {
+    const { name, fields, verdict, target } = call;
     try {
       if (name === 'kill') {
-        if (!this.opts.kill)
-          return outcome(name, 'unavailable', 'kill runs only on the node (no local runner here)');
-        const r = await this.opts.kill(fields, verdict, origin);
-        return outcome(name, r.outcome, r.detail);
+        // The available guard let it through only with a hook.
+        const r = await this.opts.kill!(fields, verdict, call.origin);
+        return { ...result(r), by: 'handler' };
       }
       const ctx: ActionContext = {
         clients: this.clients,
         verdict,
         target,
-        dryRun: this.opts.dryRun === true || (fields as { dryRun?: boolean }).dryRun === true,
-        budget: () => this.budget.take(this.opts.apiBudget?.maxWaitMs ?? 60_000),
+        dryRun: call.dryRun === true,
+        budget: call.budget ?? ((): Promise<boolean> => Promise.resolve(true)),
         workloadOf: (pod) => this.opts.lookup?.workloadOf(pod) ?? Promise.resolve(undefined),
         events: this.opts.events,
         logger: this.opts.logger,
@@ -250,35 +197,15 @@ export class ActionExecutor {
         },
       };
       const handler = HANDLERS[name] as ActionHandler<unknown>;
-      const r = await handler(fields, ctx);
-      return outcome(name, r.outcome, r.detail);
+      return { ...result(await handler(fields, ctx)), by: 'handler' };
     } catch (err) {
-      if (err instanceof BudgetExhausted) return outcome(name, 'rate-limited', err.message);
       const st = apiStatus(err);
-      this.opts.logger?.warn(
-        {
-          action: name,
-          policy: policyKey,
-          rule: verdict.rule,
-          resource: `${target.namespace ?? ''}/${target.name}`,
-          code: st.code,
-          reason: st.reason,
-          err: st.message,
-        },
-        'action failed',
-      );
-      return outcome(name, 'failed', st.code > 0 ? `${st.code} ${st.reason}: ${st.message}` : st.message);
+      return {
+        outcome: 'failed',
+        detail: st.code > 0 ? `${st.code} ${st.reason}: ${st.message}` : st.message,
+        by: 'handler',
+      };
     }
-  }
-
-  private policyBucket(policyKey: string): TokenBucket {
-    let b = this.policyBuckets.get(policyKey);
-    if (!b) {
-      const l = this.opts.perPolicy ?? { rate: 10, burst: 50 };
-      b = new TokenBucket(l.rate, l.burst);
-      this.policyBuckets.set(policyKey, b);
-    }
-    return b;
   }
 
   private resolveTarget(v: Verdict): ActionTarget {
@@ -307,8 +234,6 @@ export class ActionExecutor {
   }
 }
 
-function outcome(action: ActionName, result: ActionOutcome['outcome'], detail?: string): ActionOutcome {
-  const o: ActionOutcome = { action, outcome: result, time: new Date().toISOString() };
-  if (detail !== undefined) o.detail = detail;
-  return o;
+function result(r: HandlerResult): HandlerResult {
+  return r.detail !== undefined ? { outcome: r.outcome, detail: r.detail } : { outcome: r.outcome };
 }

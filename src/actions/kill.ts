@@ -197,6 +197,15 @@ function refuse(reason: KillRefusalReason, detail: string): KillResult {
   return { outcome: 'refused', reason, detail: `${reason}: ${detail}` };
 }
 
+/** Check 1: a kill on the word of an input not trusted to name host processes is refused (and counted). */
+export function refuseUntrusted(origin: EventOrigin): KillResult | undefined {
+  if (origin.trustedForKill) return undefined;
+  return refuse(
+    'untrusted-source',
+    `input ${JSON.stringify(origin.source)} is not trusted to name host processes`,
+  );
+}
+
 /** Signals the process of the event after the checks of the module comment. Never throws. */
 export function killEventProcess(
   spec: KillAction,
@@ -212,12 +221,8 @@ export function killEventProcess(
   const signal = signalNumber(spec.signal);
   if (signal === undefined)
     return { outcome: 'failed', detail: `unknown signal ${JSON.stringify(spec.signal)}` };
-  if (!context.origin.trustedForKill) {
-    return refuse(
-      'untrusted-source',
-      `input ${JSON.stringify(context.origin.source)} is not trusted to name host processes`,
-    );
-  }
+  const untrusted = refuseUntrusted(context.origin);
+  if (untrusted) return untrusted;
   if (pid === undefined) return { outcome: 'skipped', detail: 'the event names no process' };
   // kill(0) and kill(-n) signal process groups, kill(-1) every process: never from an event.
   if (!Number.isSafeInteger(pid) || pid <= 0) return refuse('invalid-pid', `${String(pid)} is not a pid`);

@@ -4,15 +4,12 @@
  * is not explicit). Only those rules may `kill` a host process; a rule written for pods never does,
  * whatever the event claims about its pod.
  */
+import { ruleKey } from '../contracts/keys.js';
 import type { Verdict } from '../contracts/verdict.js';
 import { parseKindSelector } from '../engine/match/kind.js';
 import type { CompiledPolicy } from '../engine/api/compiled-policy.js';
 
 export type RuleTargetsNode = (verdict: Pick<Verdict, 'policy' | 'policyNamespace' | 'rule'>) => boolean;
-
-function key(namespace: string | undefined, policy: string, rule: string): string {
-  return `${namespace ?? ''}\u0000${policy}\u0000${rule}`;
-}
 
 export function nodeTargetingRules(policies: readonly CompiledPolicy[]): RuleTargetsNode {
   const rules = new Set<string>();
@@ -23,8 +20,8 @@ export function nodeTargetingRules(policies: readonly CompiledPolicy[]): RuleTar
         const sel = parseKindSelector(k.source);
         return sel.kind === 'Node' && sel.subresource === '';
       });
-      if (node) rules.add(key(p.namespace, p.name, r.name));
+      if (node) rules.add(ruleKey({ policy: p.name, policyNamespace: p.namespace, rule: r.name }));
     }
   }
-  return (v) => rules.has(key(v.policyNamespace, v.policy, v.rule));
+  return (v) => rules.has(ruleKey(v));
 }

@@ -13,6 +13,7 @@
  */
 import { RULE_ERROR_REASON, type RuleError, type RuntimeEngine } from '../engine/runtime/index.js';
 import type { Logger } from '../observability/logger.js';
+import { policyKey, ruleKey } from '../contracts/keys.js';
 import { ruleErrors as ruleErrorsMetric } from '../observability/metrics.js';
 
 /** What the reporter drains: the engine's `takeRuleErrors` (`count` may exceed `recent.length`). */
@@ -78,12 +79,12 @@ export class RuleErrorReporter {
   }
 
   private recordOne(e: RuleError): void {
-    const policy = policyKey(e.policy, e.policyNamespace);
+    const policy = policyKey(e);
     ruleErrorsMetric.inc({ policy, rule: e.rule, reason: e.reason });
     this.totalCount++;
     this.byPolicy.set(policy, (this.byPolicy.get(policy) ?? 0) + 1);
 
-    const key = `${policy}\u0000${e.rule}`;
+    const key = ruleKey(e);
     const now = this.now();
     const state = this.states.get(key);
     if (state === undefined) {
@@ -143,14 +144,6 @@ export class RuleErrorReporter {
 
   /** Errors since start for one policy (`namespace` set for a namespaced RuntimePolicy). */
   countFor(policy: string, namespace?: string): number {
-    return this.byPolicy.get(policyKey(policy, namespace)) ?? 0;
+    return this.byPolicy.get(policyKey({ policy, policyNamespace: namespace })) ?? 0;
   }
-}
-
-/**
- * How a policy is named in counts and in the metric's `policy` label: its name, or `namespace/name`
- * for a namespaced RuntimePolicy. A Kubernetes name never contains `/`, so the two cannot collide.
- */
-export function policyKey(policy: string, namespace?: string): string {
-  return namespace === undefined ? policy : `${namespace}/${policy}`;
 }

@@ -15,6 +15,7 @@ import { evaluateValidatingPolicy } from '../../engine/validate/validating-polic
 import type { CompiledPolicy } from '../../engine/api/compiled-policy.js';
 import type { CompiledValidatingPolicy } from '../../engine/api/compiled-validating-policy.js';
 import { formatPolicyError, listYamlFiles, loadPolicies, readPolicyFile } from '../../policy/index.js';
+import { policyKey, resourceKey, ruleKey } from '../../contracts/keys.js';
 import { isClusterScoped } from '../../policy/kyverno-test/scope.js';
 import { processIo, type CommandIo } from './test.js';
 
@@ -102,7 +103,7 @@ function renderTable(rows: readonly ApplyRow[]): string {
   const table = [
     ['POLICY', 'RULE', 'RESOURCE', 'RESULT', 'MESSAGE'],
     ...rows.map((r) => [
-      r.result.policyNamespace ? `${r.result.policyNamespace}/${r.result.policy}` : r.result.policy,
+      policyKey(r.result),
       r.result.rule,
       `${r.resource.kind}/${r.resource.namespace ? `${r.resource.namespace}/` : ''}${r.resource.name}`,
       r.result.status,
@@ -141,7 +142,7 @@ export function toPolicyReports(rows: readonly ApplyRow[], now = new Date()): Ra
       summary,
       results: list.map((r) => ({
         source: 'kyverno-runtime',
-        policy: r.result.policyNamespace ? `${r.result.policyNamespace}/${r.result.policy}` : r.result.policy,
+        policy: policyKey(r.result),
         rule: r.result.rule,
         result: r.result.status,
         scored: r.result.scored,
@@ -242,7 +243,7 @@ async function applyToEvents(
   const rows = new Map<string, ApplyRow & { count: number }>();
   const summary = await replayEvents(eventsPath, format, engine, (verdicts) => {
     for (const v of verdicts) {
-      const key = `${v.policyNamespace ?? ''}/${v.policy}|${v.rule}|${v.resource.kind}|${v.resource.namespace ?? ''}|${v.resource.name}`;
+      const key = `${ruleKey(v)}\u0000${resourceKey(v.resource)}`;
       const row = rows.get(key);
       if (row) {
         row.count++;

@@ -6,6 +6,7 @@
  */
 import type { ActionOutcome } from '../../contracts/actions.js';
 import type { RuntimeEvent } from '../../events/types.js';
+import { policyKey } from '../../contracts/keys.js';
 import type { Verdict } from '../../contracts/verdict.js';
 
 export const REPORT_SOURCE = 'kyverno-runtime';
@@ -46,9 +47,7 @@ export interface ResultState {
   actions: Record<string, string>;
 }
 
-export function policyKey(v: Pick<Verdict, 'policy' | 'policyNamespace'>): string {
-  return v.policyNamespace !== undefined ? `${v.policyNamespace}/${v.policy}` : v.policy;
-}
+export { policyKey };
 
 export function truncate(value: string, max = MAX_PROPERTY_LENGTH): string {
   return value.length <= max ? value : `${value.slice(0, max - 1)}…`;

@@ -20,6 +20,7 @@ import { apiStatus, isTransient } from '../../k8s/errors.js';
 import { apiClient } from '../../k8s/api-clients.js';
 import type { EventInput, EventRecorder } from '../../k8s/events.js';
 import type { Logger } from '../../observability/logger.js';
+import { ruleKey } from '../../contracts/keys.js';
 import { reportPending, reportResultsDropped, reportWrites } from '../../observability/metrics.js';
 import {
   newResultState,
@@ -183,7 +184,7 @@ export class PolicyReportWriter {
       };
       this.reports.set(uid, report);
     }
-    const key = `${policyKey(v)}\u0000${v.rule}`;
+    const key = ruleKey(v);
     let state = report.results.get(key);
     if (!state) {
       state = newResultState(v);
@@ -201,7 +202,7 @@ export class PolicyReportWriter {
     const uid = v.resource.uid;
     if (uid === undefined) return;
     const report = this.reports.get(uid);
-    const state = report?.results.get(`${policyKey(v)}\u0000${v.rule}`);
+    const state = report?.results.get(ruleKey(v));
     if (!report || !state) return;
     for (const o of outcomes) recordOutcome(state, o);
     this.touch(uid, report);

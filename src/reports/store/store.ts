@@ -25,6 +25,7 @@ import type { Database } from 'better-sqlite3';
 import type { ActionOutcome } from '../../contracts/actions.js';
 import type { RuntimeEvent } from '../../events/types.js';
 import type { Verdict } from '../../contracts/verdict.js';
+import { resourceKey } from '../../contracts/keys.js';
 import { migrate, SCHEMA_VERSION } from './schema.js';
 import {
   storeFlushSeconds,
@@ -96,9 +97,7 @@ function nonNegative(name: string, value: number): number {
 }
 const DEFAULT_PAGE = 50;
 
-export function resourceKey(r: Verdict['resource']): string {
-  return [r.apiVersion, r.kind, r.namespace ?? '', r.name, r.uid ?? ''].join('|');
-}
+export { resourceKey };
 
 export class ReportStore {
   readonly path: string;

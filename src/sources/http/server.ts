@@ -48,7 +48,7 @@ import {
   parsePayload,
   type CeHeaders,
 } from './payload.js';
-import { TokenBucket } from './token-bucket.js';
+import { TokenBucket } from '../../util/token-bucket.js';
 
 export interface HttpTlsOptions {
   /** PEM contents or file paths. */

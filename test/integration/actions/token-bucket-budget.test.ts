@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TokenBucket } from '../../../src/actions/safety.js';
+import { TokenBucket } from '../../../src/util/token-bucket.js';
 
 /** Most grants inside any window of `windowS` seconds. */
 function worstWindow(times: readonly number[], windowS: number): number {
@@ -19,7 +19,7 @@ describe('token bucket (global API budget)', () => {
     const burst = 20;
     const started = performance.now();
     const times: number[] = [];
-    const bucket = new TokenBucket(rate, burst, 100_000, (at) => times.push((at - started) / 1000));
+    const bucket = new TokenBucket(rate, burst, { onGrant: (at) => times.push((at - started) / 1000) });
     const order: number[] = [];
     const results = await Promise.all(
       Array.from({ length: 300 }, (_, index) =>
@@ -49,7 +49,7 @@ describe('token bucket (global API budget)', () => {
   });
 
   it('refuses at once when the waiting queue is full, and times out a wait that is too long', async () => {
-    const bucket = new TokenBucket(1, 1, 2);
+    const bucket = new TokenBucket(1, 1, { maxWaiters: 2 });
     assert.equal(await bucket.take(), true, 'the burst token');
     const waiting = [bucket.take(50), bucket.take(50)];
     assert.equal(bucket.waiting, 2);
