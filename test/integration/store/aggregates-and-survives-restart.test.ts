@@ -57,7 +57,7 @@ test('writes survive a restart and a hard kill after the tick committed', () => 
     // A child process records and is SIGKILLed right after its writes were committed (one tick later).
     const script = `
       import { openStore } from './src/reports/store/index.ts';
-      import { tetragonExecEvents, verdictFor } from './test/store/fixtures.ts';
+      import { tetragonExecEvents, verdictFor } from './test/integration/store/fixtures.ts';
       const store = openStore(${JSON.stringify(path)});
       for (const e of tetragonExecEvents()) store.recordVerdicts([verdictFor(e)], e);
       store.recordEvaluated(1000);
