@@ -12,7 +12,7 @@ import { ERROR_CODES, KyvernoRuntimeError } from '../../../src/contracts/errors.
 import { JmesPathNotFoundError } from '../../../src/engine/jmespath/errors.js';
 import { ListenPolicyError } from '../../../src/net/access.js';
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
