@@ -5,7 +5,7 @@ import { openApiSchema, policySchema } from '../../../src/policy/schema/definiti
 import { damerauLevenshtein, suggest } from '../../../src/policy/suggest.js';
 
 const read = (name: string): unknown =>
-  JSON.parse(readFileSync(new URL(`../../schemas/${name}`, import.meta.url), 'utf8'));
+  JSON.parse(readFileSync(new URL(`../../../schemas/${name}`, import.meta.url), 'utf8'));
 
 describe('policy JSON Schema', () => {
   it('the published files match the definition (regenerate with src/policy/schema/generate.ts)', () => {
