@@ -2,7 +2,7 @@
  * `run --store-max-violations / --store-retention`: the flag grammar (and its refusals, through the
  * real CLI), and the limits reaching the store of a running local mode fed real Tetragon samples.
  */
-import { WAIT_MS, waitFor } from '../../support/wait.js';
+import { waitFor } from '../../support/wait.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
