@@ -17,7 +17,8 @@ import type { Logger } from '../observability/logger.js';
 import type { EventOrigin } from '../sources/types.js';
 import { nodeTargetingRules, type RuleTargetsNode } from '../actions/node-rules.js';
 import type { CompiledPolicy } from '../engine/api/compiled-policy.js';
-import { PolicyReportWriter, violationEvent, type ReportFlavor } from '../reports/policyreport/writer.js';
+import { PolicyReportWriter, type ReportFlavor } from '../reports/policyreport/writer.js';
+import { emitViolationEvent } from '../reports/violation-events.js';
 import { EventRecorder } from '../k8s/events.js';
 import { LeaderElector } from '../k8s/leader.js';
 import { PodCache } from '../k8s/pod-cache.js';
@@ -81,7 +82,8 @@ export class ClusterAgent {
       this.reports = new PolicyReportWriter({
         kubeConfig: opts.kubeConfig,
         flavor: opts.reportFlavor,
-        events: this.events,
+        // Violation Events are their own sink: one per new report result.
+        onNewResult: (v) => emitViolationEvent(this.events, v),
         minIntervalMs: opts.reportMinIntervalMs,
         logger: opts.logger,
       });
@@ -171,9 +173,8 @@ export class ClusterAgent {
     // API request below goes out first.
     if (this.reports) this.reports.record(v);
     else {
-      // Without reports the violation Event is raised here; the recorder folds repeats.
-      const event = violationEvent(v);
-      if (event) void this.events.emit(event);
+      // Without reports the violation Event is raised per verdict; the recorder folds repeats.
+      emitViolationEvent(this.events, v);
     }
     if (v.mode !== 'Enforce' || v.actions.length === 0) return Promise.resolve([]);
     const p = this.executor.execute(v, origin).catch((err: unknown) => {

@@ -115,201 +115,235 @@ interface Queued {
   at: number;
 }
 
+/** The pipeline's mutable state, shared by the steps below. */
+interface PipelineState {
+  readonly capacity: number;
+  readonly batchSize: number;
+  readonly sinks: readonly VerdictSink[];
+  readonly log: Logger | undefined;
+  readonly ruleErrors: RuleErrorReporter;
+  readonly queue: BoundedQueue<Queued>;
+  engine: Evaluator;
+  accepting: boolean;
+  running: boolean;
+  inFlight: number;
+  readonly idleWaiters: (() => void)[];
+  readonly counts: { submitted: number; evaluated: number; verdicts: number; sinkErrors: number };
+  readonly dropped: Record<string, number>;
+  /** One frozen origin per (input, trust): no allocation per event, and no sink can alter it. */
+  readonly origins: Map<string, EventOrigin>;
+}
+
 export function createPipeline(options: PipelineOptions): Pipeline {
   const capacity = options.queueSize ?? 10_000;
-  const batchSize = Math.max(1, options.batchSize ?? 64);
-  const sinks = options.sinks ?? [];
   const log = options.logger;
-  const ruleErrors = options.ruleErrors ?? new RuleErrorReporter({ logger: log });
-  const queue = new BoundedQueue<Queued>(capacity);
-  let engine = options.engine;
-  let accepting = true;
-  let running = true;
-  let inFlight = 0;
-  const idleWaiters: (() => void)[] = [];
-  const counts = { submitted: 0, evaluated: 0, verdicts: 0, sinkErrors: 0 };
-  const dropped: Record<string, number> = {};
-
+  const state: PipelineState = {
+    capacity,
+    batchSize: Math.max(1, options.batchSize ?? 64),
+    sinks: options.sinks ?? [],
+    log,
+    ruleErrors: options.ruleErrors ?? new RuleErrorReporter({ logger: log }),
+    queue: new BoundedQueue<Queued>(capacity),
+    engine: options.engine,
+    accepting: true,
+    running: true,
+    inFlight: 0,
+    idleWaiters: [],
+    counts: { submitted: 0, evaluated: 0, verdicts: 0, sinkErrors: 0 },
+    dropped: {},
+    origins: new Map(),
+  };
   queueCapacity.set(capacity);
-
-  function drop(source: string, reason: string): void {
-    dropped[reason] = (dropped[reason] ?? 0) + 1;
-    eventsDropped.inc({ source, reason });
-  }
-
-  function isIdle(): boolean {
-    return queue.size === 0 && queue.waiting === 0 && inFlight === 0;
-  }
-
-  function notifyIdle(): void {
-    if (!isIdle()) return;
-    for (const w of idleWaiters.splice(0)) w();
-  }
-
-  // One frozen origin per (input, trust): no allocation per event, and no sink can alter it.
-  const origins = new Map<string, EventOrigin>();
-  function originOf(source: string, trustedForKill: boolean): EventOrigin {
-    const key = `${trustedForKill ? '1' : '0'}${source}`;
-    let o = origins.get(key);
-    if (o === undefined) {
-      o = Object.freeze({ source, trustedForKill });
-      origins.set(key, o);
-    }
-    return o;
-  }
-
-  function submit(event: RuntimeEvent, opts: SubmitOptions): void | Promise<void> {
-    return enqueue(event, originOf(opts.source ?? 'unknown', opts.trustedForKill === true), opts.canWait);
-  }
-
-  function enqueue(event: RuntimeEvent, origin: EventOrigin, canWait: boolean): void | Promise<void> {
-    const source = origin.source;
-    eventsIn.inc({ source });
-    counts.submitted++;
-    if (!accepting) {
-      drop(source, PIPELINE_DROP_REASONS.shuttingDown);
-      return;
-    }
-    const item: Queued = { event, origin, at: performance.now() };
-    if (canWait) {
-      const wait = queue.put(item);
-      queueDepth.set(queue.size);
-      if (wait) {
-        ingestBlockedWaiters.set(queue.waiting);
-        return wait;
-      }
-      return;
-    }
-    if (!queue.offer(item)) {
-      drop(source, PIPELINE_DROP_REASONS.queueFull);
-      return;
-    }
-    queueDepth.set(queue.size);
-  }
-
-  function writeSinks(
-    verdicts: Verdict[],
-    event: RuntimeEvent,
-    origin: EventOrigin,
-    pending: Promise<void>[],
-  ): void {
-    for (const sink of sinks) {
-      try {
-        const r = sink.write(verdicts, event, origin);
-        if (r) {
-          pending.push(
-            r.catch((err: unknown) => {
-              sinkFailed(sink, err);
-            }),
-          );
-        }
-      } catch (err) {
-        sinkFailed(sink, err);
-      }
-    }
-  }
-
-  /** Reporting must never end the worker loop: a failure here is logged, the event goes on. */
-  function drainRuleErrors(source: RuleErrorSource): void {
-    try {
-      ruleErrors.drain(source);
-    } catch (err) {
-      log?.error({ err }, 'rule error reporting failed');
-    }
-  }
-
-  function sinkFailed(sink: VerdictSink, err: unknown): void {
-    counts.sinkErrors++;
-    sinkErrors.inc({ sink: sink.name ?? 'unnamed' });
-    log?.error({ err, sink: sink.name }, 'verdict sink failed');
-  }
-
-  async function work(): Promise<void> {
-    while (running) {
-      if (queue.size === 0) {
-        notifyIdle();
-        await queue.whenNotEmpty();
-        continue;
-      }
-      const batch = queue.take(batchSize);
-      inFlight = batch.length;
-      queueDepth.set(queue.size);
-      ingestBlockedWaiters.set(queue.waiting);
-      const pending: Promise<void>[] = [];
-      const current = engine; // one engine per batch: a reload lands between batches
-      for (const item of batch) {
-        const start = performance.now();
-        processingLagSeconds.observe((start - item.at) / 1000);
-        let verdicts: Verdict[];
-        try {
-          verdicts = current.evaluate(item.event);
-        } catch (err) {
-          drop(item.origin.source, PIPELINE_DROP_REASONS.evaluationError);
-          log?.error({ err, eventId: item.event.id, source: item.origin.source }, 'engine failed on event');
-          continue;
-        } finally {
-          // Per event, not per batch: the engine keeps only the last 100 errors in detail.
-          if (hasRuleErrors(current)) drainRuleErrors(current);
-        }
-        evaluationSeconds.observe((performance.now() - start) / 1000);
-        eventsEvaluated.inc();
-        counts.evaluated++;
-        if (verdicts.length > 0) {
-          counts.verdicts += verdicts.length;
-          writeSinks(verdicts, item.event, item.origin, pending);
-        }
-      }
-      // Async sinks apply backpressure per batch, not per event.
-      if (pending.length > 0) await Promise.all(pending);
-      inFlight = 0;
-      // Yield so I/O callbacks run between batches (setImmediate runs after the poll phase).
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-    notifyIdle();
-  }
-
-  const worker = work();
-
-  function drain(): Promise<void> {
-    if (isIdle()) return Promise.resolve();
-    return new Promise<void>((resolve) => idleWaiters.push(resolve));
-  }
+  const worker = work(state);
 
   return {
-    submit,
+    submit(event, opts) {
+      const origin = originOf(state, opts.source ?? 'unknown', opts.trustedForKill === true);
+      return enqueue(state, event, origin, opts.canWait);
+    },
     emitter(source, canWait, trustedForKill = false) {
-      const origin = originOf(source, trustedForKill);
-      return (event) => enqueue(event, origin, canWait);
+      const origin = originOf(state, source, trustedForKill);
+      return (event) => enqueue(state, event, origin, canWait);
     },
     attach(source, attachOptions) {
-      const origin = originOf(source.name, attachOptions?.trustedForKill ?? source.trustedForKill === true);
+      const origin = originOf(
+        state,
+        source.name,
+        attachOptions?.trustedForKill ?? source.trustedForKill === true,
+      );
       const canWait = source.canWait ?? false;
-      return source.start((event) => enqueue(event, origin, canWait));
+      return source.start((event) => enqueue(state, event, origin, canWait));
     },
     setEngine(next) {
-      engine = next;
+      state.engine = next;
     },
-    drain,
+    drain: () => drain(state),
     async stop() {
-      accepting = false;
-      await drain();
-      running = false;
-      queue.interrupt();
+      state.accepting = false;
+      await drain(state);
+      state.running = false;
+      state.queue.interrupt();
       await worker;
-      ruleErrors.flush();
+      state.ruleErrors.flush();
     },
     stats() {
       return {
-        queued: queue.size,
+        queued: state.queue.size,
         capacity,
-        blockedReaders: queue.waiting,
-        ...counts,
-        dropped: { ...dropped },
-        ruleErrors: ruleErrors.total,
+        blockedReaders: state.queue.waiting,
+        ...state.counts,
+        dropped: { ...state.dropped },
+        ruleErrors: state.ruleErrors.total,
       };
     },
-    ruleErrors,
+    ruleErrors: state.ruleErrors,
   };
+}
+
+function drop(state: PipelineState, source: string, reason: string): void {
+  state.dropped[reason] = (state.dropped[reason] ?? 0) + 1;
+  eventsDropped.inc({ source, reason });
+}
+
+function isIdle(state: PipelineState): boolean {
+  return state.queue.size === 0 && state.queue.waiting === 0 && state.inFlight === 0;
+}
+
+function notifyIdle(state: PipelineState): void {
+  if (!isIdle(state)) return;
+  for (const w of state.idleWaiters.splice(0)) w();
+}
+
+function drain(state: PipelineState): Promise<void> {
+  if (isIdle(state)) return Promise.resolve();
+  return new Promise<void>((resolve) => state.idleWaiters.push(resolve));
+}
+
+function originOf(state: PipelineState, source: string, trustedForKill: boolean): EventOrigin {
+  const key = `${trustedForKill ? '1' : '0'}${source}`;
+  let o = state.origins.get(key);
+  if (o === undefined) {
+    o = Object.freeze({ source, trustedForKill });
+    state.origins.set(key, o);
+  }
+  return o;
+}
+
+/** Queues one event: a waiting input gets a promise when full, any other has the event dropped. */
+function enqueue(
+  state: PipelineState,
+  event: RuntimeEvent,
+  origin: EventOrigin,
+  canWait: boolean,
+): void | Promise<void> {
+  const source = origin.source;
+  eventsIn.inc({ source });
+  state.counts.submitted++;
+  if (!state.accepting) {
+    drop(state, source, PIPELINE_DROP_REASONS.shuttingDown);
+    return;
+  }
+  const item: Queued = { event, origin, at: performance.now() };
+  if (canWait) {
+    const wait = state.queue.put(item);
+    queueDepth.set(state.queue.size);
+    if (wait) {
+      ingestBlockedWaiters.set(state.queue.waiting);
+      return wait;
+    }
+    return;
+  }
+  if (!state.queue.offer(item)) {
+    drop(state, source, PIPELINE_DROP_REASONS.queueFull);
+    return;
+  }
+  queueDepth.set(state.queue.size);
+}
+
+/** The worker loop: batches off the queue, evaluated, written, then a yield to the event loop. */
+async function work(state: PipelineState): Promise<void> {
+  while (state.running) {
+    if (state.queue.size === 0) {
+      notifyIdle(state);
+      await state.queue.whenNotEmpty();
+      continue;
+    }
+    const batch = state.queue.take(state.batchSize);
+    state.inFlight = batch.length;
+    queueDepth.set(state.queue.size);
+    ingestBlockedWaiters.set(state.queue.waiting);
+    const pending: Promise<void>[] = [];
+    const current = state.engine; // one engine per batch: a reload lands between batches
+    for (const item of batch) evaluateOne(state, current, item, pending);
+    // Async sinks apply backpressure per batch, not per event.
+    if (pending.length > 0) await Promise.all(pending);
+    state.inFlight = 0;
+    // Yield so I/O callbacks run between batches (setImmediate runs after the poll phase).
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  notifyIdle(state);
+}
+
+/** Evaluates one event and hands its verdicts to the sinks (async writes join `pending`). */
+function evaluateOne(state: PipelineState, current: Evaluator, item: Queued, pending: Promise<void>[]): void {
+  const start = performance.now();
+  processingLagSeconds.observe((start - item.at) / 1000);
+  let verdicts: Verdict[];
+  try {
+    verdicts = current.evaluate(item.event);
+  } catch (err) {
+    drop(state, item.origin.source, PIPELINE_DROP_REASONS.evaluationError);
+    state.log?.error({ err, eventId: item.event.id, source: item.origin.source }, 'engine failed on event');
+    return;
+  } finally {
+    // Per event, not per batch: the engine keeps only the last 100 errors in detail.
+    if (hasRuleErrors(current)) drainRuleErrors(state, current);
+  }
+  evaluationSeconds.observe((performance.now() - start) / 1000);
+  eventsEvaluated.inc();
+  state.counts.evaluated++;
+  if (verdicts.length > 0) {
+    state.counts.verdicts += verdicts.length;
+    writeSinks(state, verdicts, item.event, item.origin, pending);
+  }
+}
+
+function writeSinks(
+  state: PipelineState,
+  verdicts: Verdict[],
+  event: RuntimeEvent,
+  origin: EventOrigin,
+  pending: Promise<void>[],
+): void {
+  for (const sink of state.sinks) {
+    try {
+      const r = sink.write(verdicts, event, origin);
+      if (r) {
+        pending.push(
+          r.catch((err: unknown) => {
+            sinkFailed(state, sink, err);
+          }),
+        );
+      }
+    } catch (err) {
+      sinkFailed(state, sink, err);
+    }
+  }
+}
+
+/** Reporting must never end the worker loop: a failure here is logged, the event goes on. */
+function drainRuleErrors(state: PipelineState, source: RuleErrorSource): void {
+  try {
+    state.ruleErrors.drain(source);
+  } catch (err) {
+    state.log?.error({ err }, 'rule error reporting failed');
+  }
+}
+
+function sinkFailed(state: PipelineState, sink: VerdictSink, err: unknown): void {
+  state.counts.sinkErrors++;
+  sinkErrors.inc({ sink: sink.name ?? 'unnamed' });
+  state.log?.error({ err, sink: sink.name }, 'verdict sink failed');
 }
 
 function hasRuleErrors(evaluator: Evaluator): evaluator is Evaluator & RuleErrorSource {

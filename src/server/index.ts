@@ -81,36 +81,12 @@ function isProtected(url: string): boolean {
 export async function createLocalServer(options: LocalServerOptions): Promise<LocalServer> {
   const host = options.listen?.host ?? DEFAULT_LISTEN.host;
   const port = options.listen?.port ?? DEFAULT_LISTEN.port;
-  const tokens: TokenSource | undefined =
-    options.auth?.tokenFile !== undefined
-      ? tokenFile(options.auth.tokenFile, {
-          onError: (err) =>
-            options.logger?.error(
-              { err: err.message },
-              'API token file re-read failed; keeping the previous tokens',
-            ),
-        })
-      : options.auth?.token
-        ? staticTokens([options.auth.token])
-        : undefined;
+  const tokens = apiTokens(options);
   checkListenSafety(host, tokens !== undefined, options.auth?.allowUnauthenticated ?? false);
   // Without a token on loopback, the Host header is the only thing stopping DNS rebinding.
   const hostOk = !tokens && isLoopbackHost(host) ? hostCheckFor(host) : undefined;
 
-  const loggerInstance: FastifyBaseLogger = options.logger ?? createLogger({ level: 'silent' });
-  const app = Fastify({
-    loggerInstance,
-    // Per-request logs would drown the verdict log; errors are still logged.
-    logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: 16 * 1024, // the API takes no bodies; anything bigger is abuse
-    requestTimeout: 30_000,
-    keepAliveTimeout: 5000,
-    // Node checks request deadlines every 30 s by default; a trickling client would outlive them.
-    http: { requestTimeout: 30_000, headersTimeout: 30_000, connectionsCheckingInterval: 1000 },
-    return503OnClosing: true,
-  });
-  app.server.maxConnections = options.maxConnections ?? DEFAULT_API_MAX_CONNECTIONS;
-  app.server.on('drop', () => httpRequestsRejected.inc({ reason: 'too-many-connections' }));
+  const app = createServer(options);
   const hub = new SseHub(options.stream);
   const rates = new RateTracker();
   const assets = loadAssets(options.uiDir ?? defaultUiDir());
@@ -120,72 +96,11 @@ export async function createLocalServer(options: LocalServerOptions): Promise<Lo
   }, 2000);
   sampler.unref();
 
-  app.addHook('onRequest', async (req, reply) => {
-    if (hostOk && !hostOk(req.headers.host)) {
-      httpRequestsRejected.inc({ reason: 'bad-host' });
-      return reply.code(403).send({ error: { code: 'BAD_HOST', message: 'Host must be a loopback name' } });
-    }
-    if (tokens && isProtected(req.url) && !tokens.authorizationOk(req.headers.authorization)) {
-      httpRequestsRejected.inc({ reason: 'unauthorized' });
-      return reply
-        .code(401)
-        .header('www-authenticate', 'Bearer realm="kyverno-runtime"')
-        .send({ error: { code: 'UNAUTHORIZED', message: 'missing or wrong bearer token' } });
-    }
-  });
-  app.addHook('onSend', async (_req, reply, payload) => {
-    reply.headers(SECURITY_HEADERS);
-    return payload;
-  });
-  app.setErrorHandler((err, _req, reply) => {
-    if (err instanceof BadRequest || err instanceof CursorError) {
-      return reply.code(400).send({ error: { code: err.code, message: err.message } });
-    }
-    const e = err as { statusCode?: number; code?: string; message?: string };
-    if (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500) {
-      return reply
-        .code(e.statusCode)
-        .send({ error: { code: e.code ?? 'BAD_REQUEST', message: e.message ?? 'bad request' } });
-    }
-    options.logger?.error({ err }, 'local API request failed');
-    return reply
-      .code(500)
-      .send({ error: { code: 'INTERNAL', message: 'internal error (see the server log)' } });
-  });
-
-  app.get('/healthz', () => ({ status: 'ok' }));
-  app.get('/readyz', (_req, reply) => {
-    const ready = options.ready();
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not-ready' });
-  });
-  app.get('/metrics', async (_req, reply) => {
-    return reply.type(registry.contentType).send(await registry.metrics());
-  });
-
+  registerAccessHooks(app, hostOk, tokens);
+  registerErrorHandler(app, options.logger);
+  registerProbes(app, () => options.ready());
   registerApi(app, { ...options, store: options.store, hub, rates, streamHeaders: () => SECURITY_HEADERS });
-
-  // The dashboard: assets by exact path; any other GET outside /api is the single-page app.
-  const index = assets.get('/index.html');
-  app.setNotFoundHandler((req, reply) => {
-    const path = req.url.split('?')[0] ?? '/';
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `${req.method} ${path}` } });
-    }
-    if (isProtected(path)) {
-      return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no endpoint ${path}` } });
-    }
-    const asset = assets.get(path) ?? (path.startsWith('/assets/') ? undefined : index);
-    if (!asset) {
-      const message = index ? `no asset ${path}` : 'dashboard not built: run `npm run build`';
-      return reply.code(404).send({ error: { code: 'NOT_FOUND', message } });
-    }
-    reply
-      .header('etag', asset.etag)
-      .header('cache-control', asset.immutable ? 'public, max-age=31536000, immutable' : 'no-cache')
-      .type(asset.type);
-    if (req.headers['if-none-match'] === asset.etag) return reply.code(304).send();
-    return reply.send(asset.body);
-  });
+  registerDashboard(app, assets);
 
   await app.listen({ host, port });
   const addr = app.server.address() as AddressInfo;
@@ -213,4 +128,116 @@ export async function createLocalServer(options: LocalServerOptions): Promise<Lo
       }
     },
   };
+}
+
+/** Tokens from a file (re-read on change), else the one given, else none. */
+function apiTokens(options: LocalServerOptions): TokenSource | undefined {
+  if (options.auth?.tokenFile !== undefined) {
+    return tokenFile(options.auth.tokenFile, {
+      onError: (err) =>
+        options.logger?.error(
+          { err: err.message },
+          'API token file re-read failed; keeping the previous tokens',
+        ),
+    });
+  }
+  return options.auth?.token ? staticTokens([options.auth.token]) : undefined;
+}
+
+/** The fastify instance with its limits: tiny bodies, request deadlines, a connection cap. */
+function createServer(options: LocalServerOptions): FastifyInstance {
+  const loggerInstance: FastifyBaseLogger = options.logger ?? createLogger({ level: 'silent' });
+  const app = Fastify({
+    loggerInstance,
+    // Per-request logs would drown the verdict log; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 16 * 1024, // the API takes no bodies; anything bigger is abuse
+    requestTimeout: 30_000,
+    keepAliveTimeout: 5000,
+    // Node checks request deadlines every 30 s by default; a trickling client would outlive them.
+    http: { requestTimeout: 30_000, headersTimeout: 30_000, connectionsCheckingInterval: 1000 },
+    return503OnClosing: true,
+  });
+  app.server.maxConnections = options.maxConnections ?? DEFAULT_API_MAX_CONNECTIONS;
+  app.server.on('drop', () => httpRequestsRejected.inc({ reason: 'too-many-connections' }));
+  return app;
+}
+
+/** Host check (DNS rebinding) and the bearer token on protected paths; security headers on every answer. */
+function registerAccessHooks(
+  app: FastifyInstance,
+  hostOk: ((host: string | undefined) => boolean) | undefined,
+  tokens: TokenSource | undefined,
+): void {
+  app.addHook('onRequest', async (req, reply) => {
+    if (hostOk && !hostOk(req.headers.host)) {
+      httpRequestsRejected.inc({ reason: 'bad-host' });
+      return reply.code(403).send({ error: { code: 'BAD_HOST', message: 'Host must be a loopback name' } });
+    }
+    if (tokens && isProtected(req.url) && !tokens.authorizationOk(req.headers.authorization)) {
+      httpRequestsRejected.inc({ reason: 'unauthorized' });
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer realm="kyverno-runtime"')
+        .send({ error: { code: 'UNAUTHORIZED', message: 'missing or wrong bearer token' } });
+    }
+  });
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.headers(SECURITY_HEADERS);
+    return payload;
+  });
+}
+
+function registerErrorHandler(app: FastifyInstance, logger: Logger | undefined): void {
+  app.setErrorHandler((err, _req, reply) => {
+    if (err instanceof BadRequest || err instanceof CursorError) {
+      return reply.code(400).send({ error: { code: err.code, message: err.message } });
+    }
+    const e = err as { statusCode?: number; code?: string; message?: string };
+    if (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500) {
+      return reply
+        .code(e.statusCode)
+        .send({ error: { code: e.code ?? 'BAD_REQUEST', message: e.message ?? 'bad request' } });
+    }
+    logger?.error({ err }, 'local API request failed');
+    return reply
+      .code(500)
+      .send({ error: { code: 'INTERNAL', message: 'internal error (see the server log)' } });
+  });
+}
+
+function registerProbes(app: FastifyInstance, isReady: () => boolean): void {
+  app.get('/healthz', () => ({ status: 'ok' }));
+  app.get('/readyz', (_req, reply) => {
+    const ready = isReady();
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not-ready' });
+  });
+  app.get('/metrics', async (_req, reply) => {
+    return reply.type(registry.contentType).send(await registry.metrics());
+  });
+}
+
+function registerDashboard(app: FastifyInstance, assets: ReturnType<typeof loadAssets>): void {
+  // The dashboard: assets by exact path; any other GET outside /api is the single-page app.
+  const index = assets.get('/index.html');
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0] ?? '/';
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `${req.method} ${path}` } });
+    }
+    if (isProtected(path)) {
+      return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no endpoint ${path}` } });
+    }
+    const asset = assets.get(path) ?? (path.startsWith('/assets/') ? undefined : index);
+    if (!asset) {
+      const message = index ? `no asset ${path}` : 'dashboard not built: run `npm run build`';
+      return reply.code(404).send({ error: { code: 'NOT_FOUND', message } });
+    }
+    reply
+      .header('etag', asset.etag)
+      .header('cache-control', asset.immutable ? 'public, max-age=31536000, immutable' : 'no-cache')
+      .type(asset.type);
+    if (req.headers['if-none-match'] === asset.etag) return reply.code(304).send();
+    return reply.send(asset.body);
+  });
 }

@@ -132,6 +132,23 @@ function expand(entry: ResultEntry): { name: string; namespace?: string; kind?: 
   return out;
 }
 
+type AnyPolicy = CompiledPolicy | CompiledValidatingPolicy;
+
+interface LoadedPolicies {
+  policies: CompiledPolicy[];
+  validatingPolicies: CompiledValidatingPolicy[];
+  policyErrors: PolicyError[];
+}
+
+/** What the test file's side files contribute to every evaluation. */
+interface TestContext {
+  values: Values;
+  userInfo: RequestUserInfo | undefined;
+  celHost: CelHost | undefined;
+}
+
+type ResultsFor = (policy: AnyPolicy, res: LoadedResource, index: number) => RuleResult[];
+
 export async function runKyvernoTest(
   file: string,
   parsed: unknown,
@@ -147,81 +164,122 @@ export async function runKyvernoTest(
   const t = test.data;
   report.name = t.metadata?.name ?? t.name ?? file;
 
-  const policies: CompiledPolicy[] = [];
-  const validatingPolicies: CompiledValidatingPolicy[] = [];
-  const policyErrors: PolicyError[] = [];
-  for (const p of t.policies) {
+  const loaded = await loadPolicies(t.policies, base);
+  report.policyErrors = loaded.policyErrors.map(formatPolicyError);
+  const resources = await loadResources(t.resources, base, report);
+  const context: TestContext = {
+    values: new Values(await loadValues(t.variables, base, report)),
+    userInfo: await loadUserInfo(t.userinfo, base, report),
+    celHost: await loadContext(t.context, base, report),
+  };
+  const resultsFor = cachedEvaluator(context);
+
+  for (const entry of t.results) {
+    report.cases.push(...judgeEntry(entry, loaded, resources, resultsFor, opts));
+  }
+  for (const c of report.cases) {
+    if (c.ok) report.passed++;
+    else report.failed++;
+  }
+  return report;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Every policy file, compiled; a file that cannot be read becomes a policy error at 1:1. */
+async function loadPolicies(files: readonly string[], base: string): Promise<LoadedPolicies> {
+  const loaded: LoadedPolicies = { policies: [], validatingPolicies: [], policyErrors: [] };
+  for (const p of files) {
     const path = resolve(base, p);
     try {
       const r = loadPolicyText(await readPolicyFile(path), path);
-      policies.push(...r.policies);
-      validatingPolicies.push(...(r.validatingPolicies ?? []));
-      policyErrors.push(...r.errors);
+      loaded.policies.push(...r.policies);
+      loaded.validatingPolicies.push(...(r.validatingPolicies ?? []));
+      loaded.policyErrors.push(...r.errors);
     } catch (e) {
-      policyErrors.push({
-        file: path,
-        line: 1,
-        col: 1,
-        message: `cannot read: ${e instanceof Error ? e.message : String(e)}`,
-      });
+      loaded.policyErrors.push({ file: path, line: 1, col: 1, message: `cannot read: ${errorText(e)}` });
     }
   }
-  report.policyErrors = policyErrors.map(formatPolicyError);
+  return loaded;
+}
 
+async function loadResources(
+  files: readonly string[],
+  base: string,
+  report: TestReport,
+): Promise<LoadedResource[]> {
   const resources: LoadedResource[] = [];
-  for (const r of t.resources) {
+  for (const r of files) {
     try {
       for (const doc of await readYamlDocs(resolve(base, r))) if (isObj(doc)) resources.push(toResource(doc));
     } catch (e) {
-      report.error = `cannot read resource file ${r}: ${e instanceof Error ? e.message : String(e)}`;
+      report.error = `cannot read resource file ${r}: ${errorText(e)}`;
     }
   }
+  return resources;
+}
 
-  let values: ValuesFile | undefined;
-  if (t.variables) {
-    try {
-      const docs = await readYamlDocs(resolve(base, t.variables));
-      const parsedValues = ValuesFile.safeParse(docs.find(isObj) ?? {});
-      if (parsedValues.success) values = parsedValues.data;
-      else report.error = `invalid values file ${t.variables}: ${parsedValues.error.message}`;
-    } catch (e) {
-      report.error = `cannot read values file ${t.variables}: ${e instanceof Error ? e.message : String(e)}`;
-    }
+async function loadValues(
+  file: string | undefined,
+  base: string,
+  report: TestReport,
+): Promise<ValuesFile | undefined> {
+  if (!file) return undefined;
+  try {
+    const docs = await readYamlDocs(resolve(base, file));
+    const parsedValues = ValuesFile.safeParse(docs.find(isObj) ?? {});
+    if (parsedValues.success) return parsedValues.data;
+    report.error = `invalid values file ${file}: ${parsedValues.error.message}`;
+  } catch (e) {
+    report.error = `cannot read values file ${file}: ${errorText(e)}`;
   }
-  let userInfo: RequestUserInfo | undefined;
-  if (t.userinfo) {
-    try {
-      const docs = await readYamlDocs(resolve(base, t.userinfo));
-      const u = UserInfoFile.safeParse(docs.find(isObj) ?? {});
-      if (u.success) {
-        userInfo = {
-          ...(u.data.userInfo?.username ? { username: u.data.userInfo.username } : {}),
-          groups: u.data.userInfo?.groups ?? [],
-          roles: u.data.roles ?? [],
-          clusterRoles: u.data.clusterRoles ?? [],
-        };
-      }
-    } catch (e) {
-      report.error = `cannot read userinfo file ${t.userinfo}: ${e instanceof Error ? e.message : String(e)}`;
-    }
-  }
-  let celHost: CelHost | undefined;
-  if (t.context) {
-    try {
-      celHost = contextHost((await readYamlDocs(resolve(base, t.context))).find(isObj));
-    } catch (e) {
-      report.error = `cannot read context file ${t.context}: ${e instanceof Error ? e.message : String(e)}`;
-    }
-  }
-  const v = new Values(values);
+  return undefined;
+}
 
-  // Evaluate lazily per (policy, resource) and cache: expectations often share them.
+async function loadUserInfo(
+  file: string | undefined,
+  base: string,
+  report: TestReport,
+): Promise<RequestUserInfo | undefined> {
+  if (!file) return undefined;
+  try {
+    const docs = await readYamlDocs(resolve(base, file));
+    const u = UserInfoFile.safeParse(docs.find(isObj) ?? {});
+    if (u.success) {
+      return {
+        ...(u.data.userInfo?.username ? { username: u.data.userInfo.username } : {}),
+        groups: u.data.userInfo?.groups ?? [],
+        roles: u.data.roles ?? [],
+        clusterRoles: u.data.clusterRoles ?? [],
+      };
+    }
+  } catch (e) {
+    report.error = `cannot read userinfo file ${file}: ${errorText(e)}`;
+  }
+  return undefined;
+}
+
+async function loadContext(
+  file: string | undefined,
+  base: string,
+  report: TestReport,
+): Promise<CelHost | undefined> {
+  if (!file) return undefined;
+  try {
+    return contextHost((await readYamlDocs(resolve(base, file))).find(isObj));
+  } catch (e) {
+    report.error = `cannot read context file ${file}: ${errorText(e)}`;
+    return undefined;
+  }
+}
+
+/** Evaluates lazily per (policy, resource) and caches: expectations often share them. */
+function cachedEvaluator(context: TestContext): ResultsFor {
+  const { values: v, userInfo, celHost } = context;
   const cache = new Map<string, RuleResult[]>();
-  const resultsFor = (
-    policy: CompiledPolicy | CompiledValidatingPolicy,
-    res: LoadedResource,
-    index: number,
-  ): RuleResult[] => {
+  return (policy, res, index) => {
     const key = `${policy.kind}/${'namespace' in policy ? (policy.namespace ?? '') : ''}/${policy.name}#${index}`;
     let r = cache.get(key);
     if (!r) {
@@ -248,71 +306,90 @@ export async function runKyvernoTest(
     }
     return r;
   };
+}
 
-  for (const entry of t.results) {
-    const policyName = entry.policy.includes('/')
-      ? entry.policy.slice(entry.policy.lastIndexOf('/') + 1)
-      : entry.policy;
-    const policy =
-      (entry.isValidatingPolicy ? undefined : policies.find((p) => p.name === policyName)) ??
-      validatingPolicies.find((p) => p.name === policyName) ??
-      policies.find((p) => p.name === policyName);
-    const rule = entry.rule ?? '';
-    for (const target of expand(entry)) {
-      const c: CaseResult = {
-        policy: entry.policy,
-        rule,
-        resource: target.namespace ? `${target.namespace}/${target.name}` : target.name,
-        expected: entry.result,
-        actual: [],
-        ok: false,
-        ...(target.kind ? { kind: target.kind } : {}),
-      };
-      report.cases.push(c);
-      if (!policy) {
-        const why = policyErrors.find((e) => e.policy === policyName) ?? policyErrors[0];
-        c.reason = `policy ${policyName} not loaded${why ? `: ${formatPolicyError(why)}` : ''}`;
-        continue;
-      }
-      let candidates = resources
-        .map((r, i) => ({ r, i }))
-        .filter(
-          ({ r }) =>
-            r.name === target.name && (target.namespace === undefined || r.namespace === target.namespace),
-        );
-      if (candidates.length > 1 && target.kind) {
-        const byKind = candidates.filter(({ r }) => r.kind === target.kind);
-        if (byKind.length > 0) candidates = byKind;
-      }
-      if (candidates.length === 0) {
-        c.reason = `resource ${c.resource} not found`;
-        continue;
-      }
-      const produced: RuleResult[] = [];
-      for (const { r, i } of candidates) {
-        produced.push(
-          ...resultsFor(policy, r, i).filter((x) =>
-            entry.isValidatingPolicy ? true : x.rule === rule || x.autogenOf === rule,
-          ),
-        );
-      }
-      c.actual = produced.map((x) => x.status);
-      const mismatch = produced.find((x) => x.status !== entry.result);
-      if (produced.length === 0) {
-        c.ok = !opts.strict || entry.result === 'skip';
-        if (!c.ok) c.reason = `rule did not apply (no result), expected ${entry.result}`;
-      } else if (mismatch) {
-        c.reason = `expected ${entry.result}, got ${mismatch.status}: ${mismatch.message}`;
-        c.message = mismatch.message;
-      } else {
-        c.ok = true;
-        c.message = produced[0]!.message;
-      }
+/** One results[] entry: a case per resource it names. */
+function judgeEntry(
+  entry: ResultEntry,
+  loaded: LoadedPolicies,
+  resources: readonly LoadedResource[],
+  resultsFor: ResultsFor,
+  opts: RunOptions,
+): CaseResult[] {
+  const { policies, validatingPolicies, policyErrors } = loaded;
+  const policyName = entry.policy.includes('/')
+    ? entry.policy.slice(entry.policy.lastIndexOf('/') + 1)
+    : entry.policy;
+  const policy =
+    (entry.isValidatingPolicy ? undefined : policies.find((p) => p.name === policyName)) ??
+    validatingPolicies.find((p) => p.name === policyName) ??
+    policies.find((p) => p.name === policyName);
+  const rule = entry.rule ?? '';
+  const cases: CaseResult[] = [];
+  for (const target of expand(entry)) {
+    const c: CaseResult = {
+      policy: entry.policy,
+      rule,
+      resource: target.namespace ? `${target.namespace}/${target.name}` : target.name,
+      expected: entry.result,
+      actual: [],
+      ok: false,
+      ...(target.kind ? { kind: target.kind } : {}),
+    };
+    cases.push(c);
+    if (!policy) {
+      const why = policyErrors.find((e) => e.policy === policyName) ?? policyErrors[0];
+      c.reason = `policy ${policyName} not loaded${why ? `: ${formatPolicyError(why)}` : ''}`;
+      continue;
     }
+    const candidates = candidatesFor(target, resources);
+    if (candidates.length === 0) {
+      c.reason = `resource ${c.resource} not found`;
+      continue;
+    }
+    const produced: RuleResult[] = [];
+    for (const { r, i } of candidates) {
+      produced.push(
+        ...resultsFor(policy, r, i).filter((x) =>
+          entry.isValidatingPolicy ? true : x.rule === rule || x.autogenOf === rule,
+        ),
+      );
+    }
+    judge(c, produced, entry.result, opts);
   }
-  for (const c of report.cases) {
-    if (c.ok) report.passed++;
-    else report.failed++;
+  return cases;
+}
+
+/** The loaded resources a target names (by name and namespace; by kind when that is ambiguous). */
+function candidatesFor(
+  target: { name: string; namespace?: string; kind?: string },
+  resources: readonly LoadedResource[],
+): { r: LoadedResource; i: number }[] {
+  let candidates = resources
+    .map((r, i) => ({ r, i }))
+    .filter(
+      ({ r }) =>
+        r.name === target.name && (target.namespace === undefined || r.namespace === target.namespace),
+    );
+  if (candidates.length > 1 && target.kind) {
+    const byKind = candidates.filter(({ r }) => r.kind === target.kind);
+    if (byKind.length > 0) candidates = byKind;
   }
-  return report;
+  return candidates;
+}
+
+/** Compares what was produced with the expected result (lenient or strict about "did not apply"). */
+function judge(c: CaseResult, produced: readonly RuleResult[], expected: string, opts: RunOptions): void {
+  c.actual = produced.map((x) => x.status);
+  const mismatch = produced.find((x) => x.status !== expected);
+  if (produced.length === 0) {
+    c.ok = !opts.strict || expected === 'skip';
+    if (!c.ok) c.reason = `rule did not apply (no result), expected ${expected}`;
+  } else if (mismatch) {
+    c.reason = `expected ${expected}, got ${mismatch.status}: ${mismatch.message}`;
+    c.message = mismatch.message;
+  } else {
+    c.ok = true;
+    c.message = produced[0]!.message;
+  }
 }

@@ -18,14 +18,12 @@ import type { ActionOutcome } from '../../contracts/actions.js';
 import type { ResourceRef, Verdict } from '../../contracts/verdict.js';
 import { apiStatus, isTransient } from '../../k8s/errors.js';
 import { apiClient } from '../../k8s/api-clients.js';
-import type { EventInput, EventRecorder } from '../../k8s/events.js';
 import type { Logger } from '../../observability/logger.js';
 import { ruleKey } from '../../contracts/keys.js';
 import { reportPending, reportResultsDropped, reportWrites } from '../../observability/metrics.js';
 import {
   newResultState,
   observe,
-  policyKey,
   readExisting,
   recordOutcome,
   REPORT_SOURCE,
@@ -64,22 +62,6 @@ const APIS: Record<ReportFlavor, ReportApi> = {
   },
 };
 
-/**
- * The Event a violation raises on its object: once per new report result here, and per verdict (folded
- * by the recorder) when reports are off. None for a verdict without a real object.
- */
-export function violationEvent(v: Verdict): EventInput | undefined {
-  const uid = v.resource.uid;
-  if (uid === undefined || uid === '' || v.synthetic === true) return undefined;
-  return {
-    regarding: { ...v.resource, uid },
-    type: 'Warning',
-    reason: 'PolicyViolation',
-    action: 'Report',
-    note: `${policyKey(v)}/${v.rule}: ${v.message}`,
-  };
-}
-
 export interface PolicyReportWriterOptions {
   kubeConfig: KubeConfig;
   flavor?: ReportFlavor;
@@ -91,7 +73,11 @@ export interface PolicyReportWriterOptions {
   maxBytes?: number;
   /** Concurrent report writes (default 8). */
   concurrency?: number;
-  events?: EventRecorder;
+  /**
+   * Called once when a resource's report gains a (policy, rule) result it did not hold, e.g. to
+   * raise a violation Event (violation-events.ts); the writer itself only writes reports.
+   */
+  onNewResult?: (v: Verdict) => void;
   logger?: Logger;
 }
 
@@ -189,8 +175,7 @@ export class PolicyReportWriter {
     if (!state) {
       state = newResultState(v);
       report.results.set(key, state);
-      const event = violationEvent(v);
-      if (event) void this.opts.events?.emit(event);
+      this.opts.onNewResult?.(v);
     }
     observe(state, v);
     this.touch(uid, report);

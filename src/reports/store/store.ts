@@ -3,45 +3,25 @@
  * (policy, rule, resource), the actions taken on them, a bounded ring of recent events and a
  * per-minute timeline.
  *
- * Durability: WAL journal. Writes are buffered for one event-loop tick and committed together in one
- * transaction (the pipeline evaluates events in batches, so a batch becomes one commit instead of
- * one fsync-bearing commit per event). A crash of the process loses at most the writes of the
- * current tick — which were only in memory anyway, like the events still in the ingest queue — and
- * never corrupts the file. `synchronous=NORMAL` is the default: in WAL mode it cannot corrupt the
- * database and an application crash loses no committed transaction; only an OS crash or power loss
- * may roll back the last commits. `FULL` adds an fsync per commit (per tick), which blocks the event
- * loop on slow disks; choose it with `synchronous: 'FULL'` where power loss matters more.
+ * A thin facade over one database handle (database.ts), its write side (store-writer.ts: buffering,
+ * batching, row isolation, retries, retention) and its read side (store-queries.ts).
  *
- * Retention: every table is bounded. Violations (one row per policy/rule/resource) would otherwise
- * grow forever under a churn of short-lived pods, so at most once per `retentionCheckIntervalMs` the
- * commit tick deletes the rows not recorded for `maxViolationAgeMs`, then the oldest-recorded rows
- * beyond `maxViolations` (their last event and actions go with them, by foreign-key cascade). Every
- * deleted row is counted in kyverno_runtime_store_pruned_total{table}.
+ * Durability: WAL journal, writes committed once per event-loop tick. `synchronous=NORMAL` is the
+ * default: in WAL mode it cannot corrupt the database and an application crash loses no committed
+ * transaction; only an OS crash or power loss may roll back the last commits. `FULL` adds an fsync
+ * per commit (per tick), which blocks the event loop on slow disks; choose it with
+ * `synchronous: 'FULL'` where power loss matters more.
  */
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
 import type { Database } from 'better-sqlite3';
 import type { ActionOutcome } from '../../contracts/actions.js';
 import type { RuntimeEvent } from '../../events/types.js';
 import type { Verdict } from '../../contracts/verdict.js';
-import { resourceKey } from '../../contracts/keys.js';
-import { migrate, SCHEMA_VERSION } from './schema.js';
-import {
-  storeFlushSeconds,
-  storePruned,
-  storeRowsDropped,
-  storeWriteErrors,
-  type PrunedTable,
-  type RowDropReason,
-} from './metrics.js';
-import { buildWhere, decodeCursor, encodeCursor, type SqlParams } from './query.js';
-import { eventFromRow, violationFromRow, type EventRow, type ViolationRow } from './rows.js';
+import { closeDatabase, openDatabase } from './database.js';
+import { StoreQueries } from './store-queries.js';
+import { StoreWriter, type ViolationKey } from './store-writer.js';
 import type {
-  CountBy,
   Page,
   PageRequest,
-  StoredAction,
   StoredEvent,
   StoreStats,
   TimelineBucket,
@@ -50,6 +30,9 @@ import type {
   ViolationFilter,
   ViolationSummary,
 } from './types.js';
+
+export { resourceKey } from '../../contracts/keys.js';
+export type { ViolationKey } from './store-writer.js';
 
 export interface StoreOptions {
   /** Recent events kept (ring). Default 1000. */
@@ -78,15 +61,6 @@ export interface StoreOptions {
   onError?: (err: unknown) => void;
 }
 
-/** The verdict fields that identify the violation an action belongs to. */
-export type ViolationKey = Pick<Verdict, 'policy' | 'policyNamespace' | 'rule' | 'resource'>;
-
-type PendingWrite =
-  | { kind: 'verdicts'; verdicts: Verdict[]; event: RuntimeEvent; at: number }
-  | { kind: 'evaluated'; n: number; at: number }
-  | { kind: 'action'; key: ViolationKey; eventId?: string; outcome: ActionOutcome };
-
-const MAX_PAGE = 500;
 export const DEFAULT_MAX_VIOLATIONS = 100_000;
 export const DEFAULT_MAX_VIOLATION_AGE_MS = 30 * 24 * 60 * 60 * 1000;
 
@@ -95,511 +69,94 @@ function nonNegative(name: string, value: number): number {
     throw new RangeError(`store option ${name} must be a non-negative number, got ${value}`);
   return Math.floor(value);
 }
-const DEFAULT_PAGE = 50;
-
-export { resourceKey };
 
 export class ReportStore {
   readonly path: string;
   private readonly db: Database;
-  private readonly opts: Required<Omit<StoreOptions, 'onError'>> & Pick<StoreOptions, 'onError'>;
-  private pending: PendingWrite[] = [];
-  private scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
-  private flushes = 0;
-  private lastError: string | undefined;
-  private lastTimelinePrune = 0;
-  private lastViolationPrune = Number.NEGATIVE_INFINITY;
-  /** Rows deleted by the transaction in progress; counted in the metric once it commits. */
-  private pruned: Partial<Record<PrunedTable, number>> = {};
+  private readonly writer: StoreWriter;
+  private readonly queries: StoreQueries;
   private closed = false;
-  /** Consecutive failed flushes; reset by a successful one. */
-  private failedAttempts = 0;
-  private readonly stmt: ReturnType<ReportStore['prepareWrites']>;
 
   constructor(path: string, options: StoreOptions = {}) {
     this.path = path;
-    this.opts = {
-      maxEvents: options.maxEvents ?? 1000,
-      maxActionsPerViolation: options.maxActionsPerViolation ?? 50,
-      timelineRetentionMinutes: options.timelineRetentionMinutes ?? 7 * 24 * 60,
-      maxEventBytes: options.maxEventBytes ?? 64 * 1024,
-      maxPendingWrites: options.maxPendingWrites ?? 50_000,
-      maxWriteRetries: nonNegative('maxWriteRetries', options.maxWriteRetries ?? 5),
-      retryBackoffMs: nonNegative('retryBackoffMs', options.retryBackoffMs ?? 1000),
-      maxViolations: nonNegative('maxViolations', options.maxViolations ?? DEFAULT_MAX_VIOLATIONS),
-      maxViolationAgeMs: nonNegative(
-        'maxViolationAgeMs',
-        options.maxViolationAgeMs ?? DEFAULT_MAX_VIOLATION_AGE_MS,
-      ),
-      retentionCheckIntervalMs: nonNegative(
-        'retentionCheckIntervalMs',
-        options.retentionCheckIntervalMs ?? 1000,
-      ),
-      synchronous: options.synchronous ?? 'NORMAL',
-      now: options.now ?? Date.now,
-      onError: options.onError,
-    };
-    if (path !== ':memory:') createPrivateFile(path);
-    this.db = new BetterSqlite3(path);
+    const now = options.now ?? Date.now;
+    this.db = openDatabase(path, options.synchronous ?? 'NORMAL');
     try {
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma(`synchronous = ${this.opts.synchronous}`);
-      this.db.pragma('foreign_keys = ON');
-      // Another process (a second `run`, a backup) may hold the write lock briefly.
-      this.db.pragma('busy_timeout = 5000');
-      migrate(this.db);
-      this.stmt = this.prepareWrites();
+      this.writer = new StoreWriter(this.db, {
+        maxEvents: options.maxEvents ?? 1000,
+        maxActionsPerViolation: options.maxActionsPerViolation ?? 50,
+        timelineRetentionMinutes: options.timelineRetentionMinutes ?? 7 * 24 * 60,
+        maxEventBytes: options.maxEventBytes ?? 64 * 1024,
+        maxPendingWrites: options.maxPendingWrites ?? 50_000,
+        maxWriteRetries: nonNegative('maxWriteRetries', options.maxWriteRetries ?? 5),
+        retryBackoffMs: nonNegative('retryBackoffMs', options.retryBackoffMs ?? 1000),
+        maxViolations: nonNegative('maxViolations', options.maxViolations ?? DEFAULT_MAX_VIOLATIONS),
+        maxViolationAgeMs: nonNegative(
+          'maxViolationAgeMs',
+          options.maxViolationAgeMs ?? DEFAULT_MAX_VIOLATION_AGE_MS,
+        ),
+        retentionCheckIntervalMs: nonNegative(
+          'retentionCheckIntervalMs',
+          options.retentionCheckIntervalMs ?? 1000,
+        ),
+        now,
+        onError: options.onError,
+      });
     } catch (err) {
       this.db.close();
       throw err;
     }
-  }
-
-  private prepareWrites() {
-    const db = this.db;
-    return {
-      upsertViolation: db.prepare<Record<string, unknown>, { id: number }>(`
-        INSERT INTO violations (
-          policy, policy_namespace, rule, resource_key, resource_api_version, resource_kind,
-          resource_namespace, resource_name, resource_uid, synthetic, mode, behavior, severity,
-          category, message, container, image, node, source, process_binary, process_args,
-          process_pid, process_uid, parent_binary, parent_args, parent_pid, count, first_seen,
-          last_seen, updated_at, last_event_id)
-        VALUES (
-          @policy, @policy_namespace, @rule, @resource_key, @resource_api_version, @resource_kind,
-          @resource_namespace, @resource_name, @resource_uid, @synthetic, @mode, @behavior, @severity,
-          @category, @message, @container, @image, @node, @source, @process_binary, @process_args,
-          @process_pid, @process_uid, @parent_binary, @parent_args, @parent_pid, 1, @time,
-          @time, @updated_at, @event_id)
-        ON CONFLICT (policy, policy_namespace, rule, resource_key) DO UPDATE SET
-          synthetic = excluded.synthetic, mode = excluded.mode, behavior = excluded.behavior,
-          severity = excluded.severity, category = excluded.category, message = excluded.message,
-          container = excluded.container, image = excluded.image, node = excluded.node,
-          source = excluded.source, process_binary = excluded.process_binary,
-          process_args = excluded.process_args, process_pid = excluded.process_pid,
-          process_uid = excluded.process_uid, parent_binary = excluded.parent_binary,
-          parent_args = excluded.parent_args, parent_pid = excluded.parent_pid,
-          count = count + 1, last_seen = excluded.last_seen, updated_at = excluded.updated_at,
-          last_event_id = excluded.last_event_id
-        RETURNING id`),
-      putViolationEvent: db.prepare<[number, string]>(
-        'INSERT INTO violation_events (violation_id, json) VALUES (?, ?) ON CONFLICT (violation_id) DO UPDATE SET json = excluded.json',
-      ),
-      findViolation: db.prepare<[string, string, string, string], { id: number }>(
-        'SELECT id FROM violations WHERE policy = ? AND policy_namespace = ? AND rule = ? AND resource_key = ?',
-      ),
-      insertAction: db.prepare(
-        'INSERT INTO actions (violation_id, event_id, action, outcome, detail, time) VALUES (?, ?, ?, ?, ?, ?)',
-      ),
-      trimActions: db.prepare(`
-        DELETE FROM actions WHERE violation_id = @v AND id <= (
-          SELECT id FROM actions WHERE violation_id = @v ORDER BY id DESC LIMIT 1 OFFSET @keep)`),
-      insertEvent: db.prepare(`
-        INSERT INTO events (event_id, time, recorded_at, source, behavior, namespace, pod, binary, verdicts, json)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      trimEvents: db.prepare('DELETE FROM events WHERE seq <= (SELECT max(seq) FROM events) - ?'),
-      addTimeline: db.prepare(`
-        INSERT INTO timeline (minute, evaluated, violations) VALUES (?, ?, ?)
-        ON CONFLICT (minute) DO UPDATE SET
-          evaluated = evaluated + excluded.evaluated, violations = violations + excluded.violations`),
-      pruneTimeline: db.prepare('DELETE FROM timeline WHERE minute < ?'),
-      // Both walk the violations_recent index (updated_at, id) from the oldest end.
-      pruneViolationsByAge: db.prepare('DELETE FROM violations WHERE updated_at < ?'),
-      countViolations: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM violations'),
-      pruneOldestViolations: db.prepare<[number]>(
-        'DELETE FROM violations WHERE id IN (SELECT id FROM violations ORDER BY updated_at, id LIMIT ?)',
-      ),
-    };
+    this.queries = new StoreQueries(this.db, path, this.writer, now);
   }
 
   // ---- writes (buffered per tick) ---------------------------------------------------------------
 
   /** Records the verdicts of one event (and the event in the recent ring). Committed at the end of the tick. */
   recordVerdicts(verdicts: readonly Verdict[], event: RuntimeEvent): void {
-    this.enqueue({ kind: 'verdicts', verdicts: [...verdicts], event, at: this.opts.now() });
+    this.writer.recordVerdicts(verdicts, event);
   }
 
   /** Adds `n` events evaluated to the current minute of the timeline. */
   recordEvaluated(n: number): void {
-    if (!(n > 0)) return;
-    this.enqueue({ kind: 'evaluated', n: Math.floor(n), at: this.opts.now() });
+    this.writer.recordEvaluated(n);
   }
 
   /** Records one action outcome against the violation identified by the verdict. */
   recordActionOutcome(verdict: ViolationKey & { eventId?: string }, outcome: ActionOutcome): void {
-    this.enqueue({ kind: 'action', key: verdict, eventId: verdict.eventId, outcome });
+    this.writer.recordActionOutcome(verdict, outcome);
   }
 
-  private enqueue(write: PendingWrite): void {
-    if (this.closed) throw new Error('report store is closed');
-    this.pending.push(write);
-    if (this.pending.length > this.opts.maxPendingWrites) {
-      const excess = this.pending.splice(0, this.pending.length - this.opts.maxPendingWrites);
-      storeRowsDropped.inc({ reason: 'backlog-full' }, excess.length);
-    }
-    this.scheduled ??= setImmediate(() => {
-      this.scheduled = undefined;
-      this.flush();
-    });
-  }
-
-  /**
-   * Commits everything buffered in one transaction. Safe to call any time; reads call it first.
-   *
-   * One bad row never blocks the others: when the batch fails because of one row (an event JSON
-   * cannot serialise, SQLite refuses a value), the batch is written again with each row in its own
-   * savepoint, and only the failing rows are dropped and counted (reason "unwritable"). When the
-   * database itself fails (disk full, lock held, I/O error), the batch is kept and retried with
-   * doubling backoff, `maxWriteRetries` times, then dropped and counted ("write-failed"): a database
-   * that stays broken costs rows, never memory.
-   */
+  /** Commits everything buffered now (see StoreWriter.flush). */
   flush(): void {
-    if (this.pending.length === 0) return;
-    const batch = this.pending;
-    this.pending = [];
-    const end = storeFlushSeconds.startTimer();
-    try {
-      try {
-        this.commit(batch, false);
-      } catch (err) {
-        if (isDatabaseFailure(err)) throw err;
-        this.commit(batch, true); // the failure was one row's: isolate it
-      }
-      this.flushes++;
-      this.failedAttempts = 0;
-      this.lastError = undefined;
-    } catch (err) {
-      storeWriteErrors.inc();
-      this.lastError = err instanceof Error ? err.message : String(err);
-      this.opts.onError?.(err);
-      this.failedAttempts++;
-      if (this.failedAttempts > this.opts.maxWriteRetries) {
-        this.failedAttempts = 0;
-        this.dropRows(batch, 'write-failed');
-      } else {
-        this.pending = batch.concat(this.pending);
-        if (!this.closed && this.scheduled === undefined) {
-          const delay = Math.min(30_000, this.opts.retryBackoffMs * 2 ** (this.failedAttempts - 1));
-          this.scheduled = setTimeout(() => {
-            this.scheduled = undefined;
-            this.flush();
-          }, delay);
-          this.scheduled.unref();
-        }
-      }
-    } finally {
-      end();
-    }
-  }
-
-  /** One transaction for the batch; with `isolate`, each row in its own savepoint. */
-  private commit(batch: readonly PendingWrite[], isolate: boolean): void {
-    this.pruned = {};
-    let unwritable = 0;
-    this.db.transaction(() => {
-      for (const w of batch) {
-        if (!isolate) {
-          this.apply(w);
-          continue;
-        }
-        try {
-          this.applyAlone(w); // a nested better-sqlite3 transaction is a savepoint
-        } catch (err) {
-          if (isDatabaseFailure(err)) throw err;
-          unwritable++;
-          this.opts.onError?.(err);
-        }
-      }
-      this.trim();
-    })();
-    if (unwritable > 0) storeRowsDropped.inc({ reason: 'unwritable' }, unwritable);
-    for (const [table, n] of Object.entries(this.pruned)) storePruned.inc({ table }, n);
-  }
-
-  private readonly applyAlone = (w: PendingWrite): void => this.db.transaction(() => this.apply(w))();
-
-  private dropRows(rows: readonly PendingWrite[], reason: RowDropReason): void {
-    if (rows.length > 0) storeRowsDropped.inc({ reason }, rows.length);
-  }
-
-  private apply(w: PendingWrite): void {
-    switch (w.kind) {
-      case 'verdicts':
-        this.applyVerdicts(w.verdicts, w.event, w.at);
-        return;
-      case 'evaluated':
-        this.stmt.addTimeline.run(Math.floor(w.at / 60_000), w.n, 0);
-        return;
-      case 'action': {
-        const k = w.key;
-        const row = this.stmt.findViolation.get(
-          k.policy,
-          k.policyNamespace ?? '',
-          k.rule,
-          resourceKey(k.resource),
-        );
-        if (!row) {
-          storeRowsDropped.inc({ reason: 'orphan-action' });
-          return;
-        }
-        const o = w.outcome;
-        this.stmt.insertAction.run(row.id, w.eventId ?? null, o.action, o.outcome, o.detail ?? null, o.time);
-        this.countPruned(
-          'actions',
-          this.stmt.trimActions.run({ v: row.id, keep: this.opts.maxActionsPerViolation }).changes,
-        );
-        return;
-      }
-    }
-  }
-
-  private applyVerdicts(verdicts: Verdict[], event: RuntimeEvent, at: number): void {
-    const eventJson = this.eventJson(event);
-    for (const v of verdicts) {
-      const e = v.event;
-      const { id } = this.stmt.upsertViolation.get({
-        policy: v.policy,
-        policy_namespace: v.policyNamespace ?? '',
-        rule: v.rule,
-        resource_key: resourceKey(v.resource),
-        resource_api_version: v.resource.apiVersion,
-        resource_kind: v.resource.kind,
-        resource_namespace: v.resource.namespace ?? '',
-        resource_name: v.resource.name,
-        resource_uid: v.resource.uid ?? null,
-        synthetic: v.synthetic ? 1 : 0,
-        mode: v.mode,
-        behavior: v.behavior,
-        severity: v.severity ?? null,
-        category: v.category ?? null,
-        message: v.message,
-        container: v.container ?? e.container?.name ?? null,
-        image: e.container?.image ?? null,
-        node: e.node ?? null,
-        source: e.source,
-        process_binary: e.process?.binary ?? null,
-        process_args: e.process?.args ? JSON.stringify(e.process.args) : null,
-        process_pid: e.process?.pid ?? null,
-        process_uid: e.process?.uid ?? null,
-        parent_binary: e.parent?.binary ?? null,
-        parent_args: e.parent?.args ? JSON.stringify(e.parent.args) : null,
-        parent_pid: e.parent?.pid ?? null,
-        time: v.time || e.time,
-        updated_at: at,
-        event_id: v.eventId,
-      })!;
-      this.stmt.putViolationEvent.run(id, e === event ? eventJson : this.eventJson(e));
-    }
-    this.stmt.insertEvent.run(
-      event.id,
-      event.time,
-      at,
-      event.source,
-      event.behavior,
-      event.pod?.namespace ?? null,
-      event.pod?.name ?? null,
-      event.process?.binary ?? null,
-      verdicts.length,
-      eventJson,
-    );
-    if (verdicts.length > 0) this.stmt.addTimeline.run(Math.floor(at / 60_000), 0, verdicts.length);
-  }
-
-  /** Serialises an event, replacing an oversized `raw` so one huge record cannot bloat the store. */
-  private eventJson(event: RuntimeEvent): string {
-    const json = JSON.stringify(event);
-    if (json.length <= this.opts.maxEventBytes) return json;
-    const { raw: _raw, ...rest } = event;
-    const slim = JSON.stringify({ ...rest, raw: { truncated: true, bytes: json.length } });
-    if (slim.length <= this.opts.maxEventBytes) return slim;
-    return JSON.stringify({
-      id: event.id,
-      time: event.time,
-      source: event.source,
-      behavior: event.behavior,
-      raw: { truncated: true, bytes: json.length },
-    });
-  }
-
-  private countPruned(table: PrunedTable, n: number): void {
-    if (n > 0) this.pruned[table] = (this.pruned[table] ?? 0) + n;
-  }
-
-  private trim(): void {
-    this.countPruned('events', this.stmt.trimEvents.run(this.opts.maxEvents).changes);
-    const now = this.opts.now();
-    if (now - this.lastTimelinePrune >= 60_000) {
-      this.lastTimelinePrune = now;
-      const minute = Math.floor(now / 60_000) - this.opts.timelineRetentionMinutes;
-      this.countPruned('timeline', this.stmt.pruneTimeline.run(minute).changes);
-    }
-    // A wall clock stepped back must not postpone retention until it catches up.
-    const since = now - this.lastViolationPrune;
-    if (since < 0 || since >= this.opts.retentionCheckIntervalMs) {
-      this.lastViolationPrune = now;
-      this.pruneViolations(now);
-    }
-  }
-
-  /** Age first (rows nobody has seen for a while), then the cap (least recently recorded first). */
-  private pruneViolations(now: number): void {
-    const { maxViolations, maxViolationAgeMs } = this.opts;
-    if (maxViolationAgeMs > 0)
-      this.countPruned('violations', this.stmt.pruneViolationsByAge.run(now - maxViolationAgeMs).changes);
-    if (maxViolations > 0) {
-      // count(*) is cheap next to a delete; the delete runs only when over the cap.
-      const excess = this.stmt.countViolations.get()!.n - maxViolations;
-      if (excess > 0) this.countPruned('violations', this.stmt.pruneOldestViolations.run(excess).changes);
-    }
+    this.writer.flush();
   }
 
   // ---- reads -------------------------------------------------------------------------------------
 
   listViolations(filter: ViolationFilter = {}, page: PageRequest = {}): Page<ViolationSummary> {
-    this.flush();
-    const limit = Math.min(Math.max(Math.floor(page.limit ?? DEFAULT_PAGE), 1), MAX_PAGE);
-    const where = buildWhere(filter);
-    const params: SqlParams = [...where.params];
-    let keyset = '';
-    let offset = 0;
-    if (page.cursor !== undefined) {
-      const c = decodeCursor(page.cursor);
-      keyset = `${where.sql ? ' AND' : ' WHERE'} (updated_at < ? OR (updated_at = ? AND id < ?))`;
-      params.push(c.updatedAt, c.updatedAt, c.id);
-    } else if (page.offset !== undefined) {
-      offset = Math.max(0, Math.floor(page.offset));
-    }
-    const rows = this.db
-      .prepare<SqlParams, ViolationRow>(
-        `SELECT * FROM violations${where.sql}${keyset} ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?`,
-      )
-      .all(...params, limit + 1, offset);
-    const total = this.db
-      .prepare<SqlParams, { n: number }>(`SELECT count(*) AS n FROM violations${where.sql}`)
-      .get(...where.params)!.n;
-    const items = rows.slice(0, limit).map(violationFromRow);
-    const last = items.at(-1);
-    return {
-      items,
-      total,
-      ...(rows.length > limit && last ? { nextCursor: encodeCursor(last.updatedAt, last.id) } : {}),
-    };
+    return this.queries.listViolations(filter, page);
   }
 
   getViolation(id: number): ViolationDetail | undefined {
-    this.flush();
-    const row = this.db
-      .prepare<[number], ViolationRow & { json: string }>(
-        'SELECT v.*, e.json FROM violations v JOIN violation_events e ON e.violation_id = v.id WHERE v.id = ?',
-      )
-      .get(id);
-    if (!row) return undefined;
-    const actions = this.db
-      .prepare<
-        [number],
-        {
-          id: number;
-          event_id: string | null;
-          action: string;
-          outcome: string;
-          detail: string | null;
-          time: string;
-        }
-      >('SELECT * FROM actions WHERE violation_id = ? ORDER BY id DESC')
-      .all(id)
-      .map((a): StoredAction => ({
-        id: a.id,
-        action: a.action as StoredAction['action'],
-        outcome: a.outcome as StoredAction['outcome'],
-        time: a.time,
-        ...(a.detail !== null ? { detail: a.detail } : {}),
-        ...(a.event_id !== null ? { eventId: a.event_id } : {}),
-      }));
-    return { ...violationFromRow(row), lastEvent: JSON.parse(row.json) as RuntimeEvent, actions };
+    return this.queries.getViolation(id);
   }
 
   /** Counts by policy, namespace, resource, behavior and mode, for the overview (honours the filter). */
   breakdown(filter: ViolationFilter = {}, top = 10): ViolationBreakdown {
-    this.flush();
-    const where = buildWhere(filter);
-    const group = (expr: string): CountBy[] =>
-      this.db
-        .prepare<SqlParams, CountBy>(
-          `SELECT ${expr} AS key, count(*) AS violations, sum(count) AS occurrences
-           FROM violations${where.sql} GROUP BY 1 ORDER BY occurrences DESC, key LIMIT ?`,
-        )
-        .all(...where.params, top);
-    const total = this.db
-      .prepare<SqlParams, { violations: number; occurrences: number | null }>(
-        `SELECT count(*) AS violations, sum(count) AS occurrences FROM violations${where.sql}`,
-      )
-      .get(...where.params)!;
-    return {
-      total: { key: 'total', violations: total.violations, occurrences: total.occurrences ?? 0 },
-      byPolicy: group('policy'),
-      byNamespace: group("CASE WHEN resource_namespace = '' THEN '(cluster)' ELSE resource_namespace END"),
-      byResource: group(
-        "CASE WHEN resource_namespace = '' THEN lower(resource_kind) || '/' || resource_name ELSE resource_namespace || '/' || resource_name END",
-      ),
-      byBehavior: group('behavior'),
-      byMode: group('mode'),
-    };
+    return this.queries.breakdown(filter, top);
   }
 
   recentEvents(limit = 100, beforeSeq?: number): StoredEvent[] {
-    this.flush();
-    const n = Math.min(Math.max(Math.floor(limit), 1), MAX_PAGE);
-    const rows =
-      beforeSeq === undefined
-        ? this.db.prepare<[number], EventRow>('SELECT * FROM events ORDER BY seq DESC LIMIT ?').all(n)
-        : this.db
-            .prepare<[number, number], EventRow>(
-              'SELECT * FROM events WHERE seq < ? ORDER BY seq DESC LIMIT ?',
-            )
-            .all(beforeSeq, n);
-    return rows.map(eventFromRow);
+    return this.queries.recentEvents(limit, beforeSeq);
   }
 
-  /**
-   * Per-bucket counts from `from` to `to` (unix ms), every bucket present (zeros filled).
-   * `stepMinutes` merges minutes into wider buckets for long ranges.
-   */
-  timeline(from: number, to: number = this.opts.now(), stepMinutes = 1): TimelineBucket[] {
-    this.flush();
-    const step = Math.max(1, Math.floor(stepMinutes));
-    const first = Math.floor(Math.floor(from / 60_000) / step) * step;
-    const last = Math.floor(to / 60_000);
-    const rows = this.db
-      // `step` is a validated integer: inlined so SQLite does integer division (bound numbers may be REAL).
-      .prepare<[number, number], { b: number; evaluated: number; violations: number }>(
-        `SELECT (minute / ${step}) * ${step} AS b, sum(evaluated) AS evaluated, sum(violations) AS violations
-         FROM timeline WHERE minute >= ? AND minute <= ? GROUP BY b ORDER BY b`,
-      )
-      .all(first, last);
-    const byBucket = new Map(rows.map((r) => [r.b, r]));
-    const out: TimelineBucket[] = [];
-    for (let b = first; b <= last; b += step) {
-      const r = byBucket.get(b);
-      out.push({ t: b * 60_000, evaluated: r?.evaluated ?? 0, violations: r?.violations ?? 0 });
-    }
-    return out;
+  /** Per-bucket counts from `from` to `to` (unix ms), every bucket present (zeros filled). */
+  timeline(from: number, to?: number, stepMinutes = 1): TimelineBucket[] {
+    return this.queries.timeline(from, to, stepMinutes);
   }
 
   stats(): StoreStats {
-    this.flush();
-    const one = (sql: string): number => this.db.prepare<[], { n: number | null }>(sql).get()!.n ?? 0;
-    return {
-      path: this.path,
-      schemaVersion: SCHEMA_VERSION,
-      violations: one('SELECT count(*) AS n FROM violations'),
-      occurrences: one('SELECT sum(count) AS n FROM violations'),
-      actions: one('SELECT count(*) AS n FROM actions'),
-      events: one('SELECT count(*) AS n FROM events'),
-      timelineBuckets: one('SELECT count(*) AS n FROM timeline'),
-      pendingWrites: this.pending.length,
-      flushes: this.flushes,
-      ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
-    };
+    return this.queries.stats();
   }
 
   /**
@@ -608,50 +165,10 @@ export class ReportStore {
    */
   close(): void {
     if (this.closed) return;
-    if (this.scheduled !== undefined) {
-      clearImmediate(this.scheduled as NodeJS.Immediate);
-      clearTimeout(this.scheduled as NodeJS.Timeout);
-      this.scheduled = undefined;
-    }
-    this.closed = true; // no retry timer from here on
-    this.flush();
-    if (this.pending.length > 0) this.flush();
-    this.dropRows(this.pending, 'shutdown');
-    this.pending = [];
-    try {
-      this.db.pragma('optimize');
-      this.db.pragma('wal_checkpoint(TRUNCATE)');
-    } finally {
-      this.db.close();
-    }
+    this.closed = true;
+    this.writer.close();
+    closeDatabase(this.db);
   }
-}
-
-/**
- * SQLite error codes that mean the database (not one row) failed: the batch is retried. Anything
- * else thrown while writing — a JSON.stringify RangeError, a bind TypeError, SQLITE_TOOBIG,
- * SQLITE_CONSTRAINT — belongs to the row being written.
- */
-const DATABASE_FAILURE =
-  /^SQLITE_(FULL|BUSY|LOCKED|IOERR|READONLY|CANTOPEN|CORRUPT|NOTADB|NOMEM|INTERRUPT|PROTOCOL|NOLFS|PERM|ABORT)/;
-
-function isDatabaseFailure(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string') return DATABASE_FAILURE.test(code);
-  return err.message.includes('database connection is not open');
-}
-
-/**
- * The database file is created 0600 before SQLite opens it (its -wal and -shm take the main file's
- * mode), in a directory created 0700: it holds full command lines. A file left by an older version
- * is narrowed the same way.
- */
-function createPrivateFile(path: string): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  closeSync(openSync(path, 'a', 0o600));
-  for (const file of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`])
-    if (existsSync(file)) chmodSync(file, 0o600);
 }
 
 /** Opens (creating and migrating when needed) the store at `path` (":memory:" for a throwaway one). */

@@ -129,34 +129,138 @@ export function createHttpSource(options: HttpSourceOptions = {}): HttpSource {
   const log = options.logger;
   const counters = new SourceCounters(name, 'http');
   const reader = new RecordReader({ counters, format: 'auto' });
-  const target: ListenTarget =
-    options.socketPath !== undefined
-      ? {
-          kind: 'unix',
-          path: options.socketPath,
-          ...(options.socketMode !== undefined && { mode: options.socketMode }),
-        }
-      : { kind: 'tcp', host, port };
-  const tokens: TokenSource | undefined =
-    options.tokenFile !== undefined
-      ? tokenFile(options.tokenFile, {
-          onReload: (n) => log?.info({ tokens: n }, 'HTTP receiver: token file re-read'),
-          onError: (err) =>
-            log?.error(
-              { err: err.message },
-              'HTTP receiver: token file re-read failed; keeping the previous tokens',
-            ),
-        })
-      : (options.authTokens ?? []).some((t) => t.length > 0)
-        ? staticTokens(options.authTokens ?? [])
-        : undefined;
+  const target = listenTarget(options, host, port);
+  const tokens = tokenSourceFor(options, log);
   const requestCert = options.tls ? (options.tls.requestCert ?? options.tls.ca !== undefined) : false;
-  const authenticatedBy: ('token' | 'mtls' | 'unix-socket')[] = [];
-  if (tokens) authenticatedBy.push('token');
-  if (requestCert) authenticatedBy.push('mtls');
-  if (target.kind === 'unix') authenticatedBy.push('unix-socket');
-  // Browsers cannot reach a unix socket, so only TCP listeners need the DNS-rebinding guard.
-  const hostOk = target.kind === 'tcp' ? hostCheckFor(host) : undefined;
+  const authenticatedBy = authMethods(tokens !== undefined, requestCert, target);
+  let emit: EmitFn | undefined;
+
+  const app = createServer(options, requestCert);
+  const guard = new ConnectionGuard(app.server, {
+    source: name,
+    maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    onRefused: () => counters.drop('too-many-connections'),
+  });
+  // fastify answers these (408/400) and closes the socket; we count them.
+  app.server.on('clientError', (err: NodeJS.ErrnoException) => {
+    guard.closed(err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request-timeout' : 'bad-request');
+  });
+  registerAccessHook(app, counters, {
+    // Browsers cannot reach a unix socket, so only TCP listeners need the DNS-rebinding guard.
+    hostOk: target.kind === 'tcp' ? hostCheckFor(host) : undefined,
+    tokens,
+    bucket: rateLimiter(options),
+  });
+  registerBodyParsing(app);
+  registerErrorHandler(app, counters, log);
+  for (const [path, format] of Object.entries(ROUTES)) {
+    app.post(path, (req, reply) => ingest(req, reply, format, counters, reader, emit));
+  }
+  app.get('/healthz', (_req, reply) => reply.send({ status: counters.status }));
+
+  let bound: { host: string; port: number } | undefined;
+  let shown: string | undefined;
+
+  return {
+    name,
+    canWait: false,
+    app,
+    address: () => bound,
+    endpoint: () => shown,
+    authenticatedBy,
+    async start(emitFn) {
+      if (target.kind === 'tcp' && !isLoopbackHost(host) && authenticatedBy.length === 0)
+        refuseOrWarnUnauthenticated(options, host, port, counters);
+      emit = emitFn;
+      await app.ready();
+      shown = await listenOn(app.server, target);
+      const addr = app.server.address();
+      if (addr !== null && typeof addr === 'object') bound = { host: addr.address, port: addr.port };
+      counters.status = 'running';
+      log?.info(
+        { address: shown, tls: options.tls !== undefined, authenticatedBy },
+        'HTTP receiver listening',
+      );
+    },
+    async stop() {
+      counters.status = 'stopped';
+      // Idle keep-alive connections go at once; requests in flight get the grace period.
+      await guard.close(options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS, () =>
+        app.server.closeIdleConnections(),
+      );
+      await app.close();
+      tokens?.close();
+      emit = undefined;
+    },
+    stats(): SourceStats {
+      return counters.snapshot();
+    },
+  };
+}
+
+/** A listener beyond loopback with no authentication: refused, or allowed with a warning. */
+function refuseOrWarnUnauthenticated(
+  options: HttpSourceOptions,
+  host: string,
+  port: number,
+  counters: SourceCounters,
+): void {
+  if (!options.allowUnauthenticated) {
+    counters.status = 'failed';
+    counters.lastError = 'unauthenticated listen refused';
+    throw new ListenPolicyError(host);
+  }
+  options.logger?.warn(
+    { host, port },
+    'HTTP receiver listens beyond loopback WITHOUT authentication (allowUnauthenticated): anyone who can reach it can inject events',
+  );
+}
+
+function rateLimiter(options: HttpSourceOptions): TokenBucket | undefined {
+  if (options.rateLimit === false) return undefined;
+  return new TokenBucket(options.rateLimit?.ratePerSecond ?? 5000, options.rateLimit?.burst ?? 10_000);
+}
+
+function listenTarget(options: HttpSourceOptions, host: string, port: number): ListenTarget {
+  if (options.socketPath === undefined) return { kind: 'tcp', host, port };
+  return {
+    kind: 'unix',
+    path: options.socketPath,
+    ...(options.socketMode !== undefined && { mode: options.socketMode }),
+  };
+}
+
+/** Tokens from a file (re-read on change), else the static ones, else none. */
+function tokenSourceFor(options: HttpSourceOptions, log: Logger | undefined): TokenSource | undefined {
+  if (options.tokenFile !== undefined) {
+    return tokenFile(options.tokenFile, {
+      onReload: (n) => log?.info({ tokens: n }, 'HTTP receiver: token file re-read'),
+      onError: (err) =>
+        log?.error(
+          { err: err.message },
+          'HTTP receiver: token file re-read failed; keeping the previous tokens',
+        ),
+    });
+  }
+  return (options.authTokens ?? []).some((t) => t.length > 0)
+    ? staticTokens(options.authTokens ?? [])
+    : undefined;
+}
+
+function authMethods(
+  token: boolean,
+  mtls: boolean,
+  target: ListenTarget,
+): ('token' | 'mtls' | 'unix-socket')[] {
+  const methods: ('token' | 'mtls' | 'unix-socket')[] = [];
+  if (token) methods.push('token');
+  if (mtls) methods.push('mtls');
+  if (target.kind === 'unix') methods.push('unix-socket');
+  return methods;
+}
+
+/** The fastify instance with its body limit, deadlines and TLS. */
+function createServer(options: HttpSourceOptions, requestCert: boolean): FastifyInstance {
   const requestTimeout = options.requestTimeoutMs ?? 10_000;
   const keepAliveTimeout = options.keepAliveTimeoutMs ?? 5000;
   // Node checks request deadlines on a timer (default every 30 s, which let a trickled body live
@@ -167,13 +271,7 @@ export function createHttpSource(options: HttpSourceOptions = {}): HttpSource {
     keepAliveTimeout,
     connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(requestTimeout / 4))),
   };
-  const bucket =
-    options.rateLimit === false
-      ? undefined
-      : new TokenBucket(options.rateLimit?.ratePerSecond ?? 5000, options.rateLimit?.burst ?? 10_000);
-  let emit: EmitFn | undefined;
-
-  const app = Fastify({
+  return Fastify({
     logger: false,
     bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
     requestTimeout,
@@ -190,28 +288,20 @@ export function createHttpSource(options: HttpSourceOptions = {}): HttpSource {
           },
         }
       : { http: deadlineChecks }),
-  }) as unknown as FastifyInstance;
-  const guard = new ConnectionGuard(app.server, {
-    source: name,
-    maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
-    onRefused: () => counters.drop('too-many-connections'),
   });
-  // fastify answers these (408/400) and closes the socket; we count them.
-  app.server.on('clientError', (err: NodeJS.ErrnoException) => {
-    guard.closed(err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request-timeout' : 'bad-request');
-  });
+}
 
-  // Bodies arrive as strings and are parsed once, by us, so errors carry positions and batches can be
-  // partially accepted.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser(
-    [...JSON_TYPES, ...NDJSON_TYPES, CLOUDEVENT_TYPE, CLOUDEVENT_BATCH_TYPE],
-    { parseAs: 'string' },
-    (_req, body, done) => {
-      done(null, body);
-    },
-  );
-
+/** Host check (DNS rebinding), then for POSTs the bearer token and the global rate limit. */
+function registerAccessHook(
+  app: FastifyInstance,
+  counters: SourceCounters,
+  access: {
+    hostOk: ((host: string | undefined) => boolean) | undefined;
+    tokens: TokenSource | undefined;
+    bucket: TokenBucket | undefined;
+  },
+): void {
+  const { hostOk, tokens, bucket } = access;
   app.addHook('onRequest', async (req, reply) => {
     if (hostOk && !hostOk(req.headers.host)) {
       counters.drop('bad-host');
@@ -239,6 +329,20 @@ export function createHttpSource(options: HttpSourceOptions = {}): HttpSource {
       return reply;
     }
   });
+}
+
+/** Bodies as strings (parsed once, by us) and gzip/deflate decoding within the body limit. */
+function registerBodyParsing(app: FastifyInstance): void {
+  // Bodies arrive as strings and are parsed once, by us, so errors carry positions and batches can be
+  // partially accepted.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    [...JSON_TYPES, ...NDJSON_TYPES, CLOUDEVENT_TYPE, CLOUDEVENT_BATCH_TYPE],
+    { parseAs: 'string' },
+    (_req, body, done) => {
+      done(null, body);
+    },
+  );
 
   // Falco's http_output `compress_uploads` and most shippers send gzip. The decompressed stream is
   // what fastify counts against bodyLimit, so a zip bomb stops at the limit (413).
@@ -265,7 +369,10 @@ export function createHttpSource(options: HttpSourceOptions = {}): HttpSource {
     payload.on('data', (chunk: Buffer) => (inflated.receivedEncodedLength += chunk.length));
     done(null, inflated);
   });
+}
 
+/** Every refused request gets a status, a reason a sender can act on, and a counted drop. */
+function registerErrorHandler(app: FastifyInstance, counters: SourceCounters, log: Logger | undefined): void {
   app.setErrorHandler((err: FastifyError, _req, reply) => {
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       counters.drop(READER_DROP_REASONS.tooLarge);
@@ -299,96 +406,50 @@ export function createHttpSource(options: HttpSourceOptions = {}): HttpSource {
     counters.drop(READER_DROP_REASONS.badPayload);
     return reply.code(status).send({ error: err.code ?? 'error', message: err.message });
   });
+}
 
-  async function handle(format: InputFormat, req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-    const body = typeof req.body === 'string' ? req.body : '';
-    const kind = bodyKindOf(req.headers['content-type']);
-    if (kind === undefined || body.trim() === '') {
-      counters.drop(READER_DROP_REASONS.badPayload);
-      return reply.code(400).send({ error: 'bad-payload', message: 'empty body' });
-    }
-    const result = parsePayload(body, kind, reader, format, ceHeaders(req));
-    if (!result.ok) {
-      // Every bad record of a batch is one drop, not the whole batch.
-      if (result.skipped) for (const s of result.skipped) counters.drop(s.reason);
-      else counters.drop(result.reason);
-      return reply.code(400).send({
-        error: result.reason,
-        message: result.message,
-        position: result.position,
-        ...(result.skipped && {
-          skipped: result.skipped.slice(0, MAX_SKIPPED_REPORTED),
-          skippedTotal: result.skipped.length,
-        }),
-      });
-    }
-    for (const s of result.skipped) counters.drop(s.reason);
-    counters.eventsIn += result.events.length;
-    const sink = emit;
-    if (sink) {
-      // canWait=false: the pipeline drops and counts when full; never await here.
-      for (const e of result.events) void sink(e);
-    }
-    return reply.code(202).send({
-      accepted: result.events.length,
-      records: result.records,
-      skipped: result.skipped.slice(0, MAX_SKIPPED_REPORTED),
-      skippedTotal: result.skipped.length,
+/** Parses a body, queues its events (never waiting) and answers 202 with what was accepted and skipped. */
+async function ingest(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  format: InputFormat,
+  counters: SourceCounters,
+  reader: RecordReader,
+  emit: EmitFn | undefined,
+): Promise<unknown> {
+  const body = typeof req.body === 'string' ? req.body : '';
+  const kind = bodyKindOf(req.headers['content-type']);
+  if (kind === undefined || body.trim() === '') {
+    counters.drop(READER_DROP_REASONS.badPayload);
+    return reply.code(400).send({ error: 'bad-payload', message: 'empty body' });
+  }
+  const result = parsePayload(body, kind, reader, format, ceHeaders(req));
+  if (!result.ok) {
+    // Every bad record of a batch is one drop, not the whole batch.
+    if (result.skipped) for (const s of result.skipped) counters.drop(s.reason);
+    else counters.drop(result.reason);
+    return reply.code(400).send({
+      error: result.reason,
+      message: result.message,
+      position: result.position,
+      ...(result.skipped && {
+        skipped: result.skipped.slice(0, MAX_SKIPPED_REPORTED),
+        skippedTotal: result.skipped.length,
+      }),
     });
   }
-
-  for (const [path, format] of Object.entries(ROUTES)) {
-    app.post(path, (req, reply) => handle(format, req, reply));
+  for (const s of result.skipped) counters.drop(s.reason);
+  counters.eventsIn += result.events.length;
+  if (emit) {
+    // canWait=false: the pipeline drops and counts when full; never await here.
+    for (const e of result.events) void emit(e);
   }
-  app.get('/healthz', (_req, reply) => reply.send({ status: counters.status }));
-
-  let bound: { host: string; port: number } | undefined;
-  let shown: string | undefined;
-
-  return {
-    name,
-    canWait: false,
-    app,
-    address: () => bound,
-    endpoint: () => shown,
-    authenticatedBy,
-    async start(emitFn) {
-      if (target.kind === 'tcp' && !isLoopbackHost(host) && authenticatedBy.length === 0) {
-        if (!options.allowUnauthenticated) {
-          counters.status = 'failed';
-          counters.lastError = 'unauthenticated listen refused';
-          throw new ListenPolicyError(host);
-        }
-        log?.warn(
-          { host, port },
-          'HTTP receiver listens beyond loopback WITHOUT authentication (allowUnauthenticated): anyone who can reach it can inject events',
-        );
-      }
-      emit = emitFn;
-      await app.ready();
-      shown = await listenOn(app.server, target);
-      const addr = app.server.address();
-      if (addr !== null && typeof addr === 'object') bound = { host: addr.address, port: addr.port };
-      counters.status = 'running';
-      log?.info(
-        { address: shown, tls: options.tls !== undefined, authenticatedBy },
-        'HTTP receiver listening',
-      );
-    },
-    async stop() {
-      counters.status = 'stopped';
-      // Idle keep-alive connections go at once; requests in flight get the grace period.
-      await guard.close(options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS, () =>
-        app.server.closeIdleConnections(),
-      );
-      await app.close();
-      tokens?.close();
-      emit = undefined;
-    },
-    stats(): SourceStats {
-      return counters.snapshot();
-    },
-  };
+  return reply.code(202).send({
+    accepted: result.events.length,
+    records: result.records,
+    skipped: result.skipped.slice(0, MAX_SKIPPED_REPORTED),
+    skippedTotal: result.skipped.length,
+  });
 }
 
 function ceHeaders(req: FastifyRequest): CeHeaders | undefined {

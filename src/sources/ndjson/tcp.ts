@@ -108,81 +108,43 @@ function authenticate(socket: Socket, tokens: TokenSource, timeoutMs: number): P
   });
 }
 
+/** What every connection's reader needs: where records go, its limits, and the set of live readers. */
+interface ConnectionContext {
+  records: RecordReader;
+  counters: SourceCounters;
+  readers: Set<Promise<void>>;
+  idleTimeoutMs: number;
+  maxLineBytes: number;
+  log: Logger | undefined;
+}
+
 export function createTcpSource(options: TcpSourceOptions): TcpSource {
   const host = options.host ?? '127.0.0.1';
   const counters = new SourceCounters(options.name ?? 'tcp', 'ndjson-tcp');
   const log = options.logger;
-  const records = new RecordReader({
-    counters,
-    format: options.format ?? 'auto',
-    ...(log ? { logger: log } : {}),
-  });
-  const target: ListenTarget =
-    options.socketPath !== undefined
-      ? {
-          kind: 'unix',
-          path: options.socketPath,
-          ...(options.socketMode !== undefined && { mode: options.socketMode }),
-        }
-      : { kind: 'tcp', host, port: options.port };
-  const tokens: TokenSource | undefined =
-    options.tokenFile !== undefined
-      ? tokenFile(options.tokenFile, {
-          onReload: (n) => log?.info({ tokens: n }, 'NDJSON TCP input: token file re-read'),
-          onError: (err) =>
-            log?.error(
-              { err: err.message },
-              'NDJSON TCP input: token file re-read failed; keeping the previous tokens',
-            ),
-        })
-      : (options.authTokens ?? []).some((t) => t.length > 0)
-        ? staticTokens(options.authTokens ?? [])
-        : undefined;
+  const target = listenTarget(options, host);
+  const tokens = tokenSourceFor(options, log);
   const authenticatedBy: ('token' | 'unix-socket')[] = [];
   if (tokens) authenticatedBy.push('token');
   if (target.kind === 'unix') authenticatedBy.push('unix-socket');
   const authTimeoutMs = options.authTimeoutMs ?? 10_000;
-  const idleTimeoutMs = options.idleTimeoutMs ?? 5 * 60_000;
   const graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
-  const readers = new Set<Promise<void>>();
+  const ctx: ConnectionContext = {
+    records: new RecordReader({
+      counters,
+      format: options.format ?? 'auto',
+      ...(log ? { logger: log } : {}),
+    }),
+    counters,
+    readers: new Set(),
+    idleTimeoutMs: options.idleTimeoutMs ?? 5 * 60_000,
+    maxLineBytes: options.maxLineBytes ?? 1024 * 1024,
+    log,
+  };
   let server: Server | undefined;
   let guard: ConnectionGuard | undefined;
   let bound: { host: string; port: number } | undefined;
   let shown: string | undefined;
-
-  function read(socket: Socket, emit: EmitFn, prefix: Buffer | undefined, g: ConnectionGuard): void {
-    const origin = `tcp ${socket.remoteAddress ?? 'unix'}:${socket.remotePort ?? 0}`;
-    // A reader parked on a full queue reads nothing, which is backpressure, not idleness.
-    let waiting = 0;
-    socket.setTimeout(idleTimeoutMs);
-    socket.on('timeout', () => {
-      if (waiting > 0) {
-        socket.setTimeout(idleTimeoutMs);
-        return;
-      }
-      g.closed('idle-timeout');
-      socket.destroy();
-    });
-    const tracked: EmitFn = (e) => {
-      const wait = emit(e);
-      if (!wait) return;
-      waiting++;
-      return wait.finally(() => waiting--);
-    };
-    const reader = readNdjsonStream(socket, tracked, {
-      reader: records,
-      maxLineBytes: options.maxLineBytes ?? 1024 * 1024,
-      origin,
-      ...(prefix && prefix.length > 0 ? { prefix } : {}),
-    })
-      .catch((err: unknown) => {
-        // A reset connection ends that stream only; the listener keeps serving.
-        counters.lastError = err instanceof Error ? err.message : String(err);
-        log?.debug({ err, origin }, 'NDJSON TCP connection ended with an error');
-      })
-      .finally(() => readers.delete(reader));
-    readers.add(reader);
-  }
 
   return {
     name: counters.name,
@@ -200,22 +162,8 @@ export function createTcpSource(options: TcpSourceOptions): TcpSource {
       }
       const srv = createServer((socket) => {
         socket.on('error', () => undefined); // a reset is the reader's business, never a crash
-        if (!tokens) {
-          read(socket, emit, undefined, g);
-          return;
-        }
-        void authenticate(socket, tokens, authTimeoutMs).then((r) => {
-          if (r.ok) {
-            read(socket, emit, r.rest, g);
-            return;
-          }
-          counters.drop(r.reason);
-          g.closed(r.reason);
-          if (socket.destroyed) return;
-          socket.end('ERR unauthorized\n');
-          // The peer may not read our reply; do not keep its socket for it.
-          setTimeout(() => socket.destroy(), 1000).unref();
-        });
+        if (tokens) authenticateThenRead(socket, emit, tokens, authTimeoutMs, g, ctx);
+        else readConnection(socket, emit, undefined, g, ctx);
       });
       const g = new ConnectionGuard(srv, {
         source: counters.name,
@@ -240,17 +188,117 @@ export function createTcpSource(options: TcpSourceOptions): TcpSource {
       await g.close(graceMs, () => {
         for (const s of g.sockets) s.end();
       });
-      // Readers parked on a full queue finish when the pipeline drains or refuses them; bounded
-      // here too so a stuck sink cannot hold the source's stop.
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.all([...readers]),
-        new Promise<void>((r) => (timer = setTimeout(r, graceMs))),
-      ]);
-      clearTimeout(timer);
+      await settleWithin(ctx.readers, graceMs);
     },
     stats(): SourceStats {
       return counters.snapshot();
     },
   };
+}
+
+function listenTarget(options: TcpSourceOptions, host: string): ListenTarget {
+  if (options.socketPath === undefined) return { kind: 'tcp', host, port: options.port };
+  return {
+    kind: 'unix',
+    path: options.socketPath,
+    ...(options.socketMode !== undefined && { mode: options.socketMode }),
+  };
+}
+
+/** Tokens from a file (re-read on change), else the static ones, else none. */
+function tokenSourceFor(options: TcpSourceOptions, log: Logger | undefined): TokenSource | undefined {
+  if (options.tokenFile !== undefined) {
+    return tokenFile(options.tokenFile, {
+      onReload: (n) => log?.info({ tokens: n }, 'NDJSON TCP input: token file re-read'),
+      onError: (err) =>
+        log?.error(
+          { err: err.message },
+          'NDJSON TCP input: token file re-read failed; keeping the previous tokens',
+        ),
+    });
+  }
+  return (options.authTokens ?? []).some((t) => t.length > 0)
+    ? staticTokens(options.authTokens ?? [])
+    : undefined;
+}
+
+/** The first line must be a token: then the rest of the connection is read, else it is refused. */
+function authenticateThenRead(
+  socket: Socket,
+  emit: EmitFn,
+  tokens: TokenSource,
+  timeoutMs: number,
+  guard: ConnectionGuard,
+  ctx: ConnectionContext,
+): void {
+  void authenticate(socket, tokens, timeoutMs).then((r) => {
+    if (r.ok) readConnection(socket, emit, r.rest, guard, ctx);
+    else refuse(socket, r.reason, ctx.counters, guard);
+  });
+}
+
+/** Counts the refusal, tells the peer, and closes its socket. */
+function refuse(
+  socket: Socket,
+  reason: 'unauthorized' | 'auth-timeout',
+  counters: SourceCounters,
+  guard: ConnectionGuard,
+): void {
+  counters.drop(reason);
+  guard.closed(reason);
+  if (socket.destroyed) return;
+  socket.end('ERR unauthorized\n');
+  // The peer may not read our reply; do not keep its socket for it.
+  setTimeout(() => socket.destroy(), 1000).unref();
+}
+
+/** Streams one connection's lines into `emit`, closing it when idle (but not when held by backpressure). */
+function readConnection(
+  socket: Socket,
+  emit: EmitFn,
+  prefix: Buffer | undefined,
+  guard: ConnectionGuard,
+  ctx: ConnectionContext,
+): void {
+  const origin = `tcp ${socket.remoteAddress ?? 'unix'}:${socket.remotePort ?? 0}`;
+  // A reader parked on a full queue reads nothing, which is backpressure, not idleness.
+  let waiting = 0;
+  socket.setTimeout(ctx.idleTimeoutMs);
+  socket.on('timeout', () => {
+    if (waiting > 0) {
+      socket.setTimeout(ctx.idleTimeoutMs);
+      return;
+    }
+    guard.closed('idle-timeout');
+    socket.destroy();
+  });
+  const tracked: EmitFn = (e) => {
+    const wait = emit(e);
+    if (!wait) return;
+    waiting++;
+    return wait.finally(() => waiting--);
+  };
+  const reader = readNdjsonStream(socket, tracked, {
+    reader: ctx.records,
+    maxLineBytes: ctx.maxLineBytes,
+    origin,
+    ...(prefix && prefix.length > 0 ? { prefix } : {}),
+  })
+    .catch((err: unknown) => {
+      // A reset connection ends that stream only; the listener keeps serving.
+      ctx.counters.lastError = err instanceof Error ? err.message : String(err);
+      ctx.log?.debug({ err, origin }, 'NDJSON TCP connection ended with an error');
+    })
+    .finally(() => ctx.readers.delete(reader));
+  ctx.readers.add(reader);
+}
+
+/**
+ * Waits for the readers, at most `graceMs`: readers parked on a full queue finish when the pipeline
+ * drains or refuses them, and a stuck sink must not hold the source's stop.
+ */
+async function settleWithin(readers: Set<Promise<void>>, graceMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all([...readers]), new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
+  clearTimeout(timer);
 }

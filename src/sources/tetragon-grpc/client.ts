@@ -125,6 +125,15 @@ export function buildGetEventsRequest(o: TetragonGrpcOptions): {
   return { allow_list: allow, deny_list: deny };
 }
 
+/** What relaying one subscription's messages needs. */
+interface StreamContext {
+  target: string;
+  counters: SourceCounters;
+  reader: RecordReader;
+  json: TetragonJson;
+  log: Logger | undefined;
+}
+
 export function createTetragonGrpcSource(options: TetragonGrpcOptions = {}): TetragonGrpcSource {
   const target = options.target ?? 'unix:///var/run/tetragon/tetragon.sock';
   const counters = new SourceCounters(options.name ?? 'tetragon-grpc', 'tetragon-grpc');
@@ -132,33 +141,16 @@ export function createTetragonGrpcSource(options: TetragonGrpcOptions = {}): Tet
   const reader = new RecordReader({ counters, format: 'tetragon', ...(log ? { logger: log } : {}) });
   const def = loadTetragonProto(options.protoPath);
   const json = new TetragonJson(def);
+  const stream: StreamContext = { target, counters, reader, json, log };
   const request = json.toGrpc(buildGetEventsRequest(options), 'tetragon.GetEventsRequest');
-  const method = (def['tetragon.FineGuidanceSensors'] as unknown as Record<string, MethodDef> | undefined)
-    ?.GetEvents;
-  if (!method) throw new Error('the Tetragon proto has no FineGuidanceSensors.GetEvents');
-  const getEvents = method;
-  // Never throws: grpc-js ends the call with INTERNAL when a deserializer throws.
-  const deserialize = (bytes: Buffer): Decoded => {
-    try {
-      return { ok: true, msg: getEvents.responseDeserialize(bytes) };
-    } catch (err) {
-      return { ok: false, detail: errorText(err) };
-    }
-  };
+  const getEvents = getEventsMethod(def);
+  const deserialize = deserializerFor(getEvents);
   const serializeRequest = (value: object): Buffer => getEvents.requestSerialize(value);
   const initialMs = options.backoff?.initialMs ?? 250;
   const maxMs = options.backoff?.maxMs ?? 30_000;
   const resetAfterMs = options.backoff?.resetAfterMs ?? 10_000;
-  const channelOptions: grpc.ChannelOptions = {
-    // Our loop owns the retry schedule: no subchannel shared with (and backed off by) other channels.
-    'grpc.use_local_subchannel_pool': 1,
-    'grpc.initial_reconnect_backoff_ms': initialMs,
-    'grpc.max_reconnect_backoff_ms': maxMs,
-    // Notice a silently dead agent (no FIN on a hung node) within ~40 s.
-    'grpc.keepalive_time_ms': 30_000,
-    'grpc.keepalive_timeout_ms': 10_000,
-    'grpc.max_receive_message_length': options.maxMessageBytes ?? 16 * 1024 * 1024,
-  };
+  const channelOptions = channelOptionsFor(options, initialMs, maxMs);
+  const credentials = options.credentials ?? grpc.credentials.createInsecure();
   let client: grpc.Client | undefined;
   let call: grpc.ClientReadableStream<Decoded> | undefined;
   let stopped = false;
@@ -166,42 +158,16 @@ export function createTetragonGrpcSource(options: TetragonGrpcOptions = {}): Tet
   let wake: (() => void) | undefined;
   let subscriptions = 0;
 
-  /** Never throws: a message the normaliser cannot handle is counted as "decode-error". */
-  function toRecord(msg: Record<string, unknown>): AdaptOutcome {
-    try {
-      return reader.adaptRecord(json.fromGrpc(msg));
-    } catch (err) {
-      return { kind: 'skipped', reason: 'decode-error', detail: errorText(err) };
-    }
-  }
-
   async function consume(emit: EmitFn): Promise<void> {
     let delay = initialMs;
     while (!stopped) {
-      client ??= new grpc.Client(
-        target,
-        options.credentials ?? grpc.credentials.createInsecure(),
-        channelOptions,
-      );
+      client ??= new grpc.Client(target, credentials, channelOptions);
       call = client.makeServerStreamRequest(getEvents.path, serializeRequest, deserialize, request);
       subscriptions++;
       if (subscriptions > 1) sourceReconnects.inc({ source: counters.name });
       const since = performance.now();
       try {
-        for await (const decoded of call as AsyncIterable<Decoded>) {
-          if (counters.status !== 'running') {
-            counters.status = 'running';
-            log?.info({ target }, 'subscribed to Tetragon events');
-          }
-          if (!decoded.ok) {
-            counters.drop('decode-error');
-            counters.lastError = `undecodable message: ${decoded.detail}`;
-            log?.debug({ target, err: decoded.detail }, 'Tetragon message does not decode; skipped');
-            continue;
-          }
-          const wait = emitAll(reader.accept(toRecord(decoded.msg), { target }), emit);
-          if (wait) await wait;
-        }
+        await relay(call, emit, stream);
         if (!stopped) log?.warn({ target }, 'Tetragon closed the event stream; re-subscribing');
       } catch (err) {
         if (stopped) break;
@@ -216,14 +182,7 @@ export function createTetragonGrpcSource(options: TetragonGrpcOptions = {}): Tet
       client?.close();
       client = undefined;
       // Jitter avoids every node's consumer reconnecting in lockstep after an agent restart.
-      const sleep = delay * (0.5 + Math.random() * 0.5);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, sleep);
-        wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
+      await sleep(delay * (0.5 + Math.random() * 0.5), (w) => (wake = w));
       wake = undefined;
       delay = Math.min(maxMs, delay * 2);
     }
@@ -253,4 +212,82 @@ export function createTetragonGrpcSource(options: TetragonGrpcOptions = {}): Tet
       return counters.snapshot();
     },
   };
+}
+
+function getEventsMethod(def: ReturnType<typeof loadTetragonProto>): MethodDef {
+  const method = (def['tetragon.FineGuidanceSensors'] as unknown as Record<string, MethodDef> | undefined)
+    ?.GetEvents;
+  if (!method) throw new Error('the Tetragon proto has no FineGuidanceSensors.GetEvents');
+  return method;
+}
+
+/** Never throws: grpc-js ends the call with INTERNAL when a deserializer throws. */
+function deserializerFor(getEvents: MethodDef): (bytes: Buffer) => Decoded {
+  return (bytes) => {
+    try {
+      return { ok: true, msg: getEvents.responseDeserialize(bytes) };
+    } catch (err) {
+      return { ok: false, detail: errorText(err) };
+    }
+  };
+}
+
+function channelOptionsFor(
+  options: TetragonGrpcOptions,
+  initialMs: number,
+  maxMs: number,
+): grpc.ChannelOptions {
+  return {
+    // Our loop owns the retry schedule: no subchannel shared with (and backed off by) other channels.
+    'grpc.use_local_subchannel_pool': 1,
+    'grpc.initial_reconnect_backoff_ms': initialMs,
+    'grpc.max_reconnect_backoff_ms': maxMs,
+    // Notice a silently dead agent (no FIN on a hung node) within ~40 s.
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.max_receive_message_length': options.maxMessageBytes ?? 16 * 1024 * 1024,
+  };
+}
+
+/** Relays one subscription's messages until the stream ends; waits when the pipeline is full. */
+async function relay(
+  call: grpc.ClientReadableStream<Decoded>,
+  emit: EmitFn,
+  ctx: StreamContext,
+): Promise<void> {
+  const { target, counters, log } = ctx;
+  for await (const decoded of call as AsyncIterable<Decoded>) {
+    if (counters.status !== 'running') {
+      counters.status = 'running';
+      log?.info({ target }, 'subscribed to Tetragon events');
+    }
+    if (!decoded.ok) {
+      counters.drop('decode-error');
+      counters.lastError = `undecodable message: ${decoded.detail}`;
+      log?.debug({ target, err: decoded.detail }, 'Tetragon message does not decode; skipped');
+      continue;
+    }
+    const wait = emitAll(ctx.reader.accept(toRecord(decoded.msg, ctx), { target }), emit);
+    if (wait) await wait;
+  }
+}
+
+/** Never throws: a message the normaliser cannot handle is counted as "decode-error". */
+function toRecord(msg: Record<string, unknown>, ctx: StreamContext): AdaptOutcome {
+  try {
+    return ctx.reader.adaptRecord(ctx.json.fromGrpc(msg));
+  } catch (err) {
+    return { kind: 'skipped', reason: 'decode-error', detail: errorText(err) };
+  }
+}
+
+/** Sleeps `ms`; `onWake` receives the function that ends the sleep early (stop). */
+function sleep(ms: number, onWake: (wake: () => void) => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    onWake(() => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
 }

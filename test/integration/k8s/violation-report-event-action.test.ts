@@ -4,6 +4,7 @@ import { ActionExecutor } from '../../../src/actions/executor.js';
 import { EventRecorder } from '../../../src/k8s/events.js';
 import { PodCache } from '../../../src/k8s/pod-cache.js';
 import { PolicyReportWriter } from '../../../src/reports/policyreport/writer.js';
+import { emitViolationEvent } from '../../../src/reports/violation-events.js';
 import type { FakeApiServer } from './fake-apiserver/server.js';
 import { containerId, seedPod, startCluster, verdictFor, WAIT_MS, waitFor } from './helpers.js';
 
@@ -19,7 +20,11 @@ describe('a violation on a pod → PolicyReport + Event + deletePod', () => {
     cache = new PodCache({ kubeConfig: kc, nodeName: 'node-1' });
     await cache.start(WAIT_MS);
     const events = new EventRecorder({ kubeConfig: kc, instance: 'agent-1' });
-    writer = new PolicyReportWriter({ kubeConfig: kc, events, minIntervalMs: 50 });
+    writer = new PolicyReportWriter({
+      kubeConfig: kc,
+      onNewResult: (v) => emitViolationEvent(events, v),
+      minIntervalMs: 50,
+    });
     executor = new ActionExecutor({
       kubeConfig: kc,
       lookup: cache,
