@@ -7,12 +7,52 @@
 import { KyvernoRuntimeError } from '../contracts/errors.js';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect, type AddressInfo, type Server, type Socket } from 'node:net';
+import { staticTokens, tokenFile, type TokenSource } from '../net/access.js';
+import type { Logger } from '../observability/logger.js';
 import { ingestConnections, ingestConnectionsClosed } from '../observability/metrics.js';
 
 export type ListenTarget =
   | { kind: 'tcp'; host: string; port: number }
   /** `mode` defaults to 0o600: only the owner (root, for `run`) may connect. */
   | { kind: 'unix'; path: string; mode?: number };
+
+/** How a network input listens and whom it accepts: the options the HTTP and TCP inputs share. */
+export interface ListenAuthOptions {
+  /** Listen on this unix socket instead of host:port. */
+  socketPath?: string;
+  socketMode?: number;
+  /** Accepted tokens, one per line, re-read when the file changes (wins over authTokens). */
+  tokenFile?: string;
+  authTokens?: readonly string[];
+}
+
+/** Where an input listens: its unix socket when it has one, else host:port. */
+export function listenTarget(options: ListenAuthOptions, host: string, port: number): ListenTarget {
+  if (options.socketPath === undefined) return { kind: 'tcp', host, port };
+  return {
+    kind: 'unix',
+    path: options.socketPath,
+    ...(options.socketMode !== undefined && { mode: options.socketMode }),
+  };
+}
+
+/** Tokens from a file (re-read on change), else the static ones, else none. `input` names it in logs. */
+export function tokenSourceFor(
+  options: ListenAuthOptions,
+  input: string,
+  log: Logger | undefined,
+): TokenSource | undefined {
+  if (options.tokenFile !== undefined) {
+    return tokenFile(options.tokenFile, {
+      onReload: (n) => log?.info({ tokens: n }, `${input}: token file re-read`),
+      onError: (err) =>
+        log?.error({ err: err.message }, `${input}: token file re-read failed; keeping the previous tokens`),
+    });
+  }
+  return (options.authTokens ?? []).some((t) => t.length > 0)
+    ? staticTokens(options.authTokens ?? [])
+    : undefined;
+}
 
 export const DEFAULT_SOCKET_MODE = 0o600;
 export const DEFAULT_MAX_CONNECTIONS = 256;

@@ -24,20 +24,15 @@ import type { Logger } from '../../observability/logger.js';
 import { RecordReader } from '../record-reader.js';
 import { SourceCounters, READER_DROP_REASONS, type InputFormat } from '../records.js';
 import type { EmitFn, EventSource, SourceStats } from '../types.js';
-import {
-  ListenPolicyError,
-  hostCheckFor,
-  isLoopbackHost,
-  staticTokens,
-  tokenFile,
-  type TokenSource,
-} from '../../net/access.js';
+import { ListenPolicyError, hostCheckFor, isLoopbackHost, type TokenSource } from '../../net/access.js';
 import {
   ConnectionGuard,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_SHUTDOWN_GRACE_MS,
   listenOn,
   type ListenTarget,
+  listenTarget,
+  tokenSourceFor,
 } from '../listen.js';
 import {
   CLOUDEVENT_BATCH_TYPE,
@@ -130,7 +125,7 @@ export function createHttpSource(options: HttpSourceOptions = {}): HttpSource {
   const counters = new SourceCounters(name, 'http');
   const reader = new RecordReader({ counters, format: 'auto' });
   const target = listenTarget(options, host, port);
-  const tokens = tokenSourceFor(options, log);
+  const tokens = tokenSourceFor(options, 'HTTP receiver', log);
   const requestCert = options.tls ? (options.tls.requestCert ?? options.tls.ca !== undefined) : false;
   const authenticatedBy = authMethods(tokens !== undefined, requestCert, target);
   let emit: EmitFn | undefined;
@@ -219,32 +214,6 @@ function refuseOrWarnUnauthenticated(
 function rateLimiter(options: HttpSourceOptions): TokenBucket | undefined {
   if (options.rateLimit === false) return undefined;
   return new TokenBucket(options.rateLimit?.ratePerSecond ?? 5000, options.rateLimit?.burst ?? 10_000);
-}
-
-function listenTarget(options: HttpSourceOptions, host: string, port: number): ListenTarget {
-  if (options.socketPath === undefined) return { kind: 'tcp', host, port };
-  return {
-    kind: 'unix',
-    path: options.socketPath,
-    ...(options.socketMode !== undefined && { mode: options.socketMode }),
-  };
-}
-
-/** Tokens from a file (re-read on change), else the static ones, else none. */
-function tokenSourceFor(options: HttpSourceOptions, log: Logger | undefined): TokenSource | undefined {
-  if (options.tokenFile !== undefined) {
-    return tokenFile(options.tokenFile, {
-      onReload: (n) => log?.info({ tokens: n }, 'HTTP receiver: token file re-read'),
-      onError: (err) =>
-        log?.error(
-          { err: err.message },
-          'HTTP receiver: token file re-read failed; keeping the previous tokens',
-        ),
-    });
-  }
-  return (options.authTokens ?? []).some((t) => t.length > 0)
-    ? staticTokens(options.authTokens ?? [])
-    : undefined;
 }
 
 function authMethods(

@@ -10,19 +10,14 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../../observability/logger.js';
-import {
-  ListenPolicyError,
-  isLoopbackHost,
-  staticTokens,
-  tokenFile,
-  type TokenSource,
-} from '../../net/access.js';
+import { ListenPolicyError, isLoopbackHost, type TokenSource } from '../../net/access.js';
 import {
   ConnectionGuard,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_SHUTDOWN_GRACE_MS,
   listenOn,
-  type ListenTarget,
+  listenTarget,
+  tokenSourceFor,
 } from '../listen.js';
 import { RecordReader } from '../record-reader.js';
 import { SourceCounters, type InputFormat } from '../records.js';
@@ -122,8 +117,8 @@ export function createTcpSource(options: TcpSourceOptions): TcpSource {
   const host = options.host ?? '127.0.0.1';
   const counters = new SourceCounters(options.name ?? 'tcp', 'ndjson-tcp');
   const log = options.logger;
-  const target = listenTarget(options, host);
-  const tokens = tokenSourceFor(options, log);
+  const target = listenTarget(options, host, options.port);
+  const tokens = tokenSourceFor(options, 'NDJSON TCP input', log);
   const authenticatedBy: ('token' | 'unix-socket')[] = [];
   if (tokens) authenticatedBy.push('token');
   if (target.kind === 'unix') authenticatedBy.push('unix-socket');
@@ -194,32 +189,6 @@ export function createTcpSource(options: TcpSourceOptions): TcpSource {
       return counters.snapshot();
     },
   };
-}
-
-function listenTarget(options: TcpSourceOptions, host: string): ListenTarget {
-  if (options.socketPath === undefined) return { kind: 'tcp', host, port: options.port };
-  return {
-    kind: 'unix',
-    path: options.socketPath,
-    ...(options.socketMode !== undefined && { mode: options.socketMode }),
-  };
-}
-
-/** Tokens from a file (re-read on change), else the static ones, else none. */
-function tokenSourceFor(options: TcpSourceOptions, log: Logger | undefined): TokenSource | undefined {
-  if (options.tokenFile !== undefined) {
-    return tokenFile(options.tokenFile, {
-      onReload: (n) => log?.info({ tokens: n }, 'NDJSON TCP input: token file re-read'),
-      onError: (err) =>
-        log?.error(
-          { err: err.message },
-          'NDJSON TCP input: token file re-read failed; keeping the previous tokens',
-        ),
-    });
-  }
-  return (options.authTokens ?? []).some((t) => t.length > 0)
-    ? staticTokens(options.authTokens ?? [])
-    : undefined;
 }
 
 /** The first line must be a token: then the rest of the connection is read, else it is refused. */
