@@ -121,17 +121,7 @@ export function compileJmesPath(expression: string): JmesPathQuery {
   if (regexError !== undefined) throw new JmesPathSyntaxError(regexError, expression);
   const chain = fieldChain(ast);
   const query: JmesPathQuery =
-    chain !== undefined
-      ? fieldPathQuery(chain)
-      : (data) => {
-          const ctx: EvalContext = { root: data, functions, scopes: [] };
-          try {
-            return evaluate(ast, data, ctx);
-          } catch (e) {
-            if (e instanceof JmesPathError) throw e;
-            throw new JmesPathError((e as Error).message, expression);
-          }
-        };
+    chain !== undefined ? fieldPathQuery(chain) : (data) => evaluateJmesPathAst(ast, data, expression);
   cache.set(expression, query);
   return query;
 }

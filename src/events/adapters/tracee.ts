@@ -199,11 +199,8 @@ function adaptLegacy(r: JsonObject, options: AdaptOptions): AdaptOutcome {
     });
     const path = str(args.get('path')) ?? str(args.get('pathname')) ?? str(args.get('cmdpath'));
     if (path !== undefined) event.file = { path };
-  } else {
-    const mapping = TRACEE_EVENTS[name];
-    const behavior = mapping ? applyMapping(event, mapping, args) : undefined;
-    if (!behavior) return skip('no-behavior', `tracee: ${name} carries no behavior`);
-    event.behavior = behavior;
+  } else if (!mapBehavior(event, name, args)) {
+    return skip('no-behavior', `tracee: ${name} carries no behavior`);
   }
   if (options.keepRaw !== false) event.raw = r;
   return emitted('tracee', event);
@@ -288,11 +285,8 @@ function adaptV1beta1(r: JsonObject, options: AdaptOptions): AdaptOutcome {
     });
     const path = str(args.get('file_path')) ?? str(args.get('pathname')) ?? str(args.get('path'));
     if (path !== undefined) event.file = { path };
-  } else {
-    const mapping = TRACEE_EVENTS[name];
-    const behavior = mapping ? applyMapping(event, mapping, args) : undefined;
-    if (!behavior) return skip('no-behavior', `tracee: ${name} carries no behavior`);
-    event.behavior = behavior;
+  } else if (!mapBehavior(event, name, args)) {
+    return skip('no-behavior', `tracee: ${name} carries no behavior`);
   }
   if (options.keepRaw !== false) event.raw = r;
   return emitted('tracee', event);
@@ -310,6 +304,15 @@ function v1beta1Time(value: unknown): string | undefined {
 function severityText(value: unknown): string | undefined {
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   return str(value);
+}
+
+/** Sets the behavior of a Tracee event that is not a signature; false when its name maps to none. */
+function mapBehavior(event: RuntimeEvent, name: string, args: Map<string, unknown>): boolean {
+  const mapping = TRACEE_EVENTS[name];
+  const behavior = mapping ? applyMapping(event, mapping, args) : undefined;
+  if (!behavior) return false;
+  event.behavior = behavior;
+  return true;
 }
 
 function applyMapping(
