@@ -3,6 +3,7 @@
  * `apply -e` and runtime test files share. Memory stays bounded whatever the input size: lines are
  * processed as they arrive; only counts and the verdicts the caller keeps are retained.
  */
+import { boundRaw } from '../events/adapters/guard.js';
 import { createReadStream } from 'node:fs';
 import { adaptLine, type SourceFormat } from '../events/adapters/index.js';
 import type { RuntimeEngine } from '../engine/runtime/index.js';
@@ -69,6 +70,7 @@ export async function replayEvents(
       const verdicts = engine.evaluate(event);
       if (verdicts.length > 0) {
         summary.violations += verdicts.length;
+        boundRaw(event); // printed with its verdicts: bounded as the pipeline bounds a kept event
         onVerdicts(verdicts);
       }
     }

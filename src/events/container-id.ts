@@ -10,9 +10,15 @@ const RUNTIME_PREFIX = /^[a-z-]+:\/\//;
 const SCOPE = /^(?:cri-containerd-|crio-|docker-|containerd-)?([0-9a-f]{12,64})(?:\.scope)?$/;
 
 export const SHORT_ID_LENGTH = 12;
+/** Already the normal form: every event's ID passes here, so the common spellings skip the general parse. */
+const NORMAL = /^[0-9a-f]{12,64}$/;
 
 /** The normal form, or undefined when `raw` holds no container ID. */
 export function normalizeContainerId(raw: string): string | undefined {
+  // Fast path: bare lower-case hex, or `<runtime>://` + bare lower-case hex.
+  const at = raw.indexOf('://');
+  const tail = at >= 0 ? raw.slice(at + 3) : raw;
+  if (NORMAL.test(tail) && (at < 0 || /^[a-z-]+$/.test(raw.slice(0, at)))) return tail;
   const trimmed = raw.trim().toLowerCase().replace(RUNTIME_PREFIX, '');
   const last = trimmed.split('/').pop() ?? '';
   const m = SCOPE.exec(last);

@@ -12,6 +12,7 @@
  * per-policy totals), so a broken condition is visible instead of silently never matching.
  */
 import type { RuntimeEvent } from '../events/types.js';
+import { boundRaw } from '../events/adapters/guard.js';
 import type { RuntimeEngine } from '../engine/runtime/index.js';
 import type { Verdict } from '../contracts/verdict.js';
 import type { Logger } from '../observability/logger.js';
@@ -19,6 +20,7 @@ import {
   eventsDropped,
   eventsEvaluated,
   eventsIn,
+  eventsTruncated,
   evaluationSeconds,
   ingestBlockedWaiters,
   processingLagSeconds,
@@ -304,6 +306,9 @@ function evaluateOne(state: PipelineState, current: Evaluator, item: Queued, pen
   state.counts.evaluated++;
   if (verdicts.length > 0) {
     state.counts.verdicts += verdicts.length;
+    // The event is kept from here on (stored, logged, streamed): its `raw` is bounded before any sink.
+    const cut = boundRaw(item.event);
+    if (cut !== undefined) eventsTruncated.inc({ reason: cut });
     writeSinks(state, verdicts, item.event, item.origin, pending);
   }
 }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { adaptLine, type AdaptOutcome } from '../../src/events/adapters/index.js';
-import { guardEvent } from '../../src/events/adapters/guard.js';
+import { boundRaw, guardEvent } from '../../src/events/adapters/guard.js';
 import type { RuntimeEvent } from '../../src/events/types.js';
 import { registry } from '../../src/observability/metrics.js';
 import { decodeLine } from '../../src/sources/records.js';
@@ -39,20 +39,22 @@ const samples: [string, string][] = [
 
 describe('a record nested 100 000 deep', () => {
   for (const [tool, file] of samples) {
-    it(`${tool}: is evaluated, its raw replaced by a marker, and the event serialises`, () => {
+    it(`${tool}: is evaluated, and once kept its raw is replaced by a marker and the event serialises`, () => {
       const line = firstEventLine(tool, file).replace(/\}$/, `,"attacker":${DEEP}}`);
       const out = adaptLine(line, 'auto');
       const [event] = events(out);
       assert.ok(event);
+      // Evaluation never reads raw: it is bounded when the event is kept (the pipeline, before its sinks).
+      assert.equal(boundRaw(event), 'raw-too-deep');
       assert.deepEqual(event.raw, { truncated: 'too-deep', limit: 64 });
       assert.doesNotThrow(() => JSON.stringify(event));
-      assert.deepEqual(out.kind === 'events' && out.truncated, { 'raw-too-deep': 1 });
     });
   }
 
   it('runtime: a RuntimeEvent whose raw is 100 000 arrays deep is evaluated with a marker', () => {
     const line = `{"id":"x","time":"2026-01-01T00:00:00Z","source":"s","behavior":"process-exec","raw":${DEEP_ARRAY}}`;
     const [event] = events(adaptLine(line, 'auto'));
+    assert.equal(boundRaw(event!), 'raw-too-deep');
     assert.deepEqual(event?.raw, { truncated: 'too-deep', limit: 64 });
   });
 
@@ -60,6 +62,7 @@ describe('a record nested 100 000 deep', () => {
     const falco = firstEventLine('falco', 'falco-alerts.jsonl').replace(/\}$/, `,"attacker":${DEEP}}`);
     const line = `{"specversion":"1.0","id":"1","source":"falco","type":"falco.rule.output.v1","time":"2026-01-01T00:00:00Z","data":${falco}}`;
     const [event] = events(adaptLine(line, 'auto'));
+    assert.equal(boundRaw(event!), 'raw-too-deep');
     assert.deepEqual(event?.raw, { truncated: 'too-deep', limit: 64 });
   });
 
@@ -67,9 +70,10 @@ describe('a record nested 100 000 deep', () => {
     const raw = JSON.parse('['.repeat(64) + ']'.repeat(64)) as unknown;
     const event: RuntimeEvent = { id: 'x', time: 't', source: 's', behavior: 'alert', raw };
     assert.deepEqual(guardEvent(event), { ok: true, truncations: undefined });
+    assert.equal(boundRaw(event), undefined);
     assert.equal(event.raw, raw);
     const deeper: RuntimeEvent = { ...event, raw: [raw] };
-    guardEvent(deeper);
+    assert.equal(boundRaw(deeper), 'raw-too-deep');
     assert.deepEqual(deeper.raw, { truncated: 'too-deep', limit: 64 });
   });
 });
@@ -81,6 +85,7 @@ describe('oversized records', () => {
       `,"padding":${JSON.stringify(Array.from({ length: 5000 }, (_, i) => `item-${i}-${'y'.repeat(10)}`))}}`,
     );
     const [event] = events(adaptLine(line, 'auto'));
+    assert.equal(boundRaw(event!), 'raw-too-large');
     assert.deepEqual(event?.raw, { truncated: 'too-large', limit: 65536 });
     assert.ok(event?.process?.binary, 'the mapped fields are kept');
   });

@@ -5,7 +5,8 @@
  * in the store, the live stream, the logger — throw RangeError, and a multi-megabyte string would be
  * copied into every row, log line and stream frame. So:
  * - `raw` deeper than `maxDepth` or larger than `maxRawBytes` (approximate JSON size) is replaced by
- *   a marker `{ truncated: <reason>, limit }`; the event itself is still evaluated;
+ *   a marker `{ truncated: <reason>, limit }` (boundRaw, when the event is kept: it has a verdict);
+ *   the event itself is still evaluated;
  * - every string of the event longer than `maxStringLength` is cut and marked
  *   (`…[N more characters]`): policies then see the cut value;
  * - an event (raw aside) nested deeper than `maxDepth` is not evaluated: skipped as "too-deep".
@@ -42,30 +43,43 @@ export interface RawMarker {
 }
 
 /**
- * Bounds one event in place (events are fresh objects per record; `raw` is only re-pointed, never
- * edited). Returns what was truncated, or why the event cannot be evaluated.
+ * Bounds one event's own fields in place (events are fresh objects per record): over-long strings are
+ * cut, and an event nested too deep cannot be evaluated. `raw` is left alone here: it is read by no
+ * policy and serialised only when the event is kept, so `boundRaw` bounds it then (the pipeline does,
+ * before any sink sees a verdict's event). Returns what was cut, or why the event cannot be evaluated.
  */
 export function guardEvent(event: RuntimeEvent, limits: EventLimits = DEFAULT_EVENT_LIMITS): GuardResult {
   noted = undefined;
-  const raw = event.raw;
-  if (raw !== undefined && raw !== null && typeof raw === 'object') {
-    const over = measure(raw, limits.maxDepth, limits.maxRawBytes);
-    if (over !== undefined) {
-      event.raw = {
-        truncated: over,
-        limit: over === 'too-deep' ? limits.maxDepth : limits.maxRawBytes,
-      } satisfies RawMarker;
-      note(over === 'too-deep' ? 'raw-too-deep' : 'raw-too-large');
-    }
-  } else if (typeof raw === 'string' && raw.length > limits.maxRawBytes) {
-    event.raw = { truncated: 'too-large', limit: limits.maxRawBytes } satisfies RawMarker;
-    note('raw-too-large');
-  }
   const deep = cutStrings(event as unknown as Record<string, unknown>, limits);
   const truncations = noted;
   noted = undefined;
   if (deep) return { ok: false, detail: `event nested deeper than ${limits.maxDepth} levels` };
   return truncations === undefined ? UNCHANGED : { ok: true, truncations };
+}
+
+/**
+ * Replaces an event's `raw` by a marker when it is deeper than `maxDepth` or larger than `maxRawBytes`
+ * (approximate JSON size), before anything serialises it. Returns the reason, or undefined when it fits.
+ */
+export function boundRaw(
+  event: RuntimeEvent,
+  limits: EventLimits = DEFAULT_EVENT_LIMITS,
+): 'raw-too-deep' | 'raw-too-large' | undefined {
+  const raw = event.raw;
+  if (raw !== undefined && raw !== null && typeof raw === 'object') {
+    const over = measure(raw, limits.maxDepth, limits.maxRawBytes);
+    if (over === undefined) return undefined;
+    event.raw = {
+      truncated: over,
+      limit: over === 'too-deep' ? limits.maxDepth : limits.maxRawBytes,
+    } satisfies RawMarker;
+    return over === 'too-deep' ? 'raw-too-deep' : 'raw-too-large';
+  }
+  if (typeof raw === 'string' && raw.length > limits.maxRawBytes) {
+    event.raw = { truncated: 'too-large', limit: limits.maxRawBytes } satisfies RawMarker;
+    return 'raw-too-large';
+  }
+  return undefined;
 }
 
 /** The result of almost every event: shared, so the guard allocates nothing when nothing is cut. */
