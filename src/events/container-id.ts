@@ -31,8 +31,22 @@ export function normalizeContainerId(raw: string): string | undefined {
  * so a policy can still see it.
  */
 export function eventContainerId(raw: string): string {
+  // Every event carries one, and a node runs few containers: remember the last answers (bounded).
+  const known = seen.get(raw);
+  if (known !== undefined) return known;
   const id = normalizeContainerId(raw);
-  if (id !== undefined) return id;
   const at = raw.indexOf('://');
-  return at >= 0 ? raw.slice(at + 3) : raw;
+  const value = id ?? (at >= 0 ? raw.slice(at + 3) : raw);
+  if (raw.length > SEEN_KEY_MAX) return value;
+  if (seen.size >= SEEN_MAX) seen.clear();
+  seen.set(raw, value);
+  return value;
 }
+
+/**
+ * Answers of eventContainerId by raw spelling. Bounded both ways (entries and key length, so at most
+ * about 1 MiB), cleared when full: hostile spellings cost a re-parse, never memory.
+ */
+const seen = new Map<string, string>();
+const SEEN_MAX = 4096;
+const SEEN_KEY_MAX = 128;

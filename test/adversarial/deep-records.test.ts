@@ -122,3 +122,23 @@ describe('oversized records', () => {
     assert.ok(rule.startsWith('a'.repeat(16 * 1024 - 1) + '…'), 'the pair is cut whole');
   });
 });
+
+describe('the guard on short lines', () => {
+  it('a short RuntimeEvent line nested deeper than 64 levels is still refused, bare or in a CloudEvent', () => {
+    const deepLabels = '{"a":'.repeat(70) + '1' + '}'.repeat(70);
+    const line = `{"id":"x","time":"2026-01-01T00:00:00Z","source":"s","behavior":"alert","pod":{"labels":${deepLabels}}}`;
+    assert.ok(line.length < 1024);
+    const out = adaptLine(line, 'auto');
+    // The schema (labels are strings) or the guard (depth) refuses it; either way it is never evaluated.
+    assert.ok(
+      out.kind === 'skipped' && ['invalid-event', 'too-deep'].includes(out.reason),
+      JSON.stringify(out),
+    );
+    const ce = `{"specversion":"1.0","id":"1","source":"s","type":"io.kyverno.runtime.event.v1alpha1","data":${line}}`;
+    const wrapped = adaptLine(ce, 'auto');
+    assert.ok(
+      wrapped.kind === 'skipped' && ['invalid-event', 'too-deep'].includes(wrapped.reason),
+      JSON.stringify(wrapped).slice(0, 200),
+    );
+  });
+});

@@ -45,19 +45,37 @@ export function adaptRecord(
   record: unknown,
   format: SourceFormat | 'auto',
   options: AdaptOptions = {},
+  /** Length of the text the record was parsed from, when known (adaptLine): lets the guard skip work. */
+  sourceLength?: number,
 ): AdaptOutcome {
   try {
-    return guarded(dispatch(record, format, options), options);
+    return guarded(dispatch(record, format, options), options, sourceLength);
   } catch (err) {
     // Defence in depth: adapters are written not to throw; if one does, count it, never crash.
     return skip('adapter-error', err instanceof Error ? err.message : String(err));
   }
 }
 
+/**
+ * Room for text an adapter adds to what it copies from the record (a joined path, a rule name); the
+ * adapters never build a string longer than the record's text plus this.
+ */
+const ADAPTER_SLACK = 1024;
+const TOOL_FORMATS: ReadonlySet<SourceFormat> = new Set(['tetragon', 'falco', 'kubearmor', 'tracee']);
+
 /** Every adapter's events pass the one ingest guard (depth and size bounds), whatever the format. */
-function guarded(outcome: AdaptOutcome, options: AdaptOptions): AdaptOutcome {
+function guarded(outcome: AdaptOutcome, options: AdaptOptions, sourceLength?: number): AdaptOutcome {
   if (outcome.kind !== 'events') return outcome;
   const limits = options.limits ?? DEFAULT_EVENT_LIMITS;
+  // The tool adapters build fixed, shallow shapes from substrings of the record: from a short enough
+  // line no string can reach the cap, so the walk is skipped. A RuntimeEvent (bare or in a
+  // CloudEvent) is the record itself, of any depth, and is always walked.
+  if (
+    TOOL_FORMATS.has(outcome.format) &&
+    sourceLength !== undefined &&
+    sourceLength + ADAPTER_SLACK <= limits.maxStringLength
+  )
+    return outcome;
   let truncated: Truncations | undefined;
   for (const event of outcome.events) {
     const result = guardEvent(event, limits);
@@ -117,7 +135,7 @@ export function adaptLine(
     }
     return skip('malformed-json', err instanceof Error ? err.message : 'invalid JSON');
   }
-  return adaptRecord(parsed, format, options);
+  return adaptRecord(parsed, format, options, line.length);
 }
 
 /** True for lines a reader should ignore without counting (blank or whitespace only). */
