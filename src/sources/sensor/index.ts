@@ -17,4 +17,3 @@ export {
 } from './prerequisites.js';
 export { generateProgram, type GeneratedProgram } from './program.js';
 export { parseCgroupPath, parseProcCgroup, type CgroupIdentity } from './cgroup.js';
-export { readStartTicks, ticksFromBootNs } from './proc.js';

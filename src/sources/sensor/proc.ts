@@ -1,20 +1,11 @@
 /**
- * The sensor's clock and its view of /proc for the record mapping. The /proc readers live in the host
- * module (shared with the `kill` action) and are re-exported here for the sensor's existing imports.
+ * The sensor's clock and its view of /proc for the record mapping. The /proc readers themselves live
+ * in the host module (src/host/proc.ts), shared with the `kill` action.
  */
 import { readFileSync } from 'node:fs';
 import type { ProcessView } from '../../events/adapters/bpftrace.js';
 import { readCgroupFile, readCmdline, readLink } from '../../host/proc.js';
 import { parseProcCgroup } from './cgroup.js';
-
-export {
-  readCgroupFile,
-  readCmdline,
-  readLink,
-  readStartTicks,
-  ticksFromBootNs,
-  USER_HZ,
-} from '../../host/proc.js';
 
 /** The record mapping's answers from this host's /proc. */
 export const procProcessView: ProcessView = {

@@ -12,7 +12,7 @@ import { LocalActionRunner, NOT_AVAILABLE_LOCALLY } from '../../../src/actions/l
 import type { ActionOutcome } from '../../../src/contracts/actions.js';
 import type { RuntimeEvent } from '../../../src/events/types.js';
 import type { Verdict } from '../../../src/contracts/verdict.js';
-import { readStartTicks } from '../../../src/sources/sensor/proc.js';
+import { readStartTicks } from '../../../src/host/proc.js';
 
 const linux = process.platform === 'linux' ? undefined : 'needs /proc';
 
