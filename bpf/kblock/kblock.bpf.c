@@ -87,31 +87,35 @@ static __always_inline int port_matches(const struct kb_rule *r, __u32 slot, __u
 {
 	if (r->any_port)
 		return 1;
+	int in = 0;
 	struct kb_port_key pk = { .slot = slot, .port = port };
 	if (bpf_map_lookup_elem(&kb_ports, &pk))
-		return 1;
+		in = 1;
 	__u32 n = r->nranges < KB_MAX_RANGES ? r->nranges : KB_MAX_RANGES;
-	for (__u32 j = 0; j < KB_MAX_RANGES; j++) {
+	for (__u32 j = 0; j < KB_MAX_RANGES && !in; j++) {
 		if (j >= n)
 			break;
 		if (port >= r->lo[j] && port <= r->hi[j])
-			return 1;
+			in = 1;
 	}
-	return 0;
+	return r->neg_port ? !in : in;
 }
 
 static __always_inline int addr_matches(const struct kb_rule *r, __u32 slot, const struct kb_target *t)
 {
 	if (r->any_addr)
 		return 1;
+	int in;
 	if (t->family == 4) {
 		struct kb_cidr4_key k = { .prefixlen = 64, .slot = slot };
 		__builtin_memcpy(k.addr, t->addr, 4);
-		return bpf_map_lookup_elem(&kb_cidr4, &k) != NULL;
+		in = bpf_map_lookup_elem(&kb_cidr4, &k) != NULL;
+	} else {
+		struct kb_cidr6_key k = { .prefixlen = 160, .slot = slot };
+		__builtin_memcpy(k.addr, t->addr, 16);
+		in = bpf_map_lookup_elem(&kb_cidr6, &k) != NULL;
 	}
-	struct kb_cidr6_key k = { .prefixlen = 160, .slot = slot };
-	__builtin_memcpy(k.addr, t->addr, 16);
-	return bpf_map_lookup_elem(&kb_cidr6, &k) != NULL;
+	return r->neg_addr ? !in : in;
 }
 
 static __always_inline void report(const struct kb_target *t, __u32 rule_id, __u32 protocol, __u64 cgid)

@@ -33,6 +33,9 @@ struct kb_rule {
 	__u64 cgroup_id;
 	__u16 lo[KB_MAX_RANGES];
 	__u16 hi[KB_MAX_RANGES];
+	__u8 neg_port; /* deny ports NOT in the set */
+	__u8 neg_addr; /* deny addresses NOT in the set */
+	__u8 pad[6];
 };
 
 struct kb_config {

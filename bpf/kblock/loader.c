@@ -178,15 +178,15 @@ static void handle_line(char *line, int line_no)
 		return;
 	uint32_t slot = (uint32_t)building * KB_MAX_RULES + nrules - 1;
 	if (!strcmp(argv[0], "rule")) {
-		/* rule <id> <protos> <scope> <cgroup_id> <level> <any_addr> <any_port> [lo hi]... */
-		uint64_t v[7];
-		if (argc < 8 || (argc - 8) % 2 || (argc - 8) / 2 > KB_MAX_RANGES) {
+		/* rule <id> <protos> <scope> <cgroup_id> <level> <any_addr> <any_port> <neg_addr> <neg_port> [lo hi]... */
+		uint64_t v[9];
+		if (argc < 10 || (argc - 10) % 2 || (argc - 10) / 2 > KB_MAX_RANGES) {
 			error_line("rule: wrong number of fields", line_no);
 			txn_failed = 1;
 			return;
 		}
-		uint64_t max[7] = { UINT32_MAX, 3, 2, UINT64_MAX, 1024, 1, 1 };
-		for (int i = 0; i < 7; i++)
+		uint64_t max[9] = { UINT32_MAX, 3, 2, UINT64_MAX, 1024, 1, 1, 1, 1 };
+		for (int i = 0; i < 9; i++)
 			if (parse_u64(argv[1 + i], max[i], &v[i]) || (i == 0 && v[0] == 0)) {
 				error_line("rule: bad field", line_no);
 				txn_failed = 1;
@@ -199,8 +199,8 @@ static void handle_line(char *line, int line_no)
 		}
 		struct kb_rule r = { .id = (uint32_t)v[0], .protos = (uint8_t)v[1], .scope = (uint32_t)v[2],
 				     .cgroup_id = v[3], .level = (uint32_t)v[4], .any_addr = (uint8_t)v[5],
-				     .any_port = (uint8_t)v[6] };
-		for (int i = 8; i + 1 < argc; i += 2) {
+				     .any_port = (uint8_t)v[6], .neg_addr = (uint8_t)v[7], .neg_port = (uint8_t)v[8] };
+		for (int i = 10; i + 1 < argc; i += 2) {
 			uint64_t lo, hi;
 			if (parse_u64(argv[i], 65535, &lo) || parse_u64(argv[i + 1], 65535, &hi) || lo > hi) {
 				error_line("rule: bad port range", line_no);
