@@ -69,6 +69,7 @@ struct {
 struct kb_target {
 	__u8 addr[16];
 	__u32 family; /* 4 or 6 */
+	__u32 hook; /* 4 or 6 */
 	__u16 port;
 	__u8 protos; /* KB_PROTO_* bit of this socket, 0 = neither */
 };
@@ -138,6 +139,7 @@ static __always_inline void report(const struct kb_target *t, __u32 rule_id, __u
 	d->family = t->family;
 	d->protocol = protocol;
 	d->port = t->port;
+	d->hook = t->hook;
 	__builtin_memcpy(d->addr, t->addr, 16);
 	bpf_get_current_comm(d->comm, sizeof(d->comm));
 	bpf_ringbuf_submit(d, 0);
@@ -209,6 +211,7 @@ int kb_connect4(struct bpf_sock_addr *ctx)
 	__u32 ip = ctx->user_ip4;
 	__builtin_memcpy(t.addr, &ip, 4);
 	t.family = 4;
+	t.hook = 4;
 	t.port = bpf_ntohs((__u16)ctx->user_port);
 	__u32 protocol = ctx->protocol;
 	t.protos = proto_bit(protocol);
@@ -221,6 +224,7 @@ int kb_connect6(struct bpf_sock_addr *ctx)
 	struct kb_target t = {};
 	__u32 w0 = ctx->user_ip6[0], w1 = ctx->user_ip6[1], w2 = ctx->user_ip6[2], w3 = ctx->user_ip6[3];
 	__u32 protocol = ctx->protocol;
+	t.hook = 6;
 	t.port = bpf_ntohs((__u16)ctx->user_port);
 	t.protos = proto_bit(protocol);
 	/*

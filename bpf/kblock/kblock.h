@@ -70,6 +70,7 @@ struct kb_denial {
 	__u32 family; /* 4 or 6 */
 	__u32 protocol; /* IPPROTO_* */
 	__u32 port;
+	__u32 hook; /* 4 = connect4, 6 = connect6 (an IPv4-mapped destination has family 4) */
 	__u8 addr[16];
 	char comm[16];
 };

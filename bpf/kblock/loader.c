@@ -87,9 +87,9 @@ static int on_denial(void *ctx, void *data, size_t size)
 	inet_ntop(d->family == 4 ? AF_INET : AF_INET6, d->addr, addr, sizeof(addr));
 	json_string(comm, sizeof(comm), d->comm, sizeof(d->comm));
 	emit("{\"type\":\"deny\",\"ktimeNs\":\"%llu\",\"pid\":%u,\"tgid\":%u,\"uid\":%u,\"comm\":\"%s\","
-	     "\"cgroupId\":\"%llu\",\"family\":%u,\"protocol\":%u,\"addr\":\"%s\",\"port\":%u,\"ruleId\":%u}",
+	     "\"cgroupId\":\"%llu\",\"hook\":%u,\"family\":%u,\"protocol\":%u,\"addr\":\"%s\",\"port\":%u,\"ruleId\":%u}",
 	     (unsigned long long)d->ktime_ns, d->pid, d->tgid, d->uid, comm, (unsigned long long)d->cgroup_id,
-	     d->family, d->protocol, addr, d->port, d->rule_id);
+	     d->hook, d->family, d->protocol, addr, d->port, d->rule_id);
 	return 0;
 }
 

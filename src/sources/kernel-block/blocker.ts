@@ -90,6 +90,7 @@ interface Deny {
   uid: number;
   comm: string;
   cgroupId: string;
+  hook: number;
   family: number;
   protocol: number;
   addr: string;
@@ -103,7 +104,7 @@ function isDeny(v: unknown): v is Deny {
   const int = (k: string): boolean => Number.isSafeInteger(d[k]);
   return (
     d.type === 'deny' &&
-    ['pid', 'tgid', 'uid', 'family', 'protocol', 'port', 'ruleId'].every(int) &&
+    ['pid', 'tgid', 'uid', 'hook', 'family', 'protocol', 'port', 'ruleId'].every(int) &&
     typeof d.ktimeNs === 'string' &&
     /^\d{1,20}$/.test(d.ktimeNs) &&
     typeof d.cgroupId === 'string' &&
@@ -389,7 +390,7 @@ export class KernelBlocker implements EventSource {
       node: this.node,
       behavior: 'network-connect',
       enforced: true,
-      sourceEvent: d.family === 4 ? 'cgroup/connect4' : 'cgroup/connect6',
+      sourceEvent: d.hook === 4 ? 'cgroup/connect4' : 'cgroup/connect6',
       process: {
         pid: d.tgid,
         uid: d.uid,
