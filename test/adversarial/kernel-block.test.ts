@@ -8,7 +8,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, rmdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { startLocalMode } from '../../src/app/local.js';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -321,5 +323,82 @@ ${portIs(c)}`),
       }
     });
     assert.deepEqual(await connectFrom(true, [['127.0.0.1', a]]), [0]);
+  });
+});
+
+describe('block in local mode (`run`): denials go through the pipeline into the store', { skip }, () => {
+  test('the denial is stored as a violation with enforced: true and block succeeded; /api/policies says kernel', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kblock-run-'));
+    const cgroup = `${CGROUP}-run`;
+    mkdirSync(join(root!, cgroup), { recursive: true });
+    const server = await listen('127.0.0.1');
+    const port = portOf(server);
+    const policies = join(dir, 'block.yaml');
+    writeFileSync(
+      policies,
+      policyText(`          all:
+            - key: '{{ event.cgroup.path }}'
+              operator: Equals
+              value: ${cgroup}
+${portIs(port)}`),
+    );
+    const said: string[] = [];
+    const handle = await startLocalMode({
+      policies: [policies],
+      source: 'http',
+      sourceListen: { kind: 'tcp', host: '127.0.0.1', port: 0 },
+      listen: { host: '127.0.0.1', port: 0 },
+      nodeName: 'n',
+      db: join(dir, 'store.db'),
+      install: false,
+      logLevel: 'silent',
+      logFile: join(dir, 'log.json'),
+      actionMode: 'policy',
+      say: (m) => said.push(m),
+    });
+    try {
+      assert.ok(
+        said.some((l) => /block: cgroup connect4\/connect6 program attached/.test(l)),
+        said.join('\n'),
+      );
+      const { stdout } = await run('python3', [
+        '-c',
+        `import os, socket, sys
+open(sys.argv[1] + '/cgroup.procs', 'w').write(str(os.getpid()))
+s = socket.socket()
+try:
+    s.connect(('127.0.0.1', int(sys.argv[2]))); print(0)
+except OSError as e:
+    print(e.errno)`,
+        join(root!, cgroup),
+        String(port),
+      ]);
+      assert.equal(stdout.trim(), String(EPERM));
+      let id: number | undefined;
+      await waitFor(() => {
+        id = handle.store.listViolations({ policy: 'no-egress' }).items[0]?.id;
+        return id !== undefined && (handle.store.getViolation(id)?.actions.length ?? 0) > 0;
+      });
+      const detail = handle.store.getViolation(id!)!;
+      assert.equal(detail.lastEvent.enforced, true);
+      assert.equal(detail.lastEvent.network?.dport, port);
+      assert.deepEqual(
+        detail.actions.map((x) => [x.action, x.outcome]),
+        [['block', 'succeeded']],
+      );
+      const res = await fetch(new URL('/api/policies', handle.server!.url));
+      assert.equal(res.status, 200, await res.clone().text());
+      const body = (await res.json()) as { policies: { rules: { block?: { enforcement: string } }[] }[] };
+      assert.equal(body.policies[0]?.rules[0]?.block?.enforcement, 'kernel');
+    } finally {
+      await handle.stop();
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+      try {
+        rmdirSync(join(root!, cgroup));
+      } catch {
+        // a straggler still in it
+      }
+    }
   });
 });
