@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   E_CONDITION_COMPILE: 'a condition cannot be compiled',
   E_UNKNOWN_OPERATOR: 'a condition names an operator Kyverno does not have',
   E_PATTERN_REFERENCE: 'a $(…) pattern reference cannot be resolved',
+  E_BLOCK_NOT_COMPILABLE: 'a `block` rule cannot be decided in the kernel',
   E_SELECTOR: 'a label selector is invalid',
   E_TEMPLATE_COMPILE: 'a {{ }} variable cannot be compiled',
   E_CEL_COMPILE: 'a CEL expression cannot be compiled',

@@ -17,7 +17,7 @@
  *   path, or `<path>/*` for the cgroups below it).
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import type { ActionSpec } from '../contracts/actions.js';
+import { KyvernoRuntimeError } from '../contracts/errors.js';
 import type {
   KernelBlockPlan,
   KernelBlockProtocol,
@@ -31,12 +31,12 @@ type Path = (string | number)[];
 const isObj = (v: unknown): v is Raw => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** A reason a rule cannot be decided in the kernel, with the place in the policy it comes from. */
-class NotCompilable extends Error {
+class NotCompilable extends KyvernoRuntimeError {
   constructor(
     readonly path: Path,
     message: string,
   ) {
-    super(message);
+    super('E_BLOCK_NOT_COMPILABLE', message);
   }
 }
 
@@ -46,10 +46,6 @@ export interface KernelBlockResult {
   warnings: CompileIssue[];
   /** By rule name. */
   plans: Map<string, KernelBlockPlan>;
-}
-
-export function hasBlockAction(actions: readonly ActionSpec[] | unknown): boolean {
-  return Array.isArray(actions) && actions.some((a) => isObj(a) && 'block' in a);
 }
 
 export function kernelBlockPlans(

@@ -208,8 +208,8 @@ describe('block rules compile to kernel rules', () => {
     );
     assert.deepEqual(r.errors, []);
     assert.equal(r.warnings?.length, 1);
-    assert.match(r.warnings![0]!.message, /falls back to its user-space kill/);
-    assert.equal(r.warnings![0]!.line, 9);
+    assert.match(r.warnings[0]!.message, /falls back to its user-space kill/);
+    assert.equal(r.warnings[0]!.line, 9);
     const engine = createRuntimeEngine(r.policies);
     assert.deepEqual(engine.kernelBlockRules, []);
     assert.equal(engine.policies[0]?.rules[0]?.block?.enforcement, 'user-space-kill');
