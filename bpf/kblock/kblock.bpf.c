@@ -184,6 +184,8 @@ static __always_inline int decide(struct kb_target *t, __u32 protocol)
 	struct kb_config *c = bpf_map_lookup_elem(&kb_config, &zero);
 	if (!c || c->count == 0)
 		return 1;
+	if (c->exempt_tgid && (__u32)(bpf_get_current_pid_tgid() >> 32) == c->exempt_tgid)
+		return 1;
 	struct kb_walk w = {
 		.t = t,
 		.cgid = bpf_get_current_cgroup_id(),

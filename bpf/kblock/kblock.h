@@ -41,6 +41,8 @@ struct kb_rule {
 struct kb_config {
 	__u32 base;
 	__u32 count;
+	__u32 exempt_tgid; /* the agent (the loader's parent): never denied, so a rule cannot cut it off */
+	__u32 pad;
 };
 
 struct kb_cidr4_key {

@@ -228,7 +228,7 @@ static void handle_line(char *line, int line_no)
 			emit("{\"type\":\"rejected\"}");
 			return;
 		}
-		struct kb_config c = { .base = (uint32_t)building, .count = nrules };
+		struct kb_config c = { .base = (uint32_t)building, .count = nrules, .exempt_tgid = (uint32_t)getppid() };
 		uint32_t zero = 0;
 		if (bpf_map_update_elem(bpf_map__fd(skel->maps.kb_config), &zero, &c, BPF_ANY)) {
 			error_line("commit: config update failed", line_no);

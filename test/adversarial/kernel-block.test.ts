@@ -172,6 +172,20 @@ describe('block: the cgroup connect program in the real kernel', { skip }, () =>
     assert.deepEqual(await connectFrom(false, [['127.0.0.1', a]]), [0]);
   });
 
+  test('the agent itself is never denied, even by a rule that covers every cgroup', async () => {
+    await blocker!.update(compile(policyText(`          all:\n${portIs(b)}`)).rules);
+    assert.deepEqual(await connectFrom(false, [['127.0.0.1', b]]), [EPERM], 'another process is denied');
+    const { createConnection } = await import('node:net');
+    const own = createConnection({ host: '127.0.0.1', port: b });
+    const err = await new Promise<Error | undefined>((resolve) => {
+      own.once('connect', () => resolve(undefined));
+      own.once('error', resolve);
+    });
+    own.destroy();
+    assert.equal(err, undefined, "the agent (the loader's parent) connects");
+    await blocker!.update(compile(policyText(scoped(portIs(a)))).rules);
+  });
+
   test('an IPv4-mapped IPv6 destination does not slip past an IPv4 rule', async () => {
     assert.deepEqual(await connectFrom(true, [['::ffff:127.0.0.1', a, 'inet6']]), [EPERM]);
   });
