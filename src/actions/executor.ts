@@ -19,6 +19,7 @@ import type { EventRecorder } from '../k8s/events.js';
 import type { WorkloadRef } from '../k8s/pod-cache.js';
 import type { Logger } from '../observability/logger.js';
 import { annotate } from './annotate.js';
+import { blockOutcome } from './block.js';
 import {
   type ActionContext,
   type ActionHandler,
@@ -51,7 +52,7 @@ import type { ActionName, ActionOutcome, ActionSpecMap, KillAction } from '../co
 import { webhook } from './webhook.js';
 import type { WebhookDestinations } from './webhook-destination.js';
 
-type KubeActionName = Exclude<ActionName, 'kill'>;
+type KubeActionName = Exclude<ActionName, 'kill' | 'block'>;
 
 /** The origin assumed when the caller gives none: nothing is trusted by default. */
 const UNKNOWN_ORIGIN: EventOrigin = Object.freeze({ source: 'unknown', trustedForKill: false });
@@ -180,6 +181,7 @@ export class ActionExecutor {
         const r = await this.opts.kill!(fields, verdict, call.origin);
         return { ...result(r), by: 'handler' };
       }
+      if (name === 'block') return { ...blockOutcome(verdict, call.origin), by: 'handler' };
       const ctx: ActionContext = {
         clients: this.clients,
         verdict,

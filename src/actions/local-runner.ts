@@ -12,6 +12,7 @@ import type { Logger } from '../observability/logger.js';
 import type { EventOrigin } from '../sources/types.js';
 import type { ActionOutcome, KillAction } from '../contracts/actions.js';
 import type { ActionResult, Step } from './chain.js';
+import { blockOutcome } from './block.js';
 import { available, DedupGuard, dryRun, RateLimitGuard, trust } from './guards.js';
 import { killEventProcess, type KillOptions } from './kill.js';
 import type { RuleTargetsNode } from './node-rules.js';
@@ -46,7 +47,7 @@ export class LocalActionRunner {
     this.runner = new ActionRunner({
       guards: [
         available(
-          (name) => name === 'kill',
+          (name) => name === 'kill' || name === 'block',
           () => NOT_AVAILABLE_LOCALLY,
         ),
         trust(),
@@ -87,6 +88,7 @@ export class LocalActionRunner {
   }
 
   private readonly kill: Step = (call): ActionResult => {
+    if (call.name === 'block') return { ...blockOutcome(call.verdict, call.origin), by: 'handler' };
     const spec = call.fields as KillAction;
     const r = killEventProcess(
       spec,

@@ -12,6 +12,7 @@ import type { Logger } from '../observability/logger.js';
 import { createPipeline, type VerdictSink } from '../pipeline/index.js';
 import { formatPolicyError } from '../policy/index.js';
 import type { ReportFlavor } from '../reports/policyreport/writer.js';
+import { ensureKernelBlockLoader, KernelBlocker } from '../sources/kernel-block/index.js';
 import { BpftraceSensor } from '../sources/sensor/index.js';
 import type { EventSource } from '../sources/types.js';
 import { killTrustProblem, SourceTrustError } from '../sources/trust.js';
@@ -147,6 +148,7 @@ export async function startClusterMode(opts: ClusterModeOptions): Promise<Cluste
   }
 
   let sensor: BpftraceSensor | undefined;
+  let blocker: KernelBlocker | undefined;
   const agent: ClusterAgent = new ClusterAgent({
     kubeConfig: opts.kubeConfig,
     mode: opts.mode,
@@ -163,7 +165,10 @@ export async function startClusterMode(opts: ClusterModeOptions): Promise<Cluste
       ...((opts.sensor === true || trustedKinds.length > 0) && {
         kill: killForVerdict({
           dryRun: opts.dryRun,
-          protectedPids: () => (sensor?.pid !== undefined ? [sensor.pid] : []),
+          protectedPids: () => [
+            ...(sensor?.pid !== undefined ? [sensor.pid] : []),
+            ...(blocker?.pid !== undefined ? [blocker.pid] : []),
+          ],
           ruleTargetsNode: (v): boolean => agent.ruleTargetsNode(v),
         }),
       }),
@@ -171,6 +176,9 @@ export async function startClusterMode(opts: ClusterModeOptions): Promise<Cluste
     onEngine: (engine) => {
       pipeline.setEngine(engine);
       void sensor?.updateHints(engine.sensorHints);
+      blocker?.update(engine.kernelBlockRules).catch((err: unknown) => {
+        logger.error({ err }, 'block rules not updated in the kernel');
+      });
     },
     logger,
   });
@@ -202,6 +210,23 @@ export async function startClusterMode(opts: ClusterModeOptions): Promise<Cluste
       if (s instanceof BpftraceSensor) sensor = s;
       sources.push(s);
       await pipeline.attach(s, trusted ? { trustedForKill: true } : undefined);
+    }
+    // `block` is decided in this node's kernel: a node-local agent (--sensor: host PIDs, BPF rights).
+    if (opts.sensor === true && opts.dryRun !== true && agent.engine.kernelBlockRules.length > 0) {
+      const loader = await ensureKernelBlockLoader({
+        install: false,
+        announce: (m) => logger.info(m),
+      });
+      blocker = new KernelBlocker({
+        loader,
+        rules: agent.engine.kernelBlockRules,
+        ...(opts.nodeName !== undefined && { node: opts.nodeName }),
+        logger,
+        say: (m) => logger.warn(m),
+      });
+      sources.push(blocker);
+      await pipeline.attach(blocker, { trustedForKill: true });
+      logger.info({ rules: blocker.load.loaded }, 'block: cgroup connect program attached');
     }
   } catch (err) {
     // Nothing half-started stays behind: ports closed, sources stopped, the lease released.

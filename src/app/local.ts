@@ -19,6 +19,8 @@ import {
 import { createLocalServer, type LocalServer } from '../server/index.js';
 import type { InputFormat } from '../sources/records.js';
 import { BpftraceSensor } from '../sources/sensor/index.js';
+import { ensureKernelBlockLoader, KernelBlocker } from '../sources/kernel-block/index.js';
+import type { PolicySummary } from '../engine/api/runtime.js';
 import type { EventSource } from '../sources/types.js';
 import { killTrustProblem, SourceTrustError } from '../sources/trust.js';
 import type { RuntimeEngine } from '../engine/runtime/index.js';
@@ -226,12 +228,16 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalModeH
   });
   const terminal = opts.terminal;
   let source: EventSource | undefined;
+  const blocker: { current?: KernelBlocker } = {};
   const runner = new LocalActionRunner({
     dryRun: opts.actionMode === 'dry-run',
     logger,
     ruleTargetsNode: policies.ruleTargetsNode,
     // Read at each kill: a restarted bpftrace has a new pid.
-    protectedPids: () => (source instanceof BpftraceSensor && source.pid !== undefined ? [source.pid] : []),
+    protectedPids: () => [
+      ...(source instanceof BpftraceSensor && source.pid !== undefined ? [source.pid] : []),
+      ...(blocker.current?.pid !== undefined ? [blocker.current.pid] : []),
+    ],
     onOutcome: (v, o) => {
       terminal?.outcome(v, o);
       store.recordActionOutcome({ ...v, eventId: v.eventId }, o);
@@ -245,13 +251,14 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalModeH
     source = await createSource(sourceSpec(opts, policies), { logger, drained, say: opts.say });
     return await assemble(
       opts,
-      { logger, policies, engine, store, terminal, runner, source },
+      { logger, policies, engine, store, terminal, runner, source, blocker },
       (s) => (server = s),
       (p) => (pipeline = p),
     );
   } catch (err) {
     // Nothing half-started stays behind: probes detached, port closed, store flushed.
     policies.close();
+    await blocker.current?.stop().catch(() => undefined);
     await source?.stop().catch(() => undefined);
     await server?.close().catch(() => undefined);
     store.close();
@@ -268,11 +275,25 @@ interface Parts {
   terminal: VerdictPrinter | undefined;
   runner: LocalActionRunner;
   source: EventSource;
+  /** The cgroup connect program of `block` rules, once some Enforce policy has one. */
+  blocker: { current?: KernelBlocker };
+}
+
+/** One line per `block` rule that falls back to its user-space kill, for `run`'s start and reloads. */
+export function blockFallbackLines(policies: readonly PolicySummary[]): string[] {
+  const lines: string[] = [];
+  for (const p of policies)
+    for (const r of p.rules)
+      if (r.block?.enforcement === 'user-space-kill')
+        lines.push(
+          `block: ${p.name}/${r.name} is not decided in the kernel (${r.block.reason ?? ''}): falls back to its user-space kill`,
+        );
+  return lines;
 }
 
 async function assemble(
   opts: LocalModeOptions,
-  { logger, policies, engine, store, terminal, runner, source }: Parts,
+  { logger, policies, engine, store, terminal, runner, source, blocker }: Parts,
   serverCreated: (s: LocalServer) => void,
   pipelineCreated: (p: Pipeline) => void,
 ): Promise<LocalModeHandle> {
@@ -295,7 +316,7 @@ async function assemble(
           errors: policies.lastErrors,
         };
       },
-      sources: () => [source.stats()],
+      sources: () => [source.stats(), ...(blocker.current ? [blocker.current.stats()] : [])],
       ready: () => sourceUp,
     });
     serverCreated(server);
@@ -311,9 +332,39 @@ async function assemble(
   const pipeline = createPipeline({ engine, sinks, logger, ruleErrors });
   pipelineCreated(pipeline);
 
+  // `block` acts: only when actions run for real (not --action-mode audit or dry-run).
+  const blocking = opts.actionMode === 'policy';
+  const syncBlocker = async (next: RuntimeEngine): Promise<void> => {
+    for (const line of blockFallbackLines(next.policies)) opts.say(line);
+    if (!blocking) return;
+    if (blocker.current) {
+      const load = await blocker.current.update(next.kernelBlockRules);
+      opts.say(`block: ${load.loaded} kernel rules loaded (maps updated, program still attached)`);
+      return;
+    }
+    if (next.kernelBlockRules.length === 0) return;
+    const loader = await ensureKernelBlockLoader({ install: opts.install, announce: opts.say });
+    const b = new KernelBlocker({
+      loader,
+      rules: next.kernelBlockRules,
+      node: opts.nodeName,
+      logger,
+      say: opts.say,
+    });
+    blocker.current = b; // before start: a failed start is still stopped by the caller
+    await pipeline.attach(b, { trustedForKill: true });
+    opts.say(
+      `block: cgroup connect4/connect6 program attached (loader pid ${String(b.pid)}), ${b.load.loaded} kernel rules loaded`,
+    );
+  };
+
   policies.onSwap(async ({ engine: next }) => {
     pipeline.setEngine(next);
     opts.say(`policies reloaded: ${next.policies.length} active`);
+    await syncBlocker(next).catch((err: unknown) => {
+      logger.error({ err }, 'block rules not updated in the kernel');
+      opts.say(`block: the kernel rules were not updated: ${(err as Error).message}`);
+    });
     if (source instanceof BpftraceSensor) {
       const changed = await source.updateHints(next.sensorHints);
       if (changed) opts.say(`sensor: probes regenerated (${source.program?.probes.length ?? 0} attached)`);
@@ -341,6 +392,7 @@ async function assemble(
     await pipeline.attach(source, { trustedForKill });
   }
   sourceUp = true;
+  await syncBlocker(policies.engine);
   if (source instanceof BpftraceSensor) {
     opts.say(
       `sensor: ${source.program?.probes.length ?? 0} tracepoints attached for ${[...policies.engine.sensorHints.behaviors].join(', ') || 'no behavior'}`,
@@ -366,6 +418,7 @@ async function assemble(
     stopping ??= (async () => {
       policies.close();
       sourceUp = false;
+      await blocker.current?.stop(); // detaches the cgroup connect program
       await source.stop(); // detaches the sensor's probes
       await pipeline.stop(); // drains what was queued through every sink
       await stopSampler();

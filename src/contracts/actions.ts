@@ -19,6 +19,11 @@ export interface KillAction extends ActionCommon {
   /** Signal name; SIGKILL by default. */
   signal?: string;
 }
+/**
+ * Deny the connect in the kernel (cgroup connect4/connect6 program) before a packet leaves: the
+ * rule's conditions are compiled into the program's maps at load. `network-connect` rules only.
+ */
+export type BlockAction = ActionCommon;
 export interface DeletePodAction extends ActionCommon {
   gracePeriodSeconds?: number;
 }
@@ -56,6 +61,7 @@ export interface WebhookAction extends ActionCommon {
 
 export interface ActionSpecMap {
   kill: KillAction;
+  block: BlockAction;
   deletePod: DeletePodAction;
   label: LabelAction;
   annotate: AnnotateAction;
@@ -71,6 +77,7 @@ export type ActionName = keyof ActionSpecMap;
 
 export const ACTION_NAMES: readonly ActionName[] = [
   'kill',
+  'block',
   'deletePod',
   'label',
   'annotate',

@@ -94,6 +94,38 @@ export const sensorUp = new Gauge({
   registers: [registry],
 });
 
+export const kernelBlockUp = new Gauge({
+  name: 'kyverno_runtime_kernel_block_up',
+  help: '1 while the cgroup connect program of `block` rules is attached.',
+  registers: [registry],
+});
+
+export const kernelBlockRules = new Gauge({
+  name: 'kyverno_runtime_kernel_block_rules',
+  help: 'Kernel rules the cgroup connect program holds (compiled from `block` rules).',
+  registers: [registry],
+});
+
+export const kernelBlockDenials = new Counter({
+  name: 'kyverno_runtime_kernel_block_denials_total',
+  help: 'Connects the cgroup connect program denied and reported.',
+  registers: [registry],
+});
+
+export const kernelBlockLost = new Counter({
+  name: 'kyverno_runtime_kernel_block_lost_total',
+  help: 'Denials not reported: the ring buffer was full (`ring-buffer`) or the loader line was unreadable (`malformed`). The connects were still denied.',
+  labelNames: ['reason'],
+  registers: [registry],
+});
+
+export const kernelBlockOverflow = new Counter({
+  name: 'kyverno_runtime_kernel_block_overflow_total',
+  help: 'Kernel rules left out of the program because a map was full (`rules`, `cidr4`, `cidr6`, `ports`, `ranges`) or their cgroup was not found (`cgroup`).',
+  labelNames: ['map'],
+  registers: [registry],
+});
+
 export const policiesLoaded = new Gauge({
   name: 'kyverno_runtime_policies_loaded',
   help: 'Policies compiled and active.',

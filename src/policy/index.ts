@@ -18,6 +18,7 @@ import {
 } from './compile.js';
 import { validatePolicyDocument } from './schema/validate.js';
 import { namespaceScopeIssues } from './namespace-scope.js';
+import { kernelBlockPlans } from './kernel-block.js';
 import { suggest } from './suggest.js';
 import type { CompiledPolicy, PolicyKind } from '../engine/api/compiled-policy.js';
 import type { CompiledValidatingPolicy } from '../engine/api/compiled-validating-policy.js';
@@ -41,6 +42,8 @@ export interface LoadResult {
   errors: PolicyError[];
   /** Documents that are not policies (other API groups), skipped without error. */
   ignored?: number;
+  /** Problems that do not stop a policy (a `block` rule falling back to its user-space kill). */
+  warnings?: PolicyError[];
   /** Kyverno ValidatingPolicy documents (policies.kyverno.io), compiled separately: they have no rules. */
   validatingPolicies?: CompiledValidatingPolicy[];
 }
@@ -62,6 +65,7 @@ function compileDocument(
   sd: SourceDocument,
   value: Record<string, unknown>,
   errors: PolicyError[],
+  warnings: PolicyError[] = [],
 ): CompiledPolicy | undefined {
   const md = isObj(value.metadata) ? value.metadata : {};
   const name = typeof md.name === 'string' ? md.name : undefined;
@@ -108,6 +112,23 @@ function compileDocument(
       return undefined;
     }
   }
+  const block = kernelBlockPlans(spec, {
+    name: name ?? '',
+    namespaced,
+    ...(namespaced ? { namespace } : {}),
+  });
+  if (block.issues.length > 0) {
+    block.issues.forEach(push);
+    return undefined;
+  }
+  for (const w of block.warnings) {
+    const { line, col } = sd.locate(w.path, w.target);
+    warnings.push({ file: sd.file, line, col, message: w.message, ...(name ? { policy: name } : {}) });
+  }
+  for (const rule of rules) {
+    const plan = rule.restrict ? block.plans.get(rule.name) : undefined;
+    if (plan && rule.restrict) rule.restrict.kernelBlock = plan;
+  }
   return {
     apiVersion,
     kind: kind as PolicyKind,
@@ -127,7 +148,13 @@ function compileDocument(
 
 /** Same as loadPolicies for in-memory text (the cluster side feeds CRD objects through this). */
 export function loadPolicyText(text: string, file: string): LoadResult {
-  const result: Required<LoadResult> = { policies: [], errors: [], ignored: 0, validatingPolicies: [] };
+  const result: Required<LoadResult> = {
+    policies: [],
+    errors: [],
+    ignored: 0,
+    validatingPolicies: [],
+    warnings: [],
+  };
   for (const sd of parseYamlDocuments(text, file)) {
     if (sd.syntaxErrors.length > 0) {
       for (const e of sd.syntaxErrors)
@@ -161,7 +188,7 @@ export function loadPolicyText(text: string, file: string): LoadResult {
       continue;
     }
     try {
-      const policy = compileDocument(sd, value, result.errors);
+      const policy = compileDocument(sd, value, result.errors, result.warnings);
       if (policy) result.policies.push(policy);
     } catch (e) {
       // Defensive: a bug in a compiler must not take the other documents down.
@@ -197,7 +224,13 @@ export async function listYamlFiles(path: string): Promise<string[]> {
 
 /** Loads every YAML document under the given files/directories. A bad document never stops the others. */
 export async function loadPolicies(paths: string[]): Promise<LoadResult> {
-  const result: Required<LoadResult> = { policies: [], errors: [], ignored: 0, validatingPolicies: [] };
+  const result: Required<LoadResult> = {
+    policies: [],
+    errors: [],
+    ignored: 0,
+    validatingPolicies: [],
+    warnings: [],
+  };
   for (const path of paths) {
     let files: string[];
     try {
@@ -229,6 +262,7 @@ export async function loadPolicies(paths: string[]): Promise<LoadResult> {
       result.errors.push(...r.errors);
       result.ignored += r.ignored ?? 0;
       result.validatingPolicies.push(...(r.validatingPolicies ?? []));
+      result.warnings.push(...(r.warnings ?? []));
     }
   }
   return result;

@@ -12,7 +12,14 @@ export interface PolicyWire {
   namespace?: string;
   kind: string;
   mode: FailureAction;
-  rules: { name: string; type: 'restrict' | 'validate'; behaviors: Behavior[]; actions: string[] }[];
+  rules: {
+    name: string;
+    type: 'restrict' | 'validate';
+    behaviors: Behavior[];
+    actions: string[];
+    /** Rules with `block`: decided in the kernel, or falling back to the user-space kill (and why). */
+    block?: { enforcement: 'kernel' | 'user-space-kill'; reason?: string };
+  }[];
   source: { file: string; line: number };
   /** Rule errors (result "error": a rule that could not be evaluated on an event) since start. */
   ruleErrors?: number;

@@ -140,7 +140,10 @@ export function register(program: Command): void {
       '--api-token <token>',
       'bearer token required on /api and /metrics; visible in ps: prefer --api-token-file or env KYVERNO_RUNTIME_API_TOKEN',
     )
-    .option('--no-install', 'never install bpftrace automatically (print the command instead)')
+    .option(
+      '--no-install',
+      'never install bpftrace, nor clang/libbpf-dev/bpftool for block rules, automatically (print the command instead)',
+    )
     .addOption(
       new Option(
         '--sensor-attach-timeout <duration>',

@@ -1,6 +1,16 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import { formatPolicyError, loadPolicies } from '../../policy/index.js';
 import { processIo, type CommandIo } from './test.js';
+import type { KernelBlockPlan } from '../../contracts/kernel-block.js';
+
+/** How a `block` rule is enforced, for `validate`'s output. */
+function blockSummary(
+  plan: KernelBlockPlan,
+): { enforcement: 'kernel'; kernelRules: number } | { enforcement: 'user-space-kill'; reason: string } {
+  return plan.enforcement === 'kernel'
+    ? { enforcement: 'kernel', kernelRules: plan.rules.length }
+    : { enforcement: 'user-space-kill', reason: plan.reason };
+}
 
 export function register(program: Command, io: CommandIo = processIo): void {
   program
@@ -27,17 +37,35 @@ export function register(program: Command, io: CommandIo = processIo): void {
           file: p.source.file,
           line: p.source.line,
           rules: p.rules.map((r) => r.name),
+          ...(p.rules.some((r) => r.restrict?.kernelBlock) && {
+            block: Object.fromEntries(
+              p.rules.flatMap((r) =>
+                r.restrict?.kernelBlock ? [[r.name, blockSummary(r.restrict.kernelBlock)]] : [],
+              ),
+            ),
+          }),
         }));
         io.out(
-          `${JSON.stringify({ policies, errors: result.errors, ignored: result.ignored ?? 0 }, null, 2)}\n`,
+          `${JSON.stringify({ policies, errors: result.errors, warnings: result.warnings ?? [], ignored: result.ignored ?? 0 }, null, 2)}\n`,
         );
       } else {
         for (const e of result.errors) io.out(`${formatPolicyError(e)}\n`);
+        for (const w of result.warnings ?? []) io.out(`warning: ${formatPolicyError(w)}\n`);
         if (!opts.quiet) {
           for (const p of result.policies) {
             io.out(
               `ok ${p.kind}/${p.namespace ? `${p.namespace}/` : ''}${p.name} (${p.source.file}:${p.source.line}, ${p.rules.length} rules)\n`,
             );
+            for (const r of p.rules) {
+              const plan = r.restrict?.kernelBlock;
+              if (!plan) continue;
+              const s = blockSummary(plan);
+              io.out(
+                s.enforcement === 'kernel'
+                  ? `  ${r.name}: block enforced in the kernel (cgroup connect4/connect6, ${s.kernelRules} kernel rules${p.failureAction === 'Enforce' ? '' : '; inert under Audit'})\n`
+                  : `  ${r.name}: block falls back to the user-space kill: ${s.reason}\n`,
+              );
+            }
           }
           io.out(
             `${result.policies.length} valid, ${result.errors.length} error${result.errors.length === 1 ? '' : 's'}` +

@@ -3,6 +3,7 @@
  * everything the evaluators need. policy/ builds them from YAML; the engine only reads them. Types only.
  */
 import type { ActionSpec } from '../../contracts/actions.js';
+import type { KernelBlockPlan } from '../../contracts/kernel-block.js';
 import type { CelProgram, CelVariables } from '../cel/index.js';
 import type { CompiledConditions } from '../conditions/index.js';
 import type { CompiledMatch } from '../match/index.js';
@@ -72,6 +73,8 @@ export interface CompiledRestrict {
   conditions?: CompiledConditions;
   cel?: CompiledCel;
   actions: ActionSpec[];
+  /** For rules with `block`: the kernel rules, or the user-space kill it falls back to. */
+  kernelBlock?: KernelBlockPlan;
 }
 
 export interface CompiledRule {

@@ -6,6 +6,7 @@
 import type { ResourceRef, Verdict } from '../../contracts/verdict.js';
 import type { Behavior, RuntimeEvent } from '../../events/types.js';
 import type { RuleError } from '../runtime/rule-error.js';
+import type { KernelBlockRule } from '../../contracts/kernel-block.js';
 
 /** Kubernetes object as plain JSON. */
 export type KubeObject = Record<string, unknown> & {
@@ -44,7 +45,17 @@ export interface PolicySummary {
   namespace?: string;
   kind: string;
   mode: 'Audit' | 'Enforce';
-  rules: { name: string; type: 'restrict' | 'validate'; behaviors: Behavior[]; actions: string[] }[];
+  rules: {
+    name: string;
+    type: 'restrict' | 'validate';
+    behaviors: Behavior[];
+    actions: string[];
+    /**
+     * Rules with `block`: `kernel` (denied by the cgroup connect program, under Enforce), or
+     * `user-space-kill` with the reason it cannot be decided in the kernel.
+     */
+    block?: { enforcement: 'kernel' | 'user-space-kill'; reason?: string };
+  }[];
   source: { file: string; line: number };
 }
 
@@ -58,6 +69,8 @@ export interface RuntimeEngine {
   takeRuleErrors(): { count: number; recent: readonly RuleError[] };
   readonly sensorHints: SensorHints;
   readonly policies: readonly PolicySummary[];
+  /** Kernel rules of the Enforce policies' `block` rules, in policy order. */
+  readonly kernelBlockRules: readonly KernelBlockRule[];
 }
 
 export interface RuntimeEngineOptions {

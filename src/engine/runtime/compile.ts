@@ -4,6 +4,7 @@
  * once; this adds what the runtime needs on top: the behavior set, mode, actions and report metadata.
  */
 import type { ActionSpec } from '../../contracts/actions.js';
+import type { KernelBlockRule } from '../../contracts/kernel-block.js';
 import type { Behavior } from '../../events/types.js';
 import type { CompiledPolicy, CompiledRestrict, CompiledRule } from '../api/compiled-policy.js';
 import type { FailureAction } from '../../contracts/verdict.js';
@@ -54,12 +55,15 @@ export interface CompiledRuntimePolicies {
   summaries: PolicySummary[];
   /** Number of distinct shared parts (size of the per-event memo). */
   sharedParts: number;
+  /** Kernel rules of Enforce `block` rules. */
+  kernelBlockRules: KernelBlockRule[];
 }
 
 export function compileRuntimePolicies(policies: readonly CompiledPolicy[]): CompiledRuntimePolicies {
   const rules: RuntimeRule[] = [];
   const summaries: PolicySummary[] = [];
   const interner = new SharedPartsInterner();
+  const kernelBlockRules: KernelBlockRule[] = [];
   for (const policy of policies) {
     const summary: PolicySummary = {
       name: policy.name,
@@ -77,16 +81,25 @@ export function compileRuntimePolicies(policies: readonly CompiledPolicy[]): Com
       }
       const runtimeRule = runtimeRuleOf(policy, rule, rule.restrict, interner);
       rules.push(runtimeRule);
+      const plan = rule.restrict.kernelBlock;
       summary.rules.push({
         name: rule.name,
         type: 'restrict',
         behaviors: [...runtimeRule.behaviors],
         actions: rule.restrict.actions.map((a) => Object.keys(a)[0] ?? ''),
+        ...(plan && {
+          block:
+            plan.enforcement === 'kernel'
+              ? { enforcement: 'kernel' as const }
+              : { enforcement: plan.enforcement, reason: plan.reason },
+        }),
       });
+      if (plan?.enforcement === 'kernel' && policy.failureAction === 'Enforce')
+        kernelBlockRules.push(...plan.rules);
     }
     summaries.push(summary);
   }
-  return { rules, summaries, sharedParts: interner.size };
+  return { rules, summaries, sharedParts: interner.size, kernelBlockRules };
 }
 
 function runtimeRuleOf(

@@ -7,6 +7,7 @@
  */
 import type { Behavior, RuntimeEvent } from '../../events/types.js';
 import type { Verdict } from '../../contracts/verdict.js';
+import type { KernelBlockRule } from '../../contracts/kernel-block.js';
 import type { CompiledPolicy } from '../api/compiled-policy.js';
 import { compilePattern } from '../pattern/index.js';
 import { capRendered, MAX_MESSAGE_LENGTH } from '../variables/index.js';
@@ -36,6 +37,7 @@ const NO_RULE_ERRORS = Object.freeze({ count: 0, recent: Object.freeze([]) });
 export class IndexedRuntimeEngine implements RuntimeEngine {
   readonly sensorHints: SensorHints;
   readonly policies: readonly PolicySummary[];
+  readonly kernelBlockRules: readonly KernelBlockRule[];
   private readonly index: RuleIndex;
   private readonly shared: SharedOutcomes;
   private readonly ruleErrors: RuleError[] = [];
@@ -49,6 +51,7 @@ export class IndexedRuntimeEngine implements RuntimeEngine {
     this.shared = new SharedOutcomes(compiled.sharedParts);
     this.policies = compiled.summaries;
     this.sensorHints = sensorHintsOf(compiled.rules);
+    this.kernelBlockRules = compiled.kernelBlockRules;
   }
 
   /** Rule errors since the last call (variable or CEL failures), for logs and metrics. */
