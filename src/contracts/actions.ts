@@ -54,8 +54,15 @@ export interface WebhookAction extends ActionCommon {
   timeoutSeconds?: number;
 }
 
+/**
+ * Refuse the behavior before it happens. Only network-connect can be refused by this kernel (cgroup
+ * connect programs); elsewhere the rule falls back to the in-kernel kill where it can.
+ */
+export type BlockAction = ActionCommon;
+
 export interface ActionSpecMap {
   kill: KillAction;
+  block: BlockAction;
   deletePod: DeletePodAction;
   label: LabelAction;
   annotate: AnnotateAction;
@@ -71,6 +78,7 @@ export type ActionName = keyof ActionSpecMap;
 
 export const ACTION_NAMES: readonly ActionName[] = [
   'kill',
+  'block',
   'deletePod',
   'label',
   'annotate',

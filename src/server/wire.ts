@@ -12,7 +12,14 @@ export interface PolicyWire {
   namespace?: string;
   kind: string;
   mode: FailureAction;
-  rules: { name: string; type: 'restrict' | 'validate'; behaviors: Behavior[]; actions: string[] }[];
+  rules: {
+    name: string;
+    type: 'restrict' | 'validate';
+    behaviors: Behavior[];
+    actions: string[];
+    /** Restrict rules under local mode: how a violation is enforced, and why that way. */
+    enforcement?: EnforcementWire;
+  }[];
   source: { file: string; line: number };
   /** Rule errors (result "error": a rule that could not be evaluated on an event) since start. */
   ruleErrors?: number;
@@ -26,9 +33,18 @@ export interface PolicyErrorWire {
   policy?: string;
 }
 
+export interface EnforcementWire {
+  path: 'kernel-kill' | 'user-space-kill' | 'report-only';
+  reason: string;
+  /** E.g. `block` on a behavior this kernel cannot block. */
+  warning?: string;
+}
+
 export interface PoliciesResponse {
   policies: readonly PolicyWire[];
   errors: readonly PolicyErrorWire[];
+  /** What this host's kernel can enforce (local mode). */
+  kernel?: { bpfLsm: boolean; bpfLsmDetail: string; inKernelKill: boolean; inKernelKillDetail: string };
 }
 
 export interface SourceWire extends SourceStats {

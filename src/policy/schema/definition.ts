@@ -218,6 +218,7 @@ const actionCommon = (): Record<string, JsonSchema> => ({
 
 const actionShapes: Record<(typeof ACTION_NAMES)[number], JsonSchema> = {
   kill: obj({ ...actionCommon(), signal: str('Signal name; SIGKILL by default.') }),
+  block: obj(actionCommon()),
   deletePod: obj({ ...actionCommon(), gracePeriodSeconds: int(undefined, { minimum: 0 }) }),
   label: obj({ ...actionCommon(), labels: strMap() }, { required: ['labels'] }),
   annotate: obj({ ...actionCommon(), annotations: strMap() }, { required: ['annotations'] }),
