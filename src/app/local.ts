@@ -130,7 +130,7 @@ export function kernelKillEnvironment(
 ): PlanEnvironment {
   const env: PlanEnvironment = {};
   if (source !== 'sensor') env.kernelKillOff = `events come from --source ${source}, not the built-in sensor`;
-  else if (mode !== 'policy') env.kernelKillOff = `--action-mode ${mode}`;
+  else if (mode !== 'policy') env.kernelKillOff = `--mode ${mode}`;
   if (lsm !== undefined) env.bpfLsm = lsm.available;
   return env;
 }

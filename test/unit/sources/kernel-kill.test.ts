@@ -81,9 +81,9 @@ describe('the in-kernel kill compiler', () => {
   });
 
   it('keeps every rule in user space when the in-kernel kill is off', () => {
-    const [r] = planEnforcement([view({})], { kernelKillOff: '--action-mode dry-run' }).rules;
+    const [r] = planEnforcement([view({})], { kernelKillOff: '--mode dry-run' }).rules;
     assert.equal(r?.path, 'user-space-kill');
-    assert.equal(r?.reason, '--action-mode dry-run');
+    assert.equal(r?.reason, '--mode dry-run');
   });
 
   it('warns on block for a behavior this kernel cannot block and falls back to the in-kernel kill', () => {
