@@ -184,7 +184,11 @@ function testFor(behavior: Behavior, event: Record<string, unknown>): KernelTest
       const bad = expect([]);
       return bad ?? { behavior };
     }
-    default:
+    case 'alert':
+    case 'file-read':
+    case 'module-load':
+    case 'network-connect':
+    case 'network-listen':
       return fail(`${behavior} has no in-kernel kill`);
   }
 }
@@ -268,7 +272,7 @@ export function planEnforcement(
       kill !== undefined
         ? entry('user-space-kill', reason, blockWarning(`no in-kernel kill either (${reason})`))
         : verdictOnly(`block falls back to no kill: ${reason}`);
-    const signal = String(kill?.signal ?? 'SIGKILL').toUpperCase();
+    const signal = (typeof kill?.signal === 'string' ? kill.signal : 'SIGKILL').toUpperCase();
     if (kill !== undefined && signal !== 'SIGKILL' && signal !== 'KILL') {
       plan.rules.push(userSpace(`kill sends ${signal}; the kernel path sends only SIGKILL`));
       continue;
