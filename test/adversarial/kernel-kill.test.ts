@@ -13,7 +13,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -33,6 +33,7 @@ import {
 } from '../e2e/sensor/helpers.js';
 
 const skip = sensorSkipReason();
+const MOUNT_SYSCALL: Partial<Record<string, number>> = { x64: 165, arm64: 40 };
 
 /** Runs `script` in a shell that is NOT a direct child of ours (direct children are protected). */
 function grandchild(script: string): Promise<{ stdout: string }> {
@@ -74,6 +75,8 @@ describe('in-kernel kill', { skip }, () => {
         rules: [
           rule('etc-writes', 'file-write', { file: { path: `${etcPrefix}*` } }),
           rule('victim-exec', 'process-exec', { process: { binary: victimBin } }),
+          rule('mounts', 'volume-mount', { mount: { target: `${dir}/mnt*` } }),
+          rule('to-root', 'privilege-escalation', { privilege: { fromUid: '>0', toUid: 0 } }),
         ],
       },
     };
@@ -96,6 +99,8 @@ describe('in-kernel kill', { skip }, () => {
       [
         ['etc-writes', 'kernel-kill'],
         ['victim-exec', 'kernel-kill'],
+        ['mounts', 'kernel-kill'],
+        ['to-root', 'kernel-kill'],
       ],
     );
     await whileCompilingBpftrace(() => sensor.start(collector.emit));
@@ -151,6 +156,43 @@ describe('in-kernel kill', { skip }, () => {
     assert.equal(e.enforced, true);
     const spared = await grandchild(lookalikeBin);
     assert.match(spared.stdout, /inner=0/);
+  });
+
+  test(
+    'a mount on a watched target kills the mounter before its next command',
+    { skip: MOUNT_SYSCALL[process.arch] === undefined },
+    async () => {
+      mkdirSync(join(dir, 'mnt'), { recursive: true });
+      const marker = join(dir, 'marker-mount');
+      // The mounter itself goes on to create the marker (mount(8) would be a child of the shell). A
+      // private mount namespace: the mount dies with the process, the host's table is untouched.
+      const nr = MOUNT_SYSCALL[process.arch];
+      const { stdout } = await grandchild(
+        `unshare -m --propagation private perl -e "my (\\$s, \\$t, \\$f) = (q(none), q(${dir}/mnt), q(tmpfs)); syscall(${nr}, \\$s, \\$t, \\$f, 0, 0); open(F, q(>), q(${marker}))"`,
+      );
+      assert.match(stdout, /inner=137/);
+      assert.equal(existsSync(marker), false);
+    },
+  );
+
+  test('a non-root process asking for uid 0 is killed before it can use the answer', async () => {
+    // Somewhere uid 65534 can write: without the kill, the marker would exist.
+    const open = join(dir, 'open');
+    mkdirSync(open);
+    chmodSync(dir, 0o755);
+    chmodSync(open, 0o777);
+    const marker = join(open, 'marker-setuid');
+    const { stdout } = await grandchild(
+      `setpriv --reuid=65534 --regid=65534 --clear-groups perl -e "use POSIX; POSIX::setuid(0); open(F, q(>), q(${marker}))"`,
+    );
+    assert.match(stdout, /inner=137/);
+    assert.equal(existsSync(marker), false);
+    const e = await collector.waitFor(
+      (x) => x.behavior === 'privilege-escalation' && x.privilege?.toUid === 0 && x.enforced === true,
+      EVENT_DEADLINE_MS,
+      'the setuid',
+    );
+    assert.equal((e.raw as { kernelKill?: unknown }).kernelKill, 'kk/to-root');
   });
 
   test('a process doing nothing a rule names is untouched', async () => {
