@@ -21,6 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { LocalActionRunner } from '../../src/actions/local-runner.js';
 import { createRuntimeEngine } from '../../src/engine/runtime/index.js';
 import type { RuntimeEvent } from '../../src/events/types.js';
+import { kernelKills } from '../../src/observability/metrics.js';
 import { loadPolicies } from '../../src/policy/index.js';
 import { BpftraceSensor } from '../../src/sources/sensor/sensor.js';
 import { ensureSensorPrerequisites } from '../../src/sources/sensor/prerequisites.js';
@@ -125,6 +126,10 @@ describe('in-kernel kill', { skip }, () => {
     );
     assert.equal(e.enforced, true);
     assert.equal((e.raw as { kernelKill?: unknown }).kernelKill, 'kk/etc-writes');
+    const counted = (await kernelKills.get()).values.find(
+      (v) => v.labels.policy === 'kk' && v.labels.rule === 'etc-writes',
+    );
+    assert.ok((counted?.value ?? 0) >= 1, 'kyverno_runtime_kernel_kills_total counts it');
   });
 
   test('its verdict carries enforced:true and the kill reports "killed in kernel" without signalling', async () => {

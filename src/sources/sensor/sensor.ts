@@ -12,7 +12,7 @@ import { EventBuilder } from '../../events/adapters/bpftrace.js';
 import type { Behavior } from '../../events/types.js';
 import type { SensorRuleView } from '../../engine/api/runtime.js';
 import type { Logger } from '../../observability/logger.js';
-import { sensorUp } from '../../observability/metrics.js';
+import { kernelKills, sensorUp } from '../../observability/metrics.js';
 import { RecordReader } from '../record-reader.js';
 import { SourceCounters } from '../records.js';
 import type { EmitFn, EventSource, SourceStats } from '../types.js';
@@ -337,6 +337,13 @@ export class BpftraceSensor implements EventSource {
         this.opts.logger?.debug({ reason: s.reason, detail: s.detail }, 'sensor record skipped');
         return;
       case 'record': {
+        if (s.kernelKill !== undefined) {
+          const rule = running.plan.kernel[s.kernelKill];
+          kernelKills.inc({
+            policy: rule ? `${rule.namespace ? `${rule.namespace}/` : ''}${rule.policy}` : 'unknown',
+            rule: rule?.rule ?? 'unknown',
+          });
+        }
         const built = running.builder.build(s.record);
         if ('filtered' in built) {
           this.filtered++;
