@@ -133,8 +133,11 @@ export class ActionExecutor {
     this.runner = new ActionRunner({
       guards: [
         available(
-          (name) => name !== 'kill' || opts.kill !== undefined,
-          () => 'kill runs only on the node (no local runner here)',
+          (name) => (name !== 'kill' || opts.kill !== undefined) && name !== 'block',
+          (name) =>
+            name === 'block'
+              ? "block is decided in the node's kernel, not by the cluster executor"
+              : 'kill runs only on the node (no local runner here)',
         ),
         trust(),
         scope({ isLeader: opts.isLeader, nodeName: opts.nodeName }),
@@ -198,7 +201,8 @@ export class ActionExecutor {
           ...(this.opts.webhookDestinations && { destinations: this.opts.webhookDestinations }),
         },
       };
-      const handler = HANDLERS[name] as ActionHandler<unknown>;
+      // The available guard never lets `block` through.
+      const handler = HANDLERS[name as KubeActionName] as ActionHandler<unknown>;
       return { ...result(await handler(fields, ctx)), by: 'handler' };
     } catch (err) {
       const st = apiStatus(err);

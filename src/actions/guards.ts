@@ -4,6 +4,7 @@
  *
  * | guard                | refusal        | when                                                          |
  * | -------------------- | -------------- | ------------------------------------------------------------- |
+ * | in-kernel (local)    | `succeeded`    | the sensor's probe already killed the process (kill, block)   |
  * | available            | `unavailable`  | this runner cannot run the action (no cluster; no kill hook)  |
  * | trust                | `refused`      | a `kill` from an input not trusted to name host processes     |
  * | scope                | `skipped`*     | not the leader; namespaced policy outside its namespace;      |
@@ -21,7 +22,7 @@ import { LRUCache } from 'lru-cache';
 import type { ActionName } from '../contracts/actions.js';
 import { dedupKey, policyKey, type DedupIdentity } from '../contracts/keys.js';
 import { TokenBucket } from '../util/token-bucket.js';
-import { refuseUntrusted } from './kill.js';
+import { killedInKernel, refuseUntrusted } from './kill.js';
 import {
   then,
   type ActionCall,
@@ -35,6 +36,24 @@ type Outcome = ActionResult['outcome'];
 
 function answer(by: string, outcome: Outcome, detail: string, quiet = false): ActionResult {
   return quiet ? { outcome, detail, by, quiet } : { outcome, detail, by };
+}
+
+// ---- in-kernel -------------------------------------------------------------------------------
+
+/**
+ * `kill` (and `block`, which falls back to it) on an event whose process the sensor's probe already
+ * killed: reported as done, before dedup and the rate limit, and never signalled again (the pid may
+ * be recycled by now).
+ */
+export function inKernel(): Guard {
+  return {
+    name: 'in-kernel',
+    run(call, next) {
+      if (call.name !== 'kill' && (call.name as string) !== 'block') return next(call);
+      const done = killedInKernel(call.verdict.event, call.origin);
+      return done === undefined ? next(call) : answer('in-kernel', 'succeeded', done);
+    },
+  };
 }
 
 // ---- available -------------------------------------------------------------------------------

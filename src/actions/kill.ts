@@ -206,6 +206,23 @@ export function refuseUntrusted(origin: EventOrigin): KillResult | undefined {
   );
 }
 
+/** The name the built-in sensor's events arrive under (BpftraceSensor.name). */
+const SENSOR_INPUT = 'sensor';
+
+/**
+ * "killed in kernel …" when the built-in sensor's probe already sent SIGKILL for this event: the
+ * user-space kill is then skipped, since a second signal could reach a recycled pid. Only the sensor
+ * (a trusted input whose `enforced` is set from the kernel's own mark) is believed.
+ */
+export function killedInKernel(event: RuntimeEvent, origin: EventOrigin): string | undefined {
+  if (event.enforced !== true || origin.source !== SENSOR_INPUT || !origin.trustedForKill) return undefined;
+  if (event.source !== 'bpftrace') return undefined;
+  const by = (event.raw as { kernelKill?: unknown } | undefined)?.kernelKill;
+  return `killed in kernel: SIGKILL sent to pid ${String(event.process?.pid)} by the sensor's probe at the syscall${
+    typeof by === 'string' ? ` (rule ${by})` : ''
+  }`;
+}
+
 /** Signals the process of the event after the checks of the module comment. Never throws. */
 export function killEventProcess(
   spec: KillAction,
@@ -223,6 +240,8 @@ export function killEventProcess(
     return { outcome: 'failed', detail: `unknown signal ${JSON.stringify(spec.signal)}` };
   const untrusted = refuseUntrusted(context.origin);
   if (untrusted) return untrusted;
+  const inKernel = killedInKernel(event, context.origin);
+  if (inKernel !== undefined) return { outcome: 'succeeded', detail: inKernel };
   if (pid === undefined) return { outcome: 'skipped', detail: 'the event names no process' };
   // kill(0) and kill(-n) signal process groups, kill(-1) every process: never from an event.
   if (!Number.isSafeInteger(pid) || pid <= 0) return refuse('invalid-pid', `${String(pid)} is not a pid`);

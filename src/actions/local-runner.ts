@@ -13,7 +13,7 @@ import type { EventOrigin } from '../sources/types.js';
 import type { ActionOutcome, KillAction } from '../contracts/actions.js';
 import type { ActionResult, Step } from './chain.js';
 import { blockOutcome } from './block.js';
-import { available, DedupGuard, dryRun, RateLimitGuard, trust } from './guards.js';
+import { available, DedupGuard, dryRun, inKernel, RateLimitGuard, trust } from './guards.js';
 import { killEventProcess, type KillOptions } from './kill.js';
 import type { RuleTargetsNode } from './node-rules.js';
 import { OutcomeSink, type OutcomeCounts } from './outcome-sink.js';
@@ -46,6 +46,7 @@ export class LocalActionRunner {
     const limit = opts.perPolicy ?? { rate: 20, burst: 50 };
     this.runner = new ActionRunner({
       guards: [
+        inKernel(),
         available(
           (name) => name === 'kill' || name === 'block',
           () => NOT_AVAILABLE_LOCALLY,

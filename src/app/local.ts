@@ -20,10 +20,16 @@ import { createLocalServer, type LocalServer } from '../server/index.js';
 import type { InputFormat } from '../sources/records.js';
 import { BpftraceSensor } from '../sources/sensor/index.js';
 import { ensureKernelBlockLoader, KernelBlocker } from '../sources/kernel-block/index.js';
-import type { PolicySummary } from '../engine/api/runtime.js';
+import {
+  planEnforcement,
+  type EnforcementPlan,
+  type PlanEnvironment,
+} from '../sources/sensor/kernel-kill.js';
+import { detectBpfLsm, type BpfLsmStatus } from '../host/lsm.js';
 import type { EventSource } from '../sources/types.js';
 import { killTrustProblem, SourceTrustError } from '../sources/trust.js';
 import type { RuntimeEngine } from '../engine/runtime/index.js';
+import type { PolicySummary, RuleEnforcement } from '../engine/api/runtime.js';
 import type { AppHandle } from './handle.js';
 import { PolicySet } from './policy-set.js';
 import { violationMetricsSink, verdictLogSink } from './sinks.js';
@@ -114,8 +120,50 @@ function jsonLogger(opts: LocalModeOptions): Logger {
   });
 }
 
+/**
+ * Whether the sensor's probes may kill in the kernel: only for the built-in sensor's own events and
+ * only when actions run as the policies say (never under --action-mode audit or dry-run).
+ */
+export function kernelKillEnvironment(
+  source: SourceKind,
+  mode: ActionMode,
+  lsm?: BpfLsmStatus,
+): PlanEnvironment {
+  const env: PlanEnvironment = {};
+  if (source !== 'sensor') env.kernelKillOff = `events come from --source ${source}, not the built-in sensor`;
+  else if (mode !== 'policy') env.kernelKillOff = `--mode ${mode}`;
+  if (lsm !== undefined) env.bpfLsm = lsm.available;
+  return env;
+}
+
+/** One line per restrict rule that asks for kill or block, then the warnings. */
+export function enforcementLines(plan: EnforcementPlan): string[] {
+  const lines: string[] = [];
+  for (const r of plan.rules) {
+    const name = `${r.namespace ? `${r.namespace}/` : ''}${r.policy}/${r.rule}`;
+    if (r.path !== 'report-only') lines.push(`enforcement: ${name}: ${r.path} (${r.reason})`);
+    if (r.warning !== undefined) lines.push(`warning: ${name}: ${r.warning}`);
+  }
+  return lines;
+}
+
+/** Policy summaries with each restrict rule's enforcement path. */
+export function withEnforcement<P extends PolicySummary>(policies: readonly P[], plan: EnforcementPlan): P[] {
+  const byRule = new Map(plan.rules.map((r) => [`${r.namespace ?? ''}\u0000${r.policy}\u0000${r.rule}`, r]));
+  return policies.map((p) => ({
+    ...p,
+    rules: p.rules.map((rule) => {
+      const e = byRule.get(`${p.namespace ?? ''}\u0000${p.name}\u0000${rule.name}`);
+      if (rule.type !== 'restrict' || e === undefined) return rule;
+      const enforcement: RuleEnforcement = { path: e.path, reason: e.reason };
+      if (e.warning !== undefined) enforcement.warning = e.warning;
+      return { ...rule, enforcement };
+    }),
+  }));
+}
+
 /** The one input of local mode, as the source factory takes it. */
-function sourceSpec(opts: LocalModeOptions, policies: PolicySet): SourceSpec {
+function sourceSpec(opts: LocalModeOptions, policies: PolicySet, enforcement: PlanEnvironment): SourceSpec {
   const a = opts.sourceAuth ?? {};
   if (opts.source !== 'http' && opts.source !== 'tcp') {
     if (opts.sourceListen || a.tokenFile !== undefined)
@@ -137,6 +185,7 @@ function sourceSpec(opts: LocalModeOptions, policies: PolicySet): SourceSpec {
         install: opts.install,
         hints: policies.engine.sensorHints,
         node: opts.nodeName,
+        enforcement,
         ...(opts.sensorAttachTimeoutMs !== undefined && { attachTimeoutMs: opts.sensorAttachTimeoutMs }),
       };
     case 'tetragon-file':
@@ -215,6 +264,13 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalModeH
   });
   const engine = await policies.load();
   opts.say(`policies: ${engine.policies.length} loaded from ${opts.policies.join(', ')}`);
+  const lsm = await detectBpfLsm({ bpftrace: 'bpftrace' });
+  const enforcement = kernelKillEnvironment(opts.source, opts.actionMode, lsm);
+  opts.say(
+    `enforcement: BPF LSM ${lsm.available ? 'available' : 'not available'} (${lsm.detail}); in-kernel kill ${
+      enforcement.kernelKillOff === undefined ? 'on' : `off (${enforcement.kernelKillOff})`
+    }`,
+  );
   for (const e of policies.lastErrors) opts.say(`policy error: ${e.file}:${e.line}:${e.col}: ${e.message}`);
 
   const store = openStore(opts.db, {
@@ -248,10 +304,10 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalModeH
     // The source exists before the pipeline; its commit gate drains the pipeline once assembled.
     let pipeline: Pipeline | undefined;
     const drained = (): Promise<void> => pipeline?.drain() ?? Promise.resolve();
-    source = await createSource(sourceSpec(opts, policies), { logger, drained, say: opts.say });
+    source = await createSource(sourceSpec(opts, policies, enforcement), { logger, drained, say: opts.say });
     return await assemble(
       opts,
-      { logger, policies, engine, store, terminal, runner, source, blocker },
+      { logger, policies, engine, store, terminal, runner, source, blocker, lsm, enforcement },
       (s) => (server = s),
       (p) => (pipeline = p),
     );
@@ -277,6 +333,8 @@ interface Parts {
   source: EventSource;
   /** The cgroup connect program of `block` rules, once some Enforce policy has one. */
   blocker: { current?: KernelBlocker };
+  lsm: BpfLsmStatus;
+  enforcement: PlanEnvironment;
 }
 
 /** One line per `block` rule that falls back to its user-space kill, for `run`'s start and reloads. */
@@ -293,7 +351,7 @@ export function blockFallbackLines(policies: readonly PolicySummary[]): string[]
 
 async function assemble(
   opts: LocalModeOptions,
-  { logger, policies, engine, store, terminal, runner, source, blocker }: Parts,
+  { logger, policies, engine, store, terminal, runner, source, blocker, lsm, enforcement }: Parts,
   serverCreated: (s: LocalServer) => void,
   pipelineCreated: (p: Pipeline) => void,
 ): Promise<LocalModeHandle> {
@@ -301,6 +359,11 @@ async function assemble(
   let sourceUp = false;
   // Before the server: its policy list reads the per-policy error counts.
   const ruleErrors = new RuleErrorReporter({ logger });
+  // The sensor's plan is the one its running program enforces; other sources only report the path.
+  const plan = (): EnforcementPlan =>
+    source instanceof BpftraceSensor
+      ? source.enforcement
+      : planEnforcement(policies.engine.sensorHints.rules ?? [], enforcement);
   if (opts.listen) {
     server = await createLocalServer({
       store,
@@ -309,11 +372,18 @@ async function assemble(
       logger,
       policies: () => {
         return {
-          policies: policies.engine.policies.map((p) => ({
+          policies: withEnforcement(policies.engine.policies, plan()).map((p) => ({
             ...p,
             ruleErrors: ruleErrors.countFor(p.name, p.namespace),
           })),
           errors: policies.lastErrors,
+          kernel: {
+            bpfLsm: lsm.available,
+            bpfLsmDetail: lsm.detail,
+            inKernelKill: enforcement.kernelKillOff === undefined,
+            inKernelKillDetail:
+              enforcement.kernelKillOff ?? 'the sensor kills for rules decided at the syscall',
+          },
         };
       },
       sources: () => [source.stats(), ...(blocker.current ? [blocker.current.stats()] : [])],
@@ -367,7 +437,10 @@ async function assemble(
     });
     if (source instanceof BpftraceSensor) {
       const changed = await source.updateHints(next.sensorHints);
-      if (changed) opts.say(`sensor: probes regenerated (${source.program?.probes.length ?? 0} attached)`);
+      if (changed) {
+        opts.say(`sensor: probes regenerated (${source.program?.probes.length ?? 0} attached)`);
+        for (const line of enforcementLines(source.enforcement)) opts.say(line);
+      }
     }
   });
   policies.onRejected((errors) => {
@@ -400,6 +473,7 @@ async function assemble(
     for (const u of source.program?.unsupported ?? [])
       opts.say(`sensor: cannot watch ${u.behavior}: ${u.reason}`);
   }
+  for (const line of enforcementLines(plan())) opts.say(line);
   if (isListening(source)) {
     const by = source.authenticatedBy.length > 0 ? source.authenticatedBy.join(' + ') : 'none (loopback)';
     opts.say(`source: ${source.name} listening on ${source.endpoint() ?? '?'} (authentication: ${by})`);

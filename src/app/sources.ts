@@ -10,6 +10,7 @@ import { createHttpSource } from '../sources/http/index.js';
 import { createStdinSource, createTcpSource } from '../sources/ndjson/index.js';
 import type { InputFormat } from '../sources/records.js';
 import { BpftraceSensor, ensureSensorPrerequisites } from '../sources/sensor/index.js';
+import type { PlanEnvironment } from '../sources/sensor/kernel-kill.js';
 import { createTetragonGrpcSource } from '../sources/tetragon-grpc/index.js';
 import type { EventSource } from '../sources/types.js';
 
@@ -32,6 +33,8 @@ export type SourceSpec =
       hints: SensorHints;
       node?: string;
       attachTimeoutMs?: number;
+      /** In-kernel kill on or off, BPF LSM (see kernel-kill.ts); absent = off. */
+      enforcement?: PlanEnvironment;
     }
   | {
       kind: 'tetragon-file' | 'file';
@@ -85,6 +88,7 @@ export async function createSource(spec: SourceSpec, ctx: SourceContext): Promis
         node: spec.node,
         logger,
         ...(spec.attachTimeoutMs !== undefined && { attachTimeoutMs: spec.attachTimeoutMs }),
+        ...(spec.enforcement !== undefined && { enforcement: spec.enforcement }),
       });
     }
     case 'tetragon-file':

@@ -20,8 +20,9 @@ export interface KillAction extends ActionCommon {
   signal?: string;
 }
 /**
- * Deny the connect in the kernel (cgroup connect4/connect6 program) before a packet leaves: the
- * rule's conditions are compiled into the program's maps at load. `network-connect` rules only.
+ * Refuse the behavior before it happens. Only network-connect can be refused by this kernel: the
+ * rule's conditions are compiled into the cgroup connect4/connect6 program's maps at load. Elsewhere
+ * the rule falls back to the in-kernel kill where it can.
  */
 export type BlockAction = ActionCommon;
 export interface DeletePodAction extends ActionCommon {
@@ -58,6 +59,7 @@ export interface WebhookAction extends ActionCommon {
   secretRef?: { name: string; namespace?: string; key?: string };
   timeoutSeconds?: number;
 }
+
 
 export interface ActionSpecMap {
   kill: KillAction;

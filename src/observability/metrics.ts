@@ -126,6 +126,14 @@ export const kernelBlockOverflow = new Counter({
   registers: [registry],
 });
 
+/** Counted by the sensor when the probe's kill mark arrives: before the queue, so a dropped event still counts. */
+export const kernelKills = new Counter({
+  name: 'kyverno_runtime_kernel_kills_total',
+  help: "Processes the built-in sensor's probes killed with SIGKILL at the syscall, by rule.",
+  labelNames: ['policy', 'rule'] as const,
+  registers: [registry],
+});
+
 export const policiesLoaded = new Gauge({
   name: 'kyverno_runtime_policies_loaded',
   help: 'Policies compiled and active.',

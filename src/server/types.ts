@@ -1,6 +1,7 @@
 import type { PolicySummary } from '../engine/runtime/index.js';
 import type { PolicyError } from '../policy/index.js';
 import type { SourceStats } from '../sources/types.js';
+import type { PoliciesResponse } from './wire.js';
 
 /** Callbacks through which the server reads live state owned by `run`. */
 export interface LocalServerProviders {
@@ -11,6 +12,7 @@ export interface LocalServerProviders {
   policies: () => {
     policies: readonly (PolicySummary & { ruleErrors?: number })[];
     errors: readonly PolicyError[];
+    kernel?: PoliciesResponse['kernel'];
   };
   sources: () => readonly SourceStats[];
   /** True when sources are running and policies are loaded. */

@@ -19,6 +19,8 @@ export interface PolicyWire {
     actions: string[];
     /** Rules with `block`: decided in the kernel, or falling back to the user-space kill (and why). */
     block?: { enforcement: 'kernel' | 'user-space-kill'; reason?: string };
+    /** Restrict rules under local mode: how a violation is enforced, and why that way. */
+    enforcement?: EnforcementWire;
   }[];
   source: { file: string; line: number };
   /** Rule errors (result "error": a rule that could not be evaluated on an event) since start. */
@@ -33,9 +35,18 @@ export interface PolicyErrorWire {
   policy?: string;
 }
 
+export interface EnforcementWire {
+  path: 'kernel-kill' | 'user-space-kill' | 'report-only';
+  reason: string;
+  /** E.g. `block` on a behavior this kernel cannot block. */
+  warning?: string;
+}
+
 export interface PoliciesResponse {
   policies: readonly PolicyWire[];
   errors: readonly PolicyErrorWire[];
+  /** What this host's kernel can enforce (local mode). */
+  kernel?: { bpfLsm: boolean; bpfLsmDetail: string; inKernelKill: boolean; inKernelKillDetail: string };
 }
 
 export interface SourceWire extends SourceStats {

@@ -12,7 +12,14 @@ import { SOURCE_FORMATS } from '../../events/adapters/outcome.js';
 import { generateProgram } from '../../sources/sensor/program.js';
 import { findTracefs, tracepointChecker } from '../../sources/sensor/prerequisites.js';
 import { DEFAULT_ATTACH_TIMEOUT_MS, SensorAttachTimeoutError } from '../../sources/sensor/index.js';
-import { ACTION_MODES, SOURCE_KINDS, startLocalMode, type LocalModeHandle } from '../../app/local.js';
+import {
+  ACTION_MODES,
+  kernelKillEnvironment,
+  SOURCE_KINDS,
+  startLocalMode,
+  type LocalModeHandle,
+} from '../../app/local.js';
+import { planEnforcement } from '../../sources/sensor/kernel-kill.js';
 import { defaultDbPath, TAIL_STATE_FILE } from '../../app/state-dir.js';
 import { parseListenAddress } from '../listen-address.js';
 import { packagePath } from '../../package-root.js';
@@ -191,11 +198,13 @@ export function register(program: Command): void {
         for (const e of loaded.errors) process.stderr.write(`${printable(formatPolicyError(e))}\n`);
         const hints = createRuntimeEngine(loaded.policies, { nodeName: opts.nodeName }).sensorHints;
         const tracefs = findTracefs();
+        const plan = planEnforcement(hints.rules ?? [], kernelKillEnvironment('sensor', opts.mode));
         const generated = generateProgram({
           behaviors: hints.behaviors,
           filePathPrefixes: hints.filePathPrefixes,
           selfPid: process.pid,
           tracepointExists: tracefs ? tracepointChecker(tracefs) : () => true,
+          kernelKill: plan.kernel,
         });
         process.stdout.write(generated.source);
         for (const u of generated.unsupported)

@@ -1,5 +1,7 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import { formatPolicyError, loadPolicies } from '../../policy/index.js';
+import { createRuntimeEngine } from '../../engine/runtime/index.js';
+import { planEnforcement, type RulePlan } from '../../sources/sensor/kernel-kill.js';
 import { processIo, type CommandIo } from './test.js';
 import type { KernelBlockPlan } from '../../contracts/kernel-block.js';
 
@@ -29,6 +31,10 @@ export function register(program: Command, io: CommandIo = processIo): void {
     .option('-q, --quiet', 'print only errors')
     .action(async (paths, opts) => {
       const result = await loadPolicies(paths);
+      // The path each restrict rule would take under `run` with the built-in sensor (--action-mode policy).
+      const plan = planEnforcement(createRuntimeEngine(result.policies).sensorHints.rules ?? []);
+      const planOf = (p: { name: string; namespace?: string }): RulePlan[] =>
+        plan.rules.filter((r) => r.policy === p.name && r.namespace === p.namespace);
       if (opts.output === 'json') {
         const policies = result.policies.map((p) => ({
           kind: p.kind,
@@ -44,6 +50,12 @@ export function register(program: Command, io: CommandIo = processIo): void {
               ),
             ),
           }),
+          enforcement: planOf(p).map((r) => ({
+            rule: r.rule,
+            path: r.path,
+            reason: r.reason,
+            ...(r.warning !== undefined && { warning: r.warning }),
+          })),
         }));
         io.out(
           `${JSON.stringify({ policies, errors: result.errors, warnings: result.warnings ?? [], ignored: result.ignored ?? 0 }, null, 2)}\n`,
@@ -51,6 +63,10 @@ export function register(program: Command, io: CommandIo = processIo): void {
       } else {
         for (const e of result.errors) io.out(`${formatPolicyError(e)}\n`);
         for (const w of result.warnings ?? []) io.out(`warning: ${formatPolicyError(w)}\n`);
+        for (const p of result.policies)
+          for (const r of planOf(p))
+            if (r.warning !== undefined)
+              io.out(`${p.source.file}:${p.source.line}:1: warning: rule ${r.rule}: ${r.warning}\n`);
         if (!opts.quiet) {
           for (const p of result.policies) {
             io.out(
@@ -66,6 +82,9 @@ export function register(program: Command, io: CommandIo = processIo): void {
                   : `  ${r.name}: block falls back to the user-space kill: ${s.reason}\n`,
               );
             }
+            for (const r of planOf(p))
+              if (r.path !== 'report-only' || r.warning !== undefined)
+                io.out(`  rule ${r.rule}: ${r.path} (${r.reason})\n`);
           }
           io.out(
             `${result.policies.length} valid, ${result.errors.length} error${result.errors.length === 1 ? '' : 's'}` +

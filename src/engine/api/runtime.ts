@@ -4,6 +4,7 @@
  * own files depend on this leaf rather than on each other.
  */
 import type { ResourceRef, Verdict } from '../../contracts/verdict.js';
+import type { ActionSpec } from '../../contracts/actions.js';
 import type { Behavior, RuntimeEvent } from '../../events/types.js';
 import type { RuleError } from '../runtime/rule-error.js';
 import type { KernelBlockRule } from '../../contracts/kernel-block.js';
@@ -38,6 +39,34 @@ export interface SensorHints {
   behaviors: ReadonlySet<Behavior>;
   /** Path prefixes named by file-read/file-write rules, for in-kernel filtering (empty = no filter). */
   filePathPrefixes: string[];
+  /** The restrict rules, as data, for deciding which can be enforced in the kernel. */
+  rules?: readonly SensorRuleView[];
+}
+
+/** A restrict rule as the sensor's in-kernel enforcement sees it: plain data, never evaluated. */
+export interface SensorRuleView {
+  policy: string;
+  namespace?: string;
+  rule: string;
+  mode: 'Audit' | 'Enforce';
+  behaviors: readonly Behavior[];
+  /** Actions as written (also under Audit, so a report can say what Enforce would do). */
+  actions: readonly ActionSpec[];
+  /** restrict.pattern as written. */
+  pattern: unknown;
+  /** match and exclude as written. */
+  match: unknown;
+  exclude: unknown;
+  /** Parts of the rule only the full engine can decide (preconditions, CEL, conditions, context…). */
+  needsEngine: readonly string[];
+}
+
+/** Which enforcement path a restrict rule takes, and why (validate, /api/policies, the dashboard). */
+export interface RuleEnforcement {
+  path: 'kernel-kill' | 'user-space-kill' | 'report-only';
+  reason: string;
+  /** Set when the rule asks for something this kernel cannot do (block without BPF LSM). */
+  warning?: string;
 }
 
 export interface PolicySummary {
@@ -55,6 +84,8 @@ export interface PolicySummary {
      * `user-space-kill` with the reason it cannot be decided in the kernel.
      */
     block?: { enforcement: 'kernel' | 'user-space-kill'; reason?: string };
+    /** Filled by local mode for restrict rules. */
+    enforcement?: RuleEnforcement;
   }[];
   source: { file: string; line: number };
 }

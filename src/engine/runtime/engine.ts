@@ -21,6 +21,7 @@ import type {
   RuntimeEngine,
   RuntimeEngineOptions,
   SensorHints,
+  SensorRuleView,
 } from '../api/runtime.js';
 import type { MatchOptions, ResourceFacts } from '../match/index.js';
 import { withVariables } from '../validate/cel.js';
@@ -309,7 +310,34 @@ function sensorHintsOf(rules: readonly RuntimeRule[]): SensorHints {
   if (fileRules.length > 0 && fileRules.every((r) => r.filePathPrefixes !== undefined)) {
     prefixes = [...new Set(fileRules.flatMap((r) => r.filePathPrefixes ?? []))].sort();
   }
-  return { behaviors, filePathPrefixes: prefixes };
+  return { behaviors, filePathPrefixes: prefixes, rules: rules.map(sensorRuleView) };
+}
+
+/** The rule as data for the sensor's in-kernel enforcement, with what only this engine can decide. */
+function sensorRuleView(rule: RuntimeRule): SensorRuleView {
+  const c = rule.compiled;
+  const raw = c.raw;
+  const needsEngine: string[] = [];
+  if (c.context.length > 0) needsEngine.push('context entries');
+  if (c.preconditions) needsEngine.push('preconditions');
+  if (c.celPreconditions.length > 0) needsEngine.push('CEL preconditions');
+  if (rule.restrict.conditions) needsEngine.push('conditions (JMESPath variables)');
+  if (rule.restrict.cel) needsEngine.push('CEL expressions');
+  if (rule.restrict.patternTemplate) needsEngine.push('a pattern with {{ }} variables');
+  if (c.autogen) needsEngine.push('an autogen rule');
+  const view: SensorRuleView = {
+    policy: rule.policy,
+    rule: rule.rule,
+    mode: rule.mode,
+    behaviors: [...rule.behaviors],
+    actions: rule.restrict.actions,
+    pattern: (raw.restrict as { pattern?: unknown } | undefined)?.pattern,
+    match: raw.match,
+    exclude: raw.exclude,
+    needsEngine,
+  };
+  if (rule.policyNamespace !== undefined) view.namespace = rule.policyNamespace;
+  return view;
 }
 
 /** Compiles the policies' restrict rules once and returns an engine over them. */

@@ -66,8 +66,8 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get('/api/policies', (): PoliciesResponse => {
-    const { policies, errors } = deps.policies();
-    return { policies, errors };
+    const { policies, errors, kernel } = deps.policies();
+    return kernel === undefined ? { policies, errors } : { policies, errors, kernel };
   });
 
   app.get('/api/sources', (): SourcesResponse => ({

@@ -15,6 +15,7 @@
  */
 import { RecordKind, SetIdCall, type RecordKindCode } from '../../events/adapters/bpftrace.js';
 import type { Behavior } from '../../events/types.js';
+import { killWrap, type KernelKillRule } from './kernel-kill.js';
 
 /** Continuation strings each kind is followed by (exec: one printf line with the argument bytes). */
 export const CONTINUATIONS: Partial<Record<RecordKindCode, number>> = {
@@ -43,6 +44,8 @@ export interface ProgramOptions {
   selfPid: number;
   /** Whether a tracepoint ("syscalls:sys_enter_mount") exists on this kernel. */
   tracepointExists: (name: string) => boolean;
+  /** Rules the probes enforce with SIGKILL (kernel-kill.ts); absent or empty = report only. */
+  kernelKill?: readonly KernelKillRule[];
 }
 
 export interface GeneratedProgram {
@@ -51,6 +54,8 @@ export interface GeneratedProgram {
   probes: string[];
   /** Behaviors asked for that no tracepoint on this kernel can see, with the reason. */
   unsupported: { behavior: Behavior; reason: string }[];
+  /** Some probe sends signals: bpftrace must run with --unsafe. */
+  unsafe: boolean;
 }
 
 const COMMON =
@@ -344,10 +349,22 @@ export function generateProgram(opts: ProgramOptions): GeneratedProgram {
     // own "attached_probes" message comes before attaching).
     'BEGIN { @bpftrace_pid = pid; printf("R\\n"); }',
   ];
+  // In-kernel kill: composed with the same path filter as the probes, so it never fires unprinted.
+  const pathFilter = (pointer: string): string => prefixCondition(pointer, opts.filePathPrefixes) ?? '1';
+  let unsafe = false;
   for (const p of probes) {
     const predicate = p.predicate === undefined ? self : `${self} && ${p.predicate}`;
-    lines.push(`tracepoint:${p.tracepoint} /${predicate}/ {`, p.body, '}');
+    const kill = opts.kernelKill?.length
+      ? killWrap(p.tracepoint, opts.kernelKill, opts.selfPid, pathFilter)
+      : undefined;
+    if (kill !== undefined) unsafe = true;
+    lines.push(
+      `tracepoint:${p.tracepoint} /${predicate}/ {`,
+      ...(kill === undefined ? [] : [kill]),
+      p.body,
+      '}',
+    );
   }
   lines.push('END { clear(@bpftrace_pid); }', '');
-  return { source: lines.join('\n'), probes: probes.map((p) => p.tracepoint), unsupported };
+  return { source: lines.join('\n'), probes: probes.map((p) => p.tracepoint), unsupported, unsafe };
 }

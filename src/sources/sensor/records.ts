@@ -14,7 +14,8 @@ import { CONTINUATIONS } from './program.js';
 
 /** What the parser tells its owner besides records. */
 export type ParserSignal =
-  | { type: 'record'; record: SensorRecord }
+  /** `kernelKill`: the probe sent SIGKILL for this record (index in the program's kill table). */
+  | { type: 'record'; record: SensorRecord; kernelKill?: number }
   /** Every probe is attached (the program's BEGIN block ran). */
   | { type: 'ready' }
   | { type: 'lost'; events: number }
@@ -98,11 +99,20 @@ interface Pending {
   record: SensorRecord;
   needStrings: number;
   needArgv: boolean;
+  kernelKill?: number;
 }
+
+/**
+ * Kill marks waiting for their record's head. A mark whose head was lost would otherwise wait for
+ * the thread id's reuse and mark an unrelated record as killed; marks are therefore dropped on lost
+ * events and beyond this bound (oldest first, counted as orphans).
+ */
+export const MAX_KILL_MARKS = 1024;
 
 /** Stateful line parser: feed lines in order, receive signals. */
 export class RecordParser {
   private readonly pending = new Map<number, Pending>();
+  private readonly killMarks = new Map<number, number>();
 
   constructor(private readonly signal: (s: ParserSignal) => void) {}
 
@@ -147,7 +157,10 @@ export class RecordParser {
         return;
       case 'lost_events': {
         const events = (data as { events?: unknown } | undefined)?.events;
-        if (isIntLike(events)) this.signal({ type: 'lost', events });
+        if (isIntLike(events)) {
+          this.killMarks.clear();
+          this.signal({ type: 'lost', events });
+        }
         return;
       }
       default:
@@ -159,6 +172,7 @@ export class RecordParser {
   flush(): void {
     for (const p of this.pending.values()) this.complete(p, true);
     this.pending.clear();
+    this.killMarks.clear();
   }
 
   private value(data: unknown[]): void {
@@ -196,8 +210,13 @@ export class RecordParser {
       needStrings: needArgv ? needStrings - 1 : needStrings,
       needArgv,
     };
+    const mark = this.killMarks.get(head.tid);
+    if (mark !== undefined) {
+      this.killMarks.delete(head.tid);
+      p.kernelKill = mark;
+    }
     if (p.needStrings === 0 && !p.needArgv) {
-      this.signal({ type: 'record', record: p.record });
+      this.emit(p);
       return;
     }
     this.pending.set(head.tid, p);
@@ -206,6 +225,19 @@ export class RecordParser {
   private printf(data: string): void {
     if (data === 'R\n') {
       this.signal({ type: 'ready' });
+      return;
+    }
+    // "K <tid> <rule>": the probe killed this thread's process; its record follows.
+    const k = /^K (\d+) (\d+)\n$/.exec(data);
+    if (k) {
+      const tid = Number(k[1]);
+      this.killMarks.delete(tid);
+      this.killMarks.set(tid, Number(k[2]));
+      if (this.killMarks.size > MAX_KILL_MARKS) {
+        const oldest = this.killMarks.keys().next().value as number;
+        this.killMarks.delete(oldest);
+        this.signal({ type: 'malformed', reason: 'sensor-orphan', detail: `kill mark for tid ${oldest}` });
+      }
       return;
     }
     // "A <tid> <hex argv>": exec arguments.
@@ -241,7 +273,15 @@ export class RecordParser {
         detail: `record kind ${p.record.kind} for tid ${p.record.tid} lost part of its data`,
       });
     }
-    this.signal({ type: 'record', record: p.record });
+    this.emit(p);
+  }
+
+  private emit(p: Pending): void {
+    this.signal(
+      p.kernelKill === undefined
+        ? { type: 'record', record: p.record }
+        : { type: 'record', record: p.record, kernelKill: p.kernelKill },
+    );
   }
 }
 

@@ -10,18 +10,22 @@ import { createInterface } from 'node:readline';
 import { hostname } from 'node:os';
 import { EventBuilder } from '../../events/adapters/bpftrace.js';
 import type { Behavior } from '../../events/types.js';
+import type { SensorRuleView } from '../../engine/api/runtime.js';
 import type { Logger } from '../../observability/logger.js';
-import { sensorUp } from '../../observability/metrics.js';
+import { kernelKills, sensorUp } from '../../observability/metrics.js';
 import { RecordReader } from '../record-reader.js';
 import { SourceCounters } from '../records.js';
 import type { EmitFn, EventSource, SourceStats } from '../types.js';
 import { MonotonicClock, procProcessView, readBootId } from './proc.js';
+import { kernelKillKey, planEnforcement, type EnforcementPlan, type PlanEnvironment } from './kernel-kill.js';
 import { generateProgram, SENSOR_STRLEN, type GeneratedProgram } from './program.js';
 import { RecordParser, type ParserSignal } from './records.js';
 
 export interface SensorHintsLike {
   behaviors: ReadonlySet<Behavior>;
   filePathPrefixes: readonly string[];
+  /** Restrict rules, for the in-kernel kill (kernel-kill.ts). */
+  rules?: readonly SensorRuleView[];
 }
 
 export interface BpftraceSensorOptions {
@@ -37,6 +41,11 @@ export interface BpftraceSensorOptions {
   maxRestartDelayMs?: number;
   /** Perf ring buffer pages per CPU (BPFTRACE_PERF_RB_PAGES). Default 256 (1 MiB per CPU). */
   ringPages?: number;
+  /**
+   * Lets the probes SIGKILL for rules decided in the kernel (`kernelKillOff` undefined). Absent: the
+   * in-kernel kill is off (only local mode under `--action-mode policy` turns it on).
+   */
+  enforcement?: PlanEnvironment;
 }
 
 /** bpftrace's default time to compile and attach (LLVM: seconds idle, a minute or more under load). */
@@ -60,6 +69,7 @@ interface Running {
   /** Absent when no policy needs a probe (nothing to run). */
   child?: ChildProcess;
   program: GeneratedProgram;
+  plan: EnforcementPlan;
   parser: RecordParser;
   builder: EventBuilder;
   exited: Promise<void>;
@@ -99,6 +109,18 @@ export class BpftraceSensor implements EventSource {
     return this.current?.program;
   }
 
+  /** Which enforcement path each rule takes with the current program. */
+  get enforcement(): EnforcementPlan {
+    return this.current?.plan ?? this.planFor(this.hints);
+  }
+
+  private planFor(hints: SensorHintsLike): EnforcementPlan {
+    return planEnforcement(
+      hints.rules ?? [],
+      this.opts.enforcement ?? { kernelKillOff: 'in-kernel kill not enabled' },
+    );
+  }
+
   /** Pid of the bpftrace process, while running. */
   get pid(): number | undefined {
     return this.current?.child?.pid;
@@ -117,7 +139,8 @@ export class BpftraceSensor implements EventSource {
    * may report an event twice with the same id; the id is stable, so consumers can dedup).
    */
   async updateHints(hints: SensorHintsLike): Promise<boolean> {
-    if (sameHints(hints, this.hints)) return false;
+    if (sameHints(hints, this.hints) && sameKernelKill(this.planFor(hints), this.planFor(this.hints)))
+      return false;
     this.hints = hints;
     if (!this.current || this.stopping) return true;
     const old = this.current;
@@ -162,11 +185,13 @@ export class BpftraceSensor implements EventSource {
   }
 
   private launch(): Promise<Running> {
+    const plan = this.planFor(this.hints);
     const program = generateProgram({
       behaviors: this.hints.behaviors,
       filePathPrefixes: this.hints.filePathPrefixes,
       selfPid: process.pid,
       tracepointExists: this.opts.tracepointExists,
+      kernelKill: plan.kernel,
     });
     for (const u of program.unsupported) {
       this.opts.logger?.warn({ behavior: u.behavior, reason: u.reason }, 'sensor cannot watch this behavior');
@@ -183,9 +208,11 @@ export class BpftraceSensor implements EventSource {
       // Nothing to watch (no policy needs the sensor): stay up without a bpftrace process.
       this.status = 'running';
       this.opts.logger?.info('no loaded policy needs the sensor: no probes attached');
-      return Promise.resolve(this.idle(program, builder));
+      return Promise.resolve(this.idle(program, plan, builder));
     }
-    const child = spawn(this.opts.bpftrace, ['-f', 'json', '-e', program.source], {
+    // --unsafe only when some probe signals (bpf_send_signal); a report-only program never needs it.
+    const args = [...(program.unsafe ? ['--unsafe'] : []), '-f', 'json', '-e', program.source];
+    const child = spawn(this.opts.bpftrace, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         ...process.env,
@@ -199,6 +226,7 @@ export class BpftraceSensor implements EventSource {
     const running: Running = {
       child,
       program,
+      plan,
       builder,
       exited,
       attached: false,
@@ -249,9 +277,10 @@ export class BpftraceSensor implements EventSource {
     });
   }
 
-  private idle(program: GeneratedProgram, builder: EventBuilder): Running {
+  private idle(program: GeneratedProgram, plan: EnforcementPlan, builder: EventBuilder): Running {
     return {
       program,
+      plan,
       builder,
       exited: Promise.resolve(),
       attached: true,
@@ -308,12 +337,31 @@ export class BpftraceSensor implements EventSource {
         this.opts.logger?.debug({ reason: s.reason, detail: s.detail }, 'sensor record skipped');
         return;
       case 'record': {
+        if (s.kernelKill !== undefined) {
+          const rule = running.plan.kernel[s.kernelKill];
+          kernelKills.inc({
+            policy: rule ? `${rule.namespace ? `${rule.namespace}/` : ''}${rule.policy}` : 'unknown',
+            rule: rule?.rule ?? 'unknown',
+          });
+        }
         const built = running.builder.build(s.record);
         if ('filtered' in built) {
           this.filtered++;
           return;
         }
         if ('pending' in built) return;
+        if (s.kernelKill !== undefined) {
+          // Set here from the kernel's own mark, never from event data: kill (actions/kill.ts) then
+          // reports "killed in kernel" instead of signalling a pid that may already be recycled.
+          const rule = running.plan.kernel[s.kernelKill];
+          built.event.enforced = true;
+          built.event.raw = {
+            ...(built.event.raw as Record<string, unknown>),
+            kernelKill: rule
+              ? `${rule.namespace ? `${rule.namespace}/` : ''}${rule.policy}/${rule.rule}`
+              : s.kernelKill,
+          };
+        }
         // The same ingest guard as the adapters: a process controls its own argv (up to 128 KiB per
         // argument), which would otherwise be copied whole into every row, log line and stream frame.
         // canWait=false: the pipeline drops and counts when full; never await here.
@@ -322,6 +370,10 @@ export class BpftraceSensor implements EventSource {
       }
     }
   }
+}
+
+function sameKernelKill(a: EnforcementPlan, b: EnforcementPlan): boolean {
+  return kernelKillKey(a.kernel) === kernelKillKey(b.kernel);
 }
 
 function sameHints(a: SensorHintsLike, b: SensorHintsLike): boolean {

@@ -31,6 +31,12 @@ export function PoliciesPage() {
       ) : null}
       <section class="card" aria-label="Policies">
         <h3>Policies ({data.policies.length})</h3>
+        {data.kernel ? (
+          <p class="muted small" data-testid="kernel">
+            In-kernel kill: {data.kernel.inKernelKill ? 'on' : `off (${data.kernel.inKernelKillDetail})`}. BPF
+            LSM: {data.kernel.bpfLsm ? 'available' : `not available (${data.kernel.bpfLsmDetail})`}.
+          </p>
+        ) : null}
         {data.policies.length === 0 ? <p class="muted">No policies loaded.</p> : null}
         <table>
           <thead>
@@ -71,6 +77,17 @@ export function PoliciesPage() {
                           <Chip key={b}>{b}</Chip>
                         ))}
                         {r.actions.length ? <span class="small"> → {r.actions.join(', ')}</span> : null}
+                        {r.enforcement && r.enforcement.path !== 'report-only' ? (
+                          <div class="small" data-testid="enforcement" title={r.enforcement.reason}>
+                            <span class="strong">{r.enforcement.path}</span>{' '}
+                            <span class="muted">{r.enforcement.reason}</span>
+                          </div>
+                        ) : null}
+                        {r.enforcement?.warning ? (
+                          <div class="small error" role="note">
+                            {r.enforcement.warning}
+                          </div>
+                        ) : null}
                       </li>
                     ))}
                   </ul>
