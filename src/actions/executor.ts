@@ -202,7 +202,7 @@ export class ActionExecutor {
         },
       };
       // The available guard never lets `block` through.
-      const handler = HANDLERS[name as KubeActionName] as ActionHandler<unknown>;
+      const handler = HANDLERS[name] as ActionHandler<unknown>;
       return { ...result(await handler(fields, ctx)), by: 'handler' };
     } catch (err) {
       const st = apiStatus(err);
