@@ -10,8 +10,11 @@
  */
 import { Environment } from '@marcbachmann/cel-js';
 import { CelCompileError, CelEvaluationError } from './errors.js';
+import { registerExtensionLibraries } from './extension-libraries.js';
 import { registerKubernetesLibrary } from './kubernetes-library.js';
+import { registerKyvernoDataLibrary } from './kyverno-data-library.js';
 import { registerKyvernoLibrary, withCelHost, type CelHost } from './kyverno-library.js';
+import { registerNetworkLibrary } from './network-library.js';
 import {
   CelRegexError,
   prepareRegexCalls,
@@ -24,6 +27,9 @@ import { fromCel, toCel } from './values.js';
 export { CelCompileError, CelEvaluationError } from './errors.js';
 export type { CelHost } from './kyverno-library.js';
 export { CelQuantity, CelUrl } from './kubernetes-library.js';
+export { CelCIDR, CelIP } from './network-library.js';
+export { CelSemver } from './extension-libraries.js';
+export { CelImage, parseImageReference } from './kyverno-data-library.js';
 export { fromCel, toCel } from './values.js';
 
 export interface CelEvaluateOptions {
@@ -50,6 +56,9 @@ function createEnvironment(): Environment {
   registerKubernetesLibrary(env);
   registerRegexLibrary(env);
   registerKyvernoLibrary(env);
+  registerNetworkLibrary(env);
+  registerExtensionLibraries(env);
+  registerKyvernoDataLibrary(env);
   return env;
 }
 
