@@ -120,7 +120,7 @@ function formatPlain(v: unknown): string {
       const o = v as Record<string, unknown>;
       return `{${keys.map((k) => `${k}: ${formatPlain(o[k])}`).join(', ')}}`;
     }
-    return String(v as { toString(): string });
+    return (v as { toString(): string }).toString();
   }
   throw new Error(`format: cannot format ${typeof v}`);
 }
@@ -173,7 +173,7 @@ export function celFormat(template: string, args: readonly unknown[]): string {
     return args[next++];
   };
   for (let i = 0; i < template.length; i++) {
-    const c = template[i];
+    const c = template[i]!;
     if (c !== '%') {
       out += c;
     } else {
@@ -185,7 +185,7 @@ export function celFormat(template: string, args: readonly unknown[]): string {
         precision = Number(m[1]);
         j += m[0].length;
       }
-      const verb = template[j];
+      const verb = template[j] ?? '';
       i = j;
       switch (verb) {
         case '%':
@@ -229,9 +229,7 @@ export function celFormat(template: string, args: readonly unknown[]): string {
           out += hexOf(take(`%${verb}`), verb === 'X');
           break;
         default:
-          throw new Error(
-            `could not parse formatting clause: unrecognized formatting clause "${verb ?? ''}"`,
-          );
+          throw new Error(`could not parse formatting clause: unrecognized formatting clause "${verb}"`);
       }
     }
     if (out.length > MAX_GENERATED_LENGTH)

@@ -183,7 +183,7 @@ function unmarshal(text: string): unknown {
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new Error(`json.unmarshal: ${e instanceof Error ? e.message : String(e)}`);
+    throw new Error(`json.unmarshal: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
   return toCel(value);
 }
@@ -196,7 +196,9 @@ function yamlParse(text: string): unknown {
     // Aliases are bounded by the library (maxAliasCount), so an alias bomb is an error, not a blow-up.
     value = parseYaml(text, { maxAliasCount: 100, uniqueKeys: false });
   } catch (e) {
-    throw new Error(`yaml.parse: ${e instanceof Error ? e.message.split('\n')[0]! : String(e)}`);
+    throw new Error(`yaml.parse: ${e instanceof Error ? e.message.split('\n')[0]! : String(e)}`, {
+      cause: e,
+    });
   }
   checkValueDepth('yaml.parse', value);
   return toCel(value);
