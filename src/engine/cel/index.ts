@@ -25,6 +25,15 @@ import { rewriteHasOverCalls, rewriteOrValueOnPlainValues } from './rewrite.js';
 import { fromCel, toCel } from './values.js';
 
 export { CelCompileError, CelEvaluationError } from './errors.js';
+
+/** What a runtime rule's CEL (restrict.cel, its variables, celPreconditions) can read. */
+export const RUNTIME_CEL_VARIABLES: readonly string[] = [
+  'behavior',
+  'event',
+  'object',
+  'request',
+  'variables',
+];
 export type { CelHost } from './kyverno-library.js';
 export { CelQuantity, CelUrl } from './kubernetes-library.js';
 export { CelCIDR, CelIP } from './network-library.js';
@@ -65,6 +74,33 @@ function createEnvironment(): Environment {
 const environment = createEnvironment();
 type Evaluable = ReturnType<Environment['parse']>;
 
+export interface CelCompileOptions {
+  /**
+   * The variables the expression may read. Without it every unknown identifier is `dyn` (Kubernetes objects
+   * are schemaless); with it, a reference to anything else (`evnt.x`) is a compile error, as in cel-go.
+   */
+  readonly declared?: readonly string[];
+}
+
+// One strict environment per declared set (there are a handful), each a clone of the full one.
+const strictEnvironments = new Map<string, Environment>();
+
+function environmentFor(declared: readonly string[] | undefined): Environment {
+  if (declared === undefined) return environment;
+  const key = [...new Set(declared)].sort().join(',');
+  let env = strictEnvironments.get(key);
+  if (env === undefined) {
+    env = environment.clone({
+      unlistedVariablesAreDyn: false,
+      enableOptionalTypes: true,
+      homogeneousAggregateLiterals: false,
+    });
+    for (const name of key.split(',')) if (name !== '') env.registerVariable(name, 'dyn');
+    strictEnvironments.set(key, env);
+  }
+  return env;
+}
+
 const prepared = new WeakSet<object>();
 
 /** Converts a JSON activation for CEL once; lazily-bound `variables` and prepared activations pass through. */
@@ -84,8 +120,8 @@ function message(e: unknown): string {
   return publicRegexMessage(e instanceof Error ? e.message.split('\n')[0]! : String(e));
 }
 
-function parseChecked(expression: string): Evaluable {
-  const fn = environment.parse(expression);
+function parseChecked(expression: string, env: Environment = environment): Evaluable {
+  const fn = env.parse(expression);
   prepareRegexCalls(fn.ast);
   const check = fn.check();
   if (!check.valid) throw check.error ?? new Error('type check failed');
@@ -93,17 +129,24 @@ function parseChecked(expression: string): Evaluable {
 }
 
 /** Parses and type-checks once. Throws CelCompileError. */
-export function compileCel(expression: string): CelProgram {
+export function compileCel(expression: string, options: CelCompileOptions = {}): CelProgram {
+  const env = environmentFor(options.declared);
   let fn: Evaluable;
   try {
-    fn = parseChecked(expression);
+    fn = parseChecked(expression, env);
   } catch (e) {
     if (e instanceof CelRegexError) throw new CelCompileError(expression, e.message);
+    const unknown = /^Unknown variable: ([A-Za-z_][A-Za-z0-9_]*)/.exec(message(e));
+    if (unknown !== null && options.declared !== undefined)
+      throw new CelCompileError(
+        expression,
+        `undeclared reference to '${unknown[1]!}' (the expression can read: ${[...new Set(options.declared)].sort().join(', ')})`,
+      );
     // cel-go accepts has() over any operand; retry with the equivalent form cel-js accepts.
     const rewritten = rewriteHasOverCalls(expression);
     if (rewritten === expression) throw new CelCompileError(expression, message(e));
     try {
-      fn = parseChecked(rewritten);
+      fn = parseChecked(rewritten, env);
     } catch {
       throw new CelCompileError(expression, message(e));
     }
@@ -114,7 +157,7 @@ export function compileCel(expression: string): CelProgram {
     if (lenient === undefined) {
       const rewritten = rewriteOrValueOnPlainValues(expression);
       try {
-        lenient = rewritten === expression ? null : parseChecked(rewritten);
+        lenient = rewritten === expression ? null : parseChecked(rewritten, env);
       } catch {
         lenient = null;
       }
@@ -178,10 +221,10 @@ function parseDefinitions(defs: unknown, what: string): CelVariableDefinition[] 
   });
 }
 
-export function compileCelVariables(definitions: unknown): CelVariables {
+export function compileCelVariables(definitions: unknown, options: CelCompileOptions = {}): CelVariables {
   const defs = parseDefinitions(definitions, 'variables').map((d) => ({
     name: d.name,
-    program: compileCel(d.expression),
+    program: compileCel(d.expression, options),
   }));
   return {
     names: defs.map((d) => d.name),
