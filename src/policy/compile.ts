@@ -183,9 +183,17 @@ export class RuleCompiler {
         ...(messageExpression ? { messageExpression } : {}),
       });
     });
-    const variables = vars.length
-      ? this.guard([...path, 'variables'], 'CEL variables', () => compileCelVariables(vars, options))
-      : undefined;
+    // Each variable is checked at its own expression first, so an error points at the line that has it.
+    const varsOk = vars.every(
+      (v, i) =>
+        this.guard([...path, 'variables', i, 'expression'], 'CEL variable', () =>
+          compileCel(str(v.expression), options),
+        ) !== undefined,
+    );
+    const variables =
+      vars.length && varsOk
+        ? this.guard([...path, 'variables'], 'CEL variables', () => compileCelVariables(vars, options))
+        : undefined;
     return { expressions, ...(variables ? { variables } : {}) };
   }
 
