@@ -9,6 +9,7 @@ import { compare as compareSemverText } from 'semver';
 import { Optional, type Environment } from '@marcbachmann/cel-js';
 import { MAX_DECODE_INPUT, MAX_GENERATED_LENGTH, expressionLimitError } from '../expression-limits.js';
 import { CelQuantity } from './kubernetes-library.js';
+import { boundedMemo } from './values.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // semver (k8s.io/apiserver/pkg/cel/library/semverlib.go)
@@ -58,8 +59,11 @@ function parseSemver(s: string, normalize: boolean): CelSemver | string {
   return new CelSemver(BigInt(m[1]!), BigInt(m[2]!), BigInt(m[3]!), text);
 }
 
+const parseStrict = boundedMemo((s) => parseSemver(s, false));
+const parseNormalized = boundedMemo((s) => parseSemver(s, true));
+
 function semverOf(s: string, normalize: boolean): CelSemver {
-  const r = parseSemver(s, normalize);
+  const r = normalize ? parseNormalized(s) : parseStrict(s);
   if (typeof r === 'string') throw new Error(r);
   return r;
 }

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { Environment } from '@marcbachmann/cel-js';
 import { parse as parseYaml } from 'yaml';
 import { checkBracketDepth, checkDecodeInput, checkValueDepth } from '../expression-limits.js';
-import { fromCel, toCel } from './values.js';
+import { boundedMemo, fromCel, toCel } from './values.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // image references
@@ -81,8 +81,10 @@ export function parseImageReference(ref: string): CelImage | string {
   return new CelImage(registry, repository, tag, digest);
 }
 
+const parseImageMemo = boundedMemo(parseImageReference);
+
 function imageOf(s: string): CelImage {
-  const r = parseImageReference(s);
+  const r = parseImageMemo(s);
   if (typeof r === 'string') throw new Error(r);
   return r;
 }
@@ -93,7 +95,7 @@ function registerImage(env: Environment): void {
   // `image`) lives in kyverno-library.ts.
   env.registerFunction('image(string): kyverno.Image', imageOf);
   env.registerFunction('parseImageReference(string): kyverno.Image', imageOf);
-  env.registerFunction('isImage(string): bool', (s: string) => typeof parseImageReference(s) !== 'string');
+  env.registerFunction('isImage(string): bool', (s: string) => typeof parseImageMemo(s) !== 'string');
   env.registerFunction('kyverno.Image.registry(): string', (i: CelImage) => i.registry);
   env.registerFunction('kyverno.Image.repository(): string', (i: CelImage) => i.repository);
   env.registerFunction('kyverno.Image.tag(): string', (i: CelImage) => i.tag);

@@ -9,6 +9,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import type { Environment } from '@marcbachmann/cel-js';
+import { boundedMemo } from './values.js';
 
 /** A CEL `net.IP`: the address bytes (4 or 16). */
 export class CelIP {
@@ -47,7 +48,10 @@ function formatBytes(bytes: readonly number[]): string {
 }
 
 /** The address bytes, or a reason it is not an address Kubernetes accepts. */
-function parseAddress(s: string): CelIP | string {
+const parseAddress = boundedMemo(parseAddressUncached);
+const parsePrefix = boundedMemo(parsePrefixUncached);
+
+function parseAddressUncached(s: string): CelIP | string {
   if (s.includes('%')) return `IP address with zone value is not allowed: ${s}`;
   if (isIPv4(s)) return new CelIP(ipaddr.IPv4.parse(s).toByteArray());
   if (isIPv6(s)) {
@@ -58,7 +62,7 @@ function parseAddress(s: string): CelIP | string {
   return `IP Address ${JSON.stringify(s)} parse error during conversion from string: ParseAddr(${JSON.stringify(s)}): unable to parse IP`;
 }
 
-function parsePrefix(s: string): CelCIDR | string {
+function parsePrefixUncached(s: string): CelCIDR | string {
   const slash = s.lastIndexOf('/');
   if (slash < 0) return `network address parse error during conversion from string: no '/' in ${s}`;
   const ip = parseAddress(s.slice(0, slash));

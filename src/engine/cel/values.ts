@@ -87,3 +87,21 @@ export function fromCel(value: unknown): unknown {
       return value;
   }
 }
+
+/**
+ * A bounded memo for library parsers (`cidr('10.0.0.0/8')`, `image(…)`, `semver(…)`) whose argument is usually
+ * a constant or a value repeated across events. Results are immutable; when full, the memo starts over, so
+ * memory stays bounded whatever the input.
+ */
+export function boundedMemo<T>(parse: (s: string) => T, max = 4096, maxKeyLength = 256): (s: string) => T {
+  const memo = new Map<string, T>();
+  return (s) => {
+    if (s.length > maxKeyLength) return parse(s);
+    const hit = memo.get(s);
+    if (hit !== undefined) return hit;
+    const value = parse(s);
+    if (memo.size >= max) memo.clear();
+    memo.set(s, value);
+    return value;
+  };
+}
