@@ -50,6 +50,14 @@ const cel = compileCel(
   "event.process.binary.endsWith('sh') && event.process.uid == 0 && object.metadata.namespace != 'kube-system'",
 );
 const celActivation = { event, object: pod };
+// The runtime libraries: an egress allow-list of CIDRs, an image-reference check, a version floor.
+const celCidr = compileCel(
+  "['10.0.0.0/8', '192.168.0.0/16', 'fd00::/8'].exists(c, cidr(c).containsIP(event.network.daddr))",
+);
+const celImage = compileCel(
+  "image(event.container.image).registry() == 'index.docker.io' && semver('1.25.3').isLessThan(semver('1.26.0'))",
+);
+const netActivation = { event: { ...event, network: { daddr: '203.0.113.7' } }, object: pod };
 
 const jpExpr = "event.process.binary == '/bin/sh' && event.pod.namespace != 'kube-system'";
 const results = [
@@ -66,6 +74,10 @@ const results = [
     cel.evaluate({ event: { ...event }, object: pod }),
   ),
   measure('cel: 3 clauses, activation reused', () => cel.evaluate(celActivation)),
+  measure('cel: cidr allow-list of 3 (miss: every CIDR parsed and checked)', () =>
+    celCidr.evaluate(netActivation),
+  ),
+  measure('cel: image() registry + semver compare', () => celImage.evaluate(celActivation)),
 ];
 
 const base = results[0]!.opsPerSec;

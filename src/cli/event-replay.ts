@@ -6,7 +6,8 @@
 import { boundRaw } from '../events/adapters/guard.js';
 import { createReadStream } from 'node:fs';
 import { adaptLine, type SourceFormat } from '../events/adapters/index.js';
-import type { RuntimeEngine } from '../engine/runtime/index.js';
+import type { RuleError, RuntimeEngine } from '../engine/runtime/index.js';
+import type { RuntimeEvent } from '../events/types.js';
 import type { Verdict } from '../contracts/verdict.js';
 import { LineSplitter, type LinePiece } from '../sources/lines.js';
 
@@ -28,6 +29,8 @@ export interface ReplaySummary {
   /** The first skips with their line numbers (bounded). */
   skips: ReplaySkip[];
   violations: number;
+  /** Rule errors (a CEL or variable failure on an event): neither a pass nor a violation. */
+  ruleErrors: number;
   /** Formats seen, with counts. */
   formats: Record<string, number>;
 }
@@ -39,6 +42,7 @@ export async function replayEvents(
   format: SourceFormat | 'auto',
   engine: RuntimeEngine,
   onVerdicts: (verdicts: Verdict[]) => void,
+  onRuleErrors?: (errors: readonly RuleError[], event: RuntimeEvent) => void,
 ): Promise<ReplaySummary> {
   const summary: ReplaySummary = {
     read: 0,
@@ -46,6 +50,7 @@ export async function replayEvents(
     skipped: {},
     skips: [],
     violations: 0,
+    ruleErrors: 0,
     formats: {},
   };
   const skip = (line: number, reason: string, detail: string): void => {
@@ -73,6 +78,12 @@ export async function replayEvents(
         boundRaw(event); // printed with its verdicts: bounded as the pipeline bounds a kept event
         onVerdicts(verdicts);
       }
+      // Drained after every event, so each error is told with the event that caused it.
+      const errors = engine.takeRuleErrors();
+      if (errors.count > 0) {
+        summary.ruleErrors += errors.count;
+        onRuleErrors?.(errors.recent, event);
+      }
     }
   };
 
@@ -93,6 +104,7 @@ export function formatSummary(summary: ReplaySummary): string {
     .join(', ');
   return (
     `events: ${summary.read} read, ${skipped} skipped${reasons ? ` (${reasons})` : ''}, ` +
-    `${summary.evaluated} evaluated, ${summary.violations} violations`
+    `${summary.evaluated} evaluated, ${summary.violations} violations` +
+    (summary.ruleErrors > 0 ? `, ${summary.ruleErrors} rule errors` : '')
   );
 }

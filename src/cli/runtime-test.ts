@@ -61,6 +61,8 @@ export interface RuntimeTestCase {
   found: number;
   ok: boolean;
   reason: string;
+  /** Events on which the rule erred for this resource. */
+  errors?: number;
 }
 
 export interface RuntimeTestResult {
@@ -102,16 +104,53 @@ export async function runRuntimeTest(file: string, doc: unknown): Promise<Runtim
     test.resources ? { lookup: staticPodLookup(objects) } : {},
   );
   const verdicts: Verdict[] = [];
+  // Rule errors by (rule, pod): the count and the first message (bounded by rules × pods seen).
+  const ruleErrors = new Map<string, { count: number; message: string }>();
+  const errorKey = (policy: string, rule: string, namespace: string, name: string) =>
+    `${policy}\u0000${rule}\u0000${namespace}\u0000${name}`;
   for (const path of test.events) {
-    result.replay.push(await replayEvents(resolve(base, path), 'auto', engine, (v) => verdicts.push(...v)));
+    result.replay.push(
+      await replayEvents(
+        resolve(base, path),
+        'auto',
+        engine,
+        (v) => verdicts.push(...v),
+        (errors, event) => {
+          for (const e of errors) {
+            const key = errorKey(e.policy, e.rule, event.pod?.namespace ?? '', event.pod?.name ?? '');
+            const seen = ruleErrors.get(key);
+            if (seen) seen.count++;
+            else ruleErrors.set(key, { count: 1, message: e.message });
+          }
+        },
+      ),
+    );
   }
   for (const expected of test.results) {
-    for (const resource of expected.resources) result.cases.push(judge(expected, resource, verdicts));
+    for (const resource of expected.resources) {
+      const slash = resource.indexOf('/');
+      const errors =
+        slash < 0
+          ? [...ruleErrors.entries()].find(
+              ([k]) =>
+                k.startsWith(`${expected.policy}\u0000${expected.rule}\u0000`) &&
+                k.endsWith(`\u0000${resource}`),
+            )?.[1]
+          : ruleErrors.get(
+              errorKey(expected.policy, expected.rule, resource.slice(0, slash), resource.slice(slash + 1)),
+            );
+      result.cases.push(judge(expected, resource, verdicts, errors));
+    }
   }
   return result;
 }
 
-function judge(expected: Expectation, resource: string, verdicts: readonly Verdict[]): RuntimeTestCase {
+function judge(
+  expected: Expectation,
+  resource: string,
+  verdicts: readonly Verdict[],
+  errors?: { count: number; message: string },
+): RuntimeTestCase {
   const found = verdicts.filter(
     (v) =>
       v.policy === expected.policy &&
@@ -133,6 +172,12 @@ function judge(expected: Expectation, resource: string, verdicts: readonly Verdi
     ok = found > 0;
     reason = ok ? `${found} violation(s)` : 'expected a violation, found none';
   }
+  // A rule that erred on this resource's events is said so: "found none" alone would hide why, and an
+  // expected pass is not shown by a rule that could not be evaluated.
+  if (errors !== undefined) {
+    if (expected.result === 'pass') ok = false;
+    reason += `; the rule erred on ${errors.count} event(s): ${errors.message}`;
+  }
   return {
     policy: expected.policy,
     rule: expected.rule,
@@ -141,6 +186,7 @@ function judge(expected: Expectation, resource: string, verdicts: readonly Verdi
     found,
     ok,
     reason,
+    ...(errors !== undefined ? { errors: errors.count } : {}),
   };
 }
 
@@ -161,7 +207,7 @@ export async function runtimeTestReport(file: string, doc: Record<string, unknow
     rule: c.rule,
     resource: c.resource,
     expected: c.expected,
-    actual: c.found > 0 ? ['fail'] : [],
+    actual: [...(c.found > 0 ? ['fail'] : []), ...(c.errors ? ['error'] : [])],
     ok: c.ok,
     reason: c.reason,
   }));

@@ -3,6 +3,7 @@
  * stage reports into. Names follow Prometheus conventions: *_total counters, base units in seconds.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { expressionLimitCounts } from '../engine/expression-limits.js';
 import { renderTruncations } from '../engine/variables/bounds.js';
 import { policyFileRejections } from '../policy/read-file.js';
 
@@ -212,6 +213,23 @@ export const renderTruncated = new Counter({
     const counts = renderTruncations();
     this.reset();
     for (const kind of ['message', 'action'] as const) this.inc({ kind }, counts[kind]);
+  },
+});
+
+export const expressionLimits = new Counter({
+  name: 'kyverno_runtime_expression_limit_total',
+  help:
+    'Expression function calls refused at a bound, by function (json.unmarshal, yaml.parse, base64.decode, ' +
+    'format, random, x509_decode, …) and limit (input-size, depth, output-size). The rule reports error.',
+  labelNames: ['function', 'limit'] as const,
+  registers: [registry],
+  // The engine counts refusals without depending on this registry; the totals are read at scrape time.
+  collect() {
+    this.reset();
+    for (const [key, n] of expressionLimitCounts()) {
+      const [fn, limit] = key.split('|') as [string, string];
+      this.inc({ function: fn, limit }, n);
+    }
   },
 });
 

@@ -4,7 +4,12 @@
  * so the loader can point at file:line:col; compile never throws.
  */
 import type { ActionSpec } from '../contracts/actions.js';
-import { compileCel, compileCelVariables } from '../engine/cel/index.js';
+import {
+  compileCel,
+  compileCelVariables,
+  RUNTIME_CEL_VARIABLES,
+  type CelCompileOptions,
+} from '../engine/cel/index.js';
 import {
   compileConditions,
   ConditionCompileError,
@@ -46,6 +51,14 @@ export const KYVERNO_KINDS = ['ClusterPolicy', 'Policy'] as const;
 export class RuleCompiler {
   readonly issues: CompileIssue[] = [];
   constructor(private readonly runtime: boolean) {}
+
+  /**
+   * Runtime restrict rules (their cel, its variables, the rule's celPreconditions) read a known set of
+   * variables; a typo there (`evnt.x`) would otherwise compile, fail on every event, and never fire.
+   */
+  private get celOptions(): CelCompileOptions {
+    return this.runtime ? { declared: RUNTIME_CEL_VARIABLES } : {};
+  }
 
   private guard<T>(path: Path, what: string, fn: () => T): T | undefined {
     try {
@@ -146,7 +159,7 @@ export class RuleCompiler {
     });
   }
 
-  private cel(value: unknown, path: Path): CompiledCel | undefined {
+  private cel(value: unknown, path: Path, options: CelCompileOptions = {}): CompiledCel | undefined {
     if (!isObj(value)) return undefined;
     const exprs = Array.isArray(value.expressions) ? value.expressions.filter(isObj) : [];
     const vars = Array.isArray(value.variables) ? value.variables.filter(isObj) : [];
@@ -154,13 +167,13 @@ export class RuleCompiler {
     exprs.forEach((e, i) => {
       const expression = str(e.expression);
       const program = this.guard([...path, 'expressions', i, 'expression'], 'CEL expression', () =>
-        compileCel(expression),
+        compileCel(expression, options),
       );
       if (!program) return;
       const messageExpression =
         typeof e.messageExpression === 'string'
           ? this.guard([...path, 'expressions', i, 'messageExpression'], 'CEL messageExpression', () =>
-              compileCel(e.messageExpression as string),
+              compileCel(e.messageExpression as string, options),
             )
           : undefined;
       expressions.push({
@@ -170,9 +183,17 @@ export class RuleCompiler {
         ...(messageExpression ? { messageExpression } : {}),
       });
     });
-    const variables = vars.length
-      ? this.guard([...path, 'variables'], 'CEL variables', () => compileCelVariables(vars))
-      : undefined;
+    // Each variable is checked at its own expression first, so an error points at the line that has it.
+    const varsOk = vars.every(
+      (v, i) =>
+        this.guard([...path, 'variables', i, 'expression'], 'CEL variable', () =>
+          compileCel(str(v.expression), options),
+        ) !== undefined,
+    );
+    const variables =
+      vars.length && varsOk
+        ? this.guard([...path, 'variables'], 'CEL variables', () => compileCelVariables(vars, options))
+        : undefined;
     return { expressions, ...(variables ? { variables } : {}) };
   }
 
@@ -276,9 +297,42 @@ export class RuleCompiler {
     }
     const conditions = this.conditions(r.conditions, [...path, 'conditions']);
     if (conditions) out.conditions = conditions;
-    const cel = this.cel(r.cel, [...path, 'cel']);
+    const cel = this.cel(r.cel, [...path, 'cel'], this.celOptions);
     if (cel) out.cel = cel;
     return out;
+  }
+
+  /**
+   * `subjects`, `roles` and `clusterRoles` select by the admission request's user. Runtime events have no
+   * user, so in a runtime rule they would be dropped: the rule would match (or fail to exclude) far beyond
+   * what was written — under Enforce, with kill. They fail the load instead.
+   */
+  private userInfoFilters(raw: Raw, path: Path): void {
+    for (const side of ['match', 'exclude'] as const) {
+      const m = raw[side];
+      if (!isObj(m)) continue;
+      const filters: [Raw, Path][] = [[m, [...path, side]]];
+      for (const block of ['any', 'all'] as const) {
+        const list = m[block];
+        if (Array.isArray(list))
+          list.forEach((f, i) => {
+            if (isObj(f)) filters.push([f, [...path, side, block, i]]);
+          });
+      }
+      for (const [f, at] of filters) {
+        for (const key of ['subjects', 'roles', 'clusterRoles']) {
+          if (f[key] === undefined) continue;
+          this.issues.push({
+            path: [...at, key],
+            target: 'key',
+            message:
+              `${side}.${key} selects by the admission request's user, which runtime events do not have: ` +
+              'it would be ignored and the rule would act beyond what was written. Select with resources ' +
+              '(kinds, namespaces, selectors) instead',
+          });
+        }
+      }
+    }
   }
 
   rule(raw: Raw, path: Path, index: number, policyAction: FailureAction): CompiledRule {
@@ -293,6 +347,7 @@ export class RuleCompiler {
         });
       }
     }
+    if (this.runtime) this.userInfoFilters(raw, path);
     const rule: CompiledRule = {
       name,
       index,
@@ -309,7 +364,7 @@ export class RuleCompiler {
       raw.celPreconditions.forEach((c, i) => {
         if (!isObj(c)) return;
         const program = this.guard([...path, 'celPreconditions', i, 'expression'], 'CEL precondition', () =>
-          compileCel(str(c.expression)),
+          compileCel(str(c.expression), raw.restrict !== undefined ? this.celOptions : {}),
         );
         if (program) rule.celPreconditions.push({ name: str(c.name), program });
       });

@@ -241,29 +241,64 @@ async function applyToEvents(
     resources.length > 0 ? { lookup: staticPodLookup(resources) } : {},
   );
   const rows = new Map<string, ApplyRow & { count: number }>();
-  const summary = await replayEvents(eventsPath, format, engine, (verdicts) => {
-    for (const v of verdicts) {
-      const key = `${ruleKey(v)}\u0000${resourceKey(v.resource)}`;
-      const row = rows.get(key);
-      if (row) {
-        row.count++;
-        row.result.message = `${v.message} (${row.count} events)`;
-        continue;
+  const summary = await replayEvents(
+    eventsPath,
+    format,
+    engine,
+    (verdicts) => {
+      for (const v of verdicts) {
+        const key = `${ruleKey(v)}\u0000${resourceKey(v.resource)}`;
+        const row = rows.get(key);
+        if (row) {
+          row.count++;
+          row.result.message = `${v.message} (${row.count} events)`;
+          continue;
+        }
+        const result: RuleResult = {
+          policy: v.policy,
+          rule: v.rule,
+          status: 'fail',
+          message: v.message,
+          failureAction: v.mode,
+          scored: true,
+        };
+        if (v.policyNamespace) result.policyNamespace = v.policyNamespace;
+        if (v.severity) result.severity = v.severity;
+        if (v.category) result.category = v.category;
+        rows.set(key, { resource: v.resource, result, count: 1 });
       }
-      const result: RuleResult = {
-        policy: v.policy,
-        rule: v.rule,
-        status: 'fail',
-        message: v.message,
-        failureAction: v.mode,
-        scored: true,
-      };
-      if (v.policyNamespace) result.policyNamespace = v.policyNamespace;
-      if (v.severity) result.severity = v.severity;
-      if (v.category) result.category = v.category;
-      rows.set(key, { resource: v.resource, result, count: 1 });
-    }
-  });
+    },
+    (errors, event) => {
+      // A rule that errs on an event is shown as an error row, one per (policy, rule, resource), like a violation.
+      for (const e of errors) {
+        const resource: ApplyRow['resource'] = event.pod?.name
+          ? {
+              apiVersion: 'v1',
+              kind: 'Pod',
+              name: event.pod.name,
+              ...(event.pod.namespace ? { namespace: event.pod.namespace } : {}),
+            }
+          : { apiVersion: 'v1', kind: 'Node', name: event.node ?? '' };
+        const key = `error\u0000${e.policyNamespace ?? ''}/${e.policy}/${e.rule}\u0000${resourceKey(resource)}`;
+        const row = rows.get(key);
+        if (row) {
+          row.count++;
+          row.result.message = `${e.message} (${row.count} events)`;
+          continue;
+        }
+        const result: RuleResult = {
+          policy: e.policy,
+          rule: e.rule,
+          status: 'error',
+          message: e.message,
+          failureAction: 'Audit',
+          scored: true,
+        };
+        if (e.policyNamespace) result.policyNamespace = e.policyNamespace;
+        rows.set(key, { resource, result, count: 1 });
+      }
+    },
+  );
   for (const skip of summary.skips)
     io.err(`${eventsPath}:${skip.line}: skipped (${skip.reason}): ${skip.detail}\n`);
   io.err(`${formatSummary(summary)}\n`);

@@ -1,4 +1,6 @@
 import { Command, Option } from '@commander-js/extra-typings';
+import { notEvaluatedReason } from '../../engine/validate/index.js';
+import type { CompiledPolicy } from '../../engine/api/compiled-policy.js';
 import { formatPolicyError, loadPolicies } from '../../policy/index.js';
 import { createRuntimeEngine } from '../../engine/runtime/index.js';
 import { planEnforcement, type RulePlan } from '../../sources/sensor/kernel-kill.js';
@@ -35,6 +37,12 @@ export function register(program: Command, io: CommandIo = processIo): void {
       const plan = planEnforcement(createRuntimeEngine(result.policies).sensorHints.rules ?? []);
       const planOf = (p: { name: string; namespace?: string }): RulePlan[] =>
         plan.rules.filter((r) => r.policy === p.name && r.namespace === p.namespace);
+      // Rules that load but that kyverno-runtime does not evaluate are named, so "valid" never hides them.
+      const notEvaluated = (p: CompiledPolicy) =>
+        p.rules.flatMap((r) => {
+          const reason = r.autogen ? undefined : notEvaluatedReason(r);
+          return reason === undefined ? [] : [{ rule: r.name, reason }];
+        });
       if (opts.output === 'json') {
         const policies = result.policies.map((p) => ({
           kind: p.kind,
@@ -56,6 +64,7 @@ export function register(program: Command, io: CommandIo = processIo): void {
             reason: r.reason,
             ...(r.warning !== undefined && { warning: r.warning }),
           })),
+          notEvaluated: notEvaluated(p),
         }));
         io.out(
           `${JSON.stringify({ policies, errors: result.errors, warnings: result.warnings ?? [], ignored: result.ignored ?? 0 }, null, 2)}\n`,
@@ -69,9 +78,14 @@ export function register(program: Command, io: CommandIo = processIo): void {
               io.out(`${p.source.file}:${p.source.line}:1: warning: rule ${r.rule}: ${r.warning}\n`);
         if (!opts.quiet) {
           for (const p of result.policies) {
-            io.out(
-              `ok ${p.kind}/${p.namespace ? `${p.namespace}/` : ''}${p.name} (${p.source.file}:${p.source.line}, ${p.rules.length} rules)\n`,
-            );
+            const skipped = notEvaluated(p);
+            const id = `${p.kind}/${p.namespace ? `${p.namespace}/` : ''}${p.name}`;
+            const where = `${p.source.file}:${p.source.line}, ${p.rules.length} rules`;
+            if (skipped.length === 0) io.out(`ok ${id} (${where})\n`);
+            else {
+              io.out(`not evaluated ${id} (${where}, ${skipped.length} not evaluated)\n`);
+              for (const s of skipped) io.out(`  rule ${s.rule}: ${s.reason}\n`);
+            }
             for (const r of p.rules) {
               const plan = r.restrict?.kernelBlock;
               if (!plan) continue;

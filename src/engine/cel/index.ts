@@ -10,8 +10,11 @@
  */
 import { Environment } from '@marcbachmann/cel-js';
 import { CelCompileError, CelEvaluationError } from './errors.js';
+import { registerExtensionLibraries } from './extension-libraries.js';
 import { registerKubernetesLibrary } from './kubernetes-library.js';
+import { registerKyvernoDataLibrary } from './kyverno-data-library.js';
 import { registerKyvernoLibrary, withCelHost, type CelHost } from './kyverno-library.js';
+import { registerNetworkLibrary } from './network-library.js';
 import {
   CelRegexError,
   prepareRegexCalls,
@@ -22,8 +25,20 @@ import { rewriteHasOverCalls, rewriteOrValueOnPlainValues } from './rewrite.js';
 import { fromCel, toCel } from './values.js';
 
 export { CelCompileError, CelEvaluationError } from './errors.js';
+
+/** What a runtime rule's CEL (restrict.cel, its variables, celPreconditions) can read. */
+export const RUNTIME_CEL_VARIABLES: readonly string[] = [
+  'behavior',
+  'event',
+  'object',
+  'request',
+  'variables',
+];
 export type { CelHost } from './kyverno-library.js';
 export { CelQuantity, CelUrl } from './kubernetes-library.js';
+export { CelCIDR, CelIP } from './network-library.js';
+export { CelSemver } from './extension-libraries.js';
+export { CelImage, parseImageReference } from './kyverno-data-library.js';
 export { fromCel, toCel } from './values.js';
 
 export interface CelEvaluateOptions {
@@ -50,11 +65,41 @@ function createEnvironment(): Environment {
   registerKubernetesLibrary(env);
   registerRegexLibrary(env);
   registerKyvernoLibrary(env);
+  registerNetworkLibrary(env);
+  registerExtensionLibraries(env);
+  registerKyvernoDataLibrary(env);
   return env;
 }
 
 const environment = createEnvironment();
 type Evaluable = ReturnType<Environment['parse']>;
+
+export interface CelCompileOptions {
+  /**
+   * The variables the expression may read. Without it every unknown identifier is `dyn` (Kubernetes objects
+   * are schemaless); with it, a reference to anything else (`evnt.x`) is a compile error, as in cel-go.
+   */
+  readonly declared?: readonly string[];
+}
+
+// One strict environment per declared set (there are a handful), each a clone of the full one.
+const strictEnvironments = new Map<string, Environment>();
+
+function environmentFor(declared: readonly string[] | undefined): Environment {
+  if (declared === undefined) return environment;
+  const key = [...new Set(declared)].sort().join(',');
+  let env = strictEnvironments.get(key);
+  if (env === undefined) {
+    env = environment.clone({
+      unlistedVariablesAreDyn: false,
+      enableOptionalTypes: true,
+      homogeneousAggregateLiterals: false,
+    });
+    for (const name of key.split(',')) if (name !== '') env.registerVariable(name, 'dyn');
+    strictEnvironments.set(key, env);
+  }
+  return env;
+}
 
 const prepared = new WeakSet<object>();
 
@@ -75,8 +120,8 @@ function message(e: unknown): string {
   return publicRegexMessage(e instanceof Error ? e.message.split('\n')[0]! : String(e));
 }
 
-function parseChecked(expression: string): Evaluable {
-  const fn = environment.parse(expression);
+function parseChecked(expression: string, env: Environment = environment): Evaluable {
+  const fn = env.parse(expression);
   prepareRegexCalls(fn.ast);
   const check = fn.check();
   if (!check.valid) throw check.error ?? new Error('type check failed');
@@ -84,17 +129,24 @@ function parseChecked(expression: string): Evaluable {
 }
 
 /** Parses and type-checks once. Throws CelCompileError. */
-export function compileCel(expression: string): CelProgram {
+export function compileCel(expression: string, options: CelCompileOptions = {}): CelProgram {
+  const env = environmentFor(options.declared);
   let fn: Evaluable;
   try {
-    fn = parseChecked(expression);
+    fn = parseChecked(expression, env);
   } catch (e) {
     if (e instanceof CelRegexError) throw new CelCompileError(expression, e.message);
+    const unknown = /^Unknown variable: ([A-Za-z_][A-Za-z0-9_]*)/.exec(message(e));
+    if (unknown !== null && options.declared !== undefined)
+      throw new CelCompileError(
+        expression,
+        `undeclared reference to '${unknown[1]!}' (the expression can read: ${[...new Set(options.declared)].sort().join(', ')})`,
+      );
     // cel-go accepts has() over any operand; retry with the equivalent form cel-js accepts.
     const rewritten = rewriteHasOverCalls(expression);
     if (rewritten === expression) throw new CelCompileError(expression, message(e));
     try {
-      fn = parseChecked(rewritten);
+      fn = parseChecked(rewritten, env);
     } catch {
       throw new CelCompileError(expression, message(e));
     }
@@ -105,7 +157,7 @@ export function compileCel(expression: string): CelProgram {
     if (lenient === undefined) {
       const rewritten = rewriteOrValueOnPlainValues(expression);
       try {
-        lenient = rewritten === expression ? null : parseChecked(rewritten);
+        lenient = rewritten === expression ? null : parseChecked(rewritten, env);
       } catch {
         lenient = null;
       }
@@ -169,10 +221,10 @@ function parseDefinitions(defs: unknown, what: string): CelVariableDefinition[] 
   });
 }
 
-export function compileCelVariables(definitions: unknown): CelVariables {
+export function compileCelVariables(definitions: unknown, options: CelCompileOptions = {}): CelVariables {
   const defs = parseDefinitions(definitions, 'variables').map((d) => ({
     name: d.name,
-    program: compileCel(d.expression),
+    program: compileCel(d.expression, options),
   }));
   return {
     names: defs.map((d) => d.name),

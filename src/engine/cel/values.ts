@@ -9,6 +9,11 @@ import { Optional } from '@marcbachmann/cel-js';
 import { formatQuantity } from '../quantity.js';
 import { CelQuantity, CelUrl } from './kubernetes-library.js';
 
+/** A library value whose plain-JSON form is its text (see fromCel). */
+export interface CelTextValue {
+  toCelText(): string;
+}
+
 const converted = new WeakMap<object, unknown>();
 
 export function toCel(value: unknown): unknown {
@@ -61,6 +66,9 @@ export function fromCel(value: unknown): unknown {
       if (value instanceof CelUrl) return value.url.href;
       if (value instanceof Optional) return value.hasValue() ? fromCel(value.value()) : null;
       if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
+      // Library values with a text form (ip, cidr, semver, image references) read as that text.
+      if (typeof (value as Partial<CelTextValue>).toCelText === 'function')
+        return (value as CelTextValue).toCelText();
       const proto: unknown = Object.getPrototypeOf(value);
       if (proto === Object.prototype || proto === null) {
         const out: Record<string, unknown> = {};
@@ -78,4 +86,22 @@ export function fromCel(value: unknown): unknown {
     case 'undefined':
       return value;
   }
+}
+
+/**
+ * A bounded memo for library parsers (`cidr('10.0.0.0/8')`, `image(…)`, `semver(…)`) whose argument is usually
+ * a constant or a value repeated across events. Results are immutable; when full, the memo starts over, so
+ * memory stays bounded whatever the input.
+ */
+export function boundedMemo<T>(parse: (s: string) => T, max = 4096, maxKeyLength = 256): (s: string) => T {
+  const memo = new Map<string, T>();
+  return (s) => {
+    if (s.length > maxKeyLength) return parse(s);
+    const hit = memo.get(s);
+    if (hit !== undefined) return hit;
+    const value = parse(s);
+    if (memo.size >= max) memo.clear();
+    memo.set(s, value);
+    return value;
+  };
 }

@@ -5,7 +5,8 @@
 import { compile } from '@jmespath-community/jmespath';
 import { LRUCache } from 'lru-cache';
 import { JmesPathError, JmesPathNotFoundError, JmesPathSyntaxError } from './errors.js';
-import { createFunctionTable } from './functions/index.js';
+import { kyvernoDialectError } from './dialect.js';
+import { createFunctionTable, kyvernoFunctions } from './functions/index.js';
 import { REGEX_FUNCTIONS } from './functions/go-regexp.js';
 import { goRegexpError } from '../regexp.js';
 import { evaluate, type ExpressionNode } from './interpreter.js';
@@ -86,14 +87,24 @@ function constantRegexError(root: ExpressionNode): string | undefined {
 }
 
 const cache = new LRUCache<string, JmesPathQuery>({ max: 10_000 });
+const kyvernoNames: ReadonlySet<string> = new Set(kyvernoFunctions.map((f) => f.name));
 
-/** Parses without caching; throws JmesPathSyntaxError. For callers that adapt the tree before evaluating it. */
-export function parseJmesPath(expression: string): ExpressionNode {
+/** Parses with the community parser and refuses what Kyverno's JMESPath does not have (dialect.ts). */
+function parseKyverno(expression: string): ExpressionNode {
+  let ast: ExpressionNode;
   try {
-    return compile(expression);
+    ast = compile(expression);
   } catch (e) {
     throw new JmesPathSyntaxError((e as Error).message, expression);
   }
+  const dialect = kyvernoDialectError(ast, kyvernoNames);
+  if (dialect !== undefined) throw new JmesPathSyntaxError(dialect, expression);
+  return ast;
+}
+
+/** Parses without caching; throws JmesPathSyntaxError. For callers that adapt the tree before evaluating it. */
+export function parseJmesPath(expression: string): ExpressionNode {
+  return parseKyverno(expression);
 }
 
 /** Evaluates a parsed tree with Kyverno's functions and errors, as a compiled query would. */
@@ -111,12 +122,7 @@ export function evaluateJmesPathAst(ast: ExpressionNode, data: unknown, expressi
 export function compileJmesPath(expression: string): JmesPathQuery {
   const cached = cache.get(expression);
   if (cached !== undefined) return cached;
-  let ast: ReturnType<typeof compile>;
-  try {
-    ast = compile(expression);
-  } catch (e) {
-    throw new JmesPathSyntaxError((e as Error).message, expression);
-  }
+  const ast = parseKyverno(expression);
   const regexError = constantRegexError(ast);
   if (regexError !== undefined) throw new JmesPathSyntaxError(regexError, expression);
   const chain = fieldChain(ast);

@@ -1,7 +1,11 @@
 /**
  * validate.cel and celPreconditions (Kyverno's VAP-style handler): expressions over `object`,
  * `oldObject`, `request`, `namespaceObject` and `variables`. A false expression fails the rule with its
- * message (or messageExpression, or "failed expression: …"); any evaluation error makes it `error`.
+ * message (or messageExpression, or "failed expression: …").
+ *
+ * Errors fail the rule too: Kyverno runs these through the Kubernetes validator with no failure policy, which
+ * means `Fail`, so an evaluation error (a missing key, a non-bool result) is a deny and Kyverno reports `fail`
+ * with the error as the message. The same holds for a celPrecondition that errs while none is false.
  */
 import { prepareActivation, type CelEvaluateOptions, type CelProgram } from '../cel/index.js';
 import type { CompiledCel } from '../api/compiled-policy.js';
@@ -23,19 +27,27 @@ export function evaluateCelPreconditions(
   act: CelActivation,
   options?: CelEvaluateOptions,
 ): Outcome | undefined {
+  // Kubernetes' matcher: any false condition skips, even when another one failed to evaluate.
+  let failed: Outcome | undefined;
   for (const p of pre) {
     let r: unknown;
     try {
       r = p.program.evaluate(act, options);
     } catch (e) {
-      return {
-        status: 'error',
+      failed ??= {
+        status: 'fail',
         message: `failed to evaluate cel precondition ${p.name}: ${errorMessage(e)}`,
       };
+      continue;
     }
-    if (r !== true) return { status: 'skip', message: 'cel preconditions not met' };
+    if (r === false) return { status: 'skip', message: 'cel preconditions not met' };
+    if (r !== true)
+      failed ??= {
+        status: 'fail',
+        message: `cel precondition ${p.name} must evaluate to bool, got ${typeof r}`,
+      };
   }
-  return undefined;
+  return failed;
 }
 
 export function validateCel(
@@ -51,18 +63,11 @@ export function validateCel(
     try {
       r = e.program.evaluate(act, options);
     } catch (err) {
-      return {
-        status: 'error',
-        message: `expression '${e.expression}' resulted in error: ${errorMessage(err)}`,
-      };
+      failures.push(`expression '${e.expression}' resulted in error: ${errorMessage(err)}`);
+      continue;
     }
-    if (typeof r !== 'boolean') {
-      return {
-        status: 'error',
-        message: `expression '${e.expression}' must evaluate to bool, got ${typeof r}`,
-      };
-    }
-    if (r) continue;
+    // A result that is not `true` denies (Kubernetes compares with celtypes.True), whatever its type.
+    if (r === true) continue;
     let msg = e.message ?? `failed expression: ${e.expression}`;
     if (e.messageExpression) {
       try {

@@ -180,7 +180,8 @@ export function evaluatePolicy(
   const scored = policy.annotations[SCORED] !== 'false';
   const results: RuleResult[] = [];
   for (const rule of policy.rules) {
-    if (!rule.validate || rule.validate.unsupported) continue;
+    const notEvaluated = notEvaluatedReason(rule);
+    if (!rule.validate && notEvaluated === undefined) continue;
     const matchOpts = {
       operation,
       ...(opts.namespaceLabels ? { namespaceLabels: opts.namespaceLabels } : {}),
@@ -190,7 +191,12 @@ export function evaluatePolicy(
     if (!matchesRule(rule, facts, matchOpts)) continue;
     let outcome: Outcome | undefined;
     try {
-      outcome = evaluateRule(rule, resource, { ...opts, operation });
+      // A rule of a kind we do not evaluate is shown, never silently dropped: a validation we cannot answer
+      // is an error; a mutate/generate/verifyImages rule validates nothing and is skipped.
+      outcome =
+        notEvaluated !== undefined
+          ? { status: rule.validate ? 'error' : 'skip', message: notEvaluated }
+          : evaluateRule(rule, resource, { ...opts, operation });
       if (!outcome) continue;
     } catch (e) {
       // Engine pieces throw typed errors for variable/JMESPath/CEL failures: Kyverno reports those as error.
@@ -215,4 +221,12 @@ export function evaluatePolicy(
     });
   }
   return results;
+}
+
+/** Why kyverno-runtime does not evaluate this rule (validate.podSecurity/manifests, mutate, generate, verifyImages), or undefined. */
+export function notEvaluatedReason(rule: CompiledRule): string | undefined {
+  if (rule.validate?.unsupported)
+    return `validate.${rule.validate.unsupported} is not evaluated by kyverno-runtime`;
+  if (rule.otherType !== undefined) return `${rule.otherType} rules are not evaluated by kyverno-runtime`;
+  return undefined;
 }

@@ -1,6 +1,7 @@
 /** Kyverno's data-shaping and decoding functions (pkg/engine/jmespath/functions.go). */
 import { parse as parseYaml } from 'yaml';
 import { parseSemVer, parseSemVerRange } from '../../conditions/semver.js';
+import { checkBracketDepth, checkDecodeInput, checkValueDepth } from '../../expression-limits.js';
 import { JmesPathFunctionError } from '../errors.js';
 import { argArray, argObject, argString, typeName } from './args.js';
 import { evaluate, type ExpressionNode } from '../interpreter.js';
@@ -52,15 +53,23 @@ export const dataFunctions: readonly KyvernoFunction[] = [
     },
   ),
   fn('parse_json', 1, 1, 'parse_json(s): decode JSON', (a) => {
+    const text = argString('parse_json', a, 0);
     try {
-      return JSON.parse(argString('parse_json', a, 0)) as unknown;
+      checkDecodeInput('parse_json', text);
+      checkBracketDepth('parse_json', text, true);
+      return JSON.parse(text) as unknown;
     } catch (e) {
       throw new JmesPathFunctionError('parse_json', (e as Error).message);
     }
   }),
   fn('parse_yaml', 1, 1, 'parse_yaml(s): decode YAML', (a) => {
+    const text = argString('parse_yaml', a, 0);
     try {
-      return (parseYaml(argString('parse_yaml', a, 0)) as unknown) ?? null;
+      checkDecodeInput('parse_yaml', text);
+      checkBracketDepth('parse_yaml', text, false);
+      const value = (parseYaml(text, { maxAliasCount: 100 }) as unknown) ?? null;
+      checkValueDepth('parse_yaml', value);
+      return value;
     } catch (e) {
       throw new JmesPathFunctionError('parse_yaml', (e as Error).message);
     }

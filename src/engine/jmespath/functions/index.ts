@@ -9,6 +9,7 @@ import { evaluate, type ExpressionNode } from '../interpreter.js';
 import type { EvalContext, FunctionTable } from '../types.js';
 import { arithmeticFunctions } from './arithmetic.js';
 import { dataFunctions } from './data.js';
+import { generateFunctions } from './generate.js';
 import { stringFunctions } from './strings.js';
 import { timeFunctions } from './time.js';
 import type { KyvernoFunction } from './types.js';
@@ -20,6 +21,7 @@ export const kyvernoFunctions: readonly KyvernoFunction[] = [
   ...arithmeticFunctions,
   ...dataFunctions,
   ...timeFunctions,
+  ...generateFunctions,
 ];
 
 interface CommunityRuntime {

@@ -128,11 +128,6 @@ export const stringFunctions: readonly KyvernoFunction[] = [
     const p = argString('trim_prefix', a, 1);
     return s.startsWith(p) ? s.slice(p.length) : s;
   }),
-  fn('trim_suffix', 2, 2, 'trim_suffix(s, suffix)', (a) => {
-    const s = argString('trim_suffix', a, 0);
-    const p = argString('trim_suffix', a, 1);
-    return p !== '' && s.endsWith(p) ? s.slice(0, s.length - p.length) : s;
-  }),
   fn('split', 2, 2, 'split(s, sep): Go strings.Split (empty sep splits into characters)', (a) => {
     const s = argString('split', a, 0);
     const sep = argString('split', a, 1);
