@@ -6,6 +6,7 @@
 import type { ResourceRef, Verdict } from '../../contracts/verdict.js';
 import type { Behavior, RuntimeEvent } from '../../events/types.js';
 import type { RuleError } from '../runtime/rule-error.js';
+import type { ExceptionSet } from '../exceptions/index.js';
 
 /** Kubernetes object as plain JSON. */
 export type KubeObject = Record<string, unknown> & {
@@ -64,4 +65,9 @@ export interface RuntimeEngineOptions {
   lookup?: PodLookup;
   /** Node name used for host events (kind: Node) when the event does not carry one. */
   nodeName?: string;
+  /**
+   * PolicyExceptions: a violated rule an exception exempts becomes a verdict with `exception` set and
+   * no actions (result skip). The set may be replaced while the engine runs (cluster informers).
+   */
+  exceptions?: ExceptionSet;
 }

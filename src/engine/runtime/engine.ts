@@ -26,6 +26,7 @@ import { withVariables } from '../validate/cel.js';
 import { RuleIndex } from './rule-index.js';
 import { ruleErrorReasonOf, type RuleError } from './rule-error.js';
 import { SharedOutcomes } from './shared-work.js';
+import { exceptionSkipMessage, type ExceptionError, type ExceptionSet } from '../exceptions/index.js';
 import { runtimeView } from './view.js';
 
 export type { RuleError } from './rule-error.js';
@@ -107,7 +108,13 @@ export class IndexedRuntimeEngine implements RuntimeEngine {
         if (!shared.get(rule.shared.match, ruleMatches, rule, evaluation)) continue;
         try {
           const verdict = evaluateRule(rule, evaluation, shared);
-          if (verdict) verdicts.push(verdict);
+          if (verdict) {
+            // Exceptions are looked at only for a violation: an event no rule flags costs nothing more.
+            const exceptions = this.options.exceptions;
+            if (exceptions !== undefined && exceptions.names(rule.policy, rule.policyNamespace))
+              this.exempt(verdict, rule, evaluation, exceptions);
+            verdicts.push(verdict);
+          }
         } catch (error) {
           this.recordError(rule, event, error);
         }
@@ -118,14 +125,50 @@ export class IndexedRuntimeEngine implements RuntimeEngine {
     return verdicts;
   }
 
-  private recordError(rule: RuntimeRule, event: RuntimeEvent, error: unknown): void {
+  private exempt(
+    verdict: Verdict,
+    rule: RuntimeRule,
+    evaluation: Evaluation,
+    exceptions: ExceptionSet,
+  ): void {
+    const target = {
+      policyKind: rule.policyKind,
+      policyName: rule.policy,
+      rule: rule.rule,
+      ...(rule.policyNamespace !== undefined ? { policyNamespace: rule.policyNamespace } : {}),
+    };
+    const subject = {
+      facts: evaluation.facts,
+      matchOptions: evaluation.matchOptions,
+      context: () => evaluation.context,
+      celActivation: () => evaluation.exceptionActivation(this.options.lookup),
+    };
+    const hit = exceptions.find(target, subject, (e: ExceptionError) =>
+      this.recordError(rule, evaluation.event, e.message, 'exception'),
+    );
+    if (!hit) return;
+    const { exception } = hit;
+    verdict.exception =
+      exception.namespace !== undefined
+        ? { name: exception.name, namespace: exception.namespace }
+        : { name: exception.name };
+    verdict.actions = [];
+    verdict.message = exceptionSkipMessage(exception);
+  }
+
+  private recordError(
+    rule: RuntimeRule,
+    event: RuntimeEvent,
+    error: unknown,
+    reason?: RuleError['reason'],
+  ): void {
     this.errorCount++;
     if (this.ruleErrors.length >= 100) this.ruleErrors.shift();
     const record: RuleError = {
       policy: rule.policy,
       rule: rule.rule,
       eventId: event.id,
-      reason: ruleErrorReasonOf(error),
+      reason: reason ?? ruleErrorReasonOf(error),
       message: error instanceof Error ? error.message : String(error),
     };
     if (rule.policyNamespace !== undefined) record.policyNamespace = rule.policyNamespace;
@@ -194,6 +237,19 @@ class Evaluation {
       behavior: this.event.behavior,
       container: this.attribution.container ?? '',
     });
+  }
+
+  /** CEL exceptions' activation: the rule's, plus `namespaceObject` (from the cluster's namespace labels). */
+  exceptionActivation(lookup: PodLookup | undefined): Record<string, unknown> {
+    const namespace = this.attribution.ref.namespace;
+    const labels = namespace ? lookup?.namespaceLabels(namespace) : undefined;
+    return {
+      ...this.celActivation,
+      namespaceObject:
+        namespace !== undefined && namespace !== ''
+          ? { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: labels ?? {} } }
+          : null,
+    };
   }
 
   /** CEL activation: `object` is the resource, `event` the RuntimeEvent. */

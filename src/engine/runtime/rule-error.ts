@@ -18,6 +18,8 @@ export const RULE_ERROR_REASON = {
   jmespath: 'jmespath',
   /** A CEL expression (precondition, restrict.cel, variable) failed at evaluation time. */
   cel: 'cel',
+  /** A PolicyException's conditions or CEL matchConditions failed: the exception did not apply. */
+  exception: 'exception',
   /** Anything else caught while evaluating the rule. */
   other: 'other',
 } as const;
