@@ -8,12 +8,14 @@
  *   policies: [policy.yaml]
  *   events: [events.jsonl]          # any supported format, detected per line
  *   resources: [pods.yaml]          # optional: pods/namespaces/nodes standing in for the cluster
+ *   exceptions: [exception.yaml]    # optional: PolicyException files (as in Kyverno CLI test files)
  *   results:
  *     - policy: shell-in-production
  *       rule: no-shell
  *       resources: [prod/web-1]     # namespace/name, or a name (Node, or any namespace)
  *       behavior: process-exec      # optional
- *       result: fail                # fail: a violation is expected; pass: none is
+ *       result: fail                # fail: a violation is expected; pass: none is; skip: an
+ *                                   # exception exempted the rule (no violation, no actions)
  *       count: 2                    # optional: exact number of violations
  */
 import { readFile } from 'node:fs/promises';
@@ -27,6 +29,7 @@ import { BEHAVIORS } from '../events/types.js';
 import { loadPolicies } from '../policy/index.js';
 import type { CaseResult, TestReport } from '../policy/kyverno-test/index.js';
 import { replayEvents, type ReplaySummary } from './event-replay.js';
+import { localExceptions } from '../policy/exception-files.js';
 
 export const RUNTIME_TEST_KIND = 'RuntimeTest';
 
@@ -35,7 +38,7 @@ const expectation = z.strictObject({
   rule: z.string().min(1),
   resources: z.array(z.string().min(1)).min(1),
   behavior: z.enum(BEHAVIORS).optional(),
-  result: z.enum(['fail', 'pass']),
+  result: z.enum(['fail', 'pass', 'skip']),
   count: z.number().int().nonnegative().optional(),
 });
 
@@ -46,6 +49,7 @@ const runtimeTestDocument = z.strictObject({
   policies: z.array(z.string().min(1)).min(1),
   events: z.array(z.string().min(1)).min(1),
   resources: z.array(z.string().min(1)).optional(),
+  exceptions: z.array(z.string().min(1)).optional(),
   results: z.array(expectation).min(1),
 });
 
@@ -56,8 +60,8 @@ export interface RuntimeTestCase {
   policy: string;
   rule: string;
   resource: string;
-  expected: 'fail' | 'pass';
-  /** Violations found for this (policy, rule, resource[, behavior]). */
+  expected: 'fail' | 'pass' | 'skip';
+  /** Violations (for `skip`: exempted verdicts) found for this (policy, rule, resource[, behavior]). */
   found: number;
   ok: boolean;
   reason: string;
@@ -88,6 +92,11 @@ export async function runRuntimeTest(file: string, doc: unknown): Promise<Runtim
 
   const loaded = await loadPolicies(test.policies.map((p) => resolve(base, p)));
   for (const e of loaded.errors) result.errors.push(`${e.file}:${e.line}:${e.col}: ${e.message}`);
+  const exceptions = await localExceptions(
+    loaded,
+    (test.exceptions ?? []).map((p) => resolve(base, p)),
+  );
+  for (const e of exceptions.errors) result.errors.push(`${e.file}:${e.line}:${e.col}: ${e.message}`);
   if (result.errors.length > 0) return result;
 
   const objects: KubeObject[] = [];
@@ -97,10 +106,10 @@ export async function runRuntimeTest(file: string, doc: unknown): Promise<Runtim
       if (typeof value === 'object' && value !== null) objects.push(value as KubeObject);
     }
   }
-  const engine = createRuntimeEngine(
-    loaded.policies,
-    test.resources ? { lookup: staticPodLookup(objects) } : {},
-  );
+  const engine = createRuntimeEngine(loaded.policies, {
+    ...(test.resources ? { lookup: staticPodLookup(objects) } : {}),
+    exceptions: exceptions.set,
+  });
   const verdicts: Verdict[] = [];
   for (const path of test.events) {
     result.replay.push(await replayEvents(resolve(base, path), 'auto', engine, (v) => verdicts.push(...v)));
@@ -112,8 +121,11 @@ export async function runRuntimeTest(file: string, doc: unknown): Promise<Runtim
 }
 
 function judge(expected: Expectation, resource: string, verdicts: readonly Verdict[]): RuntimeTestCase {
+  // An exempted verdict is a `skip`, never a violation.
+  const exempted = expected.result === 'skip';
   const found = verdicts.filter(
     (v) =>
+      (v.exception !== undefined) === exempted &&
       v.policy === expected.policy &&
       v.rule === expected.rule &&
       (expected.behavior === undefined || v.behavior === expected.behavior) &&
@@ -125,10 +137,12 @@ function judge(expected: Expectation, resource: string, verdicts: readonly Verdi
     ok = found === 0;
     reason = ok ? 'no violation, as expected' : `expected no violation, found ${found}`;
   } else if (expected.count !== undefined) {
+    const what = exempted ? 'exempted' : 'violations';
     ok = found === expected.count;
-    reason = ok
-      ? `${found} violations, as expected`
-      : `expected ${expected.count} violations, found ${found}`;
+    reason = ok ? `${found} ${what}, as expected` : `expected ${expected.count} ${what}, found ${found}`;
+  } else if (exempted) {
+    ok = found > 0;
+    reason = ok ? `${found} exempted by an exception` : 'expected an exempted violation, found none';
   } else {
     ok = found > 0;
     reason = ok ? `${found} violation(s)` : 'expected a violation, found none';
@@ -161,7 +175,7 @@ export async function runtimeTestReport(file: string, doc: Record<string, unknow
     rule: c.rule,
     resource: c.resource,
     expected: c.expected,
-    actual: c.found > 0 ? ['fail'] : [],
+    actual: c.found > 0 ? [c.expected === 'skip' ? 'skip' : 'fail'] : [],
     ok: c.ok,
     reason: c.reason,
   }));

@@ -10,7 +10,8 @@
  * that namespace's pods, never a Node or another tenant.
  */
 import type { CompiledException } from '../api/compiled-exception.js';
-import { matchesBlock, type MatchOptions, type ResourceFacts } from '../match/index.js';
+import { matchesBlock, resourceFacts, type MatchOptions, type ResourceFacts } from '../match/index.js';
+import type { RuleResult } from '../validate/result.js';
 
 export type { CompiledException, ExceptionRef } from '../api/compiled-exception.js';
 
@@ -146,4 +147,60 @@ function applies(exception: CompiledException, subject: ExceptionSubject): boole
 /** Kyverno's skip message for a rule an exception exempts. */
 export function exceptionSkipMessage(exception: CompiledException): string {
   return `rule is skipped due to policy exception ${policyKey(exception.name, exception.namespace)}`;
+}
+
+/**
+ * Exceptions over admission-style results (`apply -r`, Kyverno CLI test files): a rule that applied
+ * (any result but skip) and that an exception exempts becomes `skip`, as Kyverno reports it.
+ */
+export function exemptResults(
+  results: RuleResult[],
+  policyKind: string,
+  resource: Record<string, unknown>,
+  exceptions: ExceptionSet,
+  options: { namespaceLabels?: Readonly<Record<string, string>>; operation?: string } = {},
+): RuleResult[] {
+  if (exceptions.size === 0) return results;
+  const facts = resourceFacts(resource);
+  const namespaceObject =
+    facts.namespace !== ''
+      ? {
+          apiVersion: 'v1',
+          kind: 'Namespace',
+          metadata: { name: facts.namespace, labels: options.namespaceLabels ?? {} },
+        }
+      : null;
+  const subject: ExceptionSubject = {
+    facts,
+    matchOptions: options.namespaceLabels ? { namespaceLabels: options.namespaceLabels } : {},
+    context: () => ({
+      request: {
+        object: resource,
+        operation: options.operation ?? 'CREATE',
+        namespace: facts.namespace,
+        name: facts.name,
+        kind: { kind: facts.kind },
+      },
+    }),
+    celActivation: () => ({ object: resource, namespaceObject }),
+  };
+  return results.map((r) => {
+    if (r.status === 'skip' || !exceptions.names(r.policy, r.policyNamespace)) return r;
+    const hit = exceptions.find(
+      {
+        policyKind,
+        policyName: r.policy,
+        rule: r.rule,
+        ...(r.policyNamespace !== undefined ? { policyNamespace: r.policyNamespace } : {}),
+      },
+      subject,
+    );
+    if (!hit) return r;
+    return {
+      ...r,
+      status: 'skip',
+      message: exceptionSkipMessage(hit.exception),
+      exception: policyKey(hit.exception.name, hit.exception.namespace),
+    };
+  });
 }
