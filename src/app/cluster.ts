@@ -36,6 +36,10 @@ export interface ClusterModeOptions {
   namespace?: string;
   /** Policy files or folders (reloaded when they change) instead of the CRDs. */
   policyFiles?: string[];
+  /** PolicyException files (`--exception`, with policyFiles); without policyFiles the CRDs are watched. */
+  exceptionFiles?: string[];
+  /** Namespaces whose PolicyExceptions apply in every namespace and to Nodes. */
+  exceptionNamespaces?: string[];
   reportFlavor?: ReportFlavor;
   /** false: no PolicyReports (violations still raise Events, actions still run). */
   reports?: boolean;
@@ -141,7 +145,13 @@ export async function startClusterMode(opts: ClusterModeOptions): Promise<Cluste
 
   let policies: PolicySet | undefined;
   if (opts.policyFiles) {
-    policies = new PolicySet({ paths: opts.policyFiles, nodeName: opts.nodeName, logger });
+    policies = new PolicySet({
+      paths: opts.policyFiles,
+      nodeName: opts.nodeName,
+      logger,
+      ...(opts.exceptionFiles ? { exceptionPaths: opts.exceptionFiles } : {}),
+      ...(opts.exceptionNamespaces ? { exceptionNamespaces: opts.exceptionNamespaces } : {}),
+    });
     await policies.load();
     for (const e of policies.lastErrors) logger.error({ error: formatPolicyError(e) }, 'policy rejected');
   }
@@ -153,6 +163,9 @@ export async function startClusterMode(opts: ClusterModeOptions): Promise<Cluste
     nodeName: opts.nodeName,
     namespace: opts.namespace,
     policies: policies ? [...policies.compiled] : 'cluster',
+    // With policy files, exceptions come from files too (those among them and --exception).
+    exceptions: policies ? [...policies.exceptions] : 'cluster',
+    ...(opts.exceptionNamespaces ? { exceptionNamespaces: opts.exceptionNamespaces } : {}),
     reportFlavor: opts.reportFlavor,
     reports: opts.reports,
     leaderElection: opts.leaderElection,
@@ -193,7 +206,10 @@ export async function startClusterMode(opts: ClusterModeOptions): Promise<Cluste
 
     await agent.start();
     if (policies) {
-      policies.onSwap(({ policies: next }) => agent.setPolicies(next));
+      policies.onSwap(({ policies: next, exceptions }) => {
+        agent.exceptions.replace(exceptions);
+        agent.setPolicies(next);
+      });
       policies.watch();
     }
     const drained = (): Promise<void> => pipeline.drain();

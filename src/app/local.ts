@@ -42,6 +42,10 @@ export type ActionMode = (typeof ACTION_MODES)[number];
 
 export interface LocalModeOptions {
   policies: string[];
+  /** PolicyException files or folders (`--exception`), besides those among the policy paths. */
+  exceptions?: string[];
+  /** Namespaces whose PolicyExceptions apply in every namespace and to Nodes. */
+  exceptionNamespaces?: string[];
   source: SourceKind;
   nodeName: string;
   db: string;
@@ -208,6 +212,8 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalModeH
     paths: opts.policies,
     nodeName: opts.nodeName,
     logger,
+    ...(opts.exceptions ? { exceptionPaths: opts.exceptions } : {}),
+    ...(opts.exceptionNamespaces ? { exceptionNamespaces: opts.exceptionNamespaces } : {}),
     // The store and the log may sit in a policy folder; their writes are not policy edits.
     ignore: [opts.db, `${opts.db}-wal`, `${opts.db}-shm`, `${opts.db}-journal`, opts.logFile],
   });

@@ -27,7 +27,7 @@ import { staticPodLookup } from '../engine/runtime/static-lookup.js';
 import type { Verdict } from '../contracts/verdict.js';
 import { BEHAVIORS } from '../events/types.js';
 import { loadPolicies } from '../policy/index.js';
-import type { CaseResult, TestReport } from '../policy/kyverno-test/index.js';
+import type { CaseResult, RunOptions, TestReport } from '../policy/kyverno-test/index.js';
 import { replayEvents, type ReplaySummary } from './event-replay.js';
 import { localExceptions } from '../policy/exception-files.js';
 
@@ -80,7 +80,11 @@ export function isRuntimeTestDocument(doc: unknown): boolean {
   return typeof doc === 'object' && doc !== null && (doc as { kind?: unknown }).kind === RUNTIME_TEST_KIND;
 }
 
-export async function runRuntimeTest(file: string, doc: unknown): Promise<RuntimeTestResult> {
+export async function runRuntimeTest(
+  file: string,
+  doc: unknown,
+  extraExceptions: readonly string[] = [],
+): Promise<RuntimeTestResult> {
   const parsed = runtimeTestDocument.safeParse(doc);
   if (!parsed.success) {
     const errors = parsed.error.issues.map((i) => `${file}: ${i.path.join('.') || '(root)'}: ${i.message}`);
@@ -92,10 +96,10 @@ export async function runRuntimeTest(file: string, doc: unknown): Promise<Runtim
 
   const loaded = await loadPolicies(test.policies.map((p) => resolve(base, p)));
   for (const e of loaded.errors) result.errors.push(`${e.file}:${e.line}:${e.col}: ${e.message}`);
-  const exceptions = await localExceptions(
-    loaded,
-    (test.exceptions ?? []).map((p) => resolve(base, p)),
-  );
+  const exceptions = await localExceptions(loaded, [
+    ...(test.exceptions ?? []).map((p) => resolve(base, p)),
+    ...extraExceptions,
+  ]);
   for (const e of exceptions.errors) result.errors.push(`${e.file}:${e.line}:${e.col}: ${e.message}`);
   if (result.errors.length > 0) return result;
 
@@ -168,8 +172,12 @@ function resourceMatches(written: string, verdict: Verdict): boolean {
 }
 
 /** `kyverno-runtime test` handler for `kind: RuntimeTest` documents, reported like Kyverno tests. */
-export async function runtimeTestReport(file: string, doc: Record<string, unknown>): Promise<TestReport> {
-  const result = await runRuntimeTest(file, doc);
+export async function runtimeTestReport(
+  file: string,
+  doc: Record<string, unknown>,
+  opts: RunOptions = {},
+): Promise<TestReport> {
+  const result = await runRuntimeTest(file, doc, opts.exceptions);
   const cases: CaseResult[] = result.cases.map((c) => ({
     policy: c.policy,
     rule: c.rule,

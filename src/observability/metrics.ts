@@ -58,6 +58,13 @@ const exceptionsAppliedCounter = new Counter({
   registers: [registry],
 });
 
+export const exceptionsLoaded = new Gauge({
+  name: 'kyverno_runtime_exceptions',
+  help: 'PolicyExceptions from the cluster, by state (loaded, or rejected with errors).',
+  labelNames: ['state'] as const,
+  registers: [registry],
+});
+
 /** Distinct label sets of kyverno_runtime_exceptions_applied_total before new ones fold into `_other`. */
 export const MAX_EXCEPTION_SERIES = 1000;
 const exceptionSeries = new Set<string>();

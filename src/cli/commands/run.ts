@@ -48,6 +48,16 @@ export function register(program: Command): void {
     .option('-p, --policies <paths...>', 'policy files or directories (reloaded when they change)', [
       packagePath('policies'),
     ])
+    .option(
+      '--exception <paths...>',
+      'PolicyException files or directories (kyverno.io/v2 or policies.kyverno.io), besides those among -p (reloaded when they change)',
+      [],
+    )
+    .option(
+      '--exception-namespace <namespaces...>',
+      'namespaces whose PolicyExceptions apply in every namespace and to Nodes ("*": all); others apply only in their own namespace',
+      [],
+    )
     .addOption(
       new Option('-s, --source <kind>', 'where events come from')
         .choices(SOURCE_KINDS)
@@ -206,6 +216,8 @@ export function register(program: Command): void {
       try {
         handle = await startLocalMode({
           policies: policyPaths,
+          exceptions: opts.exception.map((p) => resolve(p)),
+          exceptionNamespaces: opts.exceptionNamespace,
           source: opts.source,
           nodeName: opts.nodeName,
           db,

@@ -49,6 +49,8 @@ export interface TestReport {
 
 export interface RunOptions {
   strict?: boolean;
+  /** PolicyException files applied to every test (`test --exception`), besides each test's `exceptions:`. */
+  exceptions?: readonly string[];
 }
 
 type Raw = Record<string, unknown>;
@@ -173,7 +175,7 @@ export async function runKyvernoTest(
     values: new Values(await loadValues(t.variables, base, report)),
     userInfo: await loadUserInfo(t.userinfo, base, report),
     celHost: await loadContext(t.context, base, report),
-    exceptions: await loadExceptions(t.exceptions, base, report),
+    exceptions: await loadExceptions([...t.exceptions, ...(opts.exceptions ?? [])], base, report),
   };
   const resultsFor = cachedEvaluator(context);
 

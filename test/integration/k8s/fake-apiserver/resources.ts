@@ -94,6 +94,21 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     namespaced: true,
     statusSubresource: true,
   },
+  // Kyverno's CRDs the agent reads when they are installed.
+  {
+    group: 'kyverno.io',
+    version: 'v2',
+    plural: 'policyexceptions',
+    kind: 'PolicyException',
+    namespaced: true,
+  },
+  {
+    group: 'policies.kyverno.io',
+    version: 'v1alpha1',
+    plural: 'policyexceptions',
+    kind: 'PolicyException',
+    namespaced: true,
+  },
 ];
 
 export function apiVersionOf(t: ResourceType): string {
