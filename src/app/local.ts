@@ -23,6 +23,7 @@ import type { EventSource } from '../sources/types.js';
 import { killTrustProblem, SourceTrustError } from '../sources/trust.js';
 import type { RuntimeEngine } from '../engine/runtime/index.js';
 import type { AppHandle } from './handle.js';
+import { loadContextFiles } from '../policy/context-file.js';
 import { PolicySet } from './policy-set.js';
 import { violationMetricsSink, verdictLogSink } from './sinks.js';
 import { createSource, isListening, type SourceAddress, type SourceSpec } from './sources.js';
@@ -46,6 +47,8 @@ export interface LocalModeOptions {
   exceptions?: string[];
   /** Namespaces whose PolicyExceptions apply in every namespace and to Nodes. */
   exceptionNamespaces?: string[];
+  /** `--context-file`: data for rule context entries (ConfigMaps, apiCall answers, global entries). */
+  contextFiles?: string[];
   source: SourceKind;
   nodeName: string;
   db: string;
@@ -208,7 +211,11 @@ export function localModeSinks(parts: {
 export async function startLocalMode(opts: LocalModeOptions): Promise<LocalModeHandle> {
   checkSourceTrust(opts);
   const logger = jsonLogger(opts);
+  const contextFile = opts.contextFiles?.length ? await loadContextFiles(opts.contextFiles) : undefined;
+  for (const e of contextFile?.errors ?? [])
+    opts.say(`context file error: ${e.file}:${e.line}:${e.col}: ${e.message}`);
   const policies = new PolicySet({
+    ...(contextFile ? { context: contextFile.provider } : {}),
     paths: opts.policies,
     nodeName: opts.nodeName,
     logger,

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { watch, statSync, type FSWatcher } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { createRuntimeEngine, type RuntimeEngine } from '../engine/runtime/index.js';
+import { createRuntimeEngine, type ContextProvider, type RuntimeEngine } from '../engine/runtime/index.js';
 import type { Logger } from '../observability/logger.js';
 import { policiesLoaded, policyErrors, policyReloads } from '../observability/metrics.js';
 import { listYamlFiles, loadPolicies, readPolicyFile, type PolicyError } from '../policy/index.js';
@@ -69,6 +69,8 @@ export interface PolicySetOptions {
   exceptionPaths?: readonly string[];
   /** Namespaces whose exceptions apply everywhere (`--exception-namespace`). */
   exceptionNamespaces?: readonly string[];
+  /** Data for rule context entries (`--context-file`). */
+  context?: ContextProvider;
 }
 
 export interface PolicySwap {
@@ -120,7 +122,11 @@ export class PolicySet {
       exceptions: exceptions.exceptions,
       errors: [...r.errors, ...exceptions.errors],
       engine: () =>
-        createRuntimeEngine(r.policies, { nodeName: this.opts.nodeName, exceptions: exceptions.set }),
+        createRuntimeEngine(r.policies, {
+          nodeName: this.opts.nodeName,
+          exceptions: exceptions.set,
+          ...(this.opts.context ? { context: this.opts.context } : {}),
+        }),
     };
   }
 

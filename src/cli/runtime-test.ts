@@ -9,6 +9,7 @@
  *   events: [events.jsonl]          # any supported format, detected per line
  *   resources: [pods.yaml]          # optional: pods/namespaces/nodes standing in for the cluster
  *   exceptions: [exception.yaml]    # optional: PolicyException files (as in Kyverno CLI test files)
+ *   context: [context.yaml]         # optional: ConfigMaps / apiCall answers for rule `context` entries
  *   results:
  *     - policy: shell-in-production
  *       rule: no-shell
@@ -30,6 +31,7 @@ import { loadPolicies } from '../policy/index.js';
 import type { CaseResult, RunOptions, TestReport } from '../policy/kyverno-test/index.js';
 import { replayEvents, type ReplaySummary } from './event-replay.js';
 import { localExceptions } from '../policy/exception-files.js';
+import { loadContextFiles } from '../policy/context-file.js';
 
 export const RUNTIME_TEST_KIND = 'RuntimeTest';
 
@@ -50,6 +52,7 @@ const runtimeTestDocument = z.strictObject({
   events: z.array(z.string().min(1)).min(1),
   resources: z.array(z.string().min(1)).optional(),
   exceptions: z.array(z.string().min(1)).optional(),
+  context: z.array(z.string().min(1)).optional(),
   results: z.array(expectation).min(1),
 });
 
@@ -101,6 +104,10 @@ export async function runRuntimeTest(
     ...extraExceptions,
   ]);
   for (const e of exceptions.errors) result.errors.push(`${e.file}:${e.line}:${e.col}: ${e.message}`);
+  const context = test.context
+    ? await loadContextFiles(test.context.map((p) => resolve(base, p)))
+    : undefined;
+  for (const e of context?.errors ?? []) result.errors.push(`${e.file}:${e.line}:${e.col}: ${e.message}`);
   if (result.errors.length > 0) return result;
 
   const objects: KubeObject[] = [];
@@ -113,6 +120,7 @@ export async function runRuntimeTest(
   const engine = createRuntimeEngine(loaded.policies, {
     ...(test.resources ? { lookup: staticPodLookup(objects) } : {}),
     exceptions: exceptions.set,
+    ...(context ? { context: context.provider } : {}),
   });
   const verdicts: Verdict[] = [];
   for (const path of test.events) {

@@ -20,6 +20,8 @@ import { isClusterScoped } from '../../policy/kyverno-test/scope.js';
 import { processIo, type CommandIo } from './test.js';
 import { ExceptionSet, exemptResults } from '../../engine/exceptions/index.js';
 import { localExceptions } from '../../policy/exception-files.js';
+import { loadContextFiles } from '../../policy/context-file.js';
+import type { ContextProvider } from '../../engine/runtime/index.js';
 
 type Raw = Record<string, unknown>;
 const isObj = (v: unknown): v is Raw => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -199,6 +201,11 @@ export function register(program: Command, io: CommandIo = processIo): void {
       'namespaces whose PolicyExceptions apply in every namespace and to Nodes ("*": all); others apply only in their own namespace',
       [],
     )
+    .option(
+      '--context-file <paths...>',
+      'ConfigMaps and a kind: Context document (apiCalls, globalReferences, resources) answering rule context entries',
+      [],
+    )
     .option('--operation <op>', 'admission operation to simulate (CREATE, UPDATE, DELETE, CONNECT)', 'CREATE')
     .addOption(
       new Option(
@@ -214,10 +221,21 @@ export function register(program: Command, io: CommandIo = processIo): void {
       const exceptions = await localExceptions(loaded, opts.exception, opts.exceptionNamespace);
       for (const e of exceptions.errors) io.err(`${formatPolicyError(e)}\n`);
       for (const w of exceptions.warnings) io.err(`warning: ${w}\n`);
+      const contextFile = opts.contextFile.length > 0 ? await loadContextFiles(opts.contextFile) : undefined;
+      for (const e of contextFile?.errors ?? []) io.err(`${formatPolicyError(e)}\n`);
+      const context = contextFile?.provider;
       const { resources, errors } = await loadResources(opts.resources);
       for (const e of errors) io.err(`${e}\n`);
       const rows = opts.events
-        ? await applyToEvents(loaded.policies, resources, opts.events, opts.source, io, exceptions.set)
+        ? await applyToEvents(
+            loaded.policies,
+            resources,
+            opts.events,
+            opts.source,
+            io,
+            exceptions.set,
+            context,
+          )
         : applyToResources(
             loaded.policies,
             resources,
@@ -240,6 +258,7 @@ export function register(program: Command, io: CommandIo = processIo): void {
       if (
         loaded.errors.length > 0 ||
         exceptions.errors.length > 0 ||
+        (contextFile?.errors.length ?? 0) > 0 ||
         errors.length > 0 ||
         rows.some((r) => r.result.status === 'fail' || r.result.status === 'error')
       ) {
@@ -259,8 +278,10 @@ async function applyToEvents(
   format: SourceFormat | 'auto',
   io: CommandIo,
   exceptions: ExceptionSet,
+  context: ContextProvider | undefined,
 ): Promise<ApplyRow[]> {
   const engine = createRuntimeEngine(policies, {
+    ...(context ? { context } : {}),
     ...(resources.length > 0 ? { lookup: staticPodLookup(resources) } : {}),
     exceptions,
   });

@@ -54,6 +54,11 @@ export function register(program: Command): void {
       [],
     )
     .option(
+      '--context-file <paths...>',
+      'ConfigMaps and a kind: Context document (apiCalls, globalReferences, resources) answering rule context entries (read at start)',
+      [],
+    )
+    .option(
       '--exception-namespace <namespaces...>',
       'namespaces whose PolicyExceptions apply in every namespace and to Nodes ("*": all); others apply only in their own namespace',
       [],
@@ -218,6 +223,7 @@ export function register(program: Command): void {
           policies: policyPaths,
           exceptions: opts.exception.map((p) => resolve(p)),
           exceptionNamespaces: opts.exceptionNamespace,
+          contextFiles: opts.contextFile.map((p) => resolve(p)),
           source: opts.source,
           nodeName: opts.nodeName,
           db,
