@@ -10,7 +10,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ActionExecutor, type ActionExecutorOptions } from '../actions/executor.js';
 import type { ActionOutcome } from '../contracts/actions.js';
-import { createRuntimeEngine, type RuntimeEngine } from '../engine/runtime/index.js';
+import { createRuntimeEngine, type ContextProvider, type RuntimeEngine } from '../engine/runtime/index.js';
 import type { Verdict } from '../contracts/verdict.js';
 import type { RuntimeEvent } from '../events/types.js';
 import type { Logger } from '../observability/logger.js';
@@ -41,6 +41,8 @@ export interface ClusterAgentOptions {
   exceptions?: 'cluster' | CompiledException[];
   /** Namespaces whose PolicyExceptions apply in every namespace and to Nodes (Kyverno's --exceptionNamespace). */
   exceptionNamespaces?: readonly string[];
+  /** Data for rule context entries (configMap, apiCall, globalReference): the API server, cached. */
+  context?: ContextProvider;
   reportFlavor?: ReportFlavor;
   /** Do not write PolicyReports: violations still raise Events, and actions still run. */
   reports?: boolean;
@@ -233,6 +235,7 @@ export class ClusterAgent {
       lookup: this.pods,
       nodeName: this.opts.nodeName,
       exceptions: this.exceptions,
+      ...(this.opts.context ? { context: this.opts.context } : {}),
     });
   }
 }

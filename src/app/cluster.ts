@@ -17,6 +17,7 @@ import type { EventSource } from '../sources/types.js';
 import { killTrustProblem, SourceTrustError } from '../sources/trust.js';
 import { ClusterAgent } from './cluster-agent.js';
 import type { AppHandle } from './handle.js';
+import { ContextCache } from '../k8s/context-cache.js';
 import { PolicySet } from './policy-set.js';
 import { violationMetricsSink } from './sinks.js';
 import { createSource, type SourceSpec } from './sources.js';
@@ -40,6 +41,9 @@ export interface ClusterModeOptions {
   exceptionFiles?: string[];
   /** Namespaces whose PolicyExceptions apply in every namespace and to Nodes. */
   exceptionNamespaces?: string[];
+  /** Rule context entries: cache freshness and per-request timeout of their API server GETs. */
+  contextTtlMs?: number;
+  contextTimeoutMs?: number;
   reportFlavor?: ReportFlavor;
   /** false: no PolicyReports (violations still raise Events, actions still run). */
   reports?: boolean;
@@ -166,6 +170,12 @@ export async function startClusterMode(opts: ClusterModeOptions): Promise<Cluste
     // With policy files, exceptions come from files too (those among them and --exception).
     exceptions: policies ? [...policies.exceptions] : 'cluster',
     ...(opts.exceptionNamespaces ? { exceptionNamespaces: opts.exceptionNamespaces } : {}),
+    context: new ContextCache({
+      kubeConfig: opts.kubeConfig,
+      logger,
+      ...(opts.contextTtlMs !== undefined ? { ttlMs: opts.contextTtlMs } : {}),
+      ...(opts.contextTimeoutMs !== undefined ? { timeoutMs: opts.contextTimeoutMs } : {}),
+    }),
     reportFlavor: opts.reportFlavor,
     reports: opts.reports,
     leaderElection: opts.leaderElection,

@@ -65,6 +65,13 @@ export const exceptionsLoaded = new Gauge({
   registers: [registry],
 });
 
+export const contextFetches = new Counter({
+  name: 'kyverno_runtime_context_fetches_total',
+  help: 'GETs for rule context entries in cluster mode, by outcome (ok, error, too-large) and cache evictions (evicted).',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
 /** Distinct label sets of kyverno_runtime_exceptions_applied_total before new ones fold into `_other`. */
 export const MAX_EXCEPTION_SERIES = 1000;
 const exceptionSeries = new Set<string>();
