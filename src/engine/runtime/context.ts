@@ -26,8 +26,8 @@ export function loadRuntimeContext(
       throw new ContextLoadError(`context entry ${entry.name}: no ${entry.type} data in this mode`);
     let value: unknown;
     if (entry.configMap) {
-      const name = String(entry.configMap.name.render(ctx));
-      const namespace = String(entry.configMap.namespace.render(ctx) ?? '');
+      const name = scalarText(entry.configMap.name.render(ctx));
+      const namespace = scalarText(entry.configMap.namespace.render(ctx));
       value = provider.configMap(namespace === '' ? 'default' : namespace, name);
       if (value === undefined)
         throw new ContextLoadError(`context entry ${entry.name}: ConfigMap ${namespace}/${name} not found`);
@@ -49,6 +49,12 @@ export function loadRuntimeContext(
     }
     setDotted(ctx, entry.name, value);
   }
+}
+
+/** A rendered name as text: a non-string (a map from a variable) is its JSON, never "[object Object]". */
+function scalarText(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
 // `{{ ... }}` (with one level of nested braces, as Kyverno's variable regex).

@@ -76,7 +76,7 @@ test('a globalReference reads the provider, and without one the rule is an error
   assert.equal(none.evaluate(ev).length, 0);
   const errors = none.takeRuleErrors();
   assert.equal(errors.recent[0]?.reason, 'context');
-  assert.match(errors.recent[0]!.message, /no globalReference data/);
+  assert.match(errors.recent[0].message, /no globalReference data/);
 });
 
 test('two rules with the same conditions but different context do not share an outcome', () => {
