@@ -79,5 +79,7 @@ test('apply -e aggregates repeated violations per (policy, rule, resource) with 
 test('kyverno-runtime test runs runtime test files beside Kyverno tests', async () => {
   const r = await cli('test', examples);
   assert.equal(r.code, 0, r.out + r.err);
-  assert.match(r.out, /^16 passed, 0 failed$/m);
+  // Every example's cases pass (the count grows as examples are added).
+  const passed = Number(/^(\d+) passed, 0 failed$/m.exec(r.out)?.[1] ?? 0);
+  assert.ok(passed >= 25, r.out);
 });
