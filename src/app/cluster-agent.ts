@@ -10,7 +10,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ActionExecutor, type ActionExecutorOptions } from '../actions/executor.js';
 import type { ActionOutcome } from '../contracts/actions.js';
-import { createRuntimeEngine, type RuntimeEngine } from '../engine/runtime/index.js';
+import { createRuntimeEngine, type ContextProvider, type RuntimeEngine } from '../engine/runtime/index.js';
 import type { Verdict } from '../contracts/verdict.js';
 import type { RuntimeEvent } from '../events/types.js';
 import type { Logger } from '../observability/logger.js';
@@ -23,6 +23,9 @@ import { EventRecorder } from '../k8s/events.js';
 import { LeaderElector } from '../k8s/leader.js';
 import { PodCache } from '../k8s/pod-cache.js';
 import { PolicyWatcher } from '../k8s/policies.js';
+import { ExceptionWatcher } from '../k8s/exceptions.js';
+import { ExceptionSet } from '../engine/exceptions/index.js';
+import type { CompiledException } from '../engine/api/compiled-exception.js';
 
 export interface ClusterAgentOptions {
   kubeConfig: KubeConfig;
@@ -34,6 +37,12 @@ export interface ClusterAgentOptions {
   namespace?: string;
   /** Watch ClusterRuntimePolicy/RuntimePolicy (default), or use these policies (e.g. from files). */
   policies?: 'cluster' | CompiledPolicy[];
+  /** Watch Kyverno's PolicyException CRDs (default), or use these exceptions (e.g. from files). */
+  exceptions?: 'cluster' | CompiledException[];
+  /** Namespaces whose PolicyExceptions apply in every namespace and to Nodes (Kyverno's --exceptionNamespace). */
+  exceptionNamespaces?: readonly string[];
+  /** Data for rule context entries (configMap, apiCall, globalReference): the API server, cached. */
+  context?: ContextProvider;
   reportFlavor?: ReportFlavor;
   /** Do not write PolicyReports: violations still raise Events, and actions still run. */
   reports?: boolean;
@@ -54,6 +63,9 @@ export class ClusterAgent {
   readonly reports: PolicyReportWriter | undefined;
   readonly executor: ActionExecutor;
   readonly policyWatcher: PolicyWatcher | undefined;
+  readonly exceptionWatcher: ExceptionWatcher | undefined;
+  /** The exceptions every engine of this agent consults; replaced in place when they change. */
+  readonly exceptions: ExceptionSet;
   readonly elector: LeaderElector | undefined;
   readonly name = 'kubernetes';
   private engineValue: RuntimeEngine;
@@ -66,6 +78,9 @@ export class ClusterAgent {
       throw new Error('daemonset mode needs the node name (--node-name, or NODE_NAME from the downward API)');
     }
     const nodeName = opts.mode === 'daemonset' ? opts.nodeName : undefined;
+    this.exceptions = new ExceptionSet(Array.isArray(opts.exceptions) ? opts.exceptions : [], {
+      clusterWideNamespaces: opts.exceptionNamespaces ?? [],
+    });
     this.pods = new PodCache({
       kubeConfig: opts.kubeConfig,
       nodeName,
@@ -119,6 +134,14 @@ export class ClusterAgent {
         ...opts.informer,
       });
     }
+    if ((opts.exceptions ?? 'cluster') === 'cluster') {
+      this.exceptionWatcher = new ExceptionWatcher({
+        kubeConfig: opts.kubeConfig,
+        onChange: (e) => this.exceptions.replace(e),
+        logger: opts.logger,
+        ...opts.informer,
+      });
+    }
     const initial = Array.isArray(opts.policies) ? opts.policies : [];
     this.nodeRules = nodeTargetingRules(initial);
     this.engineValue = this.buildEngine(initial);
@@ -135,12 +158,18 @@ export class ClusterAgent {
 
   /** Caches synced and policies loaded: what /readyz reports. */
   get ready(): boolean {
-    return this.pods.synced && (this.policyWatcher?.synced ?? true);
+    return (
+      this.pods.synced && (this.policyWatcher?.synced ?? true) && (this.exceptionWatcher?.synced ?? true)
+    );
   }
 
   async start(timeoutMs = 30_000): Promise<void> {
     this.elector?.start();
-    await Promise.all([this.pods.start(timeoutMs), this.policyWatcher?.start(timeoutMs)]);
+    await Promise.all([
+      this.pods.start(timeoutMs),
+      this.policyWatcher?.start(timeoutMs),
+      this.exceptionWatcher?.start(timeoutMs),
+    ]);
   }
 
   /** Stops watching, waits for running actions, writes pending reports, releases the lease. */
@@ -150,7 +179,12 @@ export class ClusterAgent {
       ?.flush(flushTimeoutMs)
       .catch((err: unknown) => this.opts.logger?.warn({ err }, 'reports not fully flushed'));
     this.reports?.close();
-    await Promise.all([this.pods.stop(), this.policyWatcher?.stop(), this.elector?.stop()]);
+    await Promise.all([
+      this.pods.stop(),
+      this.policyWatcher?.stop(),
+      this.exceptionWatcher?.stop(),
+      this.elector?.stop(),
+    ]);
   }
 
   setPolicies(policies: readonly CompiledPolicy[]): void {
@@ -197,6 +231,11 @@ export class ClusterAgent {
   }
 
   private buildEngine(policies: readonly CompiledPolicy[]): RuntimeEngine {
-    return createRuntimeEngine(policies, { lookup: this.pods, nodeName: this.opts.nodeName });
+    return createRuntimeEngine(policies, {
+      lookup: this.pods,
+      nodeName: this.opts.nodeName,
+      exceptions: this.exceptions,
+      ...(this.opts.context ? { context: this.opts.context } : {}),
+    });
   }
 }

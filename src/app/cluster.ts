@@ -18,6 +18,7 @@ import type { EventSource } from '../sources/types.js';
 import { killTrustProblem, SourceTrustError } from '../sources/trust.js';
 import { ClusterAgent } from './cluster-agent.js';
 import type { AppHandle } from './handle.js';
+import { ContextCache } from '../k8s/context-cache.js';
 import { PolicySet } from './policy-set.js';
 import { violationMetricsSink } from './sinks.js';
 import { createSource, type SourceSpec } from './sources.js';
@@ -37,6 +38,13 @@ export interface ClusterModeOptions {
   namespace?: string;
   /** Policy files or folders (reloaded when they change) instead of the CRDs. */
   policyFiles?: string[];
+  /** PolicyException files (`--exception`, with policyFiles); without policyFiles the CRDs are watched. */
+  exceptionFiles?: string[];
+  /** Namespaces whose PolicyExceptions apply in every namespace and to Nodes. */
+  exceptionNamespaces?: string[];
+  /** Rule context entries: cache freshness and per-request timeout of their API server GETs. */
+  contextTtlMs?: number;
+  contextTimeoutMs?: number;
   reportFlavor?: ReportFlavor;
   /** false: no PolicyReports (violations still raise Events, actions still run). */
   reports?: boolean;
@@ -142,7 +150,13 @@ export async function startClusterMode(opts: ClusterModeOptions): Promise<Cluste
 
   let policies: PolicySet | undefined;
   if (opts.policyFiles) {
-    policies = new PolicySet({ paths: opts.policyFiles, nodeName: opts.nodeName, logger });
+    policies = new PolicySet({
+      paths: opts.policyFiles,
+      nodeName: opts.nodeName,
+      logger,
+      ...(opts.exceptionFiles ? { exceptionPaths: opts.exceptionFiles } : {}),
+      ...(opts.exceptionNamespaces ? { exceptionNamespaces: opts.exceptionNamespaces } : {}),
+    });
     await policies.load();
     for (const e of policies.lastErrors) logger.error({ error: formatPolicyError(e) }, 'policy rejected');
   }
@@ -155,6 +169,15 @@ export async function startClusterMode(opts: ClusterModeOptions): Promise<Cluste
     nodeName: opts.nodeName,
     namespace: opts.namespace,
     policies: policies ? [...policies.compiled] : 'cluster',
+    // With policy files, exceptions come from files too (those among them and --exception).
+    exceptions: policies ? [...policies.exceptions] : 'cluster',
+    ...(opts.exceptionNamespaces ? { exceptionNamespaces: opts.exceptionNamespaces } : {}),
+    context: new ContextCache({
+      kubeConfig: opts.kubeConfig,
+      logger,
+      ...(opts.contextTtlMs !== undefined ? { ttlMs: opts.contextTtlMs } : {}),
+      ...(opts.contextTimeoutMs !== undefined ? { timeoutMs: opts.contextTimeoutMs } : {}),
+    }),
     reportFlavor: opts.reportFlavor,
     reports: opts.reports,
     leaderElection: opts.leaderElection,
@@ -201,7 +224,10 @@ export async function startClusterMode(opts: ClusterModeOptions): Promise<Cluste
 
     await agent.start();
     if (policies) {
-      policies.onSwap(({ policies: next }) => agent.setPolicies(next));
+      policies.onSwap(({ policies: next, exceptions }) => {
+        agent.exceptions.replace(exceptions);
+        agent.setPolicies(next);
+      });
       policies.watch();
     }
     const drained = (): Promise<void> => pipeline.drain();

@@ -31,6 +31,7 @@ import { killTrustProblem, SourceTrustError } from '../sources/trust.js';
 import type { RuntimeEngine } from '../engine/runtime/index.js';
 import type { PolicySummary, RuleEnforcement } from '../engine/api/runtime.js';
 import type { AppHandle } from './handle.js';
+import { loadContextFiles } from '../policy/context-file.js';
 import { PolicySet } from './policy-set.js';
 import { violationMetricsSink, verdictLogSink } from './sinks.js';
 import { createSource, isListening, type SourceAddress, type SourceSpec } from './sources.js';
@@ -50,6 +51,12 @@ export type ActionMode = (typeof ACTION_MODES)[number];
 
 export interface LocalModeOptions {
   policies: string[];
+  /** PolicyException files or folders (`--exception`), besides those among the policy paths. */
+  exceptions?: string[];
+  /** Namespaces whose PolicyExceptions apply in every namespace and to Nodes. */
+  exceptionNamespaces?: string[];
+  /** `--context-file`: data for rule context entries (ConfigMaps, apiCall answers, global entries). */
+  contextFiles?: string[];
   source: SourceKind;
   nodeName: string;
   db: string;
@@ -255,10 +262,16 @@ export function localModeSinks(parts: {
 export async function startLocalMode(opts: LocalModeOptions): Promise<LocalModeHandle> {
   checkSourceTrust(opts);
   const logger = jsonLogger(opts);
+  const contextFile = opts.contextFiles?.length ? await loadContextFiles(opts.contextFiles) : undefined;
+  for (const e of contextFile?.errors ?? [])
+    opts.say(`context file error: ${e.file}:${e.line}:${e.col}: ${e.message}`);
   const policies = new PolicySet({
+    ...(contextFile ? { context: contextFile.provider } : {}),
     paths: opts.policies,
     nodeName: opts.nodeName,
     logger,
+    ...(opts.exceptions ? { exceptionPaths: opts.exceptions } : {}),
+    ...(opts.exceptionNamespaces ? { exceptionNamespaces: opts.exceptionNamespaces } : {}),
     // The store and the log may sit in a policy folder; their writes are not policy edits.
     ignore: [opts.db, `${opts.db}-wal`, `${opts.db}-shm`, `${opts.db}-journal`, opts.logFile],
   });

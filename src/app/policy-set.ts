@@ -10,12 +10,14 @@
 import { createHash } from 'node:crypto';
 import { watch, statSync, type FSWatcher } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { createRuntimeEngine, type RuntimeEngine } from '../engine/runtime/index.js';
+import { createRuntimeEngine, type ContextProvider, type RuntimeEngine } from '../engine/runtime/index.js';
 import type { Logger } from '../observability/logger.js';
 import { policiesLoaded, policyErrors, policyReloads } from '../observability/metrics.js';
 import { listYamlFiles, loadPolicies, readPolicyFile, type PolicyError } from '../policy/index.js';
 import { nodeTargetingRules, type RuleTargetsNode } from '../actions/node-rules.js';
 import type { CompiledPolicy } from '../engine/api/compiled-policy.js';
+import { localExceptions } from '../policy/exception-files.js';
+import type { CompiledException } from '../engine/api/compiled-exception.js';
 
 /** Extensions of files that can hold policies; a change to any other file is not a policy change. */
 const POLICY_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
@@ -63,18 +65,27 @@ export interface PolicySetOptions {
   debounceMs?: number;
   /** Files whose changes never trigger a reload (the store and its WAL, the JSON log). */
   ignore?: readonly string[];
+  /** PolicyException files or folders (`--exception`), beside the exceptions found among `paths`; watched too. */
+  exceptionPaths?: readonly string[];
+  /** Namespaces whose exceptions apply everywhere (`--exception-namespace`). */
+  exceptionNamespaces?: readonly string[];
+  /** Data for rule context entries (`--context-file`). */
+  context?: ContextProvider;
 }
 
 export interface PolicySwap {
   engine: RuntimeEngine;
   /** The compiled policies of `engine` (a host that builds its own engine, e.g. with a pod cache). */
   policies: readonly CompiledPolicy[];
+  /** The PolicyExceptions of `engine`. */
+  exceptions: readonly CompiledException[];
   previous: RuntimeEngine;
 }
 
 export class PolicySet {
   private current: RuntimeEngine | undefined;
   private compiledPolicies: readonly CompiledPolicy[] = [];
+  private compiledExceptions: readonly CompiledException[] = [];
   private nodeRules: RuleTargetsNode = () => false;
   private errors: PolicyError[] = [];
   private watchers: FSWatcher[] = [];
@@ -90,6 +101,35 @@ export class PolicySet {
     this.ignored = new Set((opts.ignore ?? []).map((p) => resolve(p)));
   }
 
+  /** Every watched path: policies, then exception files. */
+  private get watched(): string[] {
+    return [...this.opts.paths, ...(this.opts.exceptionPaths ?? [])];
+  }
+
+  /** Policies and exceptions loaded together: one set of errors, one engine. */
+  private async loadAll(): Promise<{
+    policies: CompiledPolicy[];
+    exceptions: CompiledException[];
+    errors: PolicyError[];
+    engine: () => RuntimeEngine;
+  }> {
+    const r = await loadPolicies(this.opts.paths);
+    const exceptions = await localExceptions(r, this.opts.exceptionPaths, this.opts.exceptionNamespaces);
+    for (const w of exceptions.warnings)
+      this.opts.logger?.warn({ warning: w }, 'policy exception names an unknown policy');
+    return {
+      policies: r.policies,
+      exceptions: exceptions.exceptions,
+      errors: [...r.errors, ...exceptions.errors],
+      engine: () =>
+        createRuntimeEngine(r.policies, {
+          nodeName: this.opts.nodeName,
+          exceptions: exceptions.set,
+          ...(this.opts.context ? { context: this.opts.context } : {}),
+        }),
+    };
+  }
+
   get engine(): RuntimeEngine {
     if (!this.current) throw new Error('policies not loaded yet');
     return this.current;
@@ -103,6 +143,11 @@ export class PolicySet {
   /** Whether a verdict's rule (in the current set) matches kind Node: its `kill` may hit host processes. */
   readonly ruleTargetsNode: RuleTargetsNode = (v) => this.nodeRules(v);
 
+  /** The PolicyExceptions of the current engine. */
+  get exceptions(): readonly CompiledException[] {
+    return this.compiledExceptions;
+  }
+
   /** Errors of the last load attempt (empty when it succeeded). */
   get lastErrors(): readonly PolicyError[] {
     return this.errors;
@@ -114,11 +159,12 @@ export class PolicySet {
    */
   async load(): Promise<RuntimeEngine> {
     // Hashed before reading: an edit racing the load changes the hash, so it is reloaded, not lost.
-    this.fingerprint = await policyFingerprint(this.opts.paths);
-    const r = await loadPolicies(this.opts.paths);
+    this.fingerprint = await policyFingerprint(this.watched);
+    const r = await this.loadAll();
     this.errors = r.errors;
-    this.current = createRuntimeEngine(r.policies, { nodeName: this.opts.nodeName });
+    this.current = r.engine();
     this.compiledPolicies = r.policies;
+    this.compiledExceptions = r.exceptions;
     this.nodeRules = nodeTargetingRules(r.policies);
     policiesLoaded.set(r.policies.length);
     policyErrors.set(r.errors.length);
@@ -134,7 +180,7 @@ export class PolicySet {
   }
 
   watch(): void {
-    for (const path of this.opts.paths) {
+    for (const path of this.watched) {
       try {
         // A single file is watched through its directory: editors replace files (a new inode),
         // which would silence a watch on the file itself.
@@ -182,20 +228,22 @@ export class PolicySet {
    * what the last attempt read, or it has errors).
    */
   async reload(): Promise<boolean> {
-    const fingerprint = await policyFingerprint(this.opts.paths);
+    const fingerprint = await policyFingerprint(this.watched);
     if (fingerprint === this.fingerprint) {
       policyReloads.inc({ result: 'unchanged' });
       this.opts.logger?.debug('policy files changed on disk but not in content: no reload');
       return false;
     }
     this.fingerprint = fingerprint;
-    let r: Awaited<ReturnType<typeof loadPolicies>>;
+    let r: Awaited<ReturnType<PolicySet['loadAll']>>;
     try {
-      r = await loadPolicies(this.opts.paths);
+      r = await this.loadAll();
     } catch (err) {
       r = {
         policies: [],
+        exceptions: [],
         errors: [{ file: this.opts.paths.join(','), line: 0, col: 0, message: (err as Error).message }],
+        engine: () => createRuntimeEngine([]),
       };
     }
     if (r.errors.length > 0) {
@@ -211,7 +259,7 @@ export class PolicySet {
     }
     let engine: RuntimeEngine;
     try {
-      engine = createRuntimeEngine(r.policies, { nodeName: this.opts.nodeName });
+      engine = r.engine();
     } catch (err) {
       this.errors = [{ file: this.opts.paths.join(','), line: 0, col: 0, message: (err as Error).message }];
       policyErrors.set(1);
@@ -226,6 +274,7 @@ export class PolicySet {
     const previous = this.current ?? engine;
     this.current = engine;
     this.compiledPolicies = r.policies;
+    this.compiledExceptions = r.exceptions;
     this.nodeRules = nodeTargetingRules(r.policies);
     this.errors = [];
     policiesLoaded.set(r.policies.length);
@@ -233,7 +282,8 @@ export class PolicySet {
     policyReloads.inc({ result: 'applied' });
     this.opts.logger?.info({ policies: r.policies.length }, 'policies reloaded');
     // A copy: a listener added while this swap is announced waits for the next one.
-    for (const l of [...this.listeners]) await l({ engine, policies: r.policies, previous });
+    for (const l of [...this.listeners])
+      await l({ engine, policies: r.policies, exceptions: r.exceptions, previous });
     return true;
   }
 }

@@ -5,16 +5,29 @@
 import type { Verdict } from '../contracts/verdict.js';
 import type { RuntimeEvent } from '../events/types.js';
 import type { Logger } from '../observability/logger.js';
-import { violations as violationsMetric } from '../observability/metrics.js';
+import { countExceptionApplied, violations as violationsMetric } from '../observability/metrics.js';
 import type { VerdictSink } from '../pipeline/index.js';
 
-/** Counts every verdict in kyverno_runtime_violations_total{policy,rule,behavior,mode}. */
+/**
+ * Counts every violation in kyverno_runtime_violations_total{policy,rule,behavior,mode}; a verdict a
+ * PolicyException exempted is no violation: it counts in kyverno_runtime_exceptions_applied_total.
+ */
 export function violationMetricsSink(): VerdictSink {
   return {
     name: 'metrics',
     write(verdicts: Verdict[]) {
-      for (const v of verdicts)
-        violationsMetric.inc({ policy: v.policy, rule: v.rule, behavior: v.behavior, mode: v.mode });
+      for (const v of verdicts) {
+        if (v.exception) {
+          const exception = v.exception.namespace
+            ? `${v.exception.namespace}/${v.exception.name}`
+            : v.exception.name;
+          countExceptionApplied(
+            v.policyNamespace ? `${v.policyNamespace}/${v.policy}` : v.policy,
+            v.rule,
+            exception,
+          );
+        } else violationsMetric.inc({ policy: v.policy, rule: v.rule, behavior: v.behavior, mode: v.mode });
+      }
     },
   };
 }
@@ -37,6 +50,7 @@ export function verdictLogSink(logger: Logger): VerdictSink {
             eventTime: v.time,
             process: event.process,
             actions: v.actions,
+            ...(v.exception ? { result: 'skip', exception: v.exception } : {}),
           },
           v.message,
         );

@@ -8,12 +8,15 @@
  *   policies: [policy.yaml]
  *   events: [events.jsonl]          # any supported format, detected per line
  *   resources: [pods.yaml]          # optional: pods/namespaces/nodes standing in for the cluster
+ *   exceptions: [exception.yaml]    # optional: PolicyException files (as in Kyverno CLI test files)
+ *   context: [context.yaml]         # optional: ConfigMaps / apiCall answers for rule `context` entries
  *   results:
  *     - policy: shell-in-production
  *       rule: no-shell
  *       resources: [prod/web-1]     # namespace/name, or a name (Node, or any namespace)
  *       behavior: process-exec      # optional
- *       result: fail                # fail: a violation is expected; pass: none is
+ *       result: fail                # fail: a violation is expected; pass: none is; skip: an
+ *                                   # exception exempted the rule (no violation, no actions)
  *       count: 2                    # optional: exact number of violations
  */
 import { readFile } from 'node:fs/promises';
@@ -25,8 +28,10 @@ import { staticPodLookup } from '../engine/runtime/static-lookup.js';
 import type { Verdict } from '../contracts/verdict.js';
 import { BEHAVIORS } from '../events/types.js';
 import { loadPolicies } from '../policy/index.js';
-import type { CaseResult, TestReport } from '../policy/kyverno-test/index.js';
+import type { CaseResult, RunOptions, TestReport } from '../policy/kyverno-test/index.js';
 import { replayEvents, type ReplaySummary } from './event-replay.js';
+import { localExceptions } from '../policy/exception-files.js';
+import { loadContextFiles } from '../policy/context-file.js';
 
 export const RUNTIME_TEST_KIND = 'RuntimeTest';
 
@@ -35,7 +40,7 @@ const expectation = z.strictObject({
   rule: z.string().min(1),
   resources: z.array(z.string().min(1)).min(1),
   behavior: z.enum(BEHAVIORS).optional(),
-  result: z.enum(['fail', 'pass']),
+  result: z.enum(['fail', 'pass', 'skip']),
   count: z.number().int().nonnegative().optional(),
 });
 
@@ -46,6 +51,8 @@ const runtimeTestDocument = z.strictObject({
   policies: z.array(z.string().min(1)).min(1),
   events: z.array(z.string().min(1)).min(1),
   resources: z.array(z.string().min(1)).optional(),
+  exceptions: z.array(z.string().min(1)).optional(),
+  context: z.array(z.string().min(1)).optional(),
   results: z.array(expectation).min(1),
 });
 
@@ -56,8 +63,8 @@ export interface RuntimeTestCase {
   policy: string;
   rule: string;
   resource: string;
-  expected: 'fail' | 'pass';
-  /** Violations found for this (policy, rule, resource[, behavior]). */
+  expected: 'fail' | 'pass' | 'skip';
+  /** Violations (for `skip`: exempted verdicts) found for this (policy, rule, resource[, behavior]). */
   found: number;
   ok: boolean;
   reason: string;
@@ -78,7 +85,11 @@ export function isRuntimeTestDocument(doc: unknown): boolean {
   return typeof doc === 'object' && doc !== null && (doc as { kind?: unknown }).kind === RUNTIME_TEST_KIND;
 }
 
-export async function runRuntimeTest(file: string, doc: unknown): Promise<RuntimeTestResult> {
+export async function runRuntimeTest(
+  file: string,
+  doc: unknown,
+  extraExceptions: readonly string[] = [],
+): Promise<RuntimeTestResult> {
   const parsed = runtimeTestDocument.safeParse(doc);
   if (!parsed.success) {
     const errors = parsed.error.issues.map((i) => `${file}: ${i.path.join('.') || '(root)'}: ${i.message}`);
@@ -90,6 +101,15 @@ export async function runRuntimeTest(file: string, doc: unknown): Promise<Runtim
 
   const loaded = await loadPolicies(test.policies.map((p) => resolve(base, p)));
   for (const e of loaded.errors) result.errors.push(`${e.file}:${e.line}:${e.col}: ${e.message}`);
+  const exceptions = await localExceptions(loaded, [
+    ...(test.exceptions ?? []).map((p) => resolve(base, p)),
+    ...extraExceptions,
+  ]);
+  for (const e of exceptions.errors) result.errors.push(`${e.file}:${e.line}:${e.col}: ${e.message}`);
+  const context = test.context
+    ? await loadContextFiles(test.context.map((p) => resolve(base, p)))
+    : undefined;
+  for (const e of context?.errors ?? []) result.errors.push(`${e.file}:${e.line}:${e.col}: ${e.message}`);
   if (result.errors.length > 0) return result;
 
   const objects: KubeObject[] = [];
@@ -99,10 +119,11 @@ export async function runRuntimeTest(file: string, doc: unknown): Promise<Runtim
       if (typeof value === 'object' && value !== null) objects.push(value as KubeObject);
     }
   }
-  const engine = createRuntimeEngine(
-    loaded.policies,
-    test.resources ? { lookup: staticPodLookup(objects) } : {},
-  );
+  const engine = createRuntimeEngine(loaded.policies, {
+    ...(test.resources ? { lookup: staticPodLookup(objects) } : {}),
+    exceptions: exceptions.set,
+    ...(context ? { context: context.provider } : {}),
+  });
   const verdicts: Verdict[] = [];
   // Rule errors by (rule, pod): the count and the first message (bounded by rules × pods seen).
   const ruleErrors = new Map<string, { count: number; message: string }>();
@@ -151,8 +172,11 @@ function judge(
   verdicts: readonly Verdict[],
   errors?: { count: number; message: string },
 ): RuntimeTestCase {
+  // An exempted verdict is a `skip`, never a violation.
+  const exempted = expected.result === 'skip';
   const found = verdicts.filter(
     (v) =>
+      (v.exception !== undefined) === exempted &&
       v.policy === expected.policy &&
       v.rule === expected.rule &&
       (expected.behavior === undefined || v.behavior === expected.behavior) &&
@@ -164,10 +188,12 @@ function judge(
     ok = found === 0;
     reason = ok ? 'no violation, as expected' : `expected no violation, found ${found}`;
   } else if (expected.count !== undefined) {
+    const what = exempted ? 'exempted' : 'violations';
     ok = found === expected.count;
-    reason = ok
-      ? `${found} violations, as expected`
-      : `expected ${expected.count} violations, found ${found}`;
+    reason = ok ? `${found} ${what}, as expected` : `expected ${expected.count} ${what}, found ${found}`;
+  } else if (exempted) {
+    ok = found > 0;
+    reason = ok ? `${found} exempted by an exception` : 'expected an exempted violation, found none';
   } else {
     ok = found > 0;
     reason = ok ? `${found} violation(s)` : 'expected a violation, found none';
@@ -200,14 +226,21 @@ function resourceMatches(written: string, verdict: Verdict): boolean {
 }
 
 /** `kyverno-runtime test` handler for `kind: RuntimeTest` documents, reported like Kyverno tests. */
-export async function runtimeTestReport(file: string, doc: Record<string, unknown>): Promise<TestReport> {
-  const result = await runRuntimeTest(file, doc);
+export async function runtimeTestReport(
+  file: string,
+  doc: Record<string, unknown>,
+  opts: RunOptions = {},
+): Promise<TestReport> {
+  const result = await runRuntimeTest(file, doc, opts.exceptions);
   const cases: CaseResult[] = result.cases.map((c) => ({
     policy: c.policy,
     rule: c.rule,
     resource: c.resource,
     expected: c.expected,
-    actual: [...(c.found > 0 ? ['fail'] : []), ...(c.errors ? ['error'] : [])],
+    actual: [
+      ...(c.found > 0 ? [c.expected === 'skip' ? 'skip' : 'fail'] : []),
+      ...(c.errors ? ['error'] : []),
+    ],
     ok: c.ok,
     reason: c.reason,
   }));

@@ -36,5 +36,21 @@ export interface Verdict {
   actions: ActionSpec[];
   severity?: string;
   category?: string;
+  /**
+   * Set when a PolicyException exempts the rule for this resource: the result is `skip`, `actions` is
+   * empty, and the message names the exception.
+   */
+  exception?: ExceptionRef;
   event: RuntimeEvent;
+}
+
+/** The PolicyException that exempted a verdict. */
+export interface ExceptionRef {
+  name: string;
+  namespace?: string;
+}
+
+/** Kyverno's report result of a verdict: an exempted rule is `skip`, else `fail`. */
+export function verdictResult(v: Pick<Verdict, 'exception'>): 'fail' | 'skip' {
+  return v.exception ? 'skip' : 'fail';
 }

@@ -52,6 +52,47 @@ export const violations = new Counter({
   registers: [registry],
 });
 
+const exceptionsAppliedCounter = new Counter({
+  name: 'kyverno_runtime_exceptions_applied_total',
+  help: 'Violated rules a PolicyException exempted (result skip, no actions), by policy, rule and exception.',
+  labelNames: ['policy', 'rule', 'exception'] as const,
+  registers: [registry],
+});
+
+export const exceptionsLoaded = new Gauge({
+  name: 'kyverno_runtime_exceptions',
+  help: 'PolicyExceptions from the cluster, by state (loaded, or rejected with errors).',
+  labelNames: ['state'] as const,
+  registers: [registry],
+});
+
+export const contextFetches = new Counter({
+  name: 'kyverno_runtime_context_fetches_total',
+  help: 'GETs for rule context entries in cluster mode, by outcome (ok, error, too-large) and cache evictions (evicted).',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
+/** Distinct label sets of kyverno_runtime_exceptions_applied_total before new ones fold into `_other`. */
+export const MAX_EXCEPTION_SERIES = 1000;
+const exceptionSeries = new Set<string>();
+
+/**
+ * Counts one exempted verdict. Exceptions may be created by namespace users (cluster mode), so the
+ * label sets are bounded: past MAX_EXCEPTION_SERIES distinct ones, new ones count under `_other`.
+ */
+export function countExceptionApplied(policy: string, rule: string, exception: string): void {
+  const key = `${policy}\0${rule}\0${exception}`;
+  if (!exceptionSeries.has(key)) {
+    if (exceptionSeries.size >= MAX_EXCEPTION_SERIES) {
+      exceptionsAppliedCounter.inc({ policy: '_other', rule: '_other', exception: '_other' });
+      return;
+    }
+    exceptionSeries.add(key);
+  }
+  exceptionsAppliedCounter.inc({ policy, rule, exception });
+}
+
 export const ruleErrors = new Counter({
   name: 'kyverno_runtime_rule_errors_total',
   help:

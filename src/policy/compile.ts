@@ -21,6 +21,7 @@ import { compilePattern, PatternReferenceError, resolvePatternReferences } from 
 import { compileQueryTemplate, compileTemplate, type Template } from '../engine/variables/index.js';
 import { BEHAVIORS, isBehavior, type Behavior } from '../events/types.js';
 import { suggest } from './suggest.js';
+import { compileUrlTemplate } from '../engine/runtime/context.js';
 import type {
   CompiledCel,
   CompiledContextEntry,
@@ -155,8 +156,77 @@ export class RuleCompiler {
       const type = (['configMap', 'apiCall', 'imageRegistry', 'globalReference'] as const).find(
         (t) => entry[t] !== undefined,
       );
-      return { name, type: type ?? 'unknown' };
+      const out: CompiledContextEntry = { name, type: type ?? 'unknown' };
+      if (this.runtime && type !== undefined) this.externalContext(entry, type, at, out);
+      return out;
     });
+  }
+
+  /** configMap / apiCall / globalReference of a runtime rule, compiled for the event path. */
+  private externalContext(
+    entry: Raw,
+    type: 'configMap' | 'apiCall' | 'imageRegistry' | 'globalReference',
+    at: Path,
+    out: CompiledContextEntry,
+  ): void {
+    const body = entry[type];
+    const where = [...at, type];
+    if (!isObj(body)) {
+      this.issues.push({ path: where, target: 'value', message: `${type} must be an object` });
+      return;
+    }
+    const jmesPath = (): CompiledContextEntry['jmesPath'] => {
+      if (typeof body.jmesPath !== 'string' || body.jmesPath.trim() === '') return undefined;
+      const text = body.jmesPath;
+      return this.guard([...where, 'jmesPath'], 'jmesPath', () => compileQueryTemplate(text));
+    };
+    if (type === 'configMap') {
+      const name = this.template(body.name ?? '', [...where, 'name'], 'configMap name');
+      const namespace = this.template(body.namespace ?? '', [...where, 'namespace'], 'configMap namespace');
+      if (typeof body.name !== 'string' || body.name === '')
+        this.issues.push({ path: where, target: 'key', message: 'configMap.name is required' });
+      else if (name && namespace) out.configMap = { name, namespace };
+    } else if (type === 'apiCall') {
+      if (body.service !== undefined)
+        this.issues.push({
+          path: [...where, 'service'],
+          target: 'key',
+          message:
+            'apiCall.service is not supported on runtime rules (no calls to services from the event path); use urlPath',
+        });
+      if (body.method !== undefined && body.method !== 'GET')
+        this.issues.push({
+          path: [...where, 'method'],
+          target: 'value',
+          message: 'only GET apiCalls are supported',
+        });
+      if (typeof body.urlPath !== 'string' || !body.urlPath.startsWith('/'))
+        this.issues.push({
+          path: where,
+          target: 'key',
+          message: 'apiCall.urlPath must be an API server path (/api/…, /apis/…)',
+        });
+      else {
+        const urlPath = this.guard([...where, 'urlPath'], 'urlPath', () =>
+          compileUrlTemplate(body.urlPath as string),
+        );
+        const q = jmesPath();
+        if (urlPath) out.apiCall = { urlPath, ...(q ? { jmesPath: q } : {}) };
+      }
+    } else if (type === 'globalReference') {
+      if (typeof body.name !== 'string' || body.name === '')
+        this.issues.push({ path: where, target: 'key', message: 'globalReference.name is required' });
+      else {
+        const q = jmesPath();
+        out.globalReference = { name: body.name, ...(q ? { jmesPath: q } : {}) };
+      }
+    } else {
+      this.issues.push({
+        path: where,
+        target: 'key',
+        message: 'imageRegistry context entries are not supported on runtime rules',
+      });
+    }
   }
 
   private cel(value: unknown, path: Path, options: CelCompileOptions = {}): CompiledCel | undefined {

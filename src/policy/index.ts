@@ -24,6 +24,8 @@ import type { CompiledPolicy, PolicyKind } from '../engine/api/compiled-policy.j
 import type { CompiledValidatingPolicy } from '../engine/api/compiled-validating-policy.js';
 import { compileValidatingPolicy } from './validating-policy.js';
 import { parseYamlDocuments, type SourceDocument } from './yaml-source.js';
+import type { CompiledException } from '../engine/api/compiled-exception.js';
+import { compileException, isExceptionDocument } from './exceptions.js';
 
 export { MAX_POLICY_FILE_BYTES, readPolicyFile } from './read-file.js';
 
@@ -46,6 +48,8 @@ export interface LoadResult {
   warnings?: PolicyError[];
   /** Kyverno ValidatingPolicy documents (policies.kyverno.io), compiled separately: they have no rules. */
   validatingPolicies?: CompiledValidatingPolicy[];
+  /** PolicyException documents (kyverno.io/v2 and policies.kyverno.io), found alongside policies. */
+  exceptions?: CompiledException[];
 }
 
 /** Formats an error as `file:line:col: message`. */
@@ -154,6 +158,7 @@ export function loadPolicyText(text: string, file: string): LoadResult {
     ignored: 0,
     validatingPolicies: [],
     warnings: [],
+    exceptions: [],
   };
   for (const sd of parseYamlDocuments(text, file)) {
     if (sd.syntaxErrors.length > 0) {
@@ -171,6 +176,23 @@ export function loadPolicyText(text: string, file: string): LoadResult {
     const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
     if (!POLICY_GROUPS.has(group)) {
       result.ignored++;
+      continue;
+    }
+    if (isExceptionDocument(value)) {
+      const issues: CompileIssue[] = [];
+      const exception = compileException(value, { file, line: sd.line }, issues);
+      for (const issue of issues) {
+        const { line, col } = sd.locate(issue.path, issue.target);
+        const md = isObj(value.metadata) ? value.metadata : {};
+        result.errors.push({
+          file,
+          line,
+          col,
+          message: issue.message,
+          ...(typeof md.name === 'string' ? { policy: md.name } : {}),
+        });
+      }
+      if (exception) result.exceptions.push(exception);
       continue;
     }
     if (group === 'policies.kyverno.io' && value.kind === 'ValidatingPolicy') {
@@ -230,6 +252,7 @@ export async function loadPolicies(paths: string[]): Promise<LoadResult> {
     ignored: 0,
     validatingPolicies: [],
     warnings: [],
+    exceptions: [],
   };
   for (const path of paths) {
     let files: string[];
@@ -263,6 +286,7 @@ export async function loadPolicies(paths: string[]): Promise<LoadResult> {
       result.ignored += r.ignored ?? 0;
       result.validatingPolicies.push(...(r.validatingPolicies ?? []));
       result.warnings.push(...(r.warnings ?? []));
+      result.exceptions.push(...(r.exceptions ?? []));
     }
   }
   return result;

@@ -10,7 +10,8 @@ import { policyKey } from './policyreport/result.js';
 /** The Event a violation raises on its object. None for a verdict without a real object. */
 export function violationEvent(v: Verdict): EventInput | undefined {
   const uid = v.resource.uid;
-  if (uid === undefined || uid === '' || v.synthetic === true) return undefined;
+  // An exempted rule (PolicyException) is no violation.
+  if (uid === undefined || uid === '' || v.synthetic === true || v.exception) return undefined;
   return {
     regarding: { ...v.resource, uid },
     type: 'Warning',

@@ -18,6 +18,10 @@ import { formatPolicyError, listYamlFiles, loadPolicies, readPolicyFile } from '
 import { policyKey, resourceKey, ruleKey } from '../../contracts/keys.js';
 import { isClusterScoped } from '../../policy/kyverno-test/scope.js';
 import { processIo, type CommandIo } from './test.js';
+import { ExceptionSet, exemptResults } from '../../engine/exceptions/index.js';
+import { localExceptions } from '../../policy/exception-files.js';
+import { loadContextFiles } from '../../policy/context-file.js';
+import type { ContextProvider } from '../../engine/runtime/index.js';
 
 type Raw = Record<string, unknown>;
 const isObj = (v: unknown): v is Raw => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -76,6 +80,7 @@ export function applyToResources(
   resources: readonly Raw[],
   operation: string,
   validatingPolicies: readonly CompiledValidatingPolicy[] = [],
+  exceptions: ExceptionSet = new ExceptionSet(),
 ): ApplyRow[] {
   const rows: ApplyRow[] = [];
   for (const resource of resources) {
@@ -88,11 +93,13 @@ export function applyToResources(
       ...(typeof md.uid === 'string' ? { uid: md.uid } : {}),
     };
     for (const policy of policies) {
-      for (const result of evaluatePolicy(policy, resource, { operation }))
+      const results = evaluatePolicy(policy, resource, { operation });
+      for (const result of exemptResults(results, policy.kind, resource, exceptions, { operation }))
         rows.push({ resource: ref, result });
     }
     for (const policy of validatingPolicies) {
-      for (const result of evaluateValidatingPolicy(policy, resource, { operation }))
+      const results = evaluateValidatingPolicy(policy, resource, { operation });
+      for (const result of exemptResults(results, policy.kind, resource, exceptions, { operation }))
         rows.push({ resource: ref, result });
     }
   }
@@ -151,7 +158,10 @@ export function toPolicyReports(rows: readonly ApplyRow[], now = new Date()): Ra
         ...(r.result.category ? { category: r.result.category } : {}),
         resources: [res],
         timestamp: { seconds, nanos: 0 },
-        properties: { process: 'offline apply' },
+        properties: {
+          process: 'offline apply',
+          ...(r.result.exception !== undefined ? { exceptions: r.result.exception } : {}),
+        },
       })),
     };
   });
@@ -181,6 +191,21 @@ export function register(program: Command, io: CommandIo = processIo): void {
         .choices(['auto', 'tetragon', 'falco', 'kubearmor', 'tracee', 'runtime', 'cloudevents'] as const)
         .default('auto' as const),
     )
+    .option(
+      '--exception <paths...>',
+      'PolicyException files or directories (kyverno.io/v2 or policies.kyverno.io), besides those among -p',
+      [],
+    )
+    .option(
+      '--exception-namespace <namespaces...>',
+      'namespaces whose PolicyExceptions apply in every namespace and to Nodes ("*": all); others apply only in their own namespace',
+      [],
+    )
+    .option(
+      '--context-file <paths...>',
+      'ConfigMaps and a kind: Context document (apiCalls, globalReferences, resources) answering rule context entries',
+      [],
+    )
     .option('--operation <op>', 'admission operation to simulate (CREATE, UPDATE, DELETE, CONNECT)', 'CREATE')
     .addOption(
       new Option(
@@ -193,15 +218,30 @@ export function register(program: Command, io: CommandIo = processIo): void {
     .action(async (opts) => {
       const loaded = await loadPolicies(opts.policies);
       for (const e of loaded.errors) io.err(`${formatPolicyError(e)}\n`);
+      const exceptions = await localExceptions(loaded, opts.exception, opts.exceptionNamespace);
+      for (const e of exceptions.errors) io.err(`${formatPolicyError(e)}\n`);
+      for (const w of exceptions.warnings) io.err(`warning: ${w}\n`);
+      const contextFile = opts.contextFile.length > 0 ? await loadContextFiles(opts.contextFile) : undefined;
+      for (const e of contextFile?.errors ?? []) io.err(`${formatPolicyError(e)}\n`);
+      const context = contextFile?.provider;
       const { resources, errors } = await loadResources(opts.resources);
       for (const e of errors) io.err(`${e}\n`);
       const rows = opts.events
-        ? await applyToEvents(loaded.policies, resources, opts.events, opts.source, io)
+        ? await applyToEvents(
+            loaded.policies,
+            resources,
+            opts.events,
+            opts.source,
+            io,
+            exceptions.set,
+            context,
+          )
         : applyToResources(
             loaded.policies,
             resources,
             opts.operation.toUpperCase(),
             loaded.validatingPolicies ?? [],
+            exceptions.set,
           );
       if (opts.output === 'json') io.out(`${JSON.stringify(rows, null, 2)}\n`);
       else if (opts.output === 'policyreport')
@@ -217,6 +257,8 @@ export function register(program: Command, io: CommandIo = processIo): void {
       }
       if (
         loaded.errors.length > 0 ||
+        exceptions.errors.length > 0 ||
+        (contextFile?.errors.length ?? 0) > 0 ||
         errors.length > 0 ||
         rows.some((r) => r.result.status === 'fail' || r.result.status === 'error')
       ) {
@@ -235,11 +277,14 @@ async function applyToEvents(
   eventsPath: string,
   format: SourceFormat | 'auto',
   io: CommandIo,
+  exceptions: ExceptionSet,
+  context: ContextProvider | undefined,
 ): Promise<ApplyRow[]> {
-  const engine = createRuntimeEngine(
-    policies,
-    resources.length > 0 ? { lookup: staticPodLookup(resources) } : {},
-  );
+  const engine = createRuntimeEngine(policies, {
+    ...(context ? { context } : {}),
+    ...(resources.length > 0 ? { lookup: staticPodLookup(resources) } : {}),
+    exceptions,
+  });
   const rows = new Map<string, ApplyRow & { count: number }>();
   const summary = await replayEvents(
     eventsPath,
@@ -247,7 +292,8 @@ async function applyToEvents(
     engine,
     (verdicts) => {
       for (const v of verdicts) {
-        const key = `${ruleKey(v)}\u0000${resourceKey(v.resource)}`;
+        // Exempted events of a rule are a row of their own (skip) beside its violations (fail).
+        const key = `${ruleKey(v)}\u0000${resourceKey(v.resource)}\u0000${v.exception?.name ?? ''}`;
         const row = rows.get(key);
         if (row) {
           row.count++;
@@ -257,11 +303,15 @@ async function applyToEvents(
         const result: RuleResult = {
           policy: v.policy,
           rule: v.rule,
-          status: 'fail',
+          status: v.exception ? 'skip' : 'fail',
           message: v.message,
           failureAction: v.mode,
           scored: true,
         };
+        if (v.exception)
+          result.exception = v.exception.namespace
+            ? `${v.exception.namespace}/${v.exception.name}`
+            : v.exception.name;
         if (v.policyNamespace) result.policyNamespace = v.policyNamespace;
         if (v.severity) result.severity = v.severity;
         if (v.category) result.category = v.category;

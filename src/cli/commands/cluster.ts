@@ -72,6 +72,28 @@ export function register(program: Command): void {
         .choices(['wgpolicyk8s', 'openreports'] as const)
         .default('wgpolicyk8s' as const),
     )
+    .option(
+      '--exception <paths...>',
+      'PolicyException files or directories (kyverno.io/v2 or policies.kyverno.io), besides those among -p (with --policies; without it the PolicyException CRDs are watched)',
+      [],
+    )
+    .option(
+      '--exception-namespace <namespaces...>',
+      'namespaces whose PolicyExceptions apply in every namespace and to Nodes ("*": all); others apply only in their own namespace',
+      [],
+    )
+    .option(
+      '--context-ttl <seconds>',
+      'how long a ConfigMap / apiCall / GlobalContextEntry read for rule context entries stays fresh',
+      num('--context-ttl'),
+      60,
+    )
+    .option(
+      '--context-timeout <ms>',
+      'timeout of each API server GET for rule context entries',
+      num('--context-timeout'),
+      2000,
+    )
     .option('--no-reports', 'do not write PolicyReports (Events and actions only)')
     .option('--leader-elect', 'Lease-based leader election for cluster-wide writes (policy status)', false)
     .option('--dry-run', 'server-side dry-run every action: validated and authorised, never persisted', false)
@@ -160,6 +182,10 @@ export function register(program: Command): void {
           nodeName: opts.nodeName,
           namespace: opts.namespace,
           ...(opts.policies && { policyFiles: opts.policies.map((p) => resolve(p)) }),
+          ...(opts.exception.length > 0 && { exceptionFiles: opts.exception.map((p) => resolve(p)) }),
+          ...(opts.exceptionNamespace.length > 0 && { exceptionNamespaces: opts.exceptionNamespace }),
+          contextTtlMs: opts.contextTtl * 1000,
+          contextTimeoutMs: opts.contextTimeout,
           reportFlavor: opts.reportApi,
           reports: opts.reports,
           leaderElection: opts.leaderElect,

@@ -55,6 +55,21 @@ export function register(program: Command): void {
     .option('-p, --policies <paths...>', 'policy files or directories (reloaded when they change)', [
       packagePath('policies'),
     ])
+    .option(
+      '--exception <paths...>',
+      'PolicyException files or directories (kyverno.io/v2 or policies.kyverno.io), besides those among -p (reloaded when they change)',
+      [],
+    )
+    .option(
+      '--context-file <paths...>',
+      'ConfigMaps and a kind: Context document (apiCalls, globalReferences, resources) answering rule context entries (read at start)',
+      [],
+    )
+    .option(
+      '--exception-namespace <namespaces...>',
+      'namespaces whose PolicyExceptions apply in every namespace and to Nodes ("*": all); others apply only in their own namespace',
+      [],
+    )
     .addOption(
       new Option('-s, --source <kind>', 'where events come from')
         .choices(SOURCE_KINDS)
@@ -218,6 +233,9 @@ export function register(program: Command): void {
       try {
         handle = await startLocalMode({
           policies: policyPaths,
+          exceptions: opts.exception.map((p) => resolve(p)),
+          exceptionNamespaces: opts.exceptionNamespace,
+          contextFiles: opts.contextFile.map((p) => resolve(p)),
           source: opts.source,
           nodeName: opts.nodeName,
           db,

@@ -1,4 +1,5 @@
 import { Command, Option } from '@commander-js/extra-typings';
+import { resolve } from 'node:path';
 import {
   DEFAULT_TEST_FILE,
   findTestFiles,
@@ -40,6 +41,11 @@ export function register(program: Command, io: CommandIo = processIo): void {
         '(default: lenient, as Kyverno\'s CLI, which counts "did not apply" as passed)',
     )
     .option('--fail-only', 'show only failing cases in the tables')
+    .option(
+      '--exception <paths...>',
+      "PolicyException files applied to every test, besides each test file's `exceptions:`",
+      [],
+    )
     .addOption(
       new Option('-o, --output <format>', 'output format')
         .choices(['table', 'json'] as const)
@@ -53,7 +59,10 @@ export function register(program: Command, io: CommandIo = processIo): void {
         return;
       }
       const strict = opts.strict === true;
-      const reports = await runTestFiles(files, { strict });
+      const reports = await runTestFiles(files, {
+        strict,
+        exceptions: opts.exception.map((p) => resolve(p)),
+      });
       const t = totals(reports);
       if (opts.output === 'json') {
         io.out(`${JSON.stringify({ strict, ...t, tests: reports }, null, 2)}\n`);

@@ -39,8 +39,11 @@ export class TerminalSink {
   format(v: Verdict): string {
     // HH:MM:SS(.mmm) of the event time as the tool gave it.
     const time = /T(\d\d:\d\d:\d\d(?:\.\d{1,3})?)/.exec(v.time)?.[1] ?? printable(v.time);
-    const mode =
-      v.mode === 'Enforce' ? this.paint(['bold', 'red'], 'ENFORCE') : this.paint('yellow', 'AUDIT  ');
+    const mode = v.exception
+      ? this.paint('gray', 'SKIP   ')
+      : v.mode === 'Enforce'
+        ? this.paint(['bold', 'red'], 'ENFORCE')
+        : this.paint('yellow', 'AUDIT  ');
     const res = v.resource.namespace
       ? `${v.resource.kind}/${v.resource.namespace}/${v.resource.name}`
       : `${v.resource.kind}/${v.resource.name}`;

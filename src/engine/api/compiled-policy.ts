@@ -25,6 +25,18 @@ export interface CompiledContextEntry {
   jmesPath?: QueryTemplate;
   /** variable.default. */
   default?: Template;
+  /** configMap: name and namespace (may hold variables). */
+  configMap?: { name: Template; namespace: Template };
+  /** apiCall: a GET on the API server; values substituted into the path are URL-encoded, once. */
+  apiCall?: { urlPath: UrlTemplate; jmesPath?: QueryTemplate };
+  /** globalReference: a GlobalContextEntry's data. */
+  globalReference?: { name: string; jmesPath?: QueryTemplate };
+}
+
+/** A URL path whose `{{ }}` values are URL-encoded when substituted (never re-read as path syntax). */
+export interface UrlTemplate {
+  readonly text: string;
+  render(context: Record<string, unknown>): string;
 }
 
 export interface CompiledForeach {

@@ -8,6 +8,8 @@ import type { ActionSpec } from '../../contracts/actions.js';
 import type { Behavior, RuntimeEvent } from '../../events/types.js';
 import type { RuleError } from '../runtime/rule-error.js';
 import type { KernelBlockRule } from '../../contracts/kernel-block.js';
+import type { ExceptionSet } from '../exceptions/index.js';
+import type { CelHost } from '../cel/index.js';
 
 /** Kubernetes object as plain JSON. */
 export type KubeObject = Record<string, unknown> & {
@@ -104,8 +106,31 @@ export interface RuntimeEngine {
   readonly kernelBlockRules: readonly KernelBlockRule[];
 }
 
+/**
+ * External data for rule `context` entries (configMap, apiCall, globalReference). Synchronous: a
+ * provider answers from what it holds (a cache, a file); undefined means "not available" and the
+ * rule's result is an error, never a silent pass.
+ */
+export interface ContextProvider {
+  /** The ConfigMap object, or undefined when unknown. */
+  configMap(namespace: string, name: string): Record<string, unknown> | undefined;
+  /** The JSON answer of a GET on an API server path, or undefined. */
+  apiCall(urlPath: string): unknown;
+  /** A GlobalContextEntry's data, or undefined. */
+  globalReference(name: string): unknown;
+  /** The same data for CEL's resource.Get / resource.List in restrict.cel and celPreconditions. */
+  readonly cel?: CelHost;
+}
+
 export interface RuntimeEngineOptions {
+  /** Data for configMap / apiCall / globalReference context entries; without it they are rule errors. */
+  context?: ContextProvider;
   lookup?: PodLookup;
   /** Node name used for host events (kind: Node) when the event does not carry one. */
   nodeName?: string;
+  /**
+   * PolicyExceptions: a violated rule an exception exempts becomes a verdict with `exception` set and
+   * no actions (result skip). The set may be replaced while the engine runs (cluster informers).
+   */
+  exceptions?: ExceptionSet;
 }

@@ -21,6 +21,8 @@ import { SharedPartsInterner, type SharedParts } from './shared-work.js';
 
 export interface RuntimeRule {
   policy: string;
+  /** The policy's kind (CEL exceptions name it). */
+  policyKind: string;
   policyNamespace?: string;
   rule: string;
   mode: FailureAction;
@@ -113,6 +115,7 @@ function runtimeRuleOf(
   const kindNamespaceMatch = compileKindNamespaceMatch(rule);
   const out: RuntimeRule = {
     policy: policy.name,
+    policyKind: policy.kind,
     rule: rule.name,
     mode,
     behaviors: new Set(restrict.behaviors),

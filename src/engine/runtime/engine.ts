@@ -15,6 +15,7 @@ import { attributeEvent, attributionFacts, synthesisedPodNamespace } from './att
 import { compileRuntimePolicies, type CompiledRuntimePolicies, type RuntimeRule } from './compile.js';
 import type {
   Attribution,
+  ContextProvider,
   KubeObject,
   PodLookup,
   PolicySummary,
@@ -28,6 +29,8 @@ import { withVariables } from '../validate/cel.js';
 import { RuleIndex } from './rule-index.js';
 import { ruleErrorReasonOf, type RuleError } from './rule-error.js';
 import { SharedOutcomes } from './shared-work.js';
+import { loadRuntimeContext } from './context.js';
+import { exceptionSkipMessage, type ExceptionError, type ExceptionSet } from '../exceptions/index.js';
 import { runtimeView } from './view.js';
 
 export type { RuleError } from './rule-error.js';
@@ -110,8 +113,14 @@ export class IndexedRuntimeEngine implements RuntimeEngine {
         if (rule.policyNamespace !== undefined && rule.policyNamespace !== namespace) continue;
         if (!shared.get(rule.shared.match, ruleMatches, rule, evaluation)) continue;
         try {
-          const verdict = evaluateRule(rule, evaluation, shared);
-          if (verdict) verdicts.push(verdict);
+          const verdict = evaluateRule(rule, evaluation, shared, this.options.context);
+          if (verdict) {
+            // Exceptions are looked at only for a violation: an event no rule flags costs nothing more.
+            const exceptions = this.options.exceptions;
+            if (exceptions !== undefined && exceptions.names(rule.policy, rule.policyNamespace))
+              this.exempt(verdict, rule, evaluation, exceptions);
+            verdicts.push(verdict);
+          }
         } catch (error) {
           this.recordError(rule, event, error);
         }
@@ -122,14 +131,50 @@ export class IndexedRuntimeEngine implements RuntimeEngine {
     return verdicts;
   }
 
-  private recordError(rule: RuntimeRule, event: RuntimeEvent, error: unknown): void {
+  private exempt(
+    verdict: Verdict,
+    rule: RuntimeRule,
+    evaluation: Evaluation,
+    exceptions: ExceptionSet,
+  ): void {
+    const target = {
+      policyKind: rule.policyKind,
+      policyName: rule.policy,
+      rule: rule.rule,
+      ...(rule.policyNamespace !== undefined ? { policyNamespace: rule.policyNamespace } : {}),
+    };
+    const subject = {
+      facts: evaluation.facts,
+      matchOptions: evaluation.matchOptions,
+      context: () => evaluation.context,
+      celActivation: () => evaluation.exceptionActivation(this.options.lookup),
+    };
+    const hit = exceptions.find(target, subject, (e: ExceptionError) =>
+      this.recordError(rule, evaluation.event, e.message, 'exception'),
+    );
+    if (!hit) return;
+    const { exception } = hit;
+    verdict.exception =
+      exception.namespace !== undefined
+        ? { name: exception.name, namespace: exception.namespace }
+        : { name: exception.name };
+    verdict.actions = [];
+    verdict.message = exceptionSkipMessage(exception);
+  }
+
+  private recordError(
+    rule: RuntimeRule,
+    event: RuntimeEvent,
+    error: unknown,
+    reason?: RuleError['reason'],
+  ): void {
     this.errorCount++;
     if (this.ruleErrors.length >= 100) this.ruleErrors.shift();
     const record: RuleError = {
       policy: rule.policy,
       rule: rule.rule,
       eventId: event.id,
-      reason: ruleErrorReasonOf(error),
+      reason: reason ?? ruleErrorReasonOf(error),
       message: error instanceof Error ? error.message : String(error),
     };
     if (rule.policyNamespace !== undefined) record.policyNamespace = rule.policyNamespace;
@@ -200,6 +245,19 @@ class Evaluation {
     });
   }
 
+  /** CEL exceptions' activation: the rule's, plus `namespaceObject` (from the cluster's namespace labels). */
+  exceptionActivation(lookup: PodLookup | undefined): Record<string, unknown> {
+    const namespace = this.attribution.ref.namespace;
+    const labels = namespace ? lookup?.namespaceLabels(namespace) : undefined;
+    return {
+      ...this.celActivation,
+      namespaceObject:
+        namespace !== undefined && namespace !== ''
+          ? { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: labels ?? {} } }
+          : null,
+    };
+  }
+
   /** CEL activation: `object` is the resource, `event` the RuntimeEvent. */
   get celActivation(): Record<string, unknown> {
     return (this.celCache ??= {
@@ -215,9 +273,13 @@ function evaluateRule(
   rule: RuntimeRule,
   evaluation: Evaluation,
   shared: SharedOutcomes,
+  provider: ContextProvider | undefined,
 ): Verdict | undefined {
   const { compiled, restrict } = rule;
-  if (compiled.preconditions && !compiled.preconditions.evaluate(evaluation.context).result) return undefined;
+  // A rule with `context` entries reads its own context: nothing it computes from it is shared.
+  const ruleContext = compiled.context.length > 0 ? contextOf(rule, evaluation, provider) : undefined;
+  const context = ruleContext ?? evaluation.context;
+  if (compiled.preconditions && !compiled.preconditions.evaluate(context).result) return undefined;
   // The CEL activation (and the resource it holds) is built only for rules that have CEL.
   const activation =
     restrict.cel !== undefined
@@ -225,24 +287,28 @@ function evaluateRule(
       : compiled.celPreconditions.length > 0
         ? evaluation.celActivation
         : undefined;
+  const celOptions = provider?.cel ? { host: provider.cel } : undefined;
   if (activation !== undefined)
     for (const pre of compiled.celPreconditions)
-      if (pre.program.evaluate(activation) !== true) return undefined;
+      if (pre.program.evaluate(activation, celOptions) !== true) return undefined;
 
   // A restrict pattern describes what is forbidden: a match is a violation.
   if (restrict.pattern) {
     if (!shared.get(rule.shared.pattern, staticPatternMatches, rule, evaluation)) return undefined;
   } else if (restrict.patternTemplate) {
     // A pattern with variables is rendered for each event, so it is never shared.
-    const pattern = compilePattern(restrict.patternTemplate.render(evaluation.context), {
+    const pattern = compilePattern(restrict.patternTemplate.render(context), {
       references: false,
     });
     if (!pattern.test(evaluation.view)) return undefined;
   }
-  if (restrict.conditions && !shared.get(rule.shared.conditions, conditionsHold, rule, evaluation))
+  if (ruleContext !== undefined) {
+    if (restrict.conditions && !restrict.conditions.evaluate(ruleContext).result) return undefined;
+  } else if (restrict.conditions && !shared.get(rule.shared.conditions, conditionsHold, rule, evaluation))
     return undefined;
   if (restrict.cel !== undefined && activation !== undefined)
-    for (const e of restrict.cel.expressions) if (e.program.evaluate(activation) !== true) return undefined;
+    for (const e of restrict.cel.expressions)
+      if (e.program.evaluate(activation, celOptions) !== true) return undefined;
 
   const { event, attribution } = evaluation;
   const verdict: Verdict = {
@@ -251,7 +317,10 @@ function evaluateRule(
     mode: rule.mode,
     resource: attribution.ref,
     behavior: event.behavior,
-    message: shared.get(rule.shared.message, renderMessage, rule, evaluation),
+    message:
+      ruleContext !== undefined
+        ? renderMessageIn(rule, ruleContext)
+        : shared.get(rule.shared.message, renderMessage, rule, evaluation),
     eventId: event.id,
     time: event.time,
     actions: rule.actions,
@@ -286,12 +355,27 @@ function conditionsHold(rule: RuntimeRule, evaluation: Evaluation): boolean {
 }
 
 function renderMessage(rule: RuntimeRule, evaluation: Evaluation): string {
+  return renderMessageIn(rule, rule.messageReadsOnlyEvent ? evaluation.eventContext : evaluation.context);
+}
+
+/** The rule's variable context plus its `context` entries, loaded for this event. */
+function contextOf(
+  rule: RuntimeRule,
+  evaluation: Evaluation,
+  provider: ContextProvider | undefined,
+): Record<string, unknown> {
+  const base = evaluation.context;
+  // Entries are set by (dotted) name: copy the levels they may write into, never the shared ones.
+  const ctx: Record<string, unknown> = { ...base, request: { ...(base.request as Record<string, unknown>) } };
+  loadRuntimeContext(rule.compiled.context, ctx, provider);
+  return ctx;
+}
+
+function renderMessageIn(rule: RuntimeRule, context: Record<string, unknown>): string {
   const template = rule.restrict.message;
   if (!template) return rule.messageText;
   try {
-    const rendered = template.render(
-      rule.messageReadsOnlyEvent ? evaluation.eventContext : evaluation.context,
-    );
+    const rendered = template.render(context);
     const text = typeof rendered === 'string' ? rendered : JSON.stringify(rendered);
     // Event data in a message is bounded before it reaches reports, logs and actions.
     return capRendered(text, MAX_MESSAGE_LENGTH, 'message');

@@ -7,6 +7,7 @@
 import { CelEvaluationError } from '../cel/errors.js';
 import { JmesPathError, JmesPathNotFoundError } from '../jmespath/errors.js';
 import { VariableSubstitutionError } from '../variables/errors.js';
+import { ContextLoadError } from '../validate/context.js';
 
 /** The reason tokens (docs/metrics.md "Rule errors"). */
 export const RULE_ERROR_REASON = {
@@ -18,6 +19,10 @@ export const RULE_ERROR_REASON = {
   jmespath: 'jmespath',
   /** A CEL expression (precondition, restrict.cel, variable) failed at evaluation time. */
   cel: 'cel',
+  /** A `context` entry could not be loaded (ConfigMap not found, no answer for an apiCall…). */
+  context: 'context',
+  /** A PolicyException's conditions or CEL matchConditions failed: the exception did not apply. */
+  exception: 'exception',
   /** Anything else caught while evaluating the rule. */
   other: 'other',
 } as const;
@@ -41,6 +46,7 @@ export function ruleErrorReasonOf(error: unknown): EngineRuleErrorReason {
       ? RULE_ERROR_REASON.missingKey
       : RULE_ERROR_REASON.variable;
   if (error instanceof CelEvaluationError) return RULE_ERROR_REASON.cel;
+  if (error instanceof ContextLoadError) return RULE_ERROR_REASON.context;
   if (error instanceof JmesPathError) return RULE_ERROR_REASON.jmespath;
   return RULE_ERROR_REASON.other;
 }

@@ -15,6 +15,8 @@ export interface RuleResult {
   scored: boolean;
   severity?: string;
   category?: string;
+  /** The PolicyException (`namespace/name`) that turned the result into `skip`. */
+  exception?: string;
 }
 
 /** Internal outcome of one evaluation step, before policy-level mapping (scored → warn). */

@@ -39,6 +39,8 @@ export const TestFile = z.looseObject({
   variables: z.string().optional(),
   userinfo: z.string().optional(),
   context: z.string().optional(),
+  /** PolicyException files (kyverno.io/v2 or policies.kyverno.io), as Kyverno's CLI reads them. */
+  exceptions: stringList.default([]),
   results: z.array(ResultEntry).default([]),
 });
 export type TestFile = z.infer<typeof TestFile>;

@@ -20,6 +20,7 @@ import { ResultEntry, TestFile, UserInfoFile, ValuesFile } from './files.js';
 import { isClusterScoped } from './scope.js';
 import { contextHost } from './context-host.js';
 import type { CelHost } from '../../engine/cel/index.js';
+import { ExceptionSet, exemptResults } from '../../engine/exceptions/index.js';
 
 export interface CaseResult {
   policy: string;
@@ -48,6 +49,8 @@ export interface TestReport {
 
 export interface RunOptions {
   strict?: boolean;
+  /** PolicyException files applied to every test (`test --exception`), besides each test's `exceptions:`. */
+  exceptions?: readonly string[];
 }
 
 type Raw = Record<string, unknown>;
@@ -145,6 +148,7 @@ interface TestContext {
   values: Values;
   userInfo: RequestUserInfo | undefined;
   celHost: CelHost | undefined;
+  exceptions: ExceptionSet;
 }
 
 type ResultsFor = (policy: AnyPolicy, res: LoadedResource, index: number) => RuleResult[];
@@ -171,6 +175,7 @@ export async function runKyvernoTest(
     values: new Values(await loadValues(t.variables, base, report)),
     userInfo: await loadUserInfo(t.userinfo, base, report),
     celHost: await loadContext(t.context, base, report),
+    exceptions: await loadExceptions([...t.exceptions, ...(opts.exceptions ?? [])], base, report),
   };
   const resultsFor = cachedEvaluator(context);
 
@@ -275,9 +280,32 @@ async function loadContext(
   }
 }
 
+/**
+ * The test's PolicyException files. Kyverno lets an exception reach every namespace (no
+ * --exceptionNamespace in its CLI), so the set here is cluster-wide ('*').
+ */
+async function loadExceptions(
+  files: readonly string[],
+  base: string,
+  report: TestReport,
+): Promise<ExceptionSet> {
+  const exceptions = [];
+  for (const f of files) {
+    const path = resolve(base, f);
+    try {
+      const r = loadPolicyText(await readPolicyFile(path), path);
+      exceptions.push(...(r.exceptions ?? []));
+      report.policyErrors.push(...r.errors.map(formatPolicyError));
+    } catch (e) {
+      report.error = `cannot read exception file ${f}: ${errorText(e)}`;
+    }
+  }
+  return new ExceptionSet(exceptions, { clusterWideNamespaces: ['*'] });
+}
+
 /** Evaluates lazily per (policy, resource) and caches: expectations often share them. */
 function cachedEvaluator(context: TestContext): ResultsFor {
-  const { values: v, userInfo, celHost } = context;
+  const { values: v, userInfo, celHost, exceptions } = context;
   const cache = new Map<string, RuleResult[]>();
   return (policy, res, index) => {
     const key = `${policy.kind}/${'namespace' in policy ? (policy.namespace ?? '') : ''}/${policy.name}#${index}`;
@@ -298,10 +326,15 @@ function cachedEvaluator(context: TestContext): ResultsFor {
         ...(celHost ? { celHost } : {}),
         ...(nsObject ? { namespaceObject: nsObject } : {}),
       };
-      r =
+      r = exemptResults(
         policy.kind === 'ValidatingPolicy'
           ? evaluateValidatingPolicy(policy, res.object, opts)
-          : evaluatePolicy(policy, res.object, opts);
+          : evaluatePolicy(policy, res.object, opts),
+        policy.kind,
+        res.object,
+        exceptions,
+        { operation, ...(nsLabels ? { namespaceLabels: nsLabels } : {}) },
+      );
       cache.set(key, r);
     }
     return r;

@@ -7,7 +7,7 @@
 import type { ActionOutcome } from '../../contracts/actions.js';
 import type { RuntimeEvent } from '../../events/types.js';
 import { policyKey } from '../../contracts/keys.js';
-import type { Verdict } from '../../contracts/verdict.js';
+import { verdictResult, type Verdict } from '../../contracts/verdict.js';
 
 export const REPORT_SOURCE = 'kyverno-runtime';
 /** Longest property value written; longer values end in "…". */
@@ -21,7 +21,8 @@ export interface PolicyReportResult {
   source: string;
   policy: string;
   rule: string;
-  result: 'fail';
+  /** `skip` when a PolicyException exempted the rule (property `exceptions` names it, as Kyverno does). */
+  result: 'fail' | 'skip';
   scored: boolean;
   message: string;
   timestamp: { seconds: number; nanos: number };
@@ -45,6 +46,10 @@ export interface ResultState {
   lastSeen: string;
   lastEvent: Record<string, string>;
   actions: Record<string, string>;
+  /** The last verdict's result: an exception may exempt some events of a rule and not others. */
+  result: 'fail' | 'skip';
+  /** The exception that exempted the last verdict (Kyverno's `exceptions` property). */
+  exception?: string;
 }
 
 export { policyKey };
@@ -93,6 +98,8 @@ export function newResultState(v: Verdict): ResultState {
     lastSeen: v.time,
     lastEvent: {},
     actions: {},
+    result: verdictResult(v),
+    ...(v.exception ? { exception: v.exception.name } : {}),
   };
 }
 
@@ -104,6 +111,9 @@ export function observe(state: ResultState, v: Verdict): void {
   if (v.time >= state.lastSeen) {
     state.lastSeen = v.time;
     state.lastEvent = eventProperties(v.event, v.container);
+    state.result = verdictResult(v);
+    if (v.exception) state.exception = v.exception.name;
+    else delete state.exception;
   }
   if (v.severity !== undefined) state.severity = v.severity;
   if (v.category !== undefined) state.category = v.category;
@@ -138,7 +148,7 @@ export function toResult(
     source: REPORT_SOURCE,
     policy: state.policy,
     rule: state.rule,
-    result: 'fail',
+    result: state.result,
     scored: true,
     message: truncate(state.message, MAX_MESSAGE_LENGTH),
     timestamp: { seconds: Number.isFinite(seconds) ? seconds : Math.floor(Date.now() / 1000), nanos: 0 },
@@ -149,6 +159,7 @@ export function toResult(
       lastSeen: state.lastSeen,
       ...state.lastEvent,
       ...state.actions,
+      ...(state.exception !== undefined ? { exceptions: truncate(state.exception) } : {}),
     },
   };
   if (state.severity !== undefined && SEVERITIES.has(state.severity)) r.severity = state.severity as Severity;

@@ -406,7 +406,7 @@ export class PolicyReportWriter {
       const drop = Math.max(1, Math.floor(results.length / 10));
       results.length -= drop;
       reportResultsDropped.inc({ reason: 'size-limit' }, drop);
-      doc.summary = { pass: 0, fail: results.length, warn: 0, error: 0, skip: 0 };
+      doc.summary = summaryOf(results);
     }
     results.sort((a, b) => `${a.policy}/${a.rule ?? ''}`.localeCompare(`${b.policy}/${b.rule ?? ''}`));
     return doc;
@@ -430,7 +430,7 @@ export class PolicyReportWriter {
         ownerReferences: [{ apiVersion: ref.apiVersion, kind: ref.kind, name: ref.name, uid: ref.uid }],
       },
       scope,
-      summary: { pass: 0, fail: results.length, warn: 0, error: 0, skip: 0 },
+      summary: summaryOf(results),
       results,
     };
     if (this.namespaced(r)) doc.metadata.namespace = ref.namespace!;
@@ -439,4 +439,10 @@ export class PolicyReportWriter {
     if (this.flavor.group === 'openreports.io') doc.source = REPORT_SOURCE;
     return doc;
   }
+}
+
+/** Result counts; exempted rules (PolicyExceptions) are `skip`, everything else a violation. */
+function summaryOf(results: NonNullable<ReportDoc['results']>): Record<string, number> {
+  const skip = results.filter((r) => (r as { result?: unknown }).result === 'skip').length;
+  return { pass: 0, fail: results.length - skip, warn: 0, error: 0, skip };
 }

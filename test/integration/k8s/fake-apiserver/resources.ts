@@ -20,6 +20,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   { group: '', version: 'v1', plural: 'nodes', kind: 'Node', namespaced: false, statusSubresource: true },
   { group: '', version: 'v1', plural: 'events', kind: 'Event', namespaced: true },
   { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true },
+  { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true },
   {
     group: 'apps',
     version: 'v1',
@@ -93,6 +94,21 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     kind: 'RuntimePolicy',
     namespaced: true,
     statusSubresource: true,
+  },
+  // Kyverno's CRDs the agent reads when they are installed.
+  {
+    group: 'kyverno.io',
+    version: 'v2',
+    plural: 'policyexceptions',
+    kind: 'PolicyException',
+    namespaced: true,
+  },
+  {
+    group: 'policies.kyverno.io',
+    version: 'v1alpha1',
+    plural: 'policyexceptions',
+    kind: 'PolicyException',
+    namespaced: true,
   },
 ];
 

@@ -82,6 +82,8 @@ export interface FakeApiServerOptions {
   crdDir?: string;
   /** Delay before every response (simulates a slow server). */
   latencyMs?: number;
+  /** `group/plural` of resource types this server does not serve (a CRD not installed). */
+  absent?: readonly string[];
 }
 
 const DEFAULT_CRD_DIR = fileURLToPath(new URL('../../../../deploy/crds', import.meta.url));
@@ -109,6 +111,7 @@ export class FakeApiServer {
   private readonly validator: BodyValidator;
   private readonly bookmarkTimer: NodeJS.Timeout;
   private readonly latencyMs: number;
+  private readonly absent: ReadonlySet<string>;
 
   private constructor(
     private readonly server: Server,
@@ -116,6 +119,7 @@ export class FakeApiServer {
   ) {
     this.validator = new BodyValidator(options.crdDir ?? DEFAULT_CRD_DIR);
     this.latencyMs = options.latencyMs ?? 0;
+    this.absent = new Set(options.absent ?? []);
     this.bookmarkTimer = setInterval(() => this.sendBookmarks(), options.bookmarkIntervalMs ?? 1000);
     this.bookmarkTimer.unref();
   }
@@ -425,7 +429,7 @@ export class FakeApiServer {
       namespace = rest[1];
       rest = rest.slice(2);
     }
-    const rt = findResource(group, version, rest[0]!);
+    const rt = this.absent.has(`${group}/${rest[0]}`) ? undefined : findResource(group, version, rest[0]!);
     if (!rt) return [404, status(404, 'NotFound', 'the server could not find the requested resource')];
     const name = rest[1];
     const sub = rest[2];
