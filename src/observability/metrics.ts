@@ -214,7 +214,7 @@ export const k8sRequestResends = new Counter({
 
 export const reportWrites = new Counter({
   name: 'kyverno_runtime_report_writes_total',
-  help: 'PolicyReport writes, by outcome (created, updated, conflict, failed, deleted).',
+  help: 'PolicyReport writes, by outcome (created, updated, conflict, failed, deleted; unchanged: a due write skipped because the report would not change).',
   labelNames: ['outcome'] as const,
   registers: [registry],
 });
@@ -227,7 +227,7 @@ export const reportPending = new Gauge({
 
 export const reportResultsDropped = new Counter({
   name: 'kyverno_runtime_report_results_dropped_total',
-  help: 'Report results not written, by reason (buffer-full, result-limit).',
+  help: 'Report results not written, by reason (buffer-full, no-uid, rejected, result-limit, size-limit).',
   labelNames: ['reason'] as const,
   registers: [registry],
 });
