@@ -143,7 +143,8 @@ describe('PolicyReports at scale', () => {
     writer.record(verdictFor(other, [], { message: 'shell /bin/sh pid 1' }));
     await writer.flush(WAIT_MS);
     const id = (p: Obj): string =>
-      (server.get(...PR, 'shop', `runtime-${p.metadata.uid!}`) as any).results[0].properties.resultID;
+      (server.get(...PR, 'shop', `runtime-${p.metadata.uid!}`) as any).results[0].properties
+        .resultID as string;
     const first = id(pod);
     assert.match(first, /^[0-9a-f]{40}$/);
     writer.record(verdictFor(pod, [], { message: 'shell /bin/bash pid 977' }));

@@ -27,7 +27,7 @@ export function eventProblem(
   body: Json,
 ): string | undefined {
   const regarding = (apiVersion === 'v1' ? body.involvedObject : body.regarding) as Json | undefined;
-  const text = (apiVersion === 'v1' ? body.message : body.note) as unknown;
+  const text = apiVersion === 'v1' ? body.message : body.note;
   if (typeof text === 'string' && Buffer.byteLength(text) > MAX_NOTE_BYTES)
     return `${apiVersion === 'v1' ? 'message' : 'note'}: Too long: may not be more than ${MAX_NOTE_BYTES} bytes`;
   if (!isObj(regarding)) return undefined;
