@@ -49,6 +49,7 @@ import type { EventOrigin } from '../sources/types.js';
 import { scale } from './scale.js';
 import type { ActionName, ActionOutcome, ActionSpecMap, KillAction } from '../contracts/actions.js';
 import { webhook } from './webhook.js';
+import { withRetry, type RetryOptions } from './retry.js';
 import type { WebhookDestinations } from './webhook-destination.js';
 
 type KubeActionName = Exclude<ActionName, 'kill'>;
@@ -97,6 +98,8 @@ export interface ActionExecutorOptions {
   apiBudget?: RateLimit & { maxWaitMs?: number; maxQueue?: number };
   /** Dry-run every action. */
   dryRun?: boolean;
+  /** Retries of an action after a transient API failure (default: 4 attempts within 10 s). */
+  retry?: RetryOptions;
   protectedNamespaces?: readonly string[];
   /** Policy annotations, to honour ALLOW_PROTECTED_ANNOTATION (key: "name" or "namespace/name"). */
   policyAnnotations?: (policyKey: string) => Record<string, string> | undefined;
@@ -197,7 +200,13 @@ export class ActionExecutor {
         },
       };
       const handler = HANDLERS[name] as ActionHandler<unknown>;
-      return { ...result(await handler(fields, ctx)), by: 'handler' };
+      // A 429/5xx/no answer from the API server is retried here, bounded; past the bound it is `failed`
+      // (dedup entry given back). Not a webhook: a POST that timed out may have been delivered.
+      const r =
+        name === 'webhook'
+          ? await handler(fields, ctx)
+          : await withRetry(name, () => handler(fields, ctx), this.opts.retry);
+      return { ...result(r), by: 'handler' };
     } catch (err) {
       const st = apiStatus(err);
       return {

@@ -68,6 +68,13 @@ export const actions = new Counter({
 });
 
 /** Actions not carried out because a safety check said no (kill: untrusted source, wrong process, protected target). */
+export const actionRetries = new Counter({
+  name: 'kyverno_runtime_action_retries_total',
+  help: 'Actions retried after a transient API failure, by action and HTTP status (0: no answer).',
+  labelNames: ['action', 'code'] as const,
+  registers: [registry],
+});
+
 export const actionRefused = new Counter({
   name: 'kyverno_runtime_action_refused_total',
   help: 'Actions refused by a safety check, by action and reason.',

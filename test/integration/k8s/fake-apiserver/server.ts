@@ -75,6 +75,7 @@ interface InjectedFailure {
   status: number;
   reason: string;
   remaining: number;
+  retryAfterSeconds?: number | undefined;
 }
 
 export interface FakeApiServerOptions {
@@ -220,9 +221,26 @@ export class FakeApiServer {
     );
   }
 
-  /** The next `count` requests with this method whose path includes `pathIncludes` fail with `status`. */
-  failNext(method: string, pathIncludes: string, count: number, statusCode = 409, reason = 'Conflict'): void {
-    this.failures.push({ method, pathIncludes, status: statusCode, reason, remaining: count });
+  /**
+   * The next `count` requests with this method whose path includes `pathIncludes` fail with `status`
+   * (and `retryAfterSeconds` as a Retry-After header, as a throttling server sends with a 429).
+   */
+  failNext(
+    method: string,
+    pathIncludes: string,
+    count: number,
+    statusCode = 409,
+    reason = 'Conflict',
+    retryAfterSeconds?: number,
+  ): void {
+    this.failures.push({
+      method,
+      pathIncludes,
+      status: statusCode,
+      reason,
+      remaining: count,
+      retryAfterSeconds,
+    });
   }
 
   /**
@@ -336,6 +354,8 @@ export class FakeApiServer {
     );
     if (injected) {
       injected.remaining--;
+      if (injected.retryAfterSeconds !== undefined)
+        res.setHeader('retry-after', String(injected.retryAfterSeconds));
       return this.finish(
         req,
         res,
