@@ -28,6 +28,8 @@ import {
 } from './context.js';
 import { cordon } from './cordon.js';
 import { deletePod } from './delete-pod.js';
+import { drain } from './drain.js';
+import { CniProbe } from './cni.js';
 import { event } from './event.js';
 import { isolate } from './isolate.js';
 import { label } from './label.js';
@@ -65,6 +67,7 @@ const HANDLERS: { [K in KubeActionName]: ActionHandler<ActionSpecMap[K]> } = {
   isolate,
   scale,
   cordon,
+  drain,
   event,
   webhook,
 };
@@ -121,6 +124,7 @@ export interface ActionExecutorOptions {
 export class ActionExecutor {
   private readonly clients: KubeClients;
   private readonly budget: ApiBudgetGuard;
+  private readonly cni: CniProbe;
   private readonly runner: ActionRunner;
 
   constructor(private readonly opts: ActionExecutorOptions) {
@@ -129,6 +133,7 @@ export class ActionExecutor {
       apps: apiClient(opts.kubeConfig, AppsV1Api, ACTIONS_POOL),
       networking: apiClient(opts.kubeConfig, NetworkingV1Api, ACTIONS_POOL),
     };
+    this.cni = new CniProbe(this.clients.apps);
     this.budget = new ApiBudgetGuard(opts.apiBudget ?? { rate: 20, burst: 40 });
     // Dedup and the bucket keep inputs trusted to name host processes apart from the others.
     const lane = (call: ActionCall): string => (call.origin.trustedForKill ? 'trusted' : 'untrusted');
@@ -191,6 +196,7 @@ export class ActionExecutor {
         budget: call.budget ?? ((): Promise<boolean> => Promise.resolve(true)),
         workloadOf: (pod) => this.opts.lookup?.workloadOf(pod) ?? Promise.resolve(undefined),
         events: this.opts.events,
+        cni: this.cni,
         logger: this.opts.logger,
         variables: { request: { object: target.object }, object: target.object, event: verdict.event },
         webhook: {

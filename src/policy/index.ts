@@ -18,6 +18,7 @@ import {
 } from './compile.js';
 import { validatePolicyDocument } from './schema/validate.js';
 import { namespaceScopeIssues } from './namespace-scope.js';
+import { podPatchIssues } from './pod-patch.js';
 import { suggest } from './suggest.js';
 import type { CompiledPolicy, PolicyKind } from '../engine/api/compiled-policy.js';
 import type { CompiledValidatingPolicy } from '../engine/api/compiled-validating-policy.js';
@@ -91,6 +92,11 @@ function compileDocument(
     return undefined;
   }
   const spec = value.spec as Record<string, unknown>;
+  const patchIssues = podPatchIssues(spec);
+  if (patchIssues.length > 0) {
+    patchIssues.forEach(push);
+    return undefined;
+  }
   const annotations = (isObj(md.annotations) ? md.annotations : {}) as Record<string, string>;
   const runtime = group === 'runtime.kyverno.io';
   const compiler = new RuleCompiler(runtime);
