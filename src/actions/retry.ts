@@ -1,5 +1,5 @@
 /**
- * Retries of an action whose API request failed transiently (429, 5xx, no answer): exponential backoff
+ * Retries of an action whose API request was answered 429 or 5xx: exponential backoff
  * with jitter, honouring a 429's Retry-After, within a bounded number of attempts and a bounded total
  * time. Past the bound the action is `failed`, which gives its dedup entry back (guards.ts), so the
  * next event retries it. Hand-written: the bound must cover Retry-After and the API budget's waits, and
@@ -39,16 +39,16 @@ const NETWORK_CODES = new Set([
 ]);
 
 /**
- * An API answer of 429 or 5xx, or a request that got no answer (connection refused/reset, timeout).
- * Not our own refusals (budget exhausted, invalid target), which retrying cannot change.
+ * An API answer of 429 or 5xx: the server answered that it did not (or could not) do it now. A request
+ * that got no answer (connection lost, timeout) is not retried here: it may have been applied, and a
+ * POST or a JSON Patch is not safe to send twice; the transport resends idempotent ones once
+ * (stale-connection-retry.ts) and the next event retries the rest (the dedup entry is given back).
+ * Nor our own refusals (budget exhausted, invalid target), which retrying cannot change.
  */
 export function isTransientApiFailure(err: unknown): boolean {
   if (err === null || typeof err !== 'object') return false;
-  const { code, name, cause } = err as { code?: unknown; name?: unknown; cause?: unknown };
-  if (typeof code === 'number') return code === 429 || code >= 500;
-  if (typeof code === 'string' && NETWORK_CODES.has(code)) return true;
-  if (name === 'FetchError' || name === 'AbortError' || name === 'TimeoutError') return true;
-  return cause !== undefined && cause !== err && isTransientApiFailure(cause);
+  const { code } = err as { code?: unknown };
+  return typeof code === 'number' && (code === 429 || (code >= 500 && code < 600));
 }
 
 /** Runs `fn`, again after a transient failure, within the bounds; rethrows the last failure. */
