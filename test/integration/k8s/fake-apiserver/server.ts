@@ -805,6 +805,17 @@ export class FakeApiServer {
     statusOnly: boolean,
     q: URLSearchParams,
   ): [number, unknown] {
+    // A UID in the body is a precondition, as in the real server's update path.
+    const wantUid = (next.metadata as { uid?: unknown } | undefined)?.uid;
+    if (wantUid !== undefined && wantUid !== cur.metadata.uid)
+      return [
+        409,
+        status(
+          409,
+          'Conflict',
+          `Precondition failed: UID in precondition: ${String(wantUid)}, UID in object meta: ${cur.metadata.uid ?? ''}`,
+        ),
+      ];
     let merged: Obj;
     if (statusOnly) merged = { ...cur, status: next.status };
     else if (rt.statusSubresource) merged = { ...next, status: cur.status };
