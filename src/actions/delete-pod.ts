@@ -21,7 +21,7 @@ export async function evictPod(
   gracePeriodSeconds?: number,
 ): Promise<HandlerResult | undefined> {
   await spend(ctx as ActionContext);
-  const deleteOptions: V1DeleteOptions = {
+  const deleteOptions = {
     preconditions: { uid: pod.uid },
     ...(gracePeriodSeconds !== undefined && { gracePeriodSeconds }),
     ...(ctx.dryRun && { dryRun: [DRY_RUN_ALL] }),

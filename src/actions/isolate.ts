@@ -13,7 +13,8 @@
  * in the outcome's detail as a warning.
  * `kyverno-runtime release <ns>/<pod>` (release.ts) undoes 1 and 2.
  */
-import type { V1NetworkPolicy, V1NetworkPolicyEgressRule } from '@kubernetes/client-node';
+import type { V1NetworkPolicy } from '@kubernetes/client-node';
+import { model } from '../k8s/model.js';
 import { selectorMatches, type LabelSelector } from '../engine/match/selector.js';
 import { apiStatus } from '../k8s/errors.js';
 import { DRY_RUN_ALL, spend, type ActionContext, type ActionHandler } from './context.js';
@@ -29,8 +30,11 @@ export function isolationPolicyName(podName: string): string {
 }
 
 /** The egress rules `allowEgress` asks for (none: all egress denied). */
-export function egressRules(allow: IsolateAction['allowEgress']): V1NetworkPolicyEgressRule[] {
-  const rules: V1NetworkPolicyEgressRule[] = [];
+/** Plain JSON (the API's shape), not client-node's classes. */
+type EgressRule = Record<string, unknown>;
+
+export function egressRules(allow: IsolateAction['allowEgress']): EgressRule[] {
+  const rules: EgressRule[] = [];
   if (allow?.dns === true)
     rules.push({
       to: [
@@ -55,11 +59,18 @@ export function egressRules(allow: IsolateAction['allowEgress']): V1NetworkPolic
   return rules;
 }
 
+export interface IsolationPolicy {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; resourceVersion?: string; [k: string]: unknown };
+  spec: Record<string, unknown>;
+}
+
 export function isolationPolicy(
   ctx: Pick<ActionContext, 'target'>,
   label: string,
   allow?: IsolateAction['allowEgress'],
-): V1NetworkPolicy & { metadata: { name: string } } {
+): IsolationPolicy {
   const { target } = ctx;
   const egress = egressRules(allow);
   return {
@@ -119,7 +130,7 @@ export const isolate: ActionHandler<IsolateAction> = async (spec, ctx) => {
   try {
     await ctx.clients.networking.createNamespacedNetworkPolicy({
       namespace: target.namespace,
-      body: policy,
+      body: model<V1NetworkPolicy>(policy),
       ...dryRun,
     });
   } catch (err) {
@@ -135,10 +146,10 @@ export const isolate: ActionHandler<IsolateAction> = async (spec, ctx) => {
       await ctx.clients.networking.replaceNamespacedNetworkPolicy({
         name: policy.metadata.name,
         namespace: target.namespace,
-        body: {
+        body: model<V1NetworkPolicy>({
           ...policy,
           metadata: { ...policy.metadata, resourceVersion: existing.metadata?.resourceVersion },
-        },
+        }),
         ...dryRun,
       });
     }

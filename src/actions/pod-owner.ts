@@ -29,7 +29,7 @@ interface PodView {
 export const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror';
 
 function view(pod: KubeObject): PodView {
-  return pod as PodView;
+  return pod;
 }
 
 /** The pod's controller, if any. */

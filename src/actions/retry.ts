@@ -29,15 +29,6 @@ export function retryAfterMs(err: unknown): number | undefined {
   return Number(raw.trim()) * 1000;
 }
 
-const NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EAI_AGAIN',
-  'UND_ERR_SOCKET',
-]);
-
 /**
  * An API answer of 429 or 5xx: the server answered that it did not (or could not) do it now. A request
  * that got no answer (connection lost, timeout) is not retried here: it may have been applied, and a

@@ -813,7 +813,7 @@ export class FakeApiServer {
         status(
           409,
           'Conflict',
-          `Precondition failed: UID in precondition: ${String(wantUid)}, UID in object meta: ${cur.metadata.uid ?? ''}`,
+          `Precondition failed: UID in precondition: ${JSON.stringify(wantUid)}, UID in object meta: ${cur.metadata.uid ?? ''}`,
         ),
       ];
     let merged: Obj;
