@@ -13,6 +13,7 @@ import type { WorkloadRef } from '../k8s/pod-cache.js';
 import type { Logger } from '../observability/logger.js';
 import type { ActionOutcome } from '../contracts/actions.js';
 import type { WebhookDestinations } from './webhook-destination.js';
+import type { CniProbe } from './cni.js';
 
 export interface KubeClients {
   core: CoreV1Api;
@@ -42,6 +43,8 @@ export interface ActionContext {
   logger: Logger | undefined;
   /** Template context for {{ }} variables: request.object (the resource) and event. */
   variables: Record<string, unknown>;
+  /** Whether the network plugin enforces NetworkPolicies (isolate); absent: not checked. */
+  cni?: CniProbe;
   /** Webhook-only settings. */
   webhook: { allowInsecureHttp: boolean; namespace: string; destinations?: WebhookDestinations };
 }

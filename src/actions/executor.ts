@@ -29,6 +29,8 @@ import {
 } from './context.js';
 import { cordon } from './cordon.js';
 import { deletePod } from './delete-pod.js';
+import { drain } from './drain.js';
+import { CniProbe } from './cni.js';
 import { event } from './event.js';
 import { isolate } from './isolate.js';
 import { label } from './label.js';
@@ -50,6 +52,7 @@ import type { EventOrigin } from '../sources/types.js';
 import { scale } from './scale.js';
 import type { ActionName, ActionOutcome, ActionSpecMap, KillAction } from '../contracts/actions.js';
 import { webhook } from './webhook.js';
+import { withRetry, type RetryOptions } from './retry.js';
 import type { WebhookDestinations } from './webhook-destination.js';
 
 type KubeActionName = Exclude<ActionName, 'kill' | 'block'>;
@@ -65,6 +68,7 @@ const HANDLERS: { [K in KubeActionName]: ActionHandler<ActionSpecMap[K]> } = {
   isolate,
   scale,
   cordon,
+  drain,
   event,
   webhook,
 };
@@ -98,6 +102,8 @@ export interface ActionExecutorOptions {
   apiBudget?: RateLimit & { maxWaitMs?: number; maxQueue?: number };
   /** Dry-run every action. */
   dryRun?: boolean;
+  /** Retries of an action after a transient API failure (default: 4 attempts within 10 s). */
+  retry?: RetryOptions;
   protectedNamespaces?: readonly string[];
   /** Policy annotations, to honour ALLOW_PROTECTED_ANNOTATION (key: "name" or "namespace/name"). */
   policyAnnotations?: (policyKey: string) => Record<string, string> | undefined;
@@ -119,6 +125,7 @@ export interface ActionExecutorOptions {
 export class ActionExecutor {
   private readonly clients: KubeClients;
   private readonly budget: ApiBudgetGuard;
+  private readonly cni: CniProbe;
   private readonly runner: ActionRunner;
 
   constructor(private readonly opts: ActionExecutorOptions) {
@@ -127,6 +134,7 @@ export class ActionExecutor {
       apps: apiClient(opts.kubeConfig, AppsV1Api, ACTIONS_POOL),
       networking: apiClient(opts.kubeConfig, NetworkingV1Api, ACTIONS_POOL),
     };
+    this.cni = new CniProbe(this.clients.apps);
     this.budget = new ApiBudgetGuard(opts.apiBudget ?? { rate: 20, burst: 40 });
     // Dedup and the bucket keep inputs trusted to name host processes apart from the others.
     const lane = (call: ActionCall): string => (call.origin.trustedForKill ? 'trusted' : 'untrusted');
@@ -193,6 +201,7 @@ export class ActionExecutor {
         budget: call.budget ?? ((): Promise<boolean> => Promise.resolve(true)),
         workloadOf: (pod) => this.opts.lookup?.workloadOf(pod) ?? Promise.resolve(undefined),
         events: this.opts.events,
+        cni: this.cni,
         logger: this.opts.logger,
         variables: { request: { object: target.object }, object: target.object, event: verdict.event },
         webhook: {
@@ -203,7 +212,13 @@ export class ActionExecutor {
       };
       // The available guard never lets `block` through.
       const handler = HANDLERS[name] as ActionHandler<unknown>;
-      return { ...result(await handler(fields, ctx)), by: 'handler' };
+      // A 429/5xx/no answer from the API server is retried here, bounded; past the bound it is `failed`
+      // (dedup entry given back). Not a webhook: a POST that timed out may have been delivered.
+      const r =
+        name === 'webhook'
+          ? await handler(fields, ctx)
+          : await withRetry(name, () => handler(fields, ctx), this.opts.retry);
+      return { ...result(r), by: 'handler' };
     } catch (err) {
       const st = apiStatus(err);
       return {

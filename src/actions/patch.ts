@@ -26,6 +26,7 @@ export const patch: ActionHandler<PatchAction> = async (spec, ctx) => {
   if (type === 'strategic-merge' && ctx.target.kind !== 'Pod' && ctx.target.kind !== 'Node') {
     return { outcome: 'failed', detail: 'strategic merge is only supported on built-in kinds' };
   }
-  await patchTarget(ctx, body, type);
+  const skipped = await patchTarget(ctx, body, type);
+  if (skipped) return skipped;
   return { outcome: ctx.dryRun ? 'dry-run' : 'succeeded', detail: `${type} patch applied` };
 };

@@ -19,6 +19,7 @@ import { nodeTargetingRules, type RuleTargetsNode } from '../actions/node-rules.
 import type { CompiledPolicy } from '../engine/api/compiled-policy.js';
 import { PolicyReportWriter, type ReportFlavor } from '../reports/policyreport/writer.js';
 import { emitViolationEvent } from '../reports/violation-events.js';
+import { SCORED_ANNOTATION } from '../reports/policyreport/result.js';
 import { EventRecorder } from '../k8s/events.js';
 import { LeaderElector } from '../k8s/leader.js';
 import { PodCache } from '../k8s/pod-cache.js';
@@ -33,7 +34,7 @@ export interface ClusterAgentOptions {
   mode: 'daemonset' | 'deployment';
   /** Required in daemonset mode (the downward API's spec.nodeName). */
   nodeName?: string;
-  /** Release namespace: Lease, webhook Secrets, Events about Nodes. */
+  /** Release namespace: Lease and webhook Secrets (Events about Nodes go to `default`). */
   namespace?: string;
   /** Watch ClusterRuntimePolicy/RuntimePolicy (default), or use these policies (e.g. from files). */
   policies?: 'cluster' | CompiledPolicy[];
@@ -51,6 +52,7 @@ export interface ClusterAgentOptions {
   dryRun?: boolean;
   actions?: Partial<Omit<ActionExecutorOptions, 'kubeConfig' | 'lookup' | 'events' | 'reports'>>;
   reportMinIntervalMs?: number;
+  reportMaxResults?: number;
   informer?: { relistIntervalMs?: number; stallTimeoutMs?: number; backoffInitialMs?: number };
   /** Called after every engine swap (the pipeline's setEngine). */
   onEngine?: (engine: RuntimeEngine) => void;
@@ -89,7 +91,6 @@ export class ClusterAgent {
     });
     this.events = new EventRecorder({
       kubeConfig: opts.kubeConfig,
-      clusterEventNamespace: opts.namespace,
       logger: opts.logger,
       dryRun: opts.dryRun,
     });
@@ -100,6 +101,8 @@ export class ClusterAgent {
         // Violation Events are their own sink: one per new report result.
         onNewResult: (v) => emitViolationEvent(this.events, v),
         minIntervalMs: opts.reportMinIntervalMs,
+        ...(opts.reportMaxResults !== undefined && { maxResults: opts.reportMaxResults }),
+        scored: (key) => this.policyAnnotations.get(key)?.[SCORED_ANNOTATION] !== 'false',
         logger: opts.logger,
       });
     }

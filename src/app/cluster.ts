@@ -34,7 +34,7 @@ export interface ClusterModeOptions {
   /** daemonset: this node's pods only, actions only on them. deployment: the whole cluster. */
   mode: 'daemonset' | 'deployment';
   nodeName?: string;
-  /** Release namespace: Lease, webhook Secrets, Events about Nodes. */
+  /** Release namespace: Lease and webhook Secrets (Events about Nodes go to `default`). */
   namespace?: string;
   /** Policy files or folders (reloaded when they change) instead of the CRDs. */
   policyFiles?: string[];
@@ -48,6 +48,10 @@ export interface ClusterModeOptions {
   reportFlavor?: ReportFlavor;
   /** false: no PolicyReports (violations still raise Events, actions still run). */
   reports?: boolean;
+  /** Coalescing interval per PolicyReport (`--report-interval`). */
+  reportIntervalMs?: number;
+  /** Results kept per PolicyReport (`--report-max-results`). */
+  reportMaxResults?: number;
   leaderElection?: boolean;
   dryRun?: boolean;
   /** Action limits and destinations; `kill` is wired here (it needs the host's PIDs). */
@@ -180,6 +184,8 @@ export async function startClusterMode(opts: ClusterModeOptions): Promise<Cluste
     }),
     reportFlavor: opts.reportFlavor,
     reports: opts.reports,
+    ...(opts.reportIntervalMs !== undefined && { reportMinIntervalMs: opts.reportIntervalMs }),
+    ...(opts.reportMaxResults !== undefined && { reportMaxResults: opts.reportMaxResults }),
     leaderElection: opts.leaderElection,
     dryRun: opts.dryRun,
     actions: {

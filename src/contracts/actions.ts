@@ -25,14 +25,29 @@ export interface KillAction extends ActionCommon {
  * the rule falls back to the in-kernel kill where it can.
  */
 export type BlockAction = ActionCommon;
+
+/** Owner kinds deletePod/drain can be told to leave alone; `Standalone` is a pod without a controller. */
+export type OwnerKind = 'DaemonSet' | 'StatefulSet' | 'ReplicaSet' | 'Job' | 'Standalone';
+
 export interface DeletePodAction extends ActionCommon {
+  /** 0 is a force delete: the pod object goes at once, its containers may outlive it on the node. */
   gracePeriodSeconds?: number;
+  /** `delete` (default) or `evict` through the Eviction API, which respects PodDisruptionBudgets. */
+  mode?: 'delete' | 'evict';
+  /** Leave pods owned by these kinds alone (outcome skipped). */
+  skipOwnerKinds?: OwnerKind[];
+  /** Act only while the owner keeps at least this many ready replicas besides this pod. */
+  minHealthyReplicas?: number;
 }
 export interface LabelAction extends ActionCommon {
-  labels: Record<string, string>;
+  labels?: Record<string, string>;
+  /** Label keys to remove (as `kubectl label key-`). */
+  remove?: string[];
 }
 export interface AnnotateAction extends ActionCommon {
-  annotations: Record<string, string>;
+  annotations?: Record<string, string>;
+  /** Annotation keys to remove. */
+  remove?: string[];
 }
 export interface PatchAction extends ActionCommon {
   /** strategic-merge (default), merge, or json6902. */
@@ -43,11 +58,30 @@ export interface PatchAction extends ActionCommon {
 export interface IsolateAction extends ActionCommon {
   /** Label put on the pod and selected by the deny-all NetworkPolicy. */
   label?: string;
+  /** Egress still allowed from the isolated pod (as Falco Talon's networkpolicy actionner). */
+  allowEgress?: {
+    /** DNS (UDP/TCP 53) to kube-dns in kube-system. */
+    dns?: boolean;
+    /** IP blocks, e.g. a forensics collector. */
+    cidrs?: string[];
+    /** Namespaces (by name) the pod may still reach. */
+    namespaces?: string[];
+  };
 }
 export interface ScaleAction extends ActionCommon {
   replicas: number;
 }
 export type CordonAction = ActionCommon;
+export interface DrainAction extends ActionCommon {
+  /** Evict pods owned by these kinds too (DaemonSet pods are never evicted; mirror pods never). */
+  skipOwnerKinds?: OwnerKind[];
+  /** Skip a pod whose owner would keep fewer ready replicas than this. */
+  minHealthyReplicas?: number;
+  /** Longest time spent on the drain; pods not evicted by then are reported (default 60). */
+  maxWaitSeconds?: number;
+  /** Grace period passed to each eviction. */
+  gracePeriodSeconds?: number;
+}
 export interface EventAction extends ActionCommon {
   type?: 'Normal' | 'Warning';
   reason?: string;
@@ -60,7 +94,6 @@ export interface WebhookAction extends ActionCommon {
   timeoutSeconds?: number;
 }
 
-
 export interface ActionSpecMap {
   kill: KillAction;
   block: BlockAction;
@@ -71,6 +104,7 @@ export interface ActionSpecMap {
   isolate: IsolateAction;
   scale: ScaleAction;
   cordon: CordonAction;
+  drain: DrainAction;
   event: EventAction;
   webhook: WebhookAction;
 }
@@ -87,6 +121,7 @@ export const ACTION_NAMES: readonly ActionName[] = [
   'isolate',
   'scale',
   'cordon',
+  'drain',
   'event',
   'webhook',
 ];

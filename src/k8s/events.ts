@@ -2,7 +2,7 @@
  * Kubernetes Events (events.k8s.io/v1) about a resource: a violation seen, an action taken. Repeats
  * of the same (object, reason, note) within the aggregation window are folded into one Event whose
  * `series.count` is updated at most once per window, so an event storm on the node is not an event
- * storm in etcd. Failures are counted and logged, never thrown: an Event is best effort.
+ * storm in etcd. Events about Nodes go to `default`; notes are cut to 1024 UTF-8 bytes. Failures are counted and logged, never thrown: an Event is best effort.
  */
 import { EventsV1Api, V1MicroTime, type EventsV1Event, type KubeConfig } from '@kubernetes/client-node';
 import { LRUCache } from 'lru-cache';
@@ -13,8 +13,13 @@ import type { Logger } from '../observability/logger.js';
 import { k8sApiRequests } from '../observability/metrics.js';
 import { apiStatus } from './errors.js';
 import { model } from './model.js';
+import { truncateUtf8 } from '../util/utf8-truncate.js';
 
 export const REPORTING_CONTROLLER = 'kyverno.io/kyverno-runtime';
+/** Where Events about cluster-scoped objects must go (the API server answers 422 elsewhere). */
+export const CLUSTER_EVENT_NAMESPACE = 'default';
+/** The API server's limit on an Event note, in UTF-8 bytes. */
+export const MAX_NOTE_BYTES = 1024;
 
 export interface EventInput {
   regarding: ResourceRef;
@@ -32,8 +37,6 @@ export interface EventRecorderOptions {
   instance?: string;
   /** Fold repeats within this window (default 60 s). */
   windowMs?: number;
-  /** Namespace for Events about cluster-scoped objects (Nodes). */
-  clusterEventNamespace?: string;
   logger?: Logger;
   dryRun?: boolean;
 }
@@ -58,8 +61,12 @@ export class EventRecorder {
 
   /** Records an Event; resolves when written (or skipped as a repeat). Never rejects. */
   async emit(input: EventInput): Promise<void> {
-    const namespace = input.regarding.namespace ?? this.opts.clusterEventNamespace ?? 'default';
-    const note = input.note.length > 1024 ? `${input.note.slice(0, 1023)}…` : input.note;
+    // The API server accepts Events about cluster-scoped objects (Nodes) only in `default`.
+    const namespace =
+      input.regarding.namespace !== undefined && input.regarding.namespace !== ''
+        ? input.regarding.namespace
+        : CLUSTER_EVENT_NAMESPACE;
+    const note = truncateUtf8(input.note, MAX_NOTE_BYTES);
     const key = `${input.regarding.uid ?? input.regarding.name}|${input.reason}|${note}`;
     const known = this.series.get(key, { updateAgeOnGet: false });
     if (known) {

@@ -110,6 +110,13 @@ export const actions = new Counter({
 });
 
 /** Actions not carried out because a safety check said no (kill: untrusted source, wrong process, protected target). */
+export const actionRetries = new Counter({
+  name: 'kyverno_runtime_action_retries_total',
+  help: 'Actions retried after a transient API failure, by action and HTTP status (0: no answer).',
+  labelNames: ['action', 'code'] as const,
+  registers: [registry],
+});
+
 export const actionRefused = new Counter({
   name: 'kyverno_runtime_action_refused_total',
   help: 'Actions refused by a safety check, by action and reason.',
@@ -313,7 +320,7 @@ export const k8sRequestResends = new Counter({
 
 export const reportWrites = new Counter({
   name: 'kyverno_runtime_report_writes_total',
-  help: 'PolicyReport writes, by outcome (created, updated, conflict, failed, deleted).',
+  help: 'PolicyReport writes, by outcome (created, updated, conflict, failed, deleted; unchanged: a due write skipped because the report would not change).',
   labelNames: ['outcome'] as const,
   registers: [registry],
 });
@@ -326,7 +333,7 @@ export const reportPending = new Gauge({
 
 export const reportResultsDropped = new Counter({
   name: 'kyverno_runtime_report_results_dropped_total',
-  help: 'Report results not written, by reason (buffer-full, result-limit).',
+  help: 'Report results not written, by reason (buffer-full, no-uid, rejected, result-limit, size-limit).',
   labelNames: ['reason'] as const,
   registers: [registry],
 });

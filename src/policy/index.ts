@@ -19,6 +19,7 @@ import {
 import { validatePolicyDocument } from './schema/validate.js';
 import { namespaceScopeIssues } from './namespace-scope.js';
 import { kernelBlockPlans } from './kernel-block.js';
+import { podPatchIssues } from './pod-patch.js';
 import { suggest } from './suggest.js';
 import type { CompiledPolicy, PolicyKind } from '../engine/api/compiled-policy.js';
 import type { CompiledValidatingPolicy } from '../engine/api/compiled-validating-policy.js';
@@ -99,6 +100,11 @@ function compileDocument(
     return undefined;
   }
   const spec = value.spec as Record<string, unknown>;
+  const patchIssues = podPatchIssues(spec);
+  if (patchIssues.length > 0) {
+    patchIssues.forEach(push);
+    return undefined;
+  }
   const annotations = (isObj(md.annotations) ? md.annotations : {}) as Record<string, string>;
   const runtime = group === 'runtime.kyverno.io';
   const compiler = new RuleCompiler(runtime);

@@ -178,7 +178,7 @@ interface Recorded {
 }
 
 function actionContext(event: RuntimeEvent, recorded: Recorded[], verdict?: Partial<Verdict>): ActionContext {
-  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-1', namespace: 'prod' } };
+  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-1', namespace: 'prod', uid: 'uid-1' } };
   const core = {
     patchNamespacedPod: (req: { body: unknown }) => {
       recorded.push({ body: req.body });
@@ -200,7 +200,7 @@ function actionContext(event: RuntimeEvent, recorded: Recorded[], verdict?: Part
       event,
       ...verdict,
     } as Verdict,
-    target: { object: pod, kind: 'Pod', name: 'web-1', namespace: 'prod', uid: undefined },
+    target: { object: pod, kind: 'Pod', name: 'web-1', namespace: 'prod', uid: 'uid-1' },
     dryRun: false,
     budget: () => Promise.resolve(true),
     workloadOf: () => Promise.resolve(undefined),
@@ -223,10 +223,13 @@ test('annotate, label and patch payloads carry the hostile value verbatim and ne
   const ctx = actionContext(exec(HOSTILE_BINARY), recorded);
   await annotate({ annotations: { 'kr/binary': 'ran {{ event.process.binary }}' } }, ctx);
   await patch({ patch: { metadata: { annotations: { 'kr/p': '{{ event.process.binary }}' } } } }, ctx);
+  // Every patch names the pod's UID (the precondition); the hostile value is carried verbatim.
   assert.deepEqual(recorded[0]!.body, {
-    metadata: { annotations: { 'kr/binary': `ran ${HOSTILE_BINARY}` } },
+    metadata: { annotations: { 'kr/binary': `ran ${HOSTILE_BINARY}` }, uid: 'uid-1' },
   });
-  assert.deepEqual(recorded[1]!.body, { metadata: { annotations: { 'kr/p': HOSTILE_BINARY } } });
+  assert.deepEqual(recorded[1]!.body, {
+    metadata: { annotations: { 'kr/p': HOSTILE_BINARY }, uid: 'uid-1' },
+  });
   // A label value with template text is refused as an invalid label, not rendered into something valid.
   const r = await label(
     { labels: { binary: '{{ event.process.args[0] }}' } },
@@ -328,7 +331,9 @@ test('property: any event string renders verbatim in messages and action payload
       const recorded: Recorded[] = [];
       const ctx = actionContext(exec(binary, [arg]), recorded);
       await annotate({ annotations: { a: '{{ event.process.binary }}|{{ event.process.args[0] }}' } }, ctx);
-      assert.deepEqual(recorded[0]!.body, { metadata: { annotations: { a: `${binary}|${arg}` } } });
+      assert.deepEqual(recorded[0]!.body, {
+        metadata: { annotations: { a: `${binary}|${arg}` }, uid: 'uid-1' },
+      });
     }),
     { numRuns: 300 },
   );

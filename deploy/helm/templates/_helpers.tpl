@@ -42,6 +42,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - --mode={{ .Values.mode }}
 - --namespace={{ .Release.Namespace }}
 - --report-api={{ .Values.reports.api }}
+- --report-interval={{ .Values.reports.intervalSeconds }}
+- --report-max-results={{ .Values.reports.maxResults }}
 - --protected-namespaces={{ join "," .Values.actions.protectedNamespaces }}
 - --api-qps={{ .Values.actions.apiQps }}
 - --api-burst={{ .Values.actions.apiBurst }}

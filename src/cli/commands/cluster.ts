@@ -10,6 +10,7 @@ import { WebhookDestinations } from '../../actions/webhook-destination.js';
 import { KILL_TRUSTABLE_SOURCES, startClusterMode, type KillTrustableSource } from '../../app/cluster.js';
 import { defaultStateDir, TAIL_STATE_FILE } from '../../app/state-dir.js';
 import { loadKubeConfig } from '../../k8s/config.js';
+import { DEFAULT_MAX_RESULTS, DEFAULT_REPORT_INTERVAL_MS } from '../../reports/policyreport/writer.js';
 import { createLogger } from '../../observability/logger.js';
 import { printable } from '../../util/terminal-text.js';
 import { parseListenAddress } from '../listen-address.js';
@@ -59,7 +60,7 @@ export function register(program: Command): void {
     )
     .addOption(new Option('--node-name <name>', 'this node (daemonset mode)').env('NODE_NAME'))
     .addOption(
-      new Option('--namespace <ns>', 'release namespace: Lease, webhook Secrets, Events about Nodes')
+      new Option('--namespace <ns>', 'release namespace: Lease and webhook Secrets')
         .env('POD_NAMESPACE')
         .default('kyverno-runtime'),
     )
@@ -93,6 +94,18 @@ export function register(program: Command): void {
       'timeout of each API server GET for rule context entries',
       num('--context-timeout'),
       2000,
+    )
+    .option(
+      '--report-interval <seconds>',
+      'write each PolicyReport at most once per this interval, and only when its counts or results changed',
+      num('--report-interval'),
+      DEFAULT_REPORT_INTERVAL_MS / 1000,
+    )
+    .option(
+      '--report-max-results <n>',
+      'results kept per PolicyReport (newest first; the rest are dropped and counted)',
+      num('--report-max-results'),
+      DEFAULT_MAX_RESULTS,
     )
     .option('--no-reports', 'do not write PolicyReports (Events and actions only)')
     .option('--leader-elect', 'Lease-based leader election for cluster-wide writes (policy status)', false)
@@ -188,6 +201,8 @@ export function register(program: Command): void {
           contextTimeoutMs: opts.contextTimeout,
           reportFlavor: opts.reportApi,
           reports: opts.reports,
+          reportIntervalMs: Math.max(0, opts.reportInterval) * 1000,
+          reportMaxResults: Math.max(1, Math.floor(opts.reportMaxResults)),
           leaderElection: opts.leaderElect,
           dryRun: opts.dryRun,
           actions: {

@@ -216,15 +216,39 @@ const actionCommon = (): Record<string, JsonSchema> => ({
   ),
 });
 
+const ownerKind = (): JsonSchema =>
+  str(undefined, { enum: ['DaemonSet', 'StatefulSet', 'ReplicaSet', 'Job', 'Standalone'] });
+
 const actionShapes: Record<(typeof ACTION_NAMES)[number], JsonSchema> = {
   kill: obj({ ...actionCommon(), signal: str('Signal name; SIGKILL by default.') }),
   block: obj(actionCommon(), {
     description:
       'Deny the connect in the kernel (cgroup connect4/connect6) before a packet leaves. network-connect rules only.',
   }),
-  deletePod: obj({ ...actionCommon(), gracePeriodSeconds: int(undefined, { minimum: 0 }) }),
-  label: obj({ ...actionCommon(), labels: strMap() }, { required: ['labels'] }),
-  annotate: obj({ ...actionCommon(), annotations: strMap() }, { required: ['annotations'] }),
+  deletePod: obj({
+    ...actionCommon(),
+    gracePeriodSeconds: int(
+      '0 is a force delete: the pod object is removed without waiting for the kubelet.',
+      {
+        minimum: 0,
+      },
+    ),
+    mode: str('delete (default) or evict (Eviction API: PodDisruptionBudgets are respected).', {
+      enum: ['delete', 'evict'],
+    }),
+    skipOwnerKinds: list(ownerKind(), 'Leave pods owned by these kinds alone.'),
+    minHealthyReplicas: int('Act only while the owner keeps this many ready replicas besides the pod.', {
+      minimum: 0,
+    }),
+  }),
+  label: obj(
+    { ...actionCommon(), labels: strMap(), remove: strList('Label keys to remove.') },
+    { description: 'Set `labels`, remove the keys in `remove` (at least one of them).' },
+  ),
+  annotate: obj(
+    { ...actionCommon(), annotations: strMap(), remove: strList('Annotation keys to remove.') },
+    { description: 'Set `annotations`, remove the keys in `remove` (at least one of them).' },
+  ),
   patch: obj(
     {
       ...actionCommon(),
@@ -233,9 +257,24 @@ const actionShapes: Record<(typeof ACTION_NAMES)[number], JsonSchema> = {
     },
     { required: ['patch'] },
   ),
-  isolate: obj({ ...actionCommon(), label: str() }),
+  isolate: obj({
+    ...actionCommon(),
+    label: str(),
+    allowEgress: obj({
+      dns: bool('Allow DNS (port 53) to kube-dns in kube-system.'),
+      cidrs: strList('IP blocks the pod may still reach.'),
+      namespaces: strList('Namespaces the pod may still reach.'),
+    }),
+  }),
   scale: obj({ ...actionCommon(), replicas: int(undefined, { minimum: 0 }) }, { required: ['replicas'] }),
   cordon: obj(actionCommon()),
+  drain: obj({
+    ...actionCommon(),
+    skipOwnerKinds: list(ownerKind(), 'Leave pods owned by these kinds alone (DaemonSet pods always are).'),
+    minHealthyReplicas: int('Skip a pod whose owner would keep fewer ready replicas.', { minimum: 0 }),
+    maxWaitSeconds: int('Longest time spent on the drain (default 60).', { minimum: 1, maximum: 600 }),
+    gracePeriodSeconds: int(undefined, { minimum: 0 }),
+  }),
   event: obj({
     ...actionCommon(),
     type: str(undefined, { enum: ['Normal', 'Warning'] }),

@@ -4,6 +4,7 @@
  * (the CRD's `properties` is map[string]string). Values are truncated so a full report of 1000
  * results stays far under etcd's 1.5 MiB object limit.
  */
+import { createHash } from 'node:crypto';
 import type { ActionOutcome } from '../../contracts/actions.js';
 import type { RuntimeEvent } from '../../events/types.js';
 import { policyKey } from '../../contracts/keys.js';
@@ -21,8 +22,11 @@ export interface PolicyReportResult {
   source: string;
   policy: string;
   rule: string;
-  /** `skip` when a PolicyException exempted the rule (property `exceptions` names it, as Kyverno does). */
-  result: 'fail' | 'skip';
+  /**
+   * `skip` when a PolicyException exempted the rule (property `exceptions` names it, as Kyverno does);
+   * `warn` instead of `fail` when the policy is annotated `policies.kyverno.io/scored: "false"`.
+   */
+  result: 'fail' | 'warn' | 'skip';
   scored: boolean;
   message: string;
   timestamp: { seconds: number; nanos: number };
@@ -135,21 +139,43 @@ export function readExisting(r: { properties?: Record<string, string> } | undefi
   return { count: Number.isFinite(n) && n >= 0 ? Math.floor(n) : 0, firstSeen: r?.properties?.firstSeen };
 }
 
+/** Policy annotation (Kyverno's): "false" reports failures as `warn`, unscored. */
+export const SCORED_ANNOTATION = 'policies.kyverno.io/scored';
+
+/**
+ * `properties.resultID`: a stable identity of the result, so Policy Reporter recognises it as the
+ * same result when the message (which may carry event variables) or the count changes, and does not
+ * notify again. Made of what identifies the finding, never of event data.
+ */
+export function resultId(
+  state: Pick<ResultState, 'policy' | 'rule'>,
+  resourceUid: string,
+  result: PolicyReportResult['result'],
+): string {
+  return createHash('sha256')
+    .update(`${REPORT_SOURCE}\u0000${state.policy}\u0000${state.rule}\u0000${resourceUid}\u0000${result}`)
+    .digest('hex')
+    .slice(0, 40);
+}
+
 /** Builds the result written to the API server, given the count the server already holds. */
 export function toResult(
   state: ResultState,
   serverCount: number,
   serverFirstSeen: string | undefined,
+  resource: { uid: string; scored: boolean } = { uid: '', scored: true },
 ): PolicyReportResult {
   const firstSeen =
     serverFirstSeen !== undefined && serverFirstSeen < state.firstSeen ? serverFirstSeen : state.firstSeen;
   const seconds = Math.floor(Date.parse(state.lastSeen) / 1000);
+  const result: PolicyReportResult['result'] =
+    state.result === 'skip' ? 'skip' : resource.scored ? 'fail' : 'warn';
   const r: PolicyReportResult = {
     source: REPORT_SOURCE,
     policy: state.policy,
     rule: state.rule,
-    result: state.result,
-    scored: true,
+    result,
+    scored: resource.scored,
     message: truncate(state.message, MAX_MESSAGE_LENGTH),
     timestamp: { seconds: Number.isFinite(seconds) ? seconds : Math.floor(Date.now() / 1000), nanos: 0 },
     properties: {
@@ -160,6 +186,7 @@ export function toResult(
       ...state.lastEvent,
       ...state.actions,
       ...(state.exception !== undefined ? { exceptions: truncate(state.exception) } : {}),
+      resultID: resultId(state, resource.uid, result),
     },
   };
   if (state.severity !== undefined && SEVERITIES.has(state.severity)) r.severity = state.severity as Severity;

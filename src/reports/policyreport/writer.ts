@@ -4,14 +4,18 @@
  * garbage-collected with its resource.
  *
  * - Coalesced: verdicts only update memory; a report is written at most once per `minIntervalMs`
- *   (1 s), whatever the event rate.
+ *   (10 s; `cluster --report-interval`), whatever the event rate, and only when what it would write
+ *   differs from what was last written (counts, results, outcomes).
+ * - Scored: a policy annotated `policies.kyverno.io/scored: "false"` reports `warn`, unscored, as
+ *   Kyverno does; every result carries a stable `properties.resultID`.
  * - Conflicts: a write is an update carrying the resourceVersion we last saw; on 409 the report is
  *   read again, our unwritten counts merged into it, and the update retried.
  * - Outages: counts not yet written stay in memory (`pendingCount`) and are added on the next
  *   successful write, with backoff while the API server is unreachable. Memory is bounded by
  *   `maxReports`; beyond it new results are dropped and counted (reason `buffer-full`).
  * - Size: at most `maxResults` (1000) results per report, newest kept; the serialised object is kept
- *   under `maxBytes` (768 KiB), far under etcd's 1.5 MiB.
+ *   under `maxBytes` (768 KiB), far under etcd's 1.5 MiB. Dropped results are counted
+ *   (kyverno_runtime_report_results_dropped_total, reasons `result-limit`, `size-limit`).
  */
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { ActionOutcome } from '../../contracts/actions.js';
@@ -65,8 +69,10 @@ const APIS: Record<ReportFlavor, ReportApi> = {
 export interface PolicyReportWriterOptions {
   kubeConfig: KubeConfig;
   flavor?: ReportFlavor;
-  /** At most one write per report per this interval (default 1000 ms). */
+  /** At most one write per report per this interval (default DEFAULT_REPORT_INTERVAL_MS). */
   minIntervalMs?: number;
+  /** False for a policy (policyKey) annotated `policies.kyverno.io/scored: "false"`. Default: all scored. */
+  scored?: (policyKey: string) => boolean;
   /** Reports held in memory with unwritten results (default 10000). */
   maxReports?: number;
   maxResults?: number;
@@ -117,9 +123,34 @@ interface ReportState {
   nextAttemptAt: number;
   failures: number;
   writing: boolean;
+  /** What the last successful write sent, less the resourceVersion: an identical body is not sent again. */
+  lastBody: string | undefined;
 }
 
+/** Default coalescing interval per report. */
+export const DEFAULT_REPORT_INTERVAL_MS = 10_000;
+export const DEFAULT_MAX_RESULTS = 1000;
+export const DEFAULT_MAX_REPORT_BYTES = 768 * 1024;
+
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'kyverno-runtime' };
+
+/** The report's summary: results by their `result`. */
+function summarise(results: readonly object[]): Record<string, number> {
+  const summary = { pass: 0, fail: 0, warn: 0, error: 0, skip: 0 };
+  for (const { result } of results as { result?: unknown }[]) {
+    const k =
+      typeof result === 'string' && Object.hasOwn(summary, result)
+        ? (result as keyof typeof summary)
+        : 'fail';
+    summary[k]++;
+  }
+  return summary;
+}
+
+/** What a reader sees of a report body, for the unchanged check (not its resourceVersion). */
+function contentOf(doc: ReportDoc): string {
+  return JSON.stringify({ ...doc, metadata: { ...doc.metadata, resourceVersion: undefined } });
+}
 
 export function reportName(uid: string): string {
   return `runtime-${uid}`;
@@ -138,7 +169,7 @@ export class PolicyReportWriter {
   constructor(private readonly opts: PolicyReportWriterOptions) {
     this.api = apiClient(opts.kubeConfig, CustomObjectsApi);
     this.flavor = APIS[opts.flavor ?? 'wgpolicyk8s'];
-    this.minIntervalMs = opts.minIntervalMs ?? 1000;
+    this.minIntervalMs = opts.minIntervalMs ?? DEFAULT_REPORT_INTERVAL_MS;
     this.timer = setInterval(() => this.tick(), Math.max(10, Math.min(100, this.minIntervalMs / 4)));
     this.timer.unref();
   }
@@ -167,6 +198,7 @@ export class PolicyReportWriter {
         nextAttemptAt: 0,
         failures: 0,
         writing: false,
+        lastBody: undefined,
       };
       this.reports.set(uid, report);
     }
@@ -259,12 +291,21 @@ export class PolicyReportWriter {
     try {
       for (let attempt = 0; attempt < 5; attempt++) {
         const body = this.build(r);
+        const content = contentOf(body);
+        if (r.server !== undefined && content === r.lastBody) {
+          // Nothing a reader could see changed since the last write: no request.
+          reportWrites.inc({ outcome: 'unchanged' });
+          if (r.version === startVersion) this.dirty.delete(uid);
+          reportPending.set(this.dirty.size);
+          return;
+        }
         try {
           const saved = (
             r.server === undefined ? await this.create(r, body) : await this.replace(r, body)
           ) as ReportDoc;
           reportWrites.inc({ outcome: r.server === undefined ? 'created' : 'updated' });
           r.server = saved;
+          r.lastBody = content;
           for (const [s, n] of snapshot) {
             s.pendingCount -= n;
             s.writtenCount += n;
@@ -390,23 +431,28 @@ export class PolicyReportWriter {
       const existing = serverResults.get(key) as { properties?: Record<string, string> } | undefined;
       serverResults.delete(key);
       const base = existing ? readExisting(existing) : { count: state.writtenCount, firstSeen: undefined };
-      results.push(toResult(state, existing ? base.count : 0, base.firstSeen));
+      results.push(
+        toResult(state, existing ? base.count : 0, base.firstSeen, {
+          uid: r.ref.uid,
+          scored: this.opts.scored?.(state.policy) ?? true,
+        }),
+      );
     }
     // Results we do not hold in memory (older rules, an earlier run) are kept as they are.
     results.push(...serverResults.values());
     results.sort((a, b) => (b.timestamp?.seconds ?? 0) - (a.timestamp?.seconds ?? 0));
-    const max = this.opts.maxResults ?? 1000;
+    const max = this.opts.maxResults ?? DEFAULT_MAX_RESULTS;
     if (results.length > max) {
       reportResultsDropped.inc({ reason: 'result-limit' }, results.length - max);
       results.length = max;
     }
     const doc = this.envelope(r, results);
-    const maxBytes = this.opts.maxBytes ?? 768 * 1024;
+    const maxBytes = this.opts.maxBytes ?? DEFAULT_MAX_REPORT_BYTES;
     while (results.length > 1 && Buffer.byteLength(JSON.stringify(doc)) > maxBytes) {
       const drop = Math.max(1, Math.floor(results.length / 10));
       results.length -= drop;
       reportResultsDropped.inc({ reason: 'size-limit' }, drop);
-      doc.summary = summaryOf(results);
+      doc.summary = summarise(results);
     }
     results.sort((a, b) => `${a.policy}/${a.rule ?? ''}`.localeCompare(`${b.policy}/${b.rule ?? ''}`));
     return doc;
@@ -430,7 +476,7 @@ export class PolicyReportWriter {
         ownerReferences: [{ apiVersion: ref.apiVersion, kind: ref.kind, name: ref.name, uid: ref.uid }],
       },
       scope,
-      summary: summaryOf(results),
+      summary: summarise(results),
       results,
     };
     if (this.namespaced(r)) doc.metadata.namespace = ref.namespace!;
@@ -439,10 +485,4 @@ export class PolicyReportWriter {
     if (this.flavor.group === 'openreports.io') doc.source = REPORT_SOURCE;
     return doc;
   }
-}
-
-/** Result counts; exempted rules (PolicyExceptions) are `skip`, everything else a violation. */
-function summaryOf(results: NonNullable<ReportDoc['results']>): Record<string, number> {
-  const skip = results.filter((r) => (r as { result?: unknown }).result === 'skip').length;
-  return { pass: 0, fail: results.length - skip, warn: 0, error: 0, skip };
 }

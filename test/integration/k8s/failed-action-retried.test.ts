@@ -4,8 +4,15 @@ import { after, before, describe, it } from 'node:test';
 import { ActionExecutor } from '../../../src/actions/executor.js';
 import { WebhookDestinations } from '../../../src/actions/webhook-destination.js';
 import { PodCache } from '../../../src/k8s/pod-cache.js';
+import { actionRetries } from '../../../src/observability/metrics.js';
 import type { FakeApiServer } from './fake-apiserver/server.js';
 import { seedPod, startCluster, verdictFor, waitFor } from './helpers.js';
+
+async function retries(code: string): Promise<number> {
+  return (await actionRetries.get()).values
+    .filter((v) => v.labels.code === code)
+    .reduce((n, v) => n + v.value, 0);
+}
 
 describe('a failed action does not occupy the dedup window', () => {
   let server: FakeApiServer;
@@ -21,12 +28,37 @@ describe('a failed action does not occupy the dedup window', () => {
     await server.close();
   });
 
-  it('deletePod answered 429 then 500 is retried by the next events, then deduplicated once done', async () => {
+  it('deletePod answered 429 (Retry-After) then 500 is retried with backoff and succeeds in one run', async () => {
     const executor = new ActionExecutor({ kubeConfig: server.kubeConfig(), lookup: cache });
+    const pod = seedPod(server, 'throttled');
+    await waitFor(() => cache.byName('shop', 'throttled') !== undefined);
+    const retriesBefore = await retries('429');
+    server.failNext('DELETE', '/pods/throttled', 1, 429, 'TooManyRequests', 1);
+    server.failNext('DELETE', '/pods/throttled', 1, 500, 'InternalError');
+    const [outcome] = await executor.execute(verdictFor(pod, [{ deletePod: {} }]));
+    assert.equal(outcome!.outcome, 'succeeded', outcome!.detail);
+    const deletes = server.requestsMatching('DELETE', '/pods/throttled');
+    assert.deepEqual(
+      deletes.map((r) => r.status),
+      [429, 500, 200],
+    );
+    // Retry-After: 1 was honoured: the second attempt came no sooner than a second after the first.
+    assert.ok(deletes[1]!.receivedAt - deletes[0]!.receivedAt >= 1_000_000_000n, 'waited for Retry-After');
+    assert.equal(await retries('429'), retriesBefore + 1);
+    assert.equal(server.get('v1', 'Pod', 'shop', 'throttled'), undefined);
+  });
+
+  it('gives up within its bound and does not occupy the dedup window: the next event retries', async () => {
+    const executor = new ActionExecutor({
+      kubeConfig: server.kubeConfig(),
+      lookup: cache,
+      retry: { attempts: 2, maxMs: 2000, baseMs: 10 },
+    });
     const pod = seedPod(server, 'flaky');
     await waitFor(() => cache.byName('shop', 'flaky') !== undefined);
-    server.failNext('DELETE', '/pods/flaky', 1, 429, 'TooManyRequests');
-    server.failNext('DELETE', '/pods/flaky', 1, 500, 'InternalError');
+    server.failNext('DELETE', '/pods/flaky', 2, 503, 'ServiceUnavailable');
+    // A Retry-After past the bound is not waited for: the action fails at once.
+    server.failNext('DELETE', '/pods/flaky', 1, 429, 'TooManyRequests', 3600);
     const outcomes = [];
     for (let i = 0; i < 4; i++)
       outcomes.push(...(await executor.execute(verdictFor(pod, [{ deletePod: {} }]))));
@@ -35,9 +67,23 @@ describe('a failed action does not occupy the dedup window', () => {
       ['failed', 'failed', 'succeeded', 'deduplicated'],
       JSON.stringify(outcomes),
     );
-    assert.match(outcomes[0]!.detail ?? '', /429/);
-    assert.match(outcomes[1]!.detail ?? '', /500/);
+    assert.match(outcomes[0]!.detail ?? '', /503/);
+    assert.match(outcomes[1]!.detail ?? '', /429/);
+    assert.deepEqual(
+      server.requestsMatching('DELETE', '/pods/flaky').map((r) => r.status),
+      [503, 503, 429, 200],
+    );
     assert.equal(server.get('v1', 'Pod', 'shop', 'flaky'), undefined);
+  });
+
+  it('a refusal by the API server (403) is not retried', async () => {
+    const executor = new ActionExecutor({ kubeConfig: server.kubeConfig(), lookup: cache });
+    const pod = seedPod(server, 'forbidden');
+    await waitFor(() => cache.byName('shop', 'forbidden') !== undefined);
+    server.failNext('DELETE', '/pods/forbidden', 1, 403, 'Forbidden');
+    const [o] = await executor.execute(verdictFor(pod, [{ deletePod: {} }]));
+    assert.equal(o!.outcome, 'failed');
+    assert.equal(server.requestsMatching('DELETE', '/pods/forbidden').length, 1);
   });
 
   it('a webhook that times out is retried by the next event', async () => {

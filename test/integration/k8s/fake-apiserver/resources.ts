@@ -49,6 +49,22 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     scaleSubresource: true,
   },
   {
+    group: 'apps',
+    version: 'v1',
+    plural: 'daemonsets',
+    kind: 'DaemonSet',
+    namespaced: true,
+    statusSubresource: true,
+  },
+  {
+    group: 'policy',
+    version: 'v1',
+    plural: 'poddisruptionbudgets',
+    kind: 'PodDisruptionBudget',
+    namespaced: true,
+    statusSubresource: true,
+  },
+  {
     group: 'networking.k8s.io',
     version: 'v1',
     plural: 'networkpolicies',

@@ -6,7 +6,8 @@
  *   BOOKMARK events, `410 Gone` (an ERROR event) when the version was compacted away;
  * - create (409 AlreadyExists, generateName), update (409 Conflict on a stale resourceVersion),
  *   patch (merge, strategic-merge, JSON patch, apply), delete with DeleteOptions preconditions;
- * - the status and scale subresources.
+ * - the status and scale subresources, and pod eviction honouring PodDisruptionBudgets (semantics.ts,
+ *   with the Event and immutable-pod-field rules of the real server).
  * Every body is validated (validate.ts); a bad body gets 422 Invalid and is recorded in `invalid`, so
  * a test can assert that our code never sent one. Tests can simulate an API server restart (all
  * watches closed, connections dropped, history compacted), an outage (connections refused), stalled
@@ -24,6 +25,7 @@ import { jsonPatch, mergePatch, PatchError, strategicMergePatch } from './patch.
 import { apiVersionOf, findResource, RESOURCE_TYPES, type ResourceType } from './resources.js';
 import { matchLabels, parseFieldSelector, parseLabelSelector, SelectorError } from './selectors.js';
 import { BodyValidator } from './validate.js';
+import { blockingBudget, eventProblem, podUpdateProblem, type DisruptionBudget } from './semantics.js';
 
 export type Obj = Record<string, unknown> & {
   apiVersion?: string;
@@ -73,6 +75,7 @@ interface InjectedFailure {
   status: number;
   reason: string;
   remaining: number;
+  retryAfterSeconds?: number | undefined;
 }
 
 export interface FakeApiServerOptions {
@@ -222,9 +225,26 @@ export class FakeApiServer {
     );
   }
 
-  /** The next `count` requests with this method whose path includes `pathIncludes` fail with `status`. */
-  failNext(method: string, pathIncludes: string, count: number, statusCode = 409, reason = 'Conflict'): void {
-    this.failures.push({ method, pathIncludes, status: statusCode, reason, remaining: count });
+  /**
+   * The next `count` requests with this method whose path includes `pathIncludes` fail with `status`
+   * (and `retryAfterSeconds` as a Retry-After header, as a throttling server sends with a 429).
+   */
+  failNext(
+    method: string,
+    pathIncludes: string,
+    count: number,
+    statusCode = 409,
+    reason = 'Conflict',
+    retryAfterSeconds?: number,
+  ): void {
+    this.failures.push({
+      method,
+      pathIncludes,
+      status: statusCode,
+      reason,
+      remaining: count,
+      retryAfterSeconds,
+    });
   }
 
   /**
@@ -338,6 +358,8 @@ export class FakeApiServer {
     );
     if (injected) {
       injected.remaining--;
+      if (injected.retryAfterSeconds !== undefined)
+        res.setHeader('retry-after', String(injected.retryAfterSeconds));
       return this.finish(
         req,
         res,
@@ -445,6 +467,11 @@ export class FakeApiServer {
         }
         if (method === 'POST') return this.create(rt, namespace, body, url.searchParams);
         return [405, status(405, 'MethodNotAllowed', 'method not allowed')];
+      }
+      if (sub === 'eviction') {
+        if (rt.kind !== 'Pod') return [404, status(404, 'NotFound', 'no eviction subresource')];
+        if (method !== 'POST') return [405, status(405, 'MethodNotAllowed', 'method not allowed')];
+        return this.evict(namespace!, name, body, url.searchParams);
       }
       if (sub === 'scale') {
         if (!rt.scaleSubresource) return [404, status(404, 'NotFound', 'no scale subresource')];
@@ -719,6 +746,13 @@ export class FakeApiServer {
     }
     const bad = this.invalidBody('POST', rt, rt.kind, o);
     if (bad) return bad;
+    if (rt.kind === 'Event') {
+      const problem = eventProblem(apiVersionOf(rt), namespace, o);
+      if (problem !== undefined) {
+        this.invalid.push({ method: 'POST', path: rt.plural, problems: [problem] });
+        return [422, status(422, 'Invalid', `Event "${o.metadata.name}" is invalid: ${problem}`)];
+      }
+    }
     if ((o.metadata.name as string | undefined) === undefined)
       return [422, status(422, 'Invalid', 'metadata.name: Required value')];
     const key = this.key(rt, namespace, o.metadata.name);
@@ -775,6 +809,17 @@ export class FakeApiServer {
     statusOnly: boolean,
     q: URLSearchParams,
   ): [number, unknown] {
+    // A UID in the body is a precondition, as in the real server's update path.
+    const wantUid = (next.metadata as { uid?: unknown } | undefined)?.uid;
+    if (wantUid !== undefined && wantUid !== cur.metadata.uid)
+      return [
+        409,
+        status(
+          409,
+          'Conflict',
+          `Precondition failed: UID in precondition: ${JSON.stringify(wantUid)}, UID in object meta: ${cur.metadata.uid ?? ''}`,
+        ),
+      ];
     let merged: Obj;
     if (statusOnly) merged = { ...cur, status: next.status };
     else if (rt.statusSubresource) merged = { ...next, status: cur.status };
@@ -790,6 +835,13 @@ export class FakeApiServer {
     merged.apiVersion = cur.apiVersion;
     merged.kind = cur.kind;
     const specChanged = JSON.stringify(merged.spec) !== JSON.stringify(cur.spec);
+    if (rt.kind === 'Pod' && !statusOnly && specChanged) {
+      const problem = podUpdateProblem(cur.metadata.name, cur, merged);
+      if (problem !== undefined) {
+        this.invalid.push({ method: 'PATCH', path: rt.plural, problems: [problem] });
+        return [422, status(422, 'Invalid', problem)];
+      }
+    }
     merged.metadata.generation = (cur.metadata.generation ?? 1) + (specChanged && !statusOnly ? 1 : 0);
     if (this.checkDryRun(q)) return [200, merged];
     this.store(rt, merged, 'MODIFIED');
@@ -912,6 +964,51 @@ export class FakeApiServer {
     const gone = { ...cur, metadata: { ...cur.metadata, resourceVersion: String(++this.rv) } } as Obj;
     this.emit(rt, 'DELETED', gone);
     return [200, gone];
+  }
+
+  /** policy/v1 Eviction: 429 while a PodDisruptionBudget allows no disruption, else a delete. */
+  private evict(namespace: string, name: string, body: unknown, q: URLSearchParams): [number, unknown] {
+    const e = (isObj(body) ? body : {}) as {
+      apiVersion?: string;
+      kind?: string;
+      metadata?: { name?: string };
+      deleteOptions?: unknown;
+    };
+    if (e.kind !== 'Eviction' || (e.apiVersion !== 'policy/v1' && e.apiVersion !== 'policy/v1beta1')) {
+      this.invalid.push({ method: 'POST', path: 'pods/eviction', problems: ['body is not an Eviction'] });
+      return [400, status(400, 'BadRequest', 'the body is not a policy/v1 Eviction')];
+    }
+    if (e.metadata?.name !== name)
+      return [400, status(400, 'BadRequest', 'name in URL does not match name in Eviction object')];
+    const podType = RESOURCE_TYPES[0]!;
+    const pod = this.objects.get(this.key(podType, namespace, name));
+    if (!pod) return [404, notFound(podType, name)];
+    const budgets = this.list('policy/v1', 'PodDisruptionBudget', namespace) as unknown as DisruptionBudget[];
+    const pods = this.list('v1', 'Pod', namespace);
+    const blocked = blockingBudget(pod, budgets, pods);
+    if (blocked !== undefined) {
+      return [
+        429,
+        {
+          ...status(
+            429,
+            'TooManyRequests',
+            "Cannot evict pod as it would violate the pod's disruption budget.",
+          ),
+          details: {
+            causes: [
+              {
+                reason: 'DisruptionBudget',
+                message: `The disruption budget ${blocked} needs more healthy pods`,
+              },
+            ],
+          },
+        },
+      ];
+    }
+    const [code, payload] = this.delete(podType, namespace, name, e.deleteOptions, q);
+    if (code !== 200) return [code, payload];
+    return [201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 }];
   }
 
   private scale(
