@@ -23,6 +23,7 @@ import { parse as parseYaml } from 'yaml';
 import { jsonPatch, mergePatch, PatchError, strategicMergePatch } from './patch.js';
 import { apiVersionOf, findResource, RESOURCE_TYPES, type ResourceType } from './resources.js';
 import { matchLabels, parseFieldSelector, parseLabelSelector, SelectorError } from './selectors.js';
+import { openApiProblems } from './openapi.js';
 import { BodyValidator } from './validate.js';
 
 export type Obj = Record<string, unknown> & {
@@ -179,6 +180,13 @@ export class FakeApiServer {
   /** Stores an object directly (as if another client created it); emits watch events. */
   seed(input: Record<string, unknown>): Obj {
     const rt = this.typeOf(input);
+    // Fixtures are what a real cluster would hold: a seed the OpenAPI schema rejects is a test bug.
+    const problems = openApiProblems(apiVersionOf(rt), rt.kind, {
+      ...input,
+      apiVersion: apiVersionOf(rt),
+      kind: rt.kind,
+    });
+    if (problems.length > 0) throw new Error(`seed: not a valid ${rt.kind}: ${problems.join('; ')}`);
     const obj = structuredClone(input) as Obj;
     const key = this.key(rt, obj.metadata.namespace, obj.metadata.name);
     const existing = this.objects.get(key);
