@@ -6,7 +6,10 @@
  *   BOOKMARK events, `410 Gone` (an ERROR event) when the version was compacted away;
  * - create (409 AlreadyExists, generateName), update (409 Conflict on a stale resourceVersion),
  *   patch (merge, strategic-merge, JSON patch, apply), delete with DeleteOptions preconditions;
- * - the status and scale subresources.
+ * - the status and scale subresources;
+ * - as the real server answers: list pagination (limit/continue, 410 Expired once the snapshot is
+ *   compacted), 403 Forbidden from an RBAC table (rbac.ts, e.g. the chart's rendered ClusterRole),
+ *   429 with Retry-After (throttleNext), 422 for changes to immutable pod fields (pod-updates.ts).
  * Every body is validated (validate.ts); a bad body gets 422 Invalid and is recorded in `invalid`, so
  * a test can assert that our code never sent one. Tests can simulate an API server restart (all
  * watches closed, connections dropped, history compacted), an outage (connections refused), stalled
@@ -24,6 +27,8 @@ import { jsonPatch, mergePatch, PatchError, strategicMergePatch } from './patch.
 import { apiVersionOf, findResource, RESOURCE_TYPES, type ResourceType } from './resources.js';
 import { matchLabels, parseFieldSelector, parseLabelSelector, SelectorError } from './selectors.js';
 import { openApiProblems } from './openapi.js';
+import { podUpdateProblem } from './pod-updates.js';
+import { verbOf, type RbacRequest, type RbacTable } from './rbac.js';
 import { BodyValidator } from './validate.js';
 
 export type Obj = Record<string, unknown> & {
@@ -74,6 +79,7 @@ interface InjectedFailure {
   status: number;
   reason: string;
   remaining: number;
+  retryAfterSeconds?: number;
 }
 
 export interface FakeApiServerOptions {
@@ -83,6 +89,8 @@ export interface FakeApiServerOptions {
   crdDir?: string;
   /** Delay before every response (simulates a slow server). */
   latencyMs?: number;
+  /** Authorize every resource request against these rules (403 Forbidden otherwise). */
+  rbac?: RbacTable;
 }
 
 const DEFAULT_CRD_DIR = fileURLToPath(new URL('../../../../deploy/crds', import.meta.url));
@@ -97,6 +105,8 @@ export class FakeApiServer {
   recordRequests = true;
   /** TCP connections accepted so far: tells whether clients reuse connections (keep-alive). */
   connectionsOpened = 0;
+  /** Requests the RBAC table refused (with `rbac`). */
+  readonly forbidden: RbacRequest[] = [];
 
   private readonly objects = new Map<string, Obj>();
   private history: HistoryEntry[] = [];
@@ -110,6 +120,7 @@ export class FakeApiServer {
   private readonly validator: BodyValidator;
   private readonly bookmarkTimer: NodeJS.Timeout;
   private readonly latencyMs: number;
+  private readonly rbac: RbacTable | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -117,6 +128,7 @@ export class FakeApiServer {
   ) {
     this.validator = new BodyValidator(options.crdDir ?? DEFAULT_CRD_DIR);
     this.latencyMs = options.latencyMs ?? 0;
+    this.rbac = options.rbac;
     this.bookmarkTimer = setInterval(() => this.sendBookmarks(), options.bookmarkIntervalMs ?? 1000);
     this.bookmarkTimer.unref();
   }
@@ -231,6 +243,18 @@ export class FakeApiServer {
     this.failures.push({ method, pathIncludes, status: statusCode, reason, remaining: count });
   }
 
+  /** The next `count` matching requests get 429 TooManyRequests with `Retry-After` (API Priority and Fairness). */
+  throttleNext(method: string, pathIncludes: string, count: number, retryAfterSeconds = 1): void {
+    this.failures.push({
+      method,
+      pathIncludes,
+      status: 429,
+      reason: 'TooManyRequests',
+      remaining: count,
+      retryAfterSeconds,
+    });
+  }
+
   /**
    * The next `count` requests with this method whose path includes `pathIncludes` lose their
    * connection: before any response (as a server closing an idle keep-alive connection at the moment
@@ -265,6 +289,9 @@ export class FakeApiServer {
   stallWatches(): void {
     for (const w of this.watchers) w.stalled = true;
   }
+
+  /** List responses served (each page counts). */
+  listPages = 0;
 
   get watchCount(): number {
     return this.watchers.size;
@@ -342,6 +369,13 @@ export class FakeApiServer {
     );
     if (injected) {
       injected.remaining--;
+      if (injected.retryAfterSeconds !== undefined) {
+        this.record(method, url, contentType, body, injected.status, at);
+        const st = status(injected.status, injected.reason, 'Too many requests, please try again later.');
+        (st as { details?: unknown }).details = { retryAfterSeconds: injected.retryAfterSeconds };
+        this.send(res, injected.status, st, { 'retry-after': String(injected.retryAfterSeconds) });
+        return;
+      }
       return this.finish(
         req,
         res,
@@ -395,10 +429,19 @@ export class FakeApiServer {
       });
   }
 
-  private send(res: ServerResponse, code: number, payload: unknown): void {
+  private send(
+    res: ServerResponse,
+    code: number,
+    payload: unknown,
+    headers: Record<string, string> = {},
+  ): void {
     if (res.headersSent) return;
     const text = JSON.stringify(payload);
-    res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.writeHead(code, {
+      ...headers,
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+    });
     res.end(text);
   }
 
@@ -439,13 +482,27 @@ export class FakeApiServer {
     const sub = rest[2];
     if (rt.namespaced && name !== undefined && namespace === undefined)
       return [404, status(404, 'NotFound', 'namespace required')];
+    if (this.rbac) {
+      const watching = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
+      const asked: RbacRequest = {
+        verb: verbOf(method, name !== undefined, watching),
+        group: rt.group,
+        resource: sub !== undefined ? `${rt.plural}/${sub}` : rt.plural,
+        ...(namespace !== undefined && { namespace }),
+        ...(name !== undefined && { name }),
+      };
+      if (!this.rbac.allows(asked)) {
+        this.forbidden.push(asked);
+        return [403, status(403, 'Forbidden', this.rbac.message(asked))];
+      }
+    }
     try {
       if (name === undefined) {
         if (method === 'GET') {
           if (url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1') {
             return this.watch(rt, namespace, url.searchParams, res);
           }
-          return [200, this.listObjects(rt, namespace, url.searchParams)];
+          return this.listObjects(rt, namespace, url.searchParams);
         }
         if (method === 'POST') return this.create(rt, namespace, body, url.searchParams);
         return [405, status(405, 'MethodNotAllowed', 'method not allowed')];
@@ -551,14 +608,64 @@ export class FakeApiServer {
       fields(o);
   }
 
-  private listObjects(rt: ResourceType, namespace: string | undefined, q: URLSearchParams): unknown {
+  /**
+   * A list, paginated as the real server does: with `limit`, at most that many items and a
+   * `continue` token naming the snapshot's resourceVersion and the last key; a token whose snapshot
+   * was compacted away gets 410 Expired.
+   */
+  private listObjects(rt: ResourceType, namespace: string | undefined, q: URLSearchParams): [number, unknown] {
     const pred = this.selected(rt, namespace, q);
-    return {
-      kind: `${rt.kind}List`,
-      apiVersion: apiVersionOf(rt),
-      metadata: { resourceVersion: String(this.rv) },
-      items: [...this.objects.values()].filter(pred),
-    };
+    const limit = Number(q.get('limit') ?? '0');
+    const token = q.get('continue');
+    let rv = this.rv;
+    let after = '';
+    if (token !== null && token !== '') {
+      let parsed: { rv?: unknown; key?: unknown };
+      try {
+        parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as typeof parsed;
+      } catch {
+        return [400, status(400, 'BadRequest', 'continue key is not valid')];
+      }
+      if (typeof parsed.rv !== 'number' || typeof parsed.key !== 'string')
+        return [400, status(400, 'BadRequest', 'continue key is not valid')];
+      if (parsed.rv < this.compactedBelow)
+        return [
+          410,
+          status(
+            410,
+            'Expired',
+            'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.',
+          ),
+        ];
+      rv = parsed.rv;
+      after = parsed.key;
+    }
+    const keys = [...this.objects.keys()].filter((k) => k > after).sort();
+    const items: Obj[] = [];
+    let next: string | undefined;
+    for (const k of keys) {
+      const o = this.objects.get(k)!;
+      if (!pred(o)) continue;
+      if (limit > 0 && items.length === limit) {
+        next = Buffer.from(JSON.stringify({ rv, key: this.keyOfObj(items.at(-1)!) })).toString('base64url');
+        break;
+      }
+      items.push(o);
+    }
+    this.listPages++;
+    return [
+      200,
+      {
+        kind: `${rt.kind}List`,
+        apiVersion: apiVersionOf(rt),
+        metadata: { resourceVersion: String(rv), ...(next !== undefined && { continue: next }) },
+        items,
+      },
+    ];
+  }
+
+  private keyOfObj(o: Obj): string {
+    return this.key(this.typeOf(o), o.metadata.namespace, o.metadata.name);
   }
 
   private watch(
@@ -793,6 +900,10 @@ export class FakeApiServer {
     };
     merged.apiVersion = cur.apiVersion;
     merged.kind = cur.kind;
+    if (rt.kind === 'Pod' && !statusOnly) {
+      const problem = podUpdateProblem(cur, merged);
+      if (problem !== undefined) return [422, status(422, 'Invalid', problem)];
+    }
     const specChanged = JSON.stringify(merged.spec) !== JSON.stringify(cur.spec);
     merged.metadata.generation = (cur.metadata.generation ?? 1) + (specChanged && !statusOnly ? 1 : 0);
     if (this.checkDryRun(q)) return [200, merged];
