@@ -124,7 +124,10 @@ export function register(program: Command): void {
       '--http-token-file <path>',
       'file with the bearer token(s) the HTTP receiver accepts, one per line, re-read on change (required unless --http is on loopback)',
     )
-    .option('--http-tls-cert <path>', 'the HTTP receiver serves HTTPS with this PEM certificate (needs --http-tls-key)')
+    .option(
+      '--http-tls-cert <path>',
+      'the HTTP receiver serves HTTPS with this PEM certificate (needs --http-tls-key)',
+    )
     .option('--http-tls-key <path>', 'PEM private key of --http-tls-cert')
     .option(
       '--http-tls-client-ca <path>',

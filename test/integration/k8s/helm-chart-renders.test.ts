@@ -330,7 +330,10 @@ describe(`Helm chart rendered by the real helm binary`, () => {
   });
 
   it('namespace rendering and own-namespace protection can be switched off', () => {
-    const docs = renderChart(CHART, { namespace: { create: false }, actions: { protectOwnNamespace: false } });
+    const docs = renderChart(CHART, {
+      namespace: { create: false },
+      actions: { protectOwnNamespace: false },
+    });
     assert.equal(find(docs, 'Namespace'), undefined);
     const c = find(docs, 'DaemonSet')!.spec.template.spec.containers[0];
     assert.ok(c.args.includes('--protected-namespaces=kube-system'));

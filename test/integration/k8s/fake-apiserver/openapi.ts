@@ -47,9 +47,10 @@ await Promise.all(
   }),
 );
 {
-  const mod = (await import(
-    '@kubernetes-models/apimachinery/_schemas/IoK8sApimachineryPkgApisMetaV1DeleteOptions'
-  )) as { validate: CompiledValidator };
+  const mod =
+    (await import('@kubernetes-models/apimachinery/_schemas/IoK8sApimachineryPkgApisMetaV1DeleteOptions')) as {
+      validate: CompiledValidator;
+    };
   validators.set('v1/DeleteOptions', mod.validate);
 }
 

@@ -26,8 +26,7 @@ export function podUpdateProblem(old: Json, next: Json): string | undefined {
   const oldTol = (oldSpec?.tolerations ?? []) as unknown[];
   const nextTol = (nextSpec?.tolerations ?? []) as unknown[];
   const tolerationsOk = JSON.stringify(nextTol.slice(0, oldTol.length)) === JSON.stringify(oldTol);
-  const same =
-    JSON.stringify(stripMutable(oldSpec, null)) === JSON.stringify(stripMutable(nextSpec, null));
+  const same = JSON.stringify(stripMutable(oldSpec, null)) === JSON.stringify(stripMutable(nextSpec, null));
   if (same && tolerationsOk) return undefined;
   const name = (old.metadata as { name?: string } | undefined)?.name ?? '';
   return (

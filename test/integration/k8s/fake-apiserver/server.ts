@@ -613,7 +613,11 @@ export class FakeApiServer {
    * `continue` token naming the snapshot's resourceVersion and the last key; a token whose snapshot
    * was compacted away gets 410 Expired.
    */
-  private listObjects(rt: ResourceType, namespace: string | undefined, q: URLSearchParams): [number, unknown] {
+  private listObjects(
+    rt: ResourceType,
+    namespace: string | undefined,
+    q: URLSearchParams,
+  ): [number, unknown] {
     const pred = this.selected(rt, namespace, q);
     const limit = Number(q.get('limit') ?? '0');
     const token = q.get('continue');
