@@ -306,6 +306,9 @@ export class Reflector<T extends KubeListObject> {
 
   private apply(key: string, obj: T): void {
     if (this.opts.typeMeta) Object.assign(obj, this.opts.typeMeta);
+    // Server-side apply bookkeeping: often a third of a pod's JSON, and nothing here reads it
+    // (client-go informers drop it with a transform for the same reason).
+    if (obj.metadata !== undefined) delete (obj.metadata as { managedFields?: unknown }).managedFields;
     const old = this.objects.get(key);
     this.objects.set(key, obj);
     if (old === undefined) this.fire('add', obj);
