@@ -131,11 +131,15 @@ function sourceSpecs(
   return specs;
 }
 
+function hasStaleness(s: EventSource): s is EventSource & { staleFor(): number | undefined } {
+  return 'staleFor' in s && typeof s.staleFor === 'function';
+}
+
 /** /healthz lines for inputs that went quiet while running (the file tail's stale signal). */
 function staleDetails(sources: readonly EventSource[]): string[] {
   const out: string[] = [];
   for (const s of sources) {
-    const idle = 'staleFor' in s && typeof s.staleFor === 'function' ? (s.staleFor() as unknown) : undefined;
+    const idle = hasStaleness(s) ? s.staleFor() : undefined;
     if (typeof idle === 'number')
       out.push(`stale: ${s.name}: no new data for ${Math.floor(idle / 60_000)} min`);
   }

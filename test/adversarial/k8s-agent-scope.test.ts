@@ -8,12 +8,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { AppsV1Api, CoreV1Api, NetworkingV1Api } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, NetworkingV1Api, type V1Pod } from '@kubernetes/client-node';
+import { model } from '../../src/k8s/model.js';
 import { compileCelConditions, compileCelValidations } from '../../src/engine/cel/index.js';
 import { RbacTable } from '../integration/k8s/fake-apiserver/rbac.js';
 import type { FakeApiServer } from '../integration/k8s/fake-apiserver/server.js';
 import { FakeApiServer as Fake } from '../integration/k8s/fake-apiserver/server.js';
-import { seedPod, startCluster } from '../integration/k8s/helpers.js';
+import { seedPod } from '../integration/k8s/helpers.js';
 import { renderChart, type Manifest } from '../integration/k8s/helm/render.js';
 
 const CHART = fileURLToPath(new URL('../../deploy/helm', import.meta.url));
@@ -319,7 +320,10 @@ describe('a stolen agent token, against the chart RBAC (fake API server, real cl
     await forbidden(() =>
       core.createNamespacedPod({
         namespace: 'shop',
-        body: { metadata: { name: 'miner' }, spec: { containers: [{ name: 'm', image: 'xmrig' }] } },
+        body: model<V1Pod>({
+          metadata: { name: 'miner' },
+          spec: { containers: [{ name: 'm', image: 'xmrig' }] },
+        }),
       }),
     );
     await forbidden(() => kc.makeApiClient(AppsV1Api).listDeploymentForAllNamespaces());

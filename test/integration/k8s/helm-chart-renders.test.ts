@@ -288,9 +288,11 @@ describe(`Helm chart rendered by the real helm binary`, () => {
     ])
       assert.ok(c.args.includes(a), a);
     assert.ok(!c.args.some((a: string) => a.startsWith('--http-token-file')));
-    const secrets = pod.volumes.filter((v: Manifest) => v.secret).map((v: Manifest) => v.secret.secretName);
+    const secrets = (pod.volumes as Manifest[])
+      .filter((v) => v.secret !== undefined)
+      .map((v): string => v.secret.secretName as string);
     assert.deepEqual(secrets.sort(), ['rx-ca', 'rx-tls']);
-    for (const m of c.volumeMounts.filter((x: Manifest) => x.name.startsWith('http-')))
+    for (const m of (c.volumeMounts as Manifest[]).filter((x) => (x.name as string).startsWith('http-')))
       assert.equal(m.readOnly, true);
   });
 
@@ -305,7 +307,7 @@ describe(`Helm chart rendered by the real helm binary`, () => {
       ),
     );
     assert.deepEqual(
-      selected.map((s) => s.metadata.name),
+      selected.map((s): string => s.metadata.name as string),
       ['kyverno-runtime-metrics'],
     );
     assert.deepEqual(sm.spec.namespaceSelector, { matchNames: ['kyverno-runtime'] });

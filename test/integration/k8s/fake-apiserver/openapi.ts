@@ -47,10 +47,8 @@ await Promise.all(
   }),
 );
 {
-  const mod =
-    (await import('@kubernetes-models/apimachinery/_schemas/IoK8sApimachineryPkgApisMetaV1DeleteOptions')) as {
-      validate: CompiledValidator;
-    };
+  const mod: { validate: CompiledValidator } =
+    await import('@kubernetes-models/apimachinery/_schemas/IoK8sApimachineryPkgApisMetaV1DeleteOptions');
   validators.set('v1/DeleteOptions', mod.validate);
 }
 
