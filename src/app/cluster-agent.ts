@@ -53,7 +53,13 @@ export interface ClusterAgentOptions {
   actions?: Partial<Omit<ActionExecutorOptions, 'kubeConfig' | 'lookup' | 'events' | 'reports'>>;
   reportMinIntervalMs?: number;
   reportMaxResults?: number;
-  informer?: { relistIntervalMs?: number; stallTimeoutMs?: number; backoffInitialMs?: number };
+  informer?: {
+    relistIntervalMs?: number;
+    stallTimeoutMs?: number;
+    backoffInitialMs?: number;
+    /** Leaderless status writes: random delay bound (default 10 s in daemonset mode without a Lease). */
+    statusSpreadMs?: number;
+  };
   /** Called after every engine swap (the pipeline's setEngine). */
   onEngine?: (engine: RuntimeEngine) => void;
   logger?: Logger;
@@ -133,6 +139,9 @@ export class ClusterAgent {
         kubeConfig: opts.kubeConfig,
         onChange: (p) => this.setPolicies(p),
         writeStatus: this.elector ? () => this.elector!.isLeader() : undefined,
+        // A DaemonSet has no leader (a Lease polled by every node costs the API server more than
+        // a few duplicate writes): spread the writes and let the first one win.
+        statusSpreadMs: this.elector === undefined && opts.mode === 'daemonset' ? 10_000 : 0,
         logger: opts.logger,
         ...opts.informer,
       });

@@ -13,6 +13,7 @@ import { createPipeline, type VerdictSink } from '../pipeline/index.js';
 import { formatPolicyError } from '../policy/index.js';
 import type { ReportFlavor } from '../reports/policyreport/writer.js';
 import { ensureKernelBlockLoader, KernelBlocker } from '../sources/kernel-block/index.js';
+import type { HttpTlsOptions } from '../sources/http/index.js';
 import { BpftraceSensor } from '../sources/sensor/index.js';
 import type { EventSource } from '../sources/types.js';
 import { killTrustProblem, SourceTrustError } from '../sources/trust.js';
@@ -56,9 +57,9 @@ export interface ClusterModeOptions {
   dryRun?: boolean;
   /** Action limits and destinations; `kill` is wired here (it needs the host's PIDs). */
   actions?: Partial<Omit<ActionExecutorOptions, 'kubeConfig' | 'lookup' | 'events' | 'reports' | 'kill'>>;
-  tetragonFile?: { path: string; statePath?: string };
+  tetragonFile?: { path: string; statePath?: string; staleAfterMs?: number };
   tetragonGrpc?: string;
-  http?: { listen: TcpAddress; tokenFile?: string; maxConnections?: number };
+  http?: { listen: TcpAddress; tokenFile?: string; maxConnections?: number; tls?: HttpTlsOptions };
   sensor?: boolean;
   killTrustedSources?: readonly KillTrustableSource[];
   health: TcpAddress;
@@ -125,6 +126,7 @@ function sourceSpecs(
         listen: { kind: 'tcp', ...opts.http.listen },
         ...(opts.http.tokenFile !== undefined && { tokenFile: opts.http.tokenFile }),
         ...(opts.http.maxConnections !== undefined && { maxConnections: opts.http.maxConnections }),
+        ...(opts.http.tls !== undefined && { tls: opts.http.tls }),
       },
       trusted: trusted.has('http'),
     });
@@ -140,6 +142,21 @@ function sourceSpecs(
       trusted: false,
     });
   return specs;
+}
+
+function hasStaleness(s: EventSource): s is EventSource & { staleFor(): number | undefined } {
+  return 'staleFor' in s && typeof s.staleFor === 'function';
+}
+
+/** /healthz lines for inputs that went quiet while running (the file tail's stale signal). */
+function staleDetails(sources: readonly EventSource[]): string[] {
+  const out: string[] = [];
+  for (const s of sources) {
+    const idle = hasStaleness(s) ? s.staleFor() : undefined;
+    if (typeof idle === 'number')
+      out.push(`stale: ${s.name}: no new data for ${Math.floor(idle / 60_000)} min`);
+  }
+  return out;
 }
 
 export async function startClusterMode(opts: ClusterModeOptions): Promise<ClusterModeHandle> {
@@ -224,9 +241,10 @@ export async function startClusterMode(opts: ClusterModeOptions): Promise<Cluste
     await Promise.all(servers.map((s) => closeHealthServer(s)));
   };
   try {
-    servers.push(await startHealthServer({ ...opts.health, ready: () => agent.ready }));
+    const details = (): string[] => staleDetails(sources);
+    servers.push(await startHealthServer({ ...opts.health, ready: () => agent.ready, details }));
     if (opts.metrics.port !== opts.health.port)
-      servers.push(await startHealthServer({ ...opts.metrics, ready: () => agent.ready }));
+      servers.push(await startHealthServer({ ...opts.metrics, ready: () => agent.ready, details }));
 
     await agent.start();
     if (policies) {

@@ -6,7 +6,7 @@
 import type { SensorHints } from '../engine/runtime/index.js';
 import type { Logger } from '../observability/logger.js';
 import { createFileTailSource, drainGate } from '../sources/file-tail/index.js';
-import { createHttpSource } from '../sources/http/index.js';
+import { createHttpSource, type HttpTlsOptions } from '../sources/http/index.js';
 import { createStdinSource, createTcpSource } from '../sources/ndjson/index.js';
 import type { InputFormat } from '../sources/records.js';
 import { BpftraceSensor, ensureSensorPrerequisites } from '../sources/sensor/index.js';
@@ -42,9 +42,11 @@ export type SourceSpec =
       format: InputFormat;
       /** Where the position is saved; absent = not saved (every start at the end). */
       statePath?: string;
+      /** No new line for this long while running = stale (metric, /healthz, log). */
+      staleAfterMs?: number;
     }
   | { kind: 'stdin'; format: InputFormat }
-  | ({ kind: 'http'; listen?: SourceAddress } & ListenerLimits)
+  | ({ kind: 'http'; listen?: SourceAddress; tls?: HttpTlsOptions } & ListenerLimits)
   | ({ kind: 'tcp'; listen?: SourceAddress; format?: InputFormat; idleTimeoutMs?: number } & ListenerLimits)
   | { kind: 'tetragon-grpc'; target?: string };
 
@@ -97,6 +99,7 @@ export async function createSource(spec: SourceSpec, ctx: SourceContext): Promis
         path: spec.path,
         format: spec.format,
         logger,
+        ...(spec.staleAfterMs !== undefined && { staleAfterMs: spec.staleAfterMs }),
         ...(spec.statePath !== undefined && {
           statePath: spec.statePath,
           // Saved only once the pipeline has evaluated what precedes the offset: at-least-once.
@@ -110,6 +113,7 @@ export async function createSource(spec: SourceSpec, ctx: SourceContext): Promis
         ...listenOptions(spec),
         ...(spec.maxConnections !== undefined && { maxConnections: spec.maxConnections }),
         ...(spec.requestTimeoutMs !== undefined && { requestTimeoutMs: spec.requestTimeoutMs }),
+        ...(spec.tls !== undefined && { tls: spec.tls }),
         logger,
       });
     case 'tcp':

@@ -15,6 +15,11 @@ export interface HealthServerOptions {
   host: string;
   port: number;
   ready: () => boolean;
+  /**
+   * Lines added to /healthz (still 200: a stale input is not fixed by a restart, and the probe
+   * must not restart every agent over it), e.g. "stale: file:/… no new data for 12 min".
+   */
+  details?: () => string[];
 }
 
 export async function startHealthServer(opts: HealthServerOptions): Promise<Server> {
@@ -34,7 +39,8 @@ export async function startHealthServer(opts: HealthServerOptions): Promise<Serv
         return;
       }
       if (path === '/healthz' || path === '/livez') {
-        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+        const lines = opts.details?.() ?? [];
+        res.writeHead(200, { 'content-type': 'text/plain' }).end(['ok', ...lines].join('\n') + '\n');
       } else if (path === '/readyz') {
         const ok = opts.ready();
         res

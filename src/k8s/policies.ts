@@ -46,6 +46,13 @@ export interface PolicyWatcherOptions {
   onChange: (policies: CompiledPolicy[]) => void;
   /** Whether this replica may write status (default: always). */
   writeStatus?: () => boolean;
+  /**
+   * Without a leader (a DaemonSet: every node compiles the same policies), wait a random delay up
+   * to this long before writing a status, then write only if no other agent has written it
+   * meanwhile (seen through the watch): a handful of writes per change instead of one per node,
+   * with no Lease to poll. 0 (default): write at once.
+   */
+  statusSpreadMs?: number;
   /** Coalesce bursts of changes (default 100 ms). */
   debounceMs?: number;
   relistIntervalMs?: number;
@@ -68,6 +75,7 @@ export class PolicyWatcher {
   /** Last status written per object uid: "generation|ready|message". */
   private readonly written = new Map<string, string>();
   private lastStatuses: [PolicyObject, PolicyStatusEntry][] = [];
+  private readonly spreadTimers = new Set<NodeJS.Timeout>();
 
   constructor(private readonly opts: PolicyWatcherOptions) {
     this.api = apiClient(opts.kubeConfig, CustomObjectsApi);
@@ -121,6 +129,8 @@ export class PolicyWatcher {
 
   async stop(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
+    for (const t of this.spreadTimers) clearTimeout(t);
+    this.spreadTimers.clear();
     await Promise.all([this.clusterPolicies.stop(), this.namespacedPolicies.stop()]);
   }
 
@@ -170,7 +180,23 @@ export class PolicyWatcher {
   /** Writes the Ready conditions of the last compile (called again when this replica becomes leader). */
   writeStatuses(): void {
     if (!(this.opts.writeStatus?.() ?? true)) return;
-    for (const [obj, st] of this.lastStatuses) void this.writeStatus(obj, st);
+    const spread = this.opts.statusSpreadMs ?? 0;
+    for (const [obj, st] of this.lastStatuses) {
+      if (spread <= 0) {
+        void this.writeStatus(obj, st);
+        continue;
+      }
+      const t = setTimeout(() => {
+        this.spreadTimers.delete(t);
+        // The cached object carries any status another agent wrote during the delay.
+        const md = obj.metadata ?? {};
+        const reflector = md.namespace !== undefined ? this.namespacedPolicies : this.clusterPolicies;
+        const latest = md.name !== undefined ? reflector.get(md.namespace, md.name) : undefined;
+        if (latest !== undefined && latest.metadata?.uid === md.uid) void this.writeStatus(latest, st);
+      }, Math.random() * spread);
+      t.unref();
+      this.spreadTimers.add(t);
+    }
   }
 
   private async writeStatus(obj: PolicyObject, st: PolicyStatusEntry): Promise<void> {

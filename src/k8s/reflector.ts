@@ -7,7 +7,10 @@
  * - `allowWatchBookmarks`, so a resume after a quiet period starts from a recent resourceVersion;
  * - 410 Gone (HTTP status or in-stream ERROR event) handled by a relist that diffs the cache and emits
  *   `delete` for objects that vanished meanwhile;
- * - a periodic relist (level-triggered reconciliation);
+ * - lists paginated (limit + continue), so a relist of a large cluster never asks the API server for
+ *   one huge response;
+ * - a periodic relist (level-triggered reconciliation), each interval jittered so that a DaemonSet's
+ *   agents, started together, do not relist together;
  * - a stall watchdog: no event and no bookmark for `stallTimeoutMs` → abort and resume;
  * - metrics per resource and a `synced` flag for /readyz.
  */
@@ -22,7 +25,15 @@ export interface KubeListObject {
 
 export interface ListResult<T> {
   items: T[];
-  metadata?: { resourceVersion?: string };
+  /** `_continue` from client-node's typed lists, `continue` from its custom-object (plain JSON) lists. */
+  metadata?: { resourceVersion?: string; _continue?: string; continue?: string };
+}
+
+export interface ListSelectors {
+  labelSelector?: string;
+  fieldSelector?: string;
+  limit?: number;
+  _continue?: string;
 }
 
 export interface ReflectorOptions<T> {
@@ -31,13 +42,15 @@ export interface ReflectorOptions<T> {
   kubeConfig: KubeConfig;
   /** Watch URL path, e.g. /api/v1/pods. */
   path: string;
-  /** Lists with the same selectors; client-node's generated list call. */
-  list: (selectors: { labelSelector?: string; fieldSelector?: string }) => Promise<ListResult<T>>;
+  /** Lists with the same selectors, one page; client-node's generated list call. */
+  list: (selectors: ListSelectors) => Promise<ListResult<T>>;
+  /** Items per list page (default 500, client-go's). */
+  pageSize?: number;
   labelSelector?: string;
   fieldSelector?: string;
   /** apiVersion/kind to set on items (list responses from a real API server omit them). */
   typeMeta?: { apiVersion: string; kind: string };
-  /** Relist everything this often (default 10 min; 0 disables). */
+  /** Relist everything about this often (default 10 min, each interval jittered ±25 %; 0 disables). */
   relistIntervalMs?: number;
   /** Restart a watch that delivered nothing, not even a bookmark, for this long (default 5 min). */
   stallTimeoutMs?: number;
@@ -68,6 +81,8 @@ export function reflectorSettings(opts: ReflectorSettings): ReflectorSettings {
 type Handler<T> = (obj: T, old?: T) => void;
 
 const GONE = 410;
+/** 10,000 pages of 500: far beyond any real cluster. */
+const MAX_LIST_PAGES = 10_000;
 
 class WatchEnded extends Error {
   constructor(
@@ -90,6 +105,7 @@ export class Reflector<T extends KubeListObject> {
   private abortWatch: ((reason: WatchEnded) => void) | undefined;
   private lastActivity = Date.now();
   private timers: NodeJS.Timeout[] = [];
+  private relistTimer: NodeJS.Timeout | undefined;
   private syncWaiters: (() => void)[] = [];
   private running: Promise<void> | undefined;
   private _synced = false;
@@ -143,24 +159,32 @@ export class Reflector<T extends KubeListObject> {
         Math.max(50, Math.min(stall / 4, 10_000)),
       ),
     );
-    const relist = this.opts.relistIntervalMs ?? 600_000;
-    if (relist > 0) {
-      this.timers.push(
-        setInterval(() => {
-          this.resourceVersion = '';
-          this.abortWatch?.(new WatchEnded('relist'));
-        }, relist),
-      );
-    }
     for (const t of this.timers) t.unref();
+    this.scheduleRelist();
     this.running = this.loop();
     return this.waitForSync(timeoutMs);
+  }
+
+  /** The next periodic relist, at 75–125 % of the interval. */
+  private scheduleRelist(): void {
+    const relist = this.opts.relistIntervalMs ?? 600_000;
+    if (relist <= 0 || this.stopped) return;
+    this.relistTimer = setTimeout(
+      () => {
+        this.resourceVersion = '';
+        this.abortWatch?.(new WatchEnded('relist'));
+        this.scheduleRelist();
+      },
+      Math.round(relist * (0.75 + Math.random() * 0.5)),
+    );
+    this.relistTimer.unref();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    clearTimeout(this.relistTimer);
     this.abortWatch?.(new WatchEnded('stopped'));
     await this.running;
     this.setSynced(false);
@@ -248,14 +272,25 @@ export class Reflector<T extends KubeListObject> {
   }
 
   private async relist(): Promise<void> {
-    const selectors: { labelSelector?: string; fieldSelector?: string } = {};
+    const selectors: ListSelectors = { limit: this.opts.pageSize ?? 500 };
     if (this.opts.labelSelector !== undefined) selectors.labelSelector = this.opts.labelSelector;
     if (this.opts.fieldSelector !== undefined) selectors.fieldSelector = this.opts.fieldSelector;
-    const result = await this.opts.list(selectors);
     const fresh = new Map<string, T>();
-    // Generated list calls return model classes (Date timestamps); watch events are plain JSON.
-    // Normalise to plain JSON so the cache holds one shape, the one policies see.
-    for (const item of result.items) fresh.set(keyOf(item), JSON.parse(JSON.stringify(item)) as T);
+    let result: ListResult<T>;
+    // Pages until the server gives no continue token; an expired token is a 410, which the loop
+    // answers with a fresh list from the first page. The page count is bounded so that a server
+    // handing out tokens forever cannot keep the reflector listing.
+    for (let page = 0; ; page++) {
+      if (page >= MAX_LIST_PAGES)
+        throw new Error(`${this.opts.resource}: list did not end after ${MAX_LIST_PAGES} pages`);
+      result = await this.opts.list(selectors);
+      // Generated list calls return model classes (Date timestamps); watch events are plain JSON.
+      // Normalise to plain JSON so the cache holds one shape, the one policies see.
+      for (const item of result.items) fresh.set(keyOf(item), JSON.parse(JSON.stringify(item)) as T);
+      const next = result.metadata?._continue ?? result.metadata?.continue;
+      if (next === undefined || next === '') break;
+      selectors._continue = next;
+    }
     for (const [key, old] of this.objects) {
       if (!fresh.has(key)) {
         this.objects.delete(key);
@@ -271,6 +306,9 @@ export class Reflector<T extends KubeListObject> {
 
   private apply(key: string, obj: T): void {
     if (this.opts.typeMeta) Object.assign(obj, this.opts.typeMeta);
+    // Server-side apply bookkeeping: often a third of a pod's JSON, and nothing here reads it
+    // (client-go informers drop it with a transform for the same reason).
+    if (obj.metadata !== undefined) delete (obj.metadata as { managedFields?: unknown }).managedFields;
     const old = this.objects.get(key);
     this.objects.set(key, obj);
     if (old === undefined) this.fire('add', obj);

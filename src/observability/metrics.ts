@@ -353,6 +353,22 @@ export const fileTailResumes = new Counter({
   registers: [registry],
 });
 
+export const sourceStale = new Gauge({
+  name: 'kyverno_runtime_source_stale',
+  help:
+    '1 while a running input has delivered no new data for longer than its stale limit (file tail: ' +
+    '--source-stale-after), else 0.',
+  labelNames: ['source'] as const,
+  registers: [registry],
+});
+
+export const sourceStaleEpisodes = new Counter({
+  name: 'kyverno_runtime_source_stale_total',
+  help: 'Times a running input went stale (no new data for longer than its stale limit).',
+  labelNames: ['source'] as const,
+  registers: [registry],
+});
+
 export const policyFilesRejected = new Counter({
   name: 'kyverno_runtime_policy_files_rejected_total',
   help: 'Policy paths refused before parsing, by reason (not-regular-file, too-large).',

@@ -1,5 +1,3 @@
-{{/* Template subset used by this chart (test/k8s/helm/render.ts renders it without helm):
-     values, include, if/else, range, default, quote, trunc, trimSuffix, toYaml, nindent, join, eq. */}}
 {{- define "kr.name" -}}
 {{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
@@ -44,7 +42,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - --report-api={{ .Values.reports.api }}
 - --report-interval={{ .Values.reports.intervalSeconds }}
 - --report-max-results={{ .Values.reports.maxResults }}
-- --protected-namespaces={{ join "," .Values.actions.protectedNamespaces }}
+- --protected-namespaces={{ include "kr.protectedNamespaces" . }}
 - --api-qps={{ .Values.actions.apiQps }}
 - --api-burst={{ .Values.actions.apiBurst }}
 - --policy-action-rate={{ .Values.actions.policyActionRate }}
@@ -62,9 +60,34 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if .Values.actions.dryRun }}
 - --dry-run
 {{- end }}
-{{- if .Values.leaderElection.enabled }}
+{{- if include "kr.leaderElection" . }}
 - --leader-elect
 {{- end }}
+{{- end -}}
+
+{{/* Only replicated Deployments need a leader (policy status): a DaemonSet never polls a Lease. */}}
+{{- define "kr.leaderElection" -}}
+{{- if and .Values.leaderElection.enabled (eq .Values.mode "deployment") (gt (int .Values.replicaCount) 1) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{- define "kr.protectedNamespaces" -}}
+{{- $ns := .Values.actions.protectedNamespaces -}}
+{{- if and .Values.actions.protectOwnNamespace (not (has .Release.Namespace $ns)) -}}
+{{- $ns = append $ns .Release.Namespace -}}
+{{- end -}}
+{{- join "," $ns -}}
+{{- end -}}
+
+{{- define "kr.podSecurityLevel" -}}
+{{- if .Values.namespace.podSecurityEnforce -}}
+{{- .Values.namespace.podSecurityEnforce -}}
+{{- else if eq .Values.mode "daemonset" -}}
+privileged
+{{- else -}}
+restricted
+{{- end -}}
 {{- end -}}
 
 {{- define "kr.probes" -}}

@@ -145,6 +145,12 @@ export function register(program: Command): void {
       `where --tetragon-file's position is saved ("off" = start at the end every time; default: ${TAIL_STATE_FILE} under /var/lib/kyverno-runtime as root, else ./.kyverno-runtime)`,
     )
     .option(
+      '--source-stale-after <minutes>',
+      '--tetragon-file: no new line for this long while running is reported as stale (metric, /healthz, one log line); 0 = never',
+      num('--source-stale-after'),
+      10,
+    )
+    .option(
       '--tetragon-grpc <target>',
       'subscribe to Tetragon gRPC (unix:///var/run/tetragon/tetragon.sock or host:port)',
     )
@@ -152,6 +158,15 @@ export function register(program: Command): void {
     .option(
       '--http-token-file <path>',
       'file with the bearer token(s) the HTTP receiver accepts, one per line, re-read on change (required unless --http is on loopback)',
+    )
+    .option(
+      '--http-tls-cert <path>',
+      'the HTTP receiver serves HTTPS with this PEM certificate (needs --http-tls-key)',
+    )
+    .option('--http-tls-key <path>', 'PEM private key of --http-tls-cert')
+    .option(
+      '--http-tls-client-ca <path>',
+      'PEM CA bundle: senders must present a client certificate it signed (mTLS; needs --http-tls-cert)',
     )
     .option(
       '--http-max-connections <n>',
@@ -181,6 +196,14 @@ export function register(program: Command): void {
         webhookDestinations = new WebhookDestinations((opts.webhookAllow ?? '').split(','));
       } catch (err) {
         process.stderr.write(`kyverno-runtime: --webhook-allow: ${printable((err as Error).message)}\n`);
+        process.exit(1);
+      }
+      if ((opts.httpTlsCert === undefined) !== (opts.httpTlsKey === undefined)) {
+        process.stderr.write('kyverno-runtime cluster: --http-tls-cert and --http-tls-key go together\n');
+        process.exit(1);
+      }
+      if (opts.httpTlsClientCa !== undefined && opts.httpTlsCert === undefined) {
+        process.stderr.write('kyverno-runtime cluster: --http-tls-client-ca needs --http-tls-cert\n');
         process.exit(1);
       }
       let handle: Awaited<ReturnType<typeof startClusterMode>>;
@@ -221,6 +244,7 @@ export function register(program: Command): void {
               ...(opts.tailState !== 'off' && {
                 statePath: resolve(opts.tailState ?? join(defaultStateDir(), TAIL_STATE_FILE)),
               }),
+              staleAfterMs: opts.sourceStaleAfter * 60_000,
             },
           }),
           tetragonGrpc: opts.tetragonGrpc,
@@ -229,6 +253,14 @@ export function register(program: Command): void {
               listen: parseBindAddress(opts.http),
               ...(opts.httpTokenFile !== undefined && { tokenFile: opts.httpTokenFile }),
               maxConnections: Math.max(1, Math.floor(opts.httpMaxConnections)),
+              ...(opts.httpTlsCert !== undefined &&
+                opts.httpTlsKey !== undefined && {
+                  tls: {
+                    cert: opts.httpTlsCert,
+                    key: opts.httpTlsKey,
+                    ...(opts.httpTlsClientCa !== undefined && { ca: opts.httpTlsClientCa }),
+                  },
+                }),
             },
           }),
           sensor: opts.sensor,

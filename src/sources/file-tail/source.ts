@@ -1,6 +1,6 @@
 /** EventSource over FileTailer: Tetragon's export file (or any JSON-lines file) → RuntimeEvents. */
 import type { Logger } from '../../observability/logger.js';
-import { fileTailResumes } from '../../observability/metrics.js';
+import { fileTailResumes, sourceStale, sourceStaleEpisodes } from '../../observability/metrics.js';
 import { RecordReader } from '../record-reader.js';
 import { SourceCounters, type InputFormat } from '../records.js';
 import type { EmitFn, EventSource, SourceStats } from '../types.js';
@@ -10,6 +10,11 @@ export interface FileTailSourceOptions extends TailerOptions {
   name?: string;
   /** Record format; default "tetragon" (the export file). "auto" detects per line. */
   format?: InputFormat;
+  /**
+   * No new line for this long while the tail runs = stale (gauge, counter, one log line per
+   * episode, `staleFor()`). Undefined or 0: never.
+   */
+  staleAfterMs?: number;
   logger?: Logger;
 }
 
@@ -17,6 +22,8 @@ export interface FileTailSource extends EventSource {
   /** Resolves once every line currently in the file has been handed to the pipeline. */
   settle(): Promise<void>;
   readonly tailer: FileTailer;
+  /** Milliseconds without new data while stale; undefined while fresh (or with no limit). */
+  staleFor(): number | undefined;
 }
 
 export function createFileTailSource(options: FileTailSourceOptions): FileTailSource {
@@ -26,6 +33,22 @@ export function createFileTailSource(options: FileTailSourceOptions): FileTailSo
   const log = options.logger;
   const reader = new RecordReader({ counters, format, ...(log ? { logger: log } : {}) });
   let emit: EmitFn | undefined;
+  let lastData = Date.now();
+  let stale = false;
+  let staleTimer: NodeJS.Timeout | undefined;
+  const staleAfter = options.staleAfterMs ?? 0;
+  const checkStale = (): void => {
+    const idle = Date.now() - lastData;
+    if (!stale && counters.status === 'running' && idle > staleAfter) {
+      stale = true;
+      sourceStale.set({ source: name }, 1);
+      sourceStaleEpisodes.inc({ source: name });
+      log?.warn(
+        { path: options.path, idleSeconds: Math.round(idle / 1000) },
+        'no new data from the tailed file while the source runs: is this the file the tool writes?',
+      );
+    }
+  };
 
   const tailer = new FileTailer(
     {
@@ -38,6 +61,12 @@ export function createFileTailSource(options: FileTailSourceOptions): FileTailSo
     {
       async onLine(text, lineNo) {
         if (counters.status === 'degraded') counters.status = 'running'; // reading again after an error
+        lastData = Date.now();
+        if (stale) {
+          stale = false;
+          sourceStale.set({ source: name }, 0);
+          log?.info({ path: options.path }, 'the tailed file delivers data again');
+        }
         // Backpressure: awaiting the emit stops reading until the queue has room.
         await reader.line(text, emit, { path: options.path, line: lineNo });
       },
@@ -60,12 +89,20 @@ export function createFileTailSource(options: FileTailSourceOptions): FileTailSo
       emit = emitFn;
       await tailer.start();
       counters.status = 'running';
+      lastData = Date.now();
+      if (staleAfter > 0) {
+        sourceStale.set({ source: name }, 0);
+        staleTimer = setInterval(checkStale, Math.max(10, Math.min(staleAfter / 4, 30_000)));
+        staleTimer.unref();
+      }
     },
     async stop() {
+      clearInterval(staleTimer);
       await tailer.stop();
       counters.status = 'stopped';
     },
     settle: () => tailer.settle(),
+    staleFor: () => (stale ? Date.now() - lastData : undefined),
     stats(): SourceStats {
       return counters.snapshot();
     },

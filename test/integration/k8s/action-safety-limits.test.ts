@@ -8,6 +8,15 @@ import { PodCache } from '../../../src/k8s/pod-cache.js';
 import type { FakeApiServer } from './fake-apiserver/server.js';
 import { runtimeEvent, seedPod, startCluster, verdictFor, waitFor } from './helpers.js';
 
+/** The selector and pod template every apps/v1 workload must carry. */
+const WORKLOAD_SPEC = {
+  selector: { matchLabels: { app: 'web' } },
+  template: {
+    metadata: { labels: { app: 'web' } },
+    spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] },
+  },
+};
+
 describe('action safety limits', () => {
   let server: FakeApiServer;
   let cache: PodCache;
@@ -121,7 +130,7 @@ describe('action safety limits', () => {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
       metadata: { name: 'web', namespace: 'shop' },
-      spec: { replicas: 3 },
+      spec: { replicas: 3, ...WORKLOAD_SPEC },
     });
     const rs = server.seed({
       apiVersion: 'apps/v1',
@@ -139,7 +148,7 @@ describe('action safety limits', () => {
           },
         ],
       },
-      spec: { replicas: 3 },
+      spec: { replicas: 3, ...WORKLOAD_SPEC },
     });
     const pod = seedPod(server, 'web-7d9f-abcde', {
       owner: { kind: 'ReplicaSet', name: 'web-7d9f', uid: rs.metadata.uid! },

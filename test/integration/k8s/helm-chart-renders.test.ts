@@ -1,16 +1,18 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Command } from '@commander-js/extra-typings';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
 import { register } from '../../../src/cli/commands/cluster.js';
-import { renderChart } from './helm/render.js';
+import { hasOpenApiSchema, openApiProblems } from './fake-apiserver/openapi.js';
+import { renderChart, renderError, type Manifest } from './helm/render.js';
 
 const CHART = fileURLToPath(new URL('../../../deploy/helm', import.meta.url));
+const DEPLOYMENT = { mode: 'deployment', source: { http: { tokenSecret: 'falco-token' } } };
 
-const find = (docs: Record<string, any>[], kind: string, name?: string): Record<string, any> | undefined =>
+const find = (docs: Manifest[], kind: string, name?: string): Manifest | undefined =>
   docs.find((d) => d.kind === kind && (name === undefined || d.metadata.name === name));
 
 function clusterFlags(): Set<string> {
@@ -31,22 +33,74 @@ function assertArgsKnown(args: string[]): void {
   }
 }
 
-interface Rule {
-  apiGroups: string[];
-  resources: string[];
-  verbs: string[];
-  resourceNames?: string[];
+/** Every object helm rendered is valid against the Kubernetes OpenAPI schema of its kind. */
+function assertValidObjects(docs: Manifest[]): void {
+  for (const d of docs) {
+    const apiVersion = d.apiVersion as string;
+    if (apiVersion === 'monitoring.coreos.com/v1') continue; // Prometheus Operator's CRD: checked by hand
+    assert.ok(hasOpenApiSchema(apiVersion, d.kind as string), `no schema for ${apiVersion}/${d.kind}`);
+    assert.deepEqual(openApiProblems(apiVersion, d.kind as string, d), [], `${d.kind}/${d.metadata.name}`);
+  }
 }
 
-function rulesOf(docs: Record<string, any>[]): Rule[] {
-  const rules: Rule[] = [
-    ...((find(docs, 'ClusterRole')?.rules ?? []) as Rule[]),
-    ...((find(docs, 'Role')?.rules ?? []) as Rule[]),
-  ];
-  return rules;
+/** "group/resource verb" for every verb the rendered roles grant. */
+function grants(docs: Manifest[]): string[] {
+  const out: string[] = [];
+  for (const d of docs.filter((x) => x.kind === 'ClusterRole' || x.kind === 'Role')) {
+    for (const r of d.rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[])
+      for (const g of r.apiGroups)
+        for (const res of r.resources) for (const v of r.verbs) out.push(`${g}/${res} ${v}`);
+  }
+  return out.sort();
 }
 
-describe('Helm chart (rendered without helm: test/integration/k8s/helm/render.ts)', () => {
+/**
+ * What the agent's code calls in daemonset mode with the default values — informers (list, watch),
+ * report get/create/replace, events create, policy status merge patch, action verbs — and nothing
+ * else: no get on informer-backed kinds, no NetworkPolicy delete (`release` is the operator's), no
+ * Lease (a DaemonSet elects no leader).
+ */
+const DAEMONSET_GRANTS = [
+  '/namespaces list',
+  '/namespaces watch',
+  '/nodes list',
+  '/nodes watch',
+  '/configmaps get',
+  '/pods delete',
+  '/pods list',
+  '/pods patch',
+  '/pods watch',
+  '/pods/eviction create',
+  'apps/daemonsets get',
+  'apps/daemonsets list',
+  'apps/deployments/scale patch',
+  'apps/replicasets get',
+  'apps/replicasets/scale patch',
+  'apps/statefulsets get',
+  'apps/statefulsets/scale patch',
+  'events.k8s.io/events create',
+  'kyverno.io/globalcontextentries get',
+  'kyverno.io/policyexceptions list',
+  'kyverno.io/policyexceptions watch',
+  'networking.k8s.io/networkpolicies create',
+  'networking.k8s.io/networkpolicies list',
+  'policies.kyverno.io/policyexceptions list',
+  'policies.kyverno.io/policyexceptions watch',
+  'runtime.kyverno.io/clusterruntimepolicies list',
+  'runtime.kyverno.io/clusterruntimepolicies watch',
+  'runtime.kyverno.io/clusterruntimepolicies/status patch',
+  'runtime.kyverno.io/runtimepolicies list',
+  'runtime.kyverno.io/runtimepolicies watch',
+  'runtime.kyverno.io/runtimepolicies/status patch',
+  'wgpolicyk8s.io/clusterpolicyreports create',
+  'wgpolicyk8s.io/clusterpolicyreports get',
+  'wgpolicyk8s.io/clusterpolicyreports update',
+  'wgpolicyk8s.io/policyreports create',
+  'wgpolicyk8s.io/policyreports get',
+  'wgpolicyk8s.io/policyreports update',
+].sort();
+
+describe(`Helm chart rendered by the real helm binary`, () => {
   it('values.yaml satisfies values.schema.json, and bad values do not', () => {
     const ajv = new Ajv({ strict: false });
     const validate = ajv.compile(JSON.parse(readFileSync(`${CHART}/values.schema.json`, 'utf8')));
@@ -54,70 +108,109 @@ describe('Helm chart (rendered without helm: test/integration/k8s/helm/render.ts
     assert.ok(validate(values), JSON.stringify(validate.errors));
     assert.equal(validate({ ...values, mode: 'sidecar' }), false);
     assert.equal(validate({ ...values, unknownKey: 1 }), false);
+    assert.match(renderError(CHART, { mode: 'sidecar' }) ?? '', /values don't meet the specifications/);
   });
 
-  it('DaemonSet next to Tetragon (defaults): export file mounted read-only, no hostPID, minimal RBAC', () => {
+  it('every rendered object of every mode is valid against the Kubernetes OpenAPI schemas', () => {
+    for (const values of [
+      {},
+      { source: { type: 'sensor' } },
+      { source: { type: 'tetragon-grpc' } },
+      { ...DEPLOYMENT, metrics: { serviceMonitor: { enabled: true } } },
+      {
+        mode: 'deployment',
+        replicaCount: 1,
+        source: { http: { tls: { secret: 'rx-tls', clientCASecret: 'rx-ca' } } },
+        actions: { webhookSecrets: ['slack'] },
+        reports: { api: 'openreports' },
+      },
+    ]) {
+      const docs = renderChart(CHART, values);
+      assert.ok(docs.length >= 6, JSON.stringify(values));
+      assertValidObjects(docs);
+    }
+  });
+
+  it('the CRDs in crds/ are valid CustomResourceDefinitions (apiextensions.k8s.io/v1 schema)', () => {
+    const files = readdirSync(`${CHART}/crds`).filter((f) => f.endsWith('.yaml'));
+    assert.equal(files.length, 2);
+    for (const f of files) {
+      const crd = parse(readFileSync(`${CHART}/crds/${f}`, 'utf8')) as Manifest;
+      assert.equal(crd.kind, 'CustomResourceDefinition');
+      assert.deepEqual(openApiProblems('apiextensions.k8s.io/v1', 'CustomResourceDefinition', crd), [], f);
+    }
+    const broken = parse(readFileSync(`${CHART}/crds/${files[0]!}`, 'utf8')) as Manifest;
+    broken.spec.scope = 7;
+    assert.notDeepEqual(openApiProblems('apiextensions.k8s.io/v1', 'CustomResourceDefinition', broken), []);
+  });
+
+  it('DaemonSet next to Tetragon (defaults): export directory mounted, every node tolerated, no Lease', () => {
     const docs = renderChart(CHART);
     assert.deepEqual(docs.map((d): string => d.kind as string).sort(), [
       'ClusterRole',
       'ClusterRoleBinding',
       'DaemonSet',
-      'Role',
-      'RoleBinding',
+      'Namespace',
       'Service',
       'ServiceAccount',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding',
     ]);
+    const ns = find(docs, 'Namespace')!;
+    assert.equal(ns.metadata.name, 'kyverno-runtime');
+    assert.equal(ns.metadata.labels['pod-security.kubernetes.io/enforce'], 'privileged');
     const ds = find(docs, 'DaemonSet')!;
     const pod = ds.spec.template.spec;
     assert.equal(pod.hostPID, undefined);
+    assert.deepEqual(pod.tolerations, [{ operator: 'Exists' }]);
+    assert.equal(pod.priorityClassName, 'system-node-critical');
     const c = pod.containers[0];
     assertArgsKnown(c.args);
     assert.ok(c.args.includes('--mode=daemonset'));
     assert.ok(c.args.includes('--tetragon-file=/var/run/cilium/tetragon/tetragon.log'));
-    assert.ok(c.args.includes('--leader-elect'));
-    assert.ok(c.args.includes('--protected-namespaces=kube-system'));
-    assert.deepEqual(c.env.find((e: any) => e.name === 'NODE_NAME').valueFrom, {
+    assert.ok(c.args.includes('--source-stale-after=10'));
+    assert.ok(!c.args.includes('--leader-elect'), 'a DaemonSet never polls a Lease');
+    assert.ok(c.args.includes('--protected-namespaces=kube-system,kyverno-runtime'));
+    const mount = c.volumeMounts.find((m: Manifest) => m.name === 'tetragon-export');
+    assert.deepEqual(mount, {
+      name: 'tetragon-export',
+      mountPath: '/var/run/cilium/tetragon',
+      readOnly: true,
+    });
+    const vol = pod.volumes.find((v: Manifest) => v.name === 'tetragon-export');
+    assert.deepEqual(vol.hostPath, { path: '/var/run/cilium/tetragon', type: 'DirectoryOrCreate' });
+    assert.deepEqual(c.env.find((e: Manifest) => e.name === 'NODE_NAME').valueFrom, {
       fieldRef: { fieldPath: 'spec.nodeName' },
     });
-    assert.equal(c.livenessProbe.httpGet.path, '/healthz');
-    assert.equal(c.readinessProbe.httpGet.path, '/readyz');
     assert.deepEqual(c.securityContext.capabilities, { drop: ['ALL'], add: ['DAC_READ_SEARCH'] });
     assert.equal(c.securityContext.readOnlyRootFilesystem, true);
     assert.equal(c.securityContext.allowPrivilegeEscalation, false);
-    assert.ok(
-      c.volumeMounts.find(
-        (m: any) => m.mountPath === '/var/run/cilium/tetragon/tetragon.log' && m.readOnly === true,
-      ),
-    );
-    assert.deepEqual(ds.spec.selector.matchLabels, {
-      'app.kubernetes.io/name': 'kyverno-runtime',
-      'app.kubernetes.io/instance': 'kyverno-runtime',
-    });
-    assert.equal(ds.metadata.labels['app.kubernetes.io/version'], '0.1.0');
+    assert.equal(find(docs, 'Role'), undefined, 'no Lease, no Secret: no Role');
+  });
 
-    const metrics = find(docs, 'Service', 'kyverno-runtime-metrics')!;
-    assert.equal(metrics.spec.ports[0].port, 8080);
-
-    const rules = rulesOf(docs);
-    for (const r of rules) {
-      for (const f of [r.apiGroups, r.resources, r.verbs])
-        assert.ok(!f.includes('*'), `wildcard in ${JSON.stringify(r)}`);
-    }
-    assert.ok(
-      !rules.some((r) => r.resources.includes('secrets')),
-      'no Secret access unless webhookSecrets are named',
+  it('RBAC grants exactly the verbs the agent calls, without wildcards', () => {
+    const docs = renderChart(CHART);
+    assert.deepEqual(grants(docs), DAEMONSET_GRANTS);
+    assert.ok(!grants(docs).some((g) => g.includes('*')));
+    // Switches drop their verbs; cordon adds node patch.
+    const narrow = grants(
+      renderChart(CHART, {
+        rbac: {
+          actions: {
+            deletePods: false,
+            patchPods: false,
+            networkPolicies: false,
+            scale: false,
+            cordonNodes: true,
+          },
+        },
+      }),
     );
-    assert.ok(
-      rules.some((r) => r.apiGroups.includes('wgpolicyk8s.io') && r.resources.includes('policyreports')),
-    );
-    assert.ok(rules.some((r) => r.resources.includes('pods') && r.verbs.includes('delete')));
-    assert.ok(
-      !rules.some((r) => r.resources.includes('nodes') && r.verbs.includes('patch')),
-      'cordon is off by default',
-    );
-    const lease = rules.find((r) => r.resources.includes('leases'))!;
-    assert.deepEqual(lease.verbs, ['get', 'create', 'update']);
-    assert.equal(find(docs, 'Role')!.metadata.namespace, 'kyverno-runtime');
+    assert.ok(!narrow.includes('/pods delete') && !narrow.includes('/pods patch'));
+    assert.ok(!narrow.some((g) => g.startsWith('networking.k8s.io/') || g.endsWith('/scale patch')));
+    assert.ok(narrow.includes('/nodes patch'));
+    const open = grants(renderChart(CHART, { reports: { api: 'openreports' } }));
+    assert.ok(open.includes('openreports.io/reports update') && !open.some((g) => g.startsWith('wgpolicy')));
   });
 
   it('DaemonSet with the built-in sensor: hostPID and only BPF-related capabilities', () => {
@@ -128,7 +221,6 @@ describe('Helm chart (rendered without helm: test/integration/k8s/helm/render.ts
     assertArgsKnown(c.args);
     assert.ok(c.args.includes('--sensor'));
     assert.equal(c.securityContext.privileged, undefined);
-    assert.deepEqual(c.securityContext.capabilities.drop, ['ALL']);
     assert.deepEqual(c.securityContext.capabilities.add, [
       'BPF',
       'PERFMON',
@@ -137,62 +229,110 @@ describe('Helm chart (rendered without helm: test/integration/k8s/helm/render.ts
       'DAC_READ_SEARCH',
       'KILL',
     ]);
-    assert.ok(pod.volumes.find((v: any) => v.hostPath?.path === '/sys/kernel/tracing'));
-    const older = renderChart(CHART, {
-      source: { type: 'sensor' },
-      sensor: { extraCapabilities: ['SYS_ADMIN'] },
-    });
-    assert.ok(
-      find(older, 'DaemonSet')!.spec.template.spec.containers[0].securityContext.capabilities.add.includes(
-        'SYS_ADMIN',
-      ),
-    );
+    assert.ok(pod.volumes.find((v: Manifest) => v.hostPath?.path === '/sys/kernel/tracing'));
   });
 
   it('DaemonSet on Tetragon gRPC: socket directory mounted', () => {
     const docs = renderChart(CHART, { source: { type: 'tetragon-grpc' } });
     const c = find(docs, 'DaemonSet')!.spec.template.spec.containers[0];
+    assertArgsKnown(c.args);
     assert.ok(c.args.includes('--tetragon-grpc=unix:///var/run/tetragon/tetragon.sock'));
-    assert.ok(c.volumeMounts.find((m: any) => m.mountPath === '/var/run/tetragon'));
+    assert.ok(c.volumeMounts.find((m: Manifest) => m.mountPath === '/var/run/tetragon'));
   });
 
-  it('Deployment receiving Falco / Falcosidekick: restricted pod security, Service, PDB, token', () => {
+  it('a Deployment without receiver authentication fails at install with a clear message', () => {
+    const err = renderError(CHART, { mode: 'deployment' });
+    assert.match(err ?? '', /set source\.http\.tokenSecret .* or source\.http\.tls\.clientCASecret/);
+    assert.match(
+      renderError(CHART, { mode: 'deployment', source: { http: { tls: { clientCASecret: 'ca' } } } }) ?? '',
+      /needs source\.http\.tls\.secret/,
+    );
+  });
+
+  it('Deployment: restricted namespace, leader election and a PDB that lets drains through', () => {
     const docs = renderChart(CHART, {
-      mode: 'deployment',
-      source: { http: { tokenSecret: 'falco-token' } },
+      ...DEPLOYMENT,
       actions: { webhookSecrets: ['slack-token'] },
-      reports: { api: 'openreports' },
     });
     assert.equal(find(docs, 'DaemonSet'), undefined);
+    assert.equal(
+      find(docs, 'Namespace')!.metadata.labels['pod-security.kubernetes.io/enforce'],
+      'restricted',
+    );
     const dep = find(docs, 'Deployment')!;
     assert.equal(dep.spec.replicas, 2);
     const pod = dep.spec.template.spec;
     assert.equal(pod.securityContext.runAsNonRoot, true);
+    assert.equal(pod.tolerations, undefined, 'the DaemonSet tolerations are not the replicas');
+    assert.equal(pod.priorityClassName, undefined);
     const c = pod.containers[0];
     assertArgsKnown(c.args);
-    assert.ok(c.args.includes('--mode=deployment'));
     assert.ok(c.args.includes('--http=0.0.0.0:2801'));
     assert.ok(c.args.includes('--http-token-file=/etc/kyverno-runtime/http/token'));
-    assert.ok(c.args.includes('--report-api=openreports'));
-    assert.deepEqual(c.securityContext.capabilities, { drop: ['ALL'] });
-    assert.equal(find(docs, 'Service', 'kyverno-runtime')!.spec.ports[0].port, 2801);
-    assert.equal(find(docs, 'PodDisruptionBudget')!.spec.minAvailable, 1);
-    const secretRule = rulesOf(docs).find((r) => r.resources.includes('secrets'))!;
-    assert.deepEqual(secretRule, {
-      apiGroups: [''],
-      resources: ['secrets'],
-      verbs: ['get'],
-      resourceNames: ['slack-token'],
+    assert.ok(c.args.includes('--leader-elect'));
+    assert.deepEqual(find(docs, 'PodDisruptionBudget')!.spec.maxUnavailable, 1);
+    assert.equal(find(docs, 'PodDisruptionBudget')!.spec.minAvailable, undefined);
+    const role = find(docs, 'Role')!;
+    assert.deepEqual(role.rules, [
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['get'], resourceNames: ['slack-token'] },
+    ]);
+    // One replica: no PDB (it would block every drain) and no Lease.
+    const single = renderChart(CHART, { ...DEPLOYMENT, replicaCount: 1 });
+    assert.equal(find(single, 'PodDisruptionBudget'), undefined);
+    assert.ok(!find(single, 'Deployment')!.spec.template.spec.containers[0].args.includes('--leader-elect'));
+    assert.equal(find(single, 'Role'), undefined);
+  });
+
+  it('the Falco receiver serves TLS and mTLS from Secrets', () => {
+    const docs = renderChart(CHART, {
+      mode: 'deployment',
+      source: { http: { tls: { secret: 'rx-tls', clientCASecret: 'rx-ca' } } },
     });
-    assert.ok(rulesOf(docs).some((r) => r.apiGroups.includes('openreports.io')));
+    const pod = find(docs, 'Deployment')!.spec.template.spec;
+    const c = pod.containers[0];
+    assertArgsKnown(c.args);
+    for (const a of [
+      '--http-tls-cert=/etc/kyverno-runtime/http-tls/tls.crt',
+      '--http-tls-key=/etc/kyverno-runtime/http-tls/tls.key',
+      '--http-tls-client-ca=/etc/kyverno-runtime/http-client-ca/ca.crt',
+    ])
+      assert.ok(c.args.includes(a), a);
+    assert.ok(!c.args.some((a: string) => a.startsWith('--http-token-file')));
+    const secrets = (pod.volumes as Manifest[])
+      .filter((v) => v.secret !== undefined)
+      .map((v): string => v.secret.secretName as string);
+    assert.deepEqual(secrets.sort(), ['rx-ca', 'rx-tls']);
+    for (const m of (c.volumeMounts as Manifest[]).filter((x) => (x.name as string).startsWith('http-')))
+      assert.equal(m.readOnly, true);
+  });
+
+  it('the ServiceMonitor selects exactly one Service: the metrics one', () => {
+    const docs = renderChart(CHART, { ...DEPLOYMENT, metrics: { serviceMonitor: { enabled: true } } });
+    const sm = find(docs, 'ServiceMonitor')!;
+    const services = docs.filter((d) => d.kind === 'Service');
+    assert.equal(services.length, 2, 'the receiver Service and the metrics Service');
+    const selected = services.filter((s) =>
+      Object.entries(sm.spec.selector.matchLabels as Record<string, string>).every(
+        ([k, v]) => s.metadata.labels?.[k] === v,
+      ),
+    );
+    assert.deepEqual(
+      selected.map((s): string => s.metadata.name as string),
+      ['kyverno-runtime-metrics'],
+    );
+    assert.deepEqual(sm.spec.namespaceSelector, { matchNames: ['kyverno-runtime'] });
+    assert.ok(selected[0]!.spec.ports.some((p: Manifest) => p.name === sm.spec.endpoints[0].port));
+    assert.match(
+      renderError(CHART, { metrics: { service: { enabled: false }, serviceMonitor: { enabled: true } } }) ??
+        '',
+      /needs metrics\.service\.enabled/,
+    );
   });
 
   it('keeps the tail position on the node and passes the webhook allow-list', () => {
     const c = find(renderChart(CHART), 'DaemonSet')!.spec.template.spec.containers[0];
     assert.ok(c.args.includes('--tail-state=/var/lib/kyverno-runtime/kyverno-runtime-tail.json'));
-    assert.ok(
-      c.volumeMounts.some((m: any) => m.name === 'tail-state' && m.mountPath === '/var/lib/kyverno-runtime'),
-    );
     assert.ok(!c.args.some((a: string) => a.startsWith('--webhook-allow')), 'no allow-list by default');
     const allowed = find(
       renderChart(CHART, { actions: { webhookAllow: ['https://hooks.example.com/ci/', '10.0.0.0/8'] } }),
@@ -202,12 +342,13 @@ describe('Helm chart (rendered without helm: test/integration/k8s/helm/render.ts
     assert.ok(allowed.args.includes('--webhook-allow=https://hooks.example.com/ci/,10.0.0.0/8'));
   });
 
-  it('ships the CRDs in crds/', () => {
-    for (const f of [
-      'runtime.kyverno.io_clusterruntimepolicies.yaml',
-      'runtime.kyverno.io_runtimepolicies.yaml',
-    ]) {
-      assert.equal(parse(readFileSync(`${CHART}/crds/${f}`, 'utf8')).kind, 'CustomResourceDefinition');
-    }
+  it('namespace rendering and own-namespace protection can be switched off', () => {
+    const docs = renderChart(CHART, {
+      namespace: { create: false },
+      actions: { protectOwnNamespace: false },
+    });
+    assert.equal(find(docs, 'Namespace'), undefined);
+    const c = find(docs, 'DaemonSet')!.spec.template.spec.containers[0];
+    assert.ok(c.args.includes('--protected-namespaces=kube-system'));
   });
 });

@@ -49,7 +49,14 @@ export function seedPod(
     status: {
       phase: 'Running',
       containerStatuses: [
-        { name: 'app', containerID: `containerd://${id}`, ready: true, image: 'nginx:1.27' },
+        {
+          name: 'app',
+          containerID: `containerd://${id}`,
+          ready: true,
+          restartCount: 0,
+          image: 'nginx:1.27',
+          imageID: 'docker.io/library/nginx@sha256:' + '0'.repeat(64),
+        },
       ],
     },
   });

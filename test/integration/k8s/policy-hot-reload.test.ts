@@ -43,6 +43,8 @@ describe('policies from the cluster', () => {
       nodeName: 'node-1',
       namespace: 'kube-system',
       reportMinIntervalMs: 20,
+      // Leaderless status writes, spread over a short window for the test.
+      informer: { statusSpreadMs: 50 },
       onEngine: () => swaps++,
     });
     await agent.start(WAIT_MS);

@@ -41,40 +41,6 @@ export function eventProblem(
   return undefined;
 }
 
-const MUTABLE_POD_SPEC = new Set([
-  'activeDeadlineSeconds',
-  'tolerations',
-  'terminationGracePeriodSeconds',
-  'schedulingGates',
-]);
-
-/** The 422 the API server answers for an update of a pod's spec, if any. */
-export function podUpdateProblem(name: string, cur: Json, next: Json): string | undefined {
-  const a = (cur.spec ?? {}) as Json;
-  const b = (next.spec ?? {}) as Json;
-  const forbidden = `Pod "${name}" is invalid: spec: Forbidden: pod updates may not change fields other than \`spec.containers[*].image\`, \`spec.initContainers[*].image\`, \`spec.activeDeadlineSeconds\`, \`spec.tolerations\` (only additions to existing tolerations), \`spec.terminationGracePeriodSeconds\` (allow it to be set to 1 if it was previously negative)`;
-  for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
-    if (MUTABLE_POD_SPEC.has(key)) continue;
-    if (key === 'containers' || key === 'initContainers' || key === 'ephemeralContainers') {
-      const ca = (a[key] ?? []) as Json[];
-      const cb = (b[key] ?? []) as Json[];
-      if (key === 'ephemeralContainers') {
-        if (JSON.stringify(ca) !== JSON.stringify(cb)) return forbidden; // only via /ephemeralcontainers
-        continue;
-      }
-      if (ca.length !== cb.length) return forbidden;
-      for (let i = 0; i < ca.length; i++) {
-        const { image: _ia, ...ra } = ca[i]!;
-        const { image: _ib, ...rb } = cb[i]!;
-        if (JSON.stringify(ra) !== JSON.stringify(rb)) return forbidden;
-      }
-      continue;
-    }
-    if (JSON.stringify(a[key]) !== JSON.stringify(b[key])) return forbidden;
-  }
-  return undefined;
-}
-
 export interface DisruptionBudget {
   metadata: { name: string; namespace?: string };
   spec?: {

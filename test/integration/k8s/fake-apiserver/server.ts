@@ -7,7 +7,10 @@
  * - create (409 AlreadyExists, generateName), update (409 Conflict on a stale resourceVersion),
  *   patch (merge, strategic-merge, JSON patch, apply), delete with DeleteOptions preconditions;
  * - the status and scale subresources, and pod eviction honouring PodDisruptionBudgets (semantics.ts,
- *   with the Event and immutable-pod-field rules of the real server).
+ *   with the Event and immutable-pod-field rules of the real server);
+ * - as the real server answers: list pagination (limit/continue, 410 Expired once the snapshot is
+ *   compacted), 403 Forbidden from an RBAC table (rbac.ts, e.g. the chart's rendered ClusterRole),
+ *   429 with Retry-After (throttleNext), 422 for changes to immutable pod fields (pod-updates.ts).
  * Every body is validated (validate.ts); a bad body gets 422 Invalid and is recorded in `invalid`, so
  * a test can assert that our code never sent one. Tests can simulate an API server restart (all
  * watches closed, connections dropped, history compacted), an outage (connections refused), stalled
@@ -24,8 +27,11 @@ import { parse as parseYaml } from 'yaml';
 import { jsonPatch, mergePatch, PatchError, strategicMergePatch } from './patch.js';
 import { apiVersionOf, findResource, RESOURCE_TYPES, type ResourceType } from './resources.js';
 import { matchLabels, parseFieldSelector, parseLabelSelector, SelectorError } from './selectors.js';
+import { openApiProblems } from './openapi.js';
+import { podUpdateProblem } from './pod-updates.js';
+import { verbOf, type RbacRequest, type RbacTable } from './rbac.js';
 import { BodyValidator } from './validate.js';
-import { blockingBudget, eventProblem, podUpdateProblem, type DisruptionBudget } from './semantics.js';
+import { blockingBudget, eventProblem, type DisruptionBudget } from './semantics.js';
 
 export type Obj = Record<string, unknown> & {
   apiVersion?: string;
@@ -87,6 +93,8 @@ export interface FakeApiServerOptions {
   latencyMs?: number;
   /** `group/plural` of resource types this server does not serve (a CRD not installed). */
   absent?: readonly string[];
+  /** Authorize every resource request against these rules (403 Forbidden otherwise). */
+  rbac?: RbacTable;
 }
 
 const DEFAULT_CRD_DIR = fileURLToPath(new URL('../../../../deploy/crds', import.meta.url));
@@ -101,6 +109,8 @@ export class FakeApiServer {
   recordRequests = true;
   /** TCP connections accepted so far: tells whether clients reuse connections (keep-alive). */
   connectionsOpened = 0;
+  /** Requests the RBAC table refused (with `rbac`). */
+  readonly forbidden: RbacRequest[] = [];
 
   private readonly objects = new Map<string, Obj>();
   private history: HistoryEntry[] = [];
@@ -115,6 +125,7 @@ export class FakeApiServer {
   private readonly bookmarkTimer: NodeJS.Timeout;
   private readonly latencyMs: number;
   private readonly absent: ReadonlySet<string>;
+  private readonly rbac: RbacTable | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -123,6 +134,7 @@ export class FakeApiServer {
     this.validator = new BodyValidator(options.crdDir ?? DEFAULT_CRD_DIR);
     this.latencyMs = options.latencyMs ?? 0;
     this.absent = new Set(options.absent ?? []);
+    this.rbac = options.rbac;
     this.bookmarkTimer = setInterval(() => this.sendBookmarks(), options.bookmarkIntervalMs ?? 1000);
     this.bookmarkTimer.unref();
   }
@@ -186,6 +198,13 @@ export class FakeApiServer {
   /** Stores an object directly (as if another client created it); emits watch events. */
   seed(input: Record<string, unknown>): Obj {
     const rt = this.typeOf(input);
+    // Fixtures are what a real cluster would hold: a seed the OpenAPI schema rejects is a test bug.
+    const problems = openApiProblems(apiVersionOf(rt), rt.kind, {
+      ...input,
+      apiVersion: apiVersionOf(rt),
+      kind: rt.kind,
+    });
+    if (problems.length > 0) throw new Error(`seed: not a valid ${rt.kind}: ${problems.join('; ')}`);
     const obj = structuredClone(input) as Obj;
     const key = this.key(rt, obj.metadata.namespace, obj.metadata.name);
     const existing = this.objects.get(key);
@@ -247,6 +266,18 @@ export class FakeApiServer {
     });
   }
 
+  /** The next `count` matching requests get 429 TooManyRequests with `Retry-After` (API Priority and Fairness). */
+  throttleNext(method: string, pathIncludes: string, count: number, retryAfterSeconds = 1): void {
+    this.failures.push({
+      method,
+      pathIncludes,
+      status: 429,
+      reason: 'TooManyRequests',
+      remaining: count,
+      retryAfterSeconds,
+    });
+  }
+
   /**
    * The next `count` requests with this method whose path includes `pathIncludes` lose their
    * connection: before any response (as a server closing an idle keep-alive connection at the moment
@@ -281,6 +312,9 @@ export class FakeApiServer {
   stallWatches(): void {
     for (const w of this.watchers) w.stalled = true;
   }
+
+  /** List responses served (each page counts). */
+  listPages = 0;
 
   get watchCount(): number {
     return this.watchers.size;
@@ -358,8 +392,13 @@ export class FakeApiServer {
     );
     if (injected) {
       injected.remaining--;
-      if (injected.retryAfterSeconds !== undefined)
-        res.setHeader('retry-after', String(injected.retryAfterSeconds));
+      if (injected.retryAfterSeconds !== undefined) {
+        this.record(method, url, contentType, body, injected.status, at);
+        const st = status(injected.status, injected.reason, 'Too many requests, please try again later.');
+        (st as { details?: unknown }).details = { retryAfterSeconds: injected.retryAfterSeconds };
+        this.send(res, injected.status, st, { 'retry-after': String(injected.retryAfterSeconds) });
+        return;
+      }
       return this.finish(
         req,
         res,
@@ -413,10 +452,19 @@ export class FakeApiServer {
       });
   }
 
-  private send(res: ServerResponse, code: number, payload: unknown): void {
+  private send(
+    res: ServerResponse,
+    code: number,
+    payload: unknown,
+    headers: Record<string, string> = {},
+  ): void {
     if (res.headersSent) return;
     const text = JSON.stringify(payload);
-    res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.writeHead(code, {
+      ...headers,
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+    });
     res.end(text);
   }
 
@@ -457,13 +505,27 @@ export class FakeApiServer {
     const sub = rest[2];
     if (rt.namespaced && name !== undefined && namespace === undefined)
       return [404, status(404, 'NotFound', 'namespace required')];
+    if (this.rbac) {
+      const watching = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
+      const asked: RbacRequest = {
+        verb: verbOf(method, name !== undefined, watching),
+        group: rt.group,
+        resource: sub !== undefined ? `${rt.plural}/${sub}` : rt.plural,
+        ...(namespace !== undefined && { namespace }),
+        ...(name !== undefined && { name }),
+      };
+      if (!this.rbac.allows(asked)) {
+        this.forbidden.push(asked);
+        return [403, status(403, 'Forbidden', this.rbac.message(asked))];
+      }
+    }
     try {
       if (name === undefined) {
         if (method === 'GET') {
           if (url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1') {
             return this.watch(rt, namespace, url.searchParams, res);
           }
-          return [200, this.listObjects(rt, namespace, url.searchParams)];
+          return this.listObjects(rt, namespace, url.searchParams);
         }
         if (method === 'POST') return this.create(rt, namespace, body, url.searchParams);
         return [405, status(405, 'MethodNotAllowed', 'method not allowed')];
@@ -574,14 +636,68 @@ export class FakeApiServer {
       fields(o);
   }
 
-  private listObjects(rt: ResourceType, namespace: string | undefined, q: URLSearchParams): unknown {
+  /**
+   * A list, paginated as the real server does: with `limit`, at most that many items and a
+   * `continue` token naming the snapshot's resourceVersion and the last key; a token whose snapshot
+   * was compacted away gets 410 Expired.
+   */
+  private listObjects(
+    rt: ResourceType,
+    namespace: string | undefined,
+    q: URLSearchParams,
+  ): [number, unknown] {
     const pred = this.selected(rt, namespace, q);
-    return {
-      kind: `${rt.kind}List`,
-      apiVersion: apiVersionOf(rt),
-      metadata: { resourceVersion: String(this.rv) },
-      items: [...this.objects.values()].filter(pred),
-    };
+    const limit = Number(q.get('limit') ?? '0');
+    const token = q.get('continue');
+    let rv = this.rv;
+    let after = '';
+    if (token !== null && token !== '') {
+      let parsed: { rv?: unknown; key?: unknown };
+      try {
+        parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as typeof parsed;
+      } catch {
+        return [400, status(400, 'BadRequest', 'continue key is not valid')];
+      }
+      if (typeof parsed.rv !== 'number' || typeof parsed.key !== 'string')
+        return [400, status(400, 'BadRequest', 'continue key is not valid')];
+      if (parsed.rv < this.compactedBelow)
+        return [
+          410,
+          status(
+            410,
+            'Expired',
+            'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.',
+          ),
+        ];
+      rv = parsed.rv;
+      after = parsed.key;
+    }
+    const keys = [...this.objects.keys()].filter((k) => k > after).sort();
+    const items: Obj[] = [];
+    let next: string | undefined;
+    for (const k of keys) {
+      const o = this.objects.get(k)!;
+      if (!pred(o)) continue;
+      if (limit > 0 && items.length === limit) {
+        next = Buffer.from(JSON.stringify({ rv, key: this.keyOfObj(items.at(-1)!) })).toString('base64url');
+        break;
+      }
+      items.push(o);
+    }
+    this.listPages++;
+    return [
+      200,
+      {
+        kind: `${rt.kind}List`,
+        apiVersion: apiVersionOf(rt),
+        metadata: { resourceVersion: String(rv), ...(next !== undefined && { continue: next }) },
+        items,
+      },
+    ];
+  }
+
+  private keyOfObj(o: Obj): string {
+    return this.key(this.typeOf(o), o.metadata.namespace, o.metadata.name);
   }
 
   private watch(
@@ -835,8 +951,8 @@ export class FakeApiServer {
     merged.apiVersion = cur.apiVersion;
     merged.kind = cur.kind;
     const specChanged = JSON.stringify(merged.spec) !== JSON.stringify(cur.spec);
-    if (rt.kind === 'Pod' && !statusOnly && specChanged) {
-      const problem = podUpdateProblem(cur.metadata.name, cur, merged);
+    if (rt.kind === 'Pod' && !statusOnly) {
+      const problem = podUpdateProblem(cur, merged);
       if (problem !== undefined) {
         this.invalid.push({ method: 'PATCH', path: rt.plural, problems: [problem] });
         return [422, status(422, 'Invalid', problem)];

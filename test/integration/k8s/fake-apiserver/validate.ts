@@ -1,14 +1,15 @@
 /**
- * Validation of every body the fake API server receives. Minimal structural schemas for the built-in
- * kinds our code writes (what the real API server would reject: wrong types, missing required
- * fields, bad label values, non-string report properties), and the shipped CRD schemas for our own
- * kinds, with unknown fields rejected (the server's strict field validation).
+ * Validation of every body the fake API server receives. Built-in kinds: first the real Kubernetes
+ * OpenAPI schema (openapi.ts), then the checks below that the API server makes beyond it (label
+ * values, names, Event limits) with unknown fields rejected (strict field validation). Our own
+ * kinds: the shipped CRD schemas, unknown fields rejected.
  */
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { openApiProblems } from './openapi.js';
 
 type Schema = Record<string, unknown>;
 
@@ -346,6 +347,8 @@ export class BodyValidator {
 
   /** Returns a list of problems (empty when valid); unknown kinds are accepted with metadata checked. */
   validate(apiVersion: string, kindName: string, body: unknown): string[] {
+    const real = openApiProblems(apiVersion, kindName, body);
+    if (real.length > 0) return real;
     const fn = this.compiled.get(`${apiVersion}/${kindName}`) ?? this.fallback;
     if (fn(body)) return [];
     return (fn.errors ?? []).map(
