@@ -36,5 +36,7 @@ export interface Verdict {
   actions: ActionSpec[];
   severity?: string;
   category?: string;
+  /** RuntimeValidatingPolicy auditAnnotations (key → rendered value, bounded like messages). */
+  annotations?: Record<string, string>;
   event: RuntimeEvent;
 }

@@ -16,7 +16,8 @@ import {
   normalizeFailureAction,
   type CompileIssue,
 } from './compile.js';
-import { validatePolicyDocument } from './schema/validate.js';
+import { validatePolicyDocument, validateRuntimeValidatingPolicyDocument } from './schema/validate.js';
+import { compileRuntimeValidatingPolicy, RUNTIME_VALIDATING_KINDS } from './runtime-validating-policy.js';
 import { namespaceScopeIssues } from './namespace-scope.js';
 import { suggest } from './suggest.js';
 import type { CompiledPolicy, PolicyKind } from '../engine/api/compiled-policy.js';
@@ -52,7 +53,7 @@ export function formatPolicyError(e: PolicyError): string {
 
 const POLICY_GROUPS = new Set(['runtime.kyverno.io', 'kyverno.io', 'policies.kyverno.io']);
 const SUPPORTED: Record<string, readonly string[]> = {
-  'runtime.kyverno.io': RUNTIME_KINDS,
+  'runtime.kyverno.io': [...RUNTIME_KINDS, ...RUNTIME_VALIDATING_KINDS],
   'kyverno.io': KYVERNO_KINDS,
 };
 const isObj = (v: unknown): v is Record<string, unknown> =>
@@ -74,7 +75,7 @@ function compileDocument(
   const kind = typeof value.kind === 'string' ? value.kind : '';
   const supported = SUPPORTED[group] ?? [];
   if (!supported.includes(kind)) {
-    const all = [...RUNTIME_KINDS, ...KYVERNO_KINDS];
+    const all = [...RUNTIME_KINDS, ...RUNTIME_VALIDATING_KINDS, ...KYVERNO_KINDS];
     const hint = suggest(kind, all);
     push({
       path: ['kind'],
@@ -84,6 +85,17 @@ function compileDocument(
         (hint ? `, did you mean \`${hint}\`?` : `; supported: ${all.join(', ')}`),
     });
     return undefined;
+  }
+  if ((RUNTIME_VALIDATING_KINDS as readonly string[]).includes(kind)) {
+    const issues = validateRuntimeValidatingPolicyDocument(value);
+    if (issues.length > 0) {
+      issues.forEach(push);
+      return undefined;
+    }
+    const compileIssues: CompileIssue[] = [];
+    const policy = compileRuntimeValidatingPolicy(value, { file: sd.file, line: sd.line }, compileIssues);
+    compileIssues.forEach(push);
+    return policy;
   }
   const schemaIssues = validatePolicyDocument(value);
   if (schemaIssues.length > 0) {

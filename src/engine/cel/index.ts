@@ -18,11 +18,13 @@ import {
   publicRegexMessage,
   registerRegexLibrary,
 } from './regex-library.js';
+import { referencesOf, type CelReferences } from './references.js';
 import { rewriteHasOverCalls, rewriteOrValueOnPlainValues } from './rewrite.js';
 import { fromCel, toCel } from './values.js';
 
 export { CelCompileError, CelEvaluationError } from './errors.js';
 export type { CelHost } from './kyverno-library.js';
+export type { CelReferences } from './references.js';
 export { CelQuantity, CelUrl } from './kubernetes-library.js';
 export { fromCel, toCel } from './values.js';
 
@@ -140,6 +142,24 @@ export function compileCel(expression: string): CelProgram {
     evaluateRaw,
     evaluate: (activation, options) => fromCel(evaluateRaw(activation, options)),
   };
+}
+
+/**
+ * The identifiers and `variables.<name>` an expression refers to (references.ts). Throws
+ * CelCompileError when the expression does not parse (compileCel reports that first).
+ */
+export function celReferences(expression: string): CelReferences {
+  let fn: Evaluable;
+  try {
+    fn = environment.parse(expression);
+  } catch (e) {
+    try {
+      fn = environment.parse(rewriteHasOverCalls(expression));
+    } catch {
+      throw new CelCompileError(expression, message(e));
+    }
+  }
+  return referencesOf(fn.ast);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

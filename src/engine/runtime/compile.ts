@@ -15,6 +15,9 @@ import {
   type MatchOptions,
   type ResourceFacts,
 } from '../match/index.js';
+import type { CompiledRuntimeValidating } from '../api/compiled-validating-policy.js';
+import { selectorMatches } from '../match/index.js';
+import { pluralOf, resourceRulesMatch } from '../validate/validating-policy.js';
 import { patternReadsOnlyEvent, variablesReadOnlyEvent } from './event-only.js';
 import { SharedPartsInterner, type SharedParts } from './shared-work.js';
 
@@ -97,14 +100,17 @@ function runtimeRuleOf(
 ): RuntimeRule {
   const raw = rule.raw.restrict as { message?: unknown; pattern?: unknown; conditions?: unknown } | undefined;
   const mode = rule.failureAction;
-  const kindNamespaceMatch = compileKindNamespaceMatch(rule);
+  // A RuntimeValidatingPolicy matches by its matchConstraints, not by a Kyverno match block.
+  const kindNamespaceMatch = restrict.validating ? undefined : compileKindNamespaceMatch(rule);
   const out: RuntimeRule = {
     policy: policy.name,
     rule: rule.name,
     mode,
     behaviors: new Set(restrict.behaviors),
     compiled: rule,
-    matches: matcherOf(rule, kindNamespaceMatch),
+    matches: restrict.validating
+      ? validatingMatcher(restrict.validating)
+      : matcherOf(rule, kindNamespaceMatch),
     restrict,
     messageText: typeof raw?.message === 'string' ? raw.message : `${rule.name}: restricted behavior`,
     actions: mode === 'Enforce' ? restrict.actions : [],
@@ -122,6 +128,28 @@ function runtimeRuleOf(
   if (severity) out.severity = severity;
   if (category) out.category = category;
   return out;
+}
+
+/**
+ * matchConstraints over the attributed object. A runtime event is no admission request, so
+ * `operations` is not checked; namespaceSelector applies to namespaced objects only, as in
+ * ValidatingAdmissionPolicy.
+ */
+function validatingMatcher(v: CompiledRuntimeValidating): RuntimeRule['matches'] {
+  return (f, options) => {
+    const plural = pluralOf(f.kind);
+    if (!resourceRulesMatch(v.resourceRules, f, plural, undefined)) return false;
+    if (resourceRulesMatch(v.excludeResourceRules, f, plural, undefined)) return false;
+    try {
+      if (v.objectSelector && !selectorMatches(v.objectSelector, f.labels)) return false;
+      if (v.namespaceSelector && f.namespace !== '')
+        return selectorMatches(v.namespaceSelector, options.namespaceLabels ?? {});
+    } catch {
+      // A selector that cannot be evaluated selects nothing.
+      return false;
+    }
+    return true;
+  };
 }
 
 function matcherOf(rule: CompiledRule, shortcut: KindNamespaceMatch | undefined): RuntimeRule['matches'] {

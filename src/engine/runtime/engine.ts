@@ -26,6 +26,7 @@ import { withVariables } from '../validate/cel.js';
 import { RuleIndex } from './rule-index.js';
 import { ruleErrorReasonOf, type RuleError } from './rule-error.js';
 import { SharedOutcomes } from './shared-work.js';
+import { evaluateValidating, resolveParams } from './validating.js';
 import { runtimeView } from './view.js';
 
 export type { RuleError } from './rule-error.js';
@@ -106,7 +107,9 @@ export class IndexedRuntimeEngine implements RuntimeEngine {
         if (rule.policyNamespace !== undefined && rule.policyNamespace !== namespace) continue;
         if (!shared.get(rule.shared.match, ruleMatches, rule, evaluation)) continue;
         try {
-          const verdict = evaluateRule(rule, evaluation, shared);
+          const verdict = rule.restrict.validating
+            ? evaluateValidatingRule(rule, evaluation, this.options)
+            : evaluateRule(rule, evaluation, shared);
           if (verdict) verdicts.push(verdict);
         } catch (error) {
           this.recordError(rule, event, error);
@@ -143,6 +146,7 @@ class Evaluation {
   private eventContextCache: Record<string, unknown> | undefined;
   private contextCache: Record<string, unknown> | undefined;
   private celCache: Record<string, unknown> | undefined;
+  private validatingCache: Record<string, unknown> | undefined;
 
   constructor(
     readonly event: RuntimeEvent,
@@ -196,6 +200,29 @@ class Evaluation {
     });
   }
 
+  /**
+   * The bindings of a RuntimeValidatingPolicy (JSON; `params` added per rule): the attributed
+   * object, its namespace as a Namespace object (labels as known), the event.
+   */
+  get validatingBindings(): Record<string, unknown> {
+    return (this.validatingCache ??= {
+      object: this.attribution.resource,
+      oldObject: null,
+      namespaceObject: this.namespaceObject,
+      event: this.event,
+      behavior: this.event.behavior,
+      request: this.context.request,
+      params: null,
+    });
+  }
+
+  private get namespaceObject(): Record<string, unknown> | null {
+    const name = this.attribution.ref.namespace;
+    if (name === undefined || name === '') return null;
+    const labels = this.matchOptions.namespaceLabels ?? this.lookup?.namespaceLabels(name) ?? {};
+    return { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { ...labels } } };
+  }
+
   /** CEL activation: `object` is the resource, `event` the RuntimeEvent. */
   get celActivation(): Record<string, unknown> {
     return (this.celCache ??= {
@@ -240,6 +267,26 @@ function evaluateRule(
   if (restrict.cel !== undefined && activation !== undefined)
     for (const e of restrict.cel.expressions) if (e.program.evaluate(activation) !== true) return undefined;
 
+  return verdictOf(rule, evaluation, shared.get(rule.shared.message, renderMessage, rule, evaluation));
+}
+
+function evaluateValidatingRule(
+  rule: RuntimeRule,
+  evaluation: Evaluation,
+  options: RuntimeEngineOptions,
+): Verdict | undefined {
+  const v = rule.restrict.validating!;
+  const params = v.params
+    ? resolveParams(v.params, options.params, rule.policyNamespace, evaluation.attribution.ref.namespace)
+    : undefined;
+  const violation = evaluateValidating(v, evaluation.validatingBindings, params, rule.policy);
+  if (!violation) return undefined;
+  const verdict = verdictOf(rule, evaluation, violation.message);
+  if (violation.annotations) verdict.annotations = violation.annotations;
+  return verdict;
+}
+
+function verdictOf(rule: RuntimeRule, evaluation: Evaluation, message: string): Verdict {
   const { event, attribution } = evaluation;
   const verdict: Verdict = {
     policy: rule.policy,
@@ -247,7 +294,7 @@ function evaluateRule(
     mode: rule.mode,
     resource: attribution.ref,
     behavior: event.behavior,
-    message: shared.get(rule.shared.message, renderMessage, rule, evaluation),
+    message,
     eventId: event.id,
     time: event.time,
     actions: rule.actions,
