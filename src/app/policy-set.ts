@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { watch, statSync, type FSWatcher } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { createRuntimeEngine, type RuntimeEngine } from '../engine/runtime/index.js';
+import { createRuntimeEngine, staticParamLookup, type RuntimeEngine } from '../engine/runtime/index.js';
 import type { Logger } from '../observability/logger.js';
 import { policiesLoaded, policyErrors, policyReloads } from '../observability/metrics.js';
 import { listYamlFiles, loadPolicies, readPolicyFile, type PolicyError } from '../policy/index.js';
@@ -117,7 +117,10 @@ export class PolicySet {
     this.fingerprint = await policyFingerprint(this.opts.paths);
     const r = await loadPolicies(this.opts.paths);
     this.errors = r.errors;
-    this.current = createRuntimeEngine(r.policies, { nodeName: this.opts.nodeName });
+    this.current = createRuntimeEngine(r.policies, {
+      nodeName: this.opts.nodeName,
+      params: staticParamLookup(r.objects ?? []),
+    });
     this.compiledPolicies = r.policies;
     this.nodeRules = nodeTargetingRules(r.policies);
     policiesLoaded.set(r.policies.length);
@@ -211,7 +214,10 @@ export class PolicySet {
     }
     let engine: RuntimeEngine;
     try {
-      engine = createRuntimeEngine(r.policies, { nodeName: this.opts.nodeName });
+      engine = createRuntimeEngine(r.policies, {
+        nodeName: this.opts.nodeName,
+        params: staticParamLookup(r.objects ?? []),
+      });
     } catch (err) {
       this.errors = [{ file: this.opts.paths.join(','), line: 0, col: 0, message: (err as Error).message }];
       policyErrors.set(1);

@@ -20,7 +20,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
-import { createRuntimeEngine, type KubeObject } from '../engine/runtime/index.js';
+import { createRuntimeEngine, staticParamLookup, type KubeObject } from '../engine/runtime/index.js';
 import { staticPodLookup } from '../engine/runtime/static-lookup.js';
 import type { Verdict } from '../contracts/verdict.js';
 import { BEHAVIORS } from '../events/types.js';
@@ -97,10 +97,10 @@ export async function runRuntimeTest(file: string, doc: unknown): Promise<Runtim
       if (typeof value === 'object' && value !== null) objects.push(value as KubeObject);
     }
   }
-  const engine = createRuntimeEngine(
-    loaded.policies,
-    test.resources ? { lookup: staticPodLookup(objects) } : {},
-  );
+  const engine = createRuntimeEngine(loaded.policies, {
+    ...(test.resources ? { lookup: staticPodLookup(objects) } : {}),
+    params: staticParamLookup([...(loaded.objects ?? []), ...objects]),
+  });
   const verdicts: Verdict[] = [];
   for (const path of test.events) {
     result.replay.push(await replayEvents(resolve(base, path), 'auto', engine, (v) => verdicts.push(...v)));

@@ -44,6 +44,8 @@ export interface LoadResult {
   ignored?: number;
   /** Kyverno ValidatingPolicy documents (policies.kyverno.io), compiled separately: they have no rules. */
   validatingPolicies?: CompiledValidatingPolicy[];
+  /** The other Kubernetes objects of the files (apiVersion, kind, metadata.name): parameters for paramRef. */
+  objects?: Record<string, unknown>[];
 }
 
 /** Formats an error as `file:line:col: message`. */
@@ -139,7 +141,13 @@ function compileDocument(
 
 /** Same as loadPolicies for in-memory text (the cluster side feeds CRD objects through this). */
 export function loadPolicyText(text: string, file: string): LoadResult {
-  const result: Required<LoadResult> = { policies: [], errors: [], ignored: 0, validatingPolicies: [] };
+  const result: Required<LoadResult> = {
+    policies: [],
+    errors: [],
+    ignored: 0,
+    validatingPolicies: [],
+    objects: [],
+  };
   for (const sd of parseYamlDocuments(text, file)) {
     if (sd.syntaxErrors.length > 0) {
       for (const e of sd.syntaxErrors)
@@ -156,6 +164,8 @@ export function loadPolicyText(text: string, file: string): LoadResult {
     const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
     if (!POLICY_GROUPS.has(group)) {
       result.ignored++;
+      if (typeof value.kind === 'string' && apiVersion !== '' && isObj(value.metadata))
+        result.objects.push(value);
       continue;
     }
     if (group === 'policies.kyverno.io' && value.kind === 'ValidatingPolicy') {
@@ -209,7 +219,13 @@ export async function listYamlFiles(path: string): Promise<string[]> {
 
 /** Loads every YAML document under the given files/directories. A bad document never stops the others. */
 export async function loadPolicies(paths: string[]): Promise<LoadResult> {
-  const result: Required<LoadResult> = { policies: [], errors: [], ignored: 0, validatingPolicies: [] };
+  const result: Required<LoadResult> = {
+    policies: [],
+    errors: [],
+    ignored: 0,
+    validatingPolicies: [],
+    objects: [],
+  };
   for (const path of paths) {
     let files: string[];
     try {
@@ -241,6 +257,7 @@ export async function loadPolicies(paths: string[]): Promise<LoadResult> {
       result.errors.push(...r.errors);
       result.ignored += r.ignored ?? 0;
       result.validatingPolicies.push(...(r.validatingPolicies ?? []));
+      result.objects.push(...(r.objects ?? []));
     }
   }
   return result;

@@ -6,7 +6,7 @@
  */
 import { Command, Option } from '@commander-js/extra-typings';
 import { parseAllDocuments } from 'yaml';
-import { createRuntimeEngine } from '../../engine/runtime/index.js';
+import { createRuntimeEngine, staticParamLookup, type ParamLookup } from '../../engine/runtime/index.js';
 import { staticPodLookup } from '../../engine/runtime/static-lookup.js';
 import type { SourceFormat } from '../../events/adapters/index.js';
 import { formatSummary, replayEvents } from '../event-replay.js';
@@ -196,7 +196,14 @@ export function register(program: Command, io: CommandIo = processIo): void {
       const { resources, errors } = await loadResources(opts.resources);
       for (const e of errors) io.err(`${e}\n`);
       const rows = opts.events
-        ? await applyToEvents(loaded.policies, resources, opts.events, opts.source, io)
+        ? await applyToEvents(
+            loaded.policies,
+            resources,
+            opts.events,
+            opts.source,
+            io,
+            staticParamLookup([...(loaded.objects ?? []), ...resources]),
+          )
         : applyToResources(
             loaded.policies,
             resources,
@@ -235,11 +242,12 @@ async function applyToEvents(
   eventsPath: string,
   format: SourceFormat | 'auto',
   io: CommandIo,
+  params: ParamLookup,
 ): Promise<ApplyRow[]> {
-  const engine = createRuntimeEngine(
-    policies,
-    resources.length > 0 ? { lookup: staticPodLookup(resources) } : {},
-  );
+  const engine = createRuntimeEngine(policies, {
+    ...(resources.length > 0 ? { lookup: staticPodLookup(resources) } : {}),
+    params,
+  });
   const rows = new Map<string, ApplyRow & { count: number }>();
   const summary = await replayEvents(eventsPath, format, engine, (verdicts) => {
     for (const v of verdicts) {

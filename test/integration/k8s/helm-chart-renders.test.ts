@@ -206,6 +206,8 @@ describe('Helm chart (rendered without helm: test/integration/k8s/helm/render.ts
     for (const f of [
       'runtime.kyverno.io_clusterruntimepolicies.yaml',
       'runtime.kyverno.io_runtimepolicies.yaml',
+      'runtime.kyverno.io_runtimevalidatingpolicies.yaml',
+      'runtime.kyverno.io_namespacedruntimevalidatingpolicies.yaml',
     ]) {
       assert.equal(parse(readFileSync(`${CHART}/crds/${f}`, 'utf8')).kind, 'CustomResourceDefinition');
     }
