@@ -47,12 +47,22 @@ function evaluate(
 ): Outcome | undefined {
   const autogen = policy.autogen.get(f.kind);
   let set = policy.programs;
-  if (autogen && resourceRulesMatch(policy.resourceRules, { ...f, group: '', version: 'v1' }, 'pods', operation)) {
+  // JSON mode: the payload is not a Kubernetes object; matchConstraints do not apply.
+  if (policy.mode === 'JSON') {
+    // nothing to match
+  } else if (
+    autogen &&
+    resourceRulesMatch(policy.resourceRules, { ...f, group: '', version: 'v1' }, 'pods', operation)
+  ) {
     set = autogen;
   } else if (!resourceRulesMatch(policy.resourceRules, f, pluralOf(f.kind), operation)) {
     return undefined;
   }
-  if (resourceRulesMatch(policy.excludeResourceRules, f, pluralOf(f.kind), operation)) return undefined;
+  if (
+    policy.mode !== 'JSON' &&
+    resourceRulesMatch(policy.excludeResourceRules, f, pluralOf(f.kind), operation)
+  )
+    return undefined;
   try {
     if (policy.objectSelector && !selectorMatches(policy.objectSelector, f.labels)) return undefined;
     if (
@@ -138,7 +148,8 @@ export function evaluateValidatingPolicy(
       rule: '',
       status: outcome.status,
       message: outcome.message,
-      failureAction: 'Audit',
+      // Deny blocks admission (Kyverno's CLI reports it as Enforce); Audit and Warn only report.
+      failureAction: policy.validationActions.includes('Deny') ? 'Enforce' : 'Audit',
       scored: true,
     },
   ];
