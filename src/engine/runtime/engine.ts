@@ -23,6 +23,7 @@ import type {
 } from '../api/runtime.js';
 import type { MatchOptions, ResourceFacts } from '../match/index.js';
 import { withVariables } from '../validate/cel.js';
+import { prepareActivation } from '../cel/index.js';
 import { RuleIndex } from './rule-index.js';
 import { ruleErrorReasonOf, type RuleError } from './rule-error.js';
 import { SharedOutcomes } from './shared-work.js';
@@ -205,7 +206,7 @@ class Evaluation {
    * object, its namespace as a Namespace object (labels as known), the event.
    */
   get validatingBindings(): Record<string, unknown> {
-    return (this.validatingCache ??= {
+    return (this.validatingCache ??= prepareActivation({
       object: this.attribution.resource,
       oldObject: null,
       namespaceObject: this.namespaceObject,
@@ -213,7 +214,7 @@ class Evaluation {
       behavior: this.event.behavior,
       request: this.context.request,
       params: null,
-    });
+    }));
   }
 
   private get namespaceObject(): Record<string, unknown> | null {

@@ -69,7 +69,10 @@ export function evaluateValidating(
     list = params;
   }
   for (const param of list) {
-    const base = prepareActivation({ ...activation, params: param });
+    // Without params the per-event activation is shared by every rule (converted once per event).
+    const base = v.params
+      ? prepareActivation({ ...activation, params: param })
+      : prepareActivation(activation);
     const act = v.variables ? v.variables.bind(base) : base;
     let applies = true;
     for (const c of v.matchConditions) {

@@ -79,5 +79,5 @@ test('apply -e aggregates repeated violations per (policy, rule, resource) with 
 test('kyverno-runtime test runs runtime test files beside Kyverno tests', async () => {
   const r = await cli('test', examples);
   assert.equal(r.code, 0, r.out + r.err);
-  assert.match(r.out, /^16 passed, 0 failed$/m);
+  assert.match(r.out, /^22 passed, 0 failed$/m);
 });
