@@ -63,6 +63,8 @@ const ALLOWED_ROOTS = new Set<string>([...RUNTIME_VALIDATING_BINDINGS, ...CEL_TY
 
 class Compiler {
   readonly issues: CompileIssue[] = [];
+  /** The `event` fields the expressions select by name; null once one reads `event` whole. */
+  eventFields: Set<string> | null = new Set();
 
   private issue(path: Path, message: string, target: 'key' | 'value' = 'value'): void {
     this.issues.push({ path, target, message });
@@ -80,6 +82,9 @@ class Compiler {
     let ok = true;
     try {
       const refs = celReferences(text);
+      const fields = refs.fields.get('event');
+      if (fields === null) this.eventFields = null;
+      else if (fields) for (const f of fields) this.eventFields?.add(f);
       for (const root of refs.roots) {
         if (ALLOWED_ROOTS.has(root)) continue;
         const hint = suggest(root, RUNTIME_VALIDATING_BINDINGS);
@@ -288,6 +293,7 @@ export function compileRuntimeValidatingPolicy(
     validations,
     auditAnnotations,
     ...(params ? { params } : {}),
+    ...(c.eventFields ? { eventFields: c.eventFields } : {}),
   };
   const mode = runtimeValidatingMode(spec.validationActions);
   const actions = (Array.isArray(spec.actions) ? spec.actions : []) as ActionSpec[];

@@ -87,4 +87,9 @@ export interface CompiledRuntimeValidating {
   validations: CompiledValidation[];
   auditAnnotations: CompiledAuditAnnotation[];
   params?: ParamSpec;
+  /**
+   * The fields of `event` the expressions select by name (`event.process`), or unset when one reads
+   * `event` whole: the engine converts only these parts of the event for CEL.
+   */
+  eventFields?: ReadonlySet<string>;
 }

@@ -33,10 +33,23 @@ export interface CelReferences {
   roots: Set<string>;
   /** Names read as `variables.<name>`, `variables.?<name>` or `variables['<name>']`. */
   variables: Set<string>;
+  /**
+   * Per root, the fields selected on it by name (`event.process`, `event.?alert`, `event['pod']`),
+   * or null when the root is also used whole (`event.all(...)`, `string(event)`, a shadowing macro
+   * variable): what an evaluation has to provide of that root.
+   */
+  fields: Map<string, Set<string> | null>;
 }
 
 export function referencesOf(ast: unknown): CelReferences {
-  const out: CelReferences = { roots: new Set(), variables: new Set() };
+  const out: CelReferences = { roots: new Set(), variables: new Set(), fields: new Map() };
+  const useWhole = (root: string): void => void out.fields.set(root, null);
+  const useField = (root: string, field: string): void => {
+    const known = out.fields.get(root);
+    if (known === null) return;
+    if (known) known.add(field);
+    else out.fields.set(root, new Set([field]));
+  };
   const bound = new Set<string>();
   const walk = (node: unknown, receiver: boolean): void => {
     if (Array.isArray(node)) {
@@ -47,7 +60,11 @@ export function referencesOf(ast: unknown): CelReferences {
     const args = node.args;
     if (node.op === 'id') {
       // `time.now()`, `optional.of(x)`: a library namespace, not a variable.
-      if (typeof args === 'string' && !receiver) out.roots.add(args);
+      if (typeof args === 'string') {
+        if (!receiver) out.roots.add(args);
+        // `event.all(...)` reads it whole; for a library namespace the mark is never consulted.
+        useWhole(args);
+      }
       return;
     }
     if (
@@ -59,6 +76,17 @@ export function referencesOf(ast: unknown): CelReferences {
         const name =
           typeof field === 'string' ? field : isNode(field) && field.op === 'value' ? field.args : undefined;
         if (typeof name === 'string') out.variables.add(name);
+      }
+      if (isNode(target) && target.op === 'id' && typeof target.args === 'string') {
+        const name =
+          typeof field === 'string' ? field : isNode(field) && field.op === 'value' ? field.args : undefined;
+        if (typeof name === 'string') {
+          out.roots.add(target.args);
+          useField(target.args, name);
+          if (!isNode(field)) return;
+          walk(field, false);
+          return;
+        }
       }
     }
     if (node.op === 'rcall' && Array.isArray(args)) {
@@ -74,6 +102,10 @@ export function referencesOf(ast: unknown): CelReferences {
     walk(args, false);
   };
   walk(ast, false);
-  for (const name of bound) out.roots.delete(name);
+  for (const name of bound) {
+    out.roots.delete(name);
+    // A macro variable named like a root hides it: the root's use cannot be told apart, keep it whole.
+    useWhole(name);
+  }
   return out;
 }

@@ -42,6 +42,52 @@ export function toCel(value: unknown): unknown {
   }
 }
 
+/**
+ * Converts a value built for one evaluation (a RuntimeEvent) without memoising its parts: the WeakMap
+ * entries would outlive nothing worth reusing and cost more than the conversion. Keys in `lazyKeys`
+ * (the tool's raw payload, often the largest part) become own getters converted on first read, so
+ * `has()` still sees them and an expression that never reads them never pays for them. With `only`,
+ * just those keys are converted: the caller knows no expression reads any other.
+ */
+export function toCelOnce(
+  value: Record<string, unknown>,
+  lazyKeys?: ReadonlySet<string>,
+  only?: readonly string[],
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  // `only`: the keys some expression reads; the others are left out (as if absent).
+  for (const k of only ?? Object.keys(value)) {
+    if (only && !Object.hasOwn(value, k)) continue;
+    const v = value[k];
+    if (lazyKeys?.has(k) && v !== null && typeof v === 'object') {
+      let done = false;
+      let converted: unknown;
+      Object.defineProperty(out, k, {
+        enumerable: true,
+        get() {
+          if (!done) {
+            converted = toCel(v);
+            done = true;
+          }
+          return converted;
+        },
+      });
+    } else out[k] = fresh(v);
+  }
+  return out;
+}
+
+function fresh(value: unknown): unknown {
+  if (typeof value === 'number')
+    return Number.isInteger(value) && Number.isSafeInteger(value) ? BigInt(value) : value;
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(fresh);
+  if (value instanceof Map || value instanceof Date || value instanceof Uint8Array) return value;
+  const obj: Record<string, unknown> = {};
+  for (const k of Object.keys(value)) obj[k] = fresh((value as Record<string, unknown>)[k]);
+  return obj;
+}
+
 /** Plain JSON from a CEL result: BigInt → number, Map → object, Set → array, Date → RFC 3339. */
 export function fromCel(value: unknown): unknown {
   switch (typeof value) {

@@ -13,6 +13,7 @@ import {
   matchesRule,
   type KindNamespaceMatch,
   type MatchOptions,
+  type ResourceCoordinates,
   type ResourceFacts,
 } from '../match/index.js';
 import type { CompiledRuntimeValidating } from '../api/compiled-validating-policy.js';
@@ -101,7 +102,9 @@ function runtimeRuleOf(
   const raw = rule.raw.restrict as { message?: unknown; pattern?: unknown; conditions?: unknown } | undefined;
   const mode = rule.failureAction;
   // A RuntimeValidatingPolicy matches by its matchConstraints, not by a Kyverno match block.
-  const kindNamespaceMatch = restrict.validating ? undefined : compileKindNamespaceMatch(rule);
+  const kindNamespaceMatch = restrict.validating
+    ? validatingKindMatch(restrict.validating)
+    : compileKindNamespaceMatch(rule);
   const out: RuntimeRule = {
     policy: policy.name,
     rule: rule.name,
@@ -150,6 +153,27 @@ function validatingMatcher(v: CompiledRuntimeValidating): RuntimeRule['matches']
     }
     return true;
   };
+}
+
+/**
+ * matchConstraints that read only the object's group, version and kind (no selectors, no
+ * resourceNames) as a KindNamespaceMatch: a pod synthesised from the event is then never built to
+ * be matched, as for a restrict rule written with kinds and namespaces.
+ */
+function validatingKindMatch(v: CompiledRuntimeValidating): KindNamespaceMatch | undefined {
+  if (v.objectSelector || v.namespaceSelector) return undefined;
+  if ([...v.resourceRules, ...v.excludeResourceRules].some((r) => r.resourceNames.length > 0))
+    return undefined;
+  const test = (r: ResourceCoordinates): boolean => {
+    const f = { group: r.group, version: r.version, kind: r.kind, name: r.name } as ResourceFacts;
+    const plural = pluralOf(r.kind);
+    return (
+      resourceRulesMatch(v.resourceRules, f, plural, undefined) &&
+      !resourceRulesMatch(v.excludeResourceRules, f, plural, undefined)
+    );
+  };
+  const pod = test({ group: '', version: 'v1', kind: 'Pod', name: '', namespace: '' });
+  return { test, testPod: () => pod };
 }
 
 function matcherOf(rule: CompiledRule, shortcut: KindNamespaceMatch | undefined): RuntimeRule['matches'] {

@@ -23,7 +23,7 @@ import type {
 } from '../api/runtime.js';
 import type { MatchOptions, ResourceFacts } from '../match/index.js';
 import { withVariables } from '../validate/cel.js';
-import { prepareActivation } from '../cel/index.js';
+import { PreparedActivation, toCel, toCelOnce } from '../cel/index.js';
 import { RuleIndex } from './rule-index.js';
 import { ruleErrorReasonOf, type RuleError } from './rule-error.js';
 import { SharedOutcomes } from './shared-work.js';
@@ -42,6 +42,8 @@ export class IndexedRuntimeEngine implements RuntimeEngine {
   private readonly shared: SharedOutcomes;
   private readonly ruleErrors: RuleError[] = [];
   private errorCount = 0;
+  /** The `event` fields every RuntimeValidatingPolicy together reads; undefined: the whole event. */
+  private readonly eventFields: readonly string[] | undefined;
 
   constructor(
     compiled: CompiledRuntimePolicies,
@@ -51,6 +53,7 @@ export class IndexedRuntimeEngine implements RuntimeEngine {
     this.shared = new SharedOutcomes(compiled.sharedParts);
     this.policies = compiled.summaries;
     this.sensorHints = sensorHintsOf(compiled.rules);
+    this.eventFields = validatingEventFields(compiled.rules);
   }
 
   /** Rule errors since the last call (variable or CEL failures), for logs and metrics. */
@@ -109,7 +112,7 @@ export class IndexedRuntimeEngine implements RuntimeEngine {
         if (!shared.get(rule.shared.match, ruleMatches, rule, evaluation)) continue;
         try {
           const verdict = rule.restrict.validating
-            ? evaluateValidatingRule(rule, evaluation, this.options)
+            ? evaluateValidatingRule(rule, evaluation, this.options, this.eventFields)
             : evaluateRule(rule, evaluation, shared);
           if (verdict) verdicts.push(verdict);
         } catch (error) {
@@ -202,22 +205,18 @@ class Evaluation {
   }
 
   /**
-   * The bindings of a RuntimeValidatingPolicy (JSON; `params` added per rule): the attributed
-   * object, its namespace as a Namespace object (labels as known), the event.
+   * The bindings of a RuntimeValidatingPolicy (CEL values; `params` added per rule), shared by every
+   * such rule on this event and built binding by binding on first read (ValidatingBindings).
    */
-  get validatingBindings(): Record<string, unknown> {
-    return (this.validatingCache ??= prepareActivation({
-      object: this.attribution.resource,
-      oldObject: null,
-      namespaceObject: this.namespaceObject,
-      event: this.event,
-      behavior: this.event.behavior,
-      request: this.context.request,
-      params: null,
-    }));
+  validatingBindings(eventFields: readonly string[] | undefined): Record<string, unknown> {
+    return (this.validatingCache ??= new ValidatingBindings(this, eventFields) as unknown as Record<
+      string,
+      unknown
+    >);
   }
 
-  private get namespaceObject(): Record<string, unknown> | null {
+  /** The attributed object's namespace as a Namespace object (labels as known), or null. */
+  get namespaceObject(): Record<string, unknown> | null {
     const name = this.attribution.ref.namespace;
     if (name === undefined || name === '') return null;
     const labels = this.matchOptions.namespaceLabels ?? this.lookup?.namespaceLabels(name) ?? {};
@@ -232,6 +231,61 @@ class Evaluation {
       behavior: this.event.behavior,
       request: this.context.request,
     });
+  }
+}
+
+/** The tool's payload is converted for CEL only when an expression reads `event.raw`. */
+const LAZY_EVENT_KEYS: ReadonlySet<string> = new Set(['raw']);
+
+/**
+ * Each binding is built and converted to CEL values on first read, once per event: most
+ * expressions read `event` alone, and the object (a pod synthesised from the event, without a
+ * cluster), its namespace and the request are then never built. The event is converted without
+ * memoising its parts (it lives for one evaluation).
+ */
+class ValidatingBindings extends PreparedActivation {
+  private eventValue: unknown;
+  private objectValue: unknown;
+  private namespaceValue: unknown;
+  private requestValue: unknown;
+
+  constructor(
+    private readonly evaluation: Evaluation,
+    private readonly eventFields: readonly string[] | undefined,
+  ) {
+    super();
+  }
+
+  get event(): unknown {
+    return (this.eventValue ??= toCelOnce(
+      this.evaluation.event as unknown as Record<string, unknown>,
+      LAZY_EVENT_KEYS,
+      this.eventFields,
+    ));
+  }
+
+  get object(): unknown {
+    return (this.objectValue ??= toCel(this.evaluation.attribution.resource));
+  }
+
+  get oldObject(): null {
+    return null;
+  }
+
+  get namespaceObject(): unknown {
+    return (this.namespaceValue ??= toCel(this.evaluation.namespaceObject));
+  }
+
+  get request(): unknown {
+    return (this.requestValue ??= toCel(this.evaluation.context.request));
+  }
+
+  get behavior(): string {
+    return this.evaluation.event.behavior;
+  }
+
+  get params(): null {
+    return null;
   }
 }
 
@@ -275,12 +329,13 @@ function evaluateValidatingRule(
   rule: RuntimeRule,
   evaluation: Evaluation,
   options: RuntimeEngineOptions,
+  eventFields: readonly string[] | undefined,
 ): Verdict | undefined {
   const v = rule.restrict.validating!;
   const params = v.params
     ? resolveParams(v.params, options.params, rule.policyNamespace, evaluation.attribution.ref.namespace)
     : undefined;
-  const violation = evaluateValidating(v, evaluation.validatingBindings, params, rule.policy);
+  const violation = evaluateValidating(v, evaluation.validatingBindings(eventFields), params, rule.policy);
   if (!violation) return undefined;
   const verdict = verdictOf(rule, evaluation, violation.message);
   if (violation.annotations) verdict.annotations = violation.annotations;
@@ -343,6 +398,21 @@ function renderMessage(rule: RuntimeRule, evaluation: Evaluation): string {
     // A message whose variable is missing on this event still reports the violation, unrendered.
     return rule.messageText;
   }
+}
+
+/**
+ * The union of the `event` fields the RuntimeValidatingPolicies select by name, or undefined when one
+ * reads `event` whole. The per-event activation is shared by all of them, so it carries the union.
+ */
+function validatingEventFields(rules: readonly RuntimeRule[]): readonly string[] | undefined {
+  const out = new Set<string>();
+  for (const rule of rules) {
+    const v = rule.restrict.validating;
+    if (!v) continue;
+    if (!v.eventFields) return undefined;
+    for (const f of v.eventFields) out.add(f);
+  }
+  return [...out];
 }
 
 function sensorHintsOf(rules: readonly RuntimeRule[]): SensorHints {

@@ -6,7 +6,7 @@
  */
 import type { CompiledRuntimeValidating, ParamSpec } from '../api/compiled-validating-policy.js';
 import type { KubeObject, ParamLookup } from '../api/runtime.js';
-import { CelEvaluationError, prepareActivation } from '../cel/index.js';
+import { CelEvaluationError, extendActivation, prepareActivation } from '../cel/index.js';
 import { selectorMatches } from '../match/index.js';
 import { capRendered, MAX_MESSAGE_LENGTH } from '../variables/index.js';
 
@@ -70,9 +70,7 @@ export function evaluateValidating(
   }
   for (const param of list) {
     // Without params the per-event activation is shared by every rule (converted once per event).
-    const base = v.params
-      ? prepareActivation({ ...activation, params: param })
-      : prepareActivation(activation);
+    const base = v.params ? extendActivation(activation, { params: param }) : prepareActivation(activation);
     const act = v.variables ? v.variables.bind(base) : base;
     let applies = true;
     for (const c of v.matchConditions) {
