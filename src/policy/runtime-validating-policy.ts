@@ -15,7 +15,15 @@ import type {
   CompiledValidation,
   ParamSpec,
 } from '../engine/api/compiled-validating-policy.js';
-import { celReferences, compileCel, compileCelVariables, type CelProgram } from '../engine/cel/index.js';
+import {
+  celReferences,
+  compileCel,
+  compileCelVariables,
+  emptyFieldTree,
+  mergeFieldTree,
+  type CelProgram,
+  type FieldTree,
+} from '../engine/cel/index.js';
 import { compileMatch } from '../engine/match/index.js';
 import { isBehavior, type Behavior } from '../events/types.js';
 import type { CompileIssue } from './compile.js';
@@ -63,8 +71,8 @@ const ALLOWED_ROOTS = new Set<string>([...RUNTIME_VALIDATING_BINDINGS, ...CEL_TY
 
 class Compiler {
   readonly issues: CompileIssue[] = [];
-  /** The `event` fields the expressions select by name; null once one reads `event` whole. */
-  eventFields: Set<string> | null = new Set();
+  /** The paths of `event` the expressions read (their union). */
+  readonly eventFields: FieldTree = emptyFieldTree();
 
   private issue(path: Path, message: string, target: 'key' | 'value' = 'value'): void {
     this.issues.push({ path, target, message });
@@ -83,8 +91,7 @@ class Compiler {
     try {
       const refs = celReferences(text);
       const fields = refs.fields.get('event');
-      if (fields === null) this.eventFields = null;
-      else if (fields) for (const f of fields) this.eventFields?.add(f);
+      if (fields) mergeFieldTree(this.eventFields, fields);
       for (const root of refs.roots) {
         if (ALLOWED_ROOTS.has(root)) continue;
         const hint = suggest(root, RUNTIME_VALIDATING_BINDINGS);
@@ -293,7 +300,7 @@ export function compileRuntimeValidatingPolicy(
     validations,
     auditAnnotations,
     ...(params ? { params } : {}),
-    ...(c.eventFields ? { eventFields: c.eventFields } : {}),
+    eventFields: c.eventFields,
   };
   const mode = runtimeValidatingMode(spec.validationActions);
   const actions = (Array.isArray(spec.actions) ? spec.actions : []) as ActionSpec[];

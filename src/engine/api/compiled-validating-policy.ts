@@ -2,7 +2,7 @@
  * A Kyverno ValidatingPolicy (`policies.kyverno.io`) as the engine evaluates it: CEL programs compiled once,
  * selected by VAP-style resource rules and selectors. Kept apart from CompiledPolicy (different shape: no rules).
  */
-import type { CelProgram, CelVariables } from '../cel/index.js';
+import type { CelProgram, CelVariables, FieldTree } from '../cel/index.js';
 import type { LabelSelector } from '../match/index.js';
 
 export interface ResourceRule {
@@ -87,9 +87,6 @@ export interface CompiledRuntimeValidating {
   validations: CompiledValidation[];
   auditAnnotations: CompiledAuditAnnotation[];
   params?: ParamSpec;
-  /**
-   * The fields of `event` the expressions select by name (`event.process`), or unset when one reads
-   * `event` whole: the engine converts only these parts of the event for CEL.
-   */
-  eventFields?: ReadonlySet<string>;
+  /** The paths of `event` the expressions read: the engine converts only these parts for CEL. */
+  eventFields: FieldTree;
 }

@@ -24,9 +24,10 @@ import { fromCel, toCel } from './values.js';
 
 export { CelCompileError, CelEvaluationError } from './errors.js';
 export type { CelHost } from './kyverno-library.js';
-export type { CelReferences } from './references.js';
+export type { CelReferences, FieldTree } from './references.js';
+export { emptyFieldTree, mergeFieldTree } from './references.js';
 export { CelQuantity, CelUrl } from './kubernetes-library.js';
-export { fromCel, toCel, toCelOnce } from './values.js';
+export { compileProjection, fromCel, toCel, toCelOnce } from './values.js';
 
 export interface CelEvaluateOptions {
   /** Data for resource.Get/List, image.GetMetadata and time.now(). */

@@ -34,22 +34,71 @@ export interface CelReferences {
   /** Names read as `variables.<name>`, `variables.?<name>` or `variables['<name>']`. */
   variables: Set<string>;
   /**
-   * Per root, the fields selected on it by name (`event.process`, `event.?alert`, `event['pod']`),
-   * or null when the root is also used whole (`event.all(...)`, `string(event)`, a shadowing macro
-   * variable): what an evaluation has to provide of that root.
+   * Per root, the paths selected on it by name (`event.process.binary`, `event.?alert`,
+   * `event['pod']`): what an evaluation has to provide of that root. The value at the end of a path,
+   * or the root itself when used bare (`event.all(...)`, `string(event)`, a shadowing macro
+   * variable), is used whole.
    */
-  fields: Map<string, Set<string> | null>;
+  fields: Map<string, FieldTree>;
+}
+
+/** Selected paths: `whole` when the value here is read as a whole, else only `children` are read. */
+export interface FieldTree {
+  whole: boolean;
+  children: Map<string, FieldTree>;
+}
+
+export function emptyFieldTree(): FieldTree {
+  return { whole: false, children: new Map() };
+}
+
+/** Adds `from` into `into` (a path read in either is read). */
+export function mergeFieldTree(into: FieldTree, from: FieldTree): void {
+  if (from.whole) into.whole = true;
+  for (const [name, child] of from.children) {
+    let mine = into.children.get(name);
+    if (!mine) into.children.set(name, (mine = emptyFieldTree()));
+    mergeFieldTree(mine, child);
+  }
+}
+
+function selectName(field: unknown): string | undefined {
+  if (typeof field === 'string') return field;
+  if (isNode(field) && field.op === 'value' && typeof field.args === 'string') return field.args;
+  return undefined;
+}
+
+const SELECTS = new Set(['.', '.?', '[]', '[?]']);
+
+/** `root.a.b` (any of the select forms, literal names only) as the root and its path, else undefined. */
+function selectChain(node: Node): { root: string; path: string[] } | undefined {
+  const path: string[] = [];
+  let n: unknown = node;
+  while (isNode(n) && SELECTS.has(n.op) && Array.isArray(n.args)) {
+    const [target, field] = n.args as [unknown, unknown];
+    const name = selectName(field);
+    if (name === undefined) return undefined;
+    path.unshift(name);
+    n = target;
+  }
+  if (isNode(n) && n.op === 'id' && typeof n.args === 'string' && path.length > 0)
+    return { root: n.args, path };
+  return undefined;
 }
 
 export function referencesOf(ast: unknown): CelReferences {
   const out: CelReferences = { roots: new Set(), variables: new Set(), fields: new Map() };
-  const useWhole = (root: string): void => void out.fields.set(root, null);
-  const useField = (root: string, field: string): void => {
-    const known = out.fields.get(root);
-    if (known === null) return;
-    if (known) known.add(field);
-    else out.fields.set(root, new Set([field]));
+  const use = (root: string, path: readonly string[]): void => {
+    let tree: FieldTree | undefined = out.fields.get(root);
+    if (!tree) out.fields.set(root, (tree = emptyFieldTree()));
+    for (const name of path) {
+      let child: FieldTree | undefined = tree.children.get(name);
+      if (!child) tree.children.set(name, (child = emptyFieldTree()));
+      tree = child;
+    }
+    tree.whole = true;
   };
+  const useWhole = (root: string): void => use(root, []);
   const bound = new Set<string>();
   const walk = (node: unknown, receiver: boolean): void => {
     if (Array.isArray(node)) {
@@ -77,16 +126,13 @@ export function referencesOf(ast: unknown): CelReferences {
           typeof field === 'string' ? field : isNode(field) && field.op === 'value' ? field.args : undefined;
         if (typeof name === 'string') out.variables.add(name);
       }
-      if (isNode(target) && target.op === 'id' && typeof target.args === 'string') {
-        const name =
-          typeof field === 'string' ? field : isNode(field) && field.op === 'value' ? field.args : undefined;
-        if (typeof name === 'string') {
-          out.roots.add(target.args);
-          useField(target.args, name);
-          if (!isNode(field)) return;
-          walk(field, false);
-          return;
-        }
+      const chain = selectChain(node);
+      if (chain) {
+        // The chain's names are literals: nothing below it refers to anything else.
+        out.roots.add(chain.root);
+        if (chain.root === 'variables') out.variables.add(chain.path[0]!);
+        use(chain.root, chain.path);
+        return;
       }
     }
     if (node.op === 'rcall' && Array.isArray(args)) {

@@ -23,7 +23,15 @@ import type {
 } from '../api/runtime.js';
 import type { MatchOptions, ResourceFacts } from '../match/index.js';
 import { withVariables } from '../validate/cel.js';
-import { PreparedActivation, toCel, toCelOnce } from '../cel/index.js';
+import {
+  emptyFieldTree,
+  mergeFieldTree,
+  PreparedActivation,
+  compileProjection,
+  toCel,
+  toCelOnce,
+  type FieldTree,
+} from '../cel/index.js';
 import { RuleIndex } from './rule-index.js';
 import { ruleErrorReasonOf, type RuleError } from './rule-error.js';
 import { SharedOutcomes } from './shared-work.js';
@@ -42,8 +50,8 @@ export class IndexedRuntimeEngine implements RuntimeEngine {
   private readonly shared: SharedOutcomes;
   private readonly ruleErrors: RuleError[] = [];
   private errorCount = 0;
-  /** The `event` fields every RuntimeValidatingPolicy together reads; undefined: the whole event. */
-  private readonly eventFields: readonly string[] | undefined;
+  /** Converts the paths of `event` the RuntimeValidatingPolicies together read. */
+  private readonly projectEvent: EventProjection;
 
   constructor(
     compiled: CompiledRuntimePolicies,
@@ -53,7 +61,7 @@ export class IndexedRuntimeEngine implements RuntimeEngine {
     this.shared = new SharedOutcomes(compiled.sharedParts);
     this.policies = compiled.summaries;
     this.sensorHints = sensorHintsOf(compiled.rules);
-    this.eventFields = validatingEventFields(compiled.rules);
+    this.projectEvent = eventProjection(validatingEventFields(compiled.rules));
   }
 
   /** Rule errors since the last call (variable or CEL failures), for logs and metrics. */
@@ -112,7 +120,7 @@ export class IndexedRuntimeEngine implements RuntimeEngine {
         if (!shared.get(rule.shared.match, ruleMatches, rule, evaluation)) continue;
         try {
           const verdict = rule.restrict.validating
-            ? evaluateValidatingRule(rule, evaluation, this.options, this.eventFields)
+            ? evaluateValidatingRule(rule, evaluation, this.options, this.projectEvent)
             : evaluateRule(rule, evaluation, shared);
           if (verdict) verdicts.push(verdict);
         } catch (error) {
@@ -208,8 +216,8 @@ class Evaluation {
    * The bindings of a RuntimeValidatingPolicy (CEL values; `params` added per rule), shared by every
    * such rule on this event and built binding by binding on first read (ValidatingBindings).
    */
-  validatingBindings(eventFields: readonly string[] | undefined): Record<string, unknown> {
-    return (this.validatingCache ??= new ValidatingBindings(this, eventFields) as unknown as Record<
+  validatingBindings(projectEvent: EventProjection): Record<string, unknown> {
+    return (this.validatingCache ??= new ValidatingBindings(this, projectEvent) as unknown as Record<
       string,
       unknown
     >);
@@ -237,6 +245,14 @@ class Evaluation {
 /** The tool's payload is converted for CEL only when an expression reads `event.raw`. */
 const LAZY_EVENT_KEYS: ReadonlySet<string> = new Set(['raw']);
 
+type EventProjection = (event: Record<string, unknown>) => unknown;
+
+/** Read whole (`event.all(...)`, `string(event)`): everything, the tool's payload on first read. */
+function eventProjection(tree: FieldTree): EventProjection {
+  if (tree.whole) return (event) => toCelOnce(event, LAZY_EVENT_KEYS);
+  return compileProjection(tree);
+}
+
 /**
  * Each binding is built and converted to CEL values on first read, once per event: most
  * expressions read `event` alone, and the object (a pod synthesised from the event, without a
@@ -251,17 +267,15 @@ class ValidatingBindings extends PreparedActivation {
 
   constructor(
     private readonly evaluation: Evaluation,
-    private readonly eventFields: readonly string[] | undefined,
+    private readonly projectEvent: EventProjection,
   ) {
     super();
   }
 
   get event(): unknown {
-    return (this.eventValue ??= toCelOnce(
-      this.evaluation.event as unknown as Record<string, unknown>,
-      LAZY_EVENT_KEYS,
-      this.eventFields,
-    ));
+    const event = this.evaluation.event as unknown as Record<string, unknown>;
+    // Read whole (`event.all(...)`, `string(event)`): everything, the tool's payload on first read.
+    return (this.eventValue ??= this.projectEvent(event));
   }
 
   get object(): unknown {
@@ -329,13 +343,13 @@ function evaluateValidatingRule(
   rule: RuntimeRule,
   evaluation: Evaluation,
   options: RuntimeEngineOptions,
-  eventFields: readonly string[] | undefined,
+  projectEvent: EventProjection,
 ): Verdict | undefined {
   const v = rule.restrict.validating!;
   const params = v.params
     ? resolveParams(v.params, options.params, rule.policyNamespace, evaluation.attribution.ref.namespace)
     : undefined;
-  const violation = evaluateValidating(v, evaluation.validatingBindings(eventFields), params, rule.policy);
+  const violation = evaluateValidating(v, evaluation.validatingBindings(projectEvent), params, rule.policy);
   if (!violation) return undefined;
   const verdict = verdictOf(rule, evaluation, violation.message);
   if (violation.annotations) verdict.annotations = violation.annotations;
@@ -401,18 +415,14 @@ function renderMessage(rule: RuntimeRule, evaluation: Evaluation): string {
 }
 
 /**
- * The union of the `event` fields the RuntimeValidatingPolicies select by name, or undefined when one
- * reads `event` whole. The per-event activation is shared by all of them, so it carries the union.
+ * The union of the `event` paths the RuntimeValidatingPolicies read: the per-event activation is
+ * shared by all of them, so it carries the union.
  */
-function validatingEventFields(rules: readonly RuntimeRule[]): readonly string[] | undefined {
-  const out = new Set<string>();
-  for (const rule of rules) {
-    const v = rule.restrict.validating;
-    if (!v) continue;
-    if (!v.eventFields) return undefined;
-    for (const f of v.eventFields) out.add(f);
-  }
-  return [...out];
+function validatingEventFields(rules: readonly RuntimeRule[]): FieldTree {
+  const out = emptyFieldTree();
+  for (const rule of rules)
+    if (rule.restrict.validating) mergeFieldTree(out, rule.restrict.validating.eventFields);
+  return out;
 }
 
 function sensorHintsOf(rules: readonly RuntimeRule[]): SensorHints {

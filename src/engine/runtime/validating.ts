@@ -83,7 +83,7 @@ export function evaluateValidating(
       }
     }
     if (!applies) continue;
-    const failures: string[] = [];
+    let failures: string[] | undefined;
     for (const val of v.validations) {
       const r = val.program.evaluateRaw(act);
       if (typeof r !== 'boolean')
@@ -98,9 +98,9 @@ export function evaluateValidating(
           // Kubernetes keeps the static message when messageExpression fails.
         }
       }
-      failures.push(text);
+      (failures ??= []).push(text);
     }
-    if (failures.length === 0) continue;
+    if (failures === undefined) continue;
     // The message carries event data: bounded (and the cut counted) before reports, logs, actions.
     const out: ValidatingViolation = {
       message: capRendered(failures.join('; '), MAX_MESSAGE_LENGTH, 'message'),
