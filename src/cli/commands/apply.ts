@@ -9,7 +9,7 @@ import { parseAllDocuments } from 'yaml';
 import { createRuntimeEngine, staticParamLookup, type ParamLookup } from '../../engine/runtime/index.js';
 import { staticPodLookup } from '../../engine/runtime/static-lookup.js';
 import type { SourceFormat } from '../../events/adapters/index.js';
-import { formatSummary, replayEvents } from '../event-replay.js';
+import { eventsPathProblem, formatSummary, replayEvents } from '../event-replay.js';
 import { evaluatePolicy, type RuleResult, type RuleStatus } from '../../engine/validate/index.js';
 import { evaluateValidatingPolicy } from '../../engine/validate/validating-policy.js';
 import type { CompiledPolicy } from '../../engine/api/compiled-policy.js';
@@ -191,6 +191,12 @@ export function register(program: Command, io: CommandIo = processIo): void {
         .default('table' as const),
     )
     .action(async (opts) => {
+      const eventsProblem = opts.events === undefined ? undefined : eventsPathProblem(opts.events);
+      if (eventsProblem !== undefined) {
+        io.err(`error: --events ${eventsProblem}\n`);
+        process.exitCode = 1;
+        return;
+      }
       const loaded = await loadPolicies(opts.policies);
       for (const e of loaded.errors) io.err(`${formatPolicyError(e)}\n`);
       const { resources, errors } = await loadResources(opts.resources);

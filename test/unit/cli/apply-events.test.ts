@@ -81,3 +81,18 @@ test('kyverno-runtime test runs runtime test files beside Kyverno tests', async 
   assert.equal(r.code, 0, r.out + r.err);
   assert.match(r.out, /^22 passed, 0 failed$/m);
 });
+
+test('apply -e with a directory or a missing file fails with one clear line, not a stack trace', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kr-apply-dir-'));
+  const policy = join(examples, 'no-shell-in-prod/policy.yaml');
+  const r = await cli('apply', '-p', policy, '-e', dir);
+  assert.equal(r.code, 1);
+  assert.equal(
+    r.err,
+    `error: --events ${dir}: is a directory; give a file of events, one JSON object per line (or - for stdin)\n`,
+  );
+  assert.equal(r.out, '');
+  const missing = await cli('apply', '-p', policy, '-e', join(dir, 'absent.jsonl'));
+  assert.equal(missing.code, 1);
+  assert.match(missing.err, /^error: --events .*absent\.jsonl: no such file\n$/);
+});
