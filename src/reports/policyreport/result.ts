@@ -44,6 +44,8 @@ export interface ResultState {
   firstSeen: string;
   lastSeen: string;
   lastEvent: Record<string, string>;
+  /** The last verdict's auditAnnotations, as `auditAnnotation.<key>` properties. */
+  annotations: Record<string, string>;
   actions: Record<string, string>;
 }
 
@@ -92,8 +94,23 @@ export function newResultState(v: Verdict): ResultState {
     firstSeen: v.time,
     lastSeen: v.time,
     lastEvent: {},
+    annotations: {},
     actions: {},
   };
+}
+
+/**
+ * A RuntimeValidatingPolicy's auditAnnotations (already at most a few, written by the policy) as
+ * properties: prefixed so a key can never overwrite count, firstSeen or an event field, and cut to
+ * the property length since the values carry event data.
+ */
+export function annotationProperties(
+  annotations: Record<string, string> | undefined,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!annotations) return out;
+  for (const [k, v] of Object.entries(annotations)) out[`auditAnnotation.${truncate(k, 63)}`] = truncate(v);
+  return out;
 }
 
 /** Folds one more verdict into the state. */
@@ -104,6 +121,7 @@ export function observe(state: ResultState, v: Verdict): void {
   if (v.time >= state.lastSeen) {
     state.lastSeen = v.time;
     state.lastEvent = eventProperties(v.event, v.container);
+    state.annotations = annotationProperties(v.annotations);
   }
   if (v.severity !== undefined) state.severity = v.severity;
   if (v.category !== undefined) state.category = v.category;
@@ -148,6 +166,7 @@ export function toResult(
       firstSeen,
       lastSeen: state.lastSeen,
       ...state.lastEvent,
+      ...state.annotations,
       ...state.actions,
     },
   };
