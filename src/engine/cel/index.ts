@@ -95,7 +95,7 @@ export function extendActivation(
   base: Record<string, unknown>,
   extra: Record<string, unknown>,
 ): Record<string, unknown> {
-  const out = Object.create(prepareActivation(base) as object) as Record<string, unknown>;
+  const out = Object.create(prepareActivation(base)) as Record<string, unknown>;
   for (const key of Object.keys(extra)) {
     const v = extra[key];
     // Defined, not assigned: the base may have a getter of that name (assigning would throw).

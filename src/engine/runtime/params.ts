@@ -11,8 +11,8 @@ export function staticParamLookup(objects: readonly Record<string, unknown>[]): 
     if (typeof o.apiVersion !== 'string' || typeof o.kind !== 'string') continue;
     const key = `${o.apiVersion}\u0000${o.kind}`;
     const list = byKind.get(key);
-    if (list) list.push(o as KubeObject);
-    else byKind.set(key, [o as KubeObject]);
+    if (list) list.push(o);
+    else byKind.set(key, [o]);
   }
   return {
     find({ apiVersion, kind, namespace, name }) {

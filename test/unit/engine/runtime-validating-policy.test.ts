@@ -133,7 +133,10 @@ describe('RuntimeValidatingPolicy', () => {
     const verdicts = engine.evaluate(event('/bin/sh'));
     // `unused` would fail (no such field) but is never read: no rule error.
     assert.equal(verdicts[0]?.message, 'sh');
-    assert.equal((engine as IndexedRuntimeEngine).takeRuleErrors().count, 0);
+    assert.equal(
+      (engine as unknown as Pick<IndexedRuntimeEngine, 'takeRuleErrors'>).takeRuleErrors().count,
+      0,
+    );
   });
 
   it('a failing messageExpression falls back to the message; no message gives the failed expression', () => {
@@ -159,7 +162,7 @@ describe('RuntimeValidatingPolicy', () => {
   it('a non-boolean validation is a rule error, not a verdict', () => {
     const engine = engineFor(policy(`    - expression: "event.process.binary"\n`));
     assert.deepEqual(engine.evaluate(event('/bin/sh')), []);
-    const errors = (engine as IndexedRuntimeEngine).takeRuleErrors();
+    const errors = (engine as unknown as Pick<IndexedRuntimeEngine, 'takeRuleErrors'>).takeRuleErrors();
     assert.equal(errors.count, 1);
     assert.match(errors.recent[0]!.message, /bool/);
   });
