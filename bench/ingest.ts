@@ -172,11 +172,49 @@ function corpus(n: number): Buffer {
   return buf.subarray(0, length);
 }
 
-function policySet(count: number): string {
+/** The same four rules written as NamespacedRuntimeValidatingPolicy (CEL, true = allowed). */
+function validatingPolicy(i: number, ns: string, kind: number): string {
+  const [behaviors, validation] =
+    kind === 0
+      ? [
+          '[process-exec]',
+          `"!(event.process.binary.endsWith('/sh') || event.process.binary.endsWith('/bash'))"`,
+        ]
+      : kind === 1
+        ? ['[network-connect]', `"!has(event.network.dport) || event.network.dport in [443, 53]"`]
+        : kind === 2
+          ? ['[file-write]', `"!event.file.path.startsWith('/etc/')"`]
+          : [
+              '[alert, process-exec]',
+              `"!has(event.alert) || !event.alert.rule.startsWith('Terminal shell')"`,
+            ];
+  return `apiVersion: runtime.kyverno.io/v1alpha1
+kind: NamespacedRuntimeValidatingPolicy
+metadata:
+  name: bench-${i}
+  namespace: "${ns}"
+spec:
+  validationActions: [Audit]
+  behaviors: ${behaviors}
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: [''], apiVersions: [v1], resources: [pods]}
+  validations:
+    - expression: ${validation}
+      message: bench
+`;
+}
+
+/** `validatingShare`: every other policy is written as a RuntimeValidatingPolicy when 0.5. */
+function policySet(count: number, validatingShare = 0): string {
   const docs: string[] = [];
   for (let i = 0; i < count; i++) {
     const ns = namespaces[i % namespaces.length]!;
     const kind = i % 4;
+    if (validatingShare > 0 && i % 2 === 1) {
+      docs.push(validatingPolicy(i, ns, kind));
+      continue;
+    }
     const rule =
       kind === 0
         ? `behaviors: [process-exec]\n        pattern:\n          event:\n            process:\n              binary: "*/sh | */bash"`
@@ -347,14 +385,19 @@ const runs: Run[] = [
     },
   },
 ];
-for (const count of POLICY_COUNTS) {
-  const loaded = loadPolicyText(policySet(count), `bench-${count}.yaml`);
+const variants: { count: number; validatingShare: number }[] = [
+  ...POLICY_COUNTS.map((count) => ({ count, validatingShare: 0 })),
+  // Beside the all-ClusterRuntimePolicy row of the same size: the CEL-native kind should cost about the same.
+  ...(POLICY_COUNTS.includes(100) ? [{ count: 100, validatingShare: 0.5 }] : []),
+];
+for (const { count, validatingShare } of variants) {
+  const loaded = loadPolicyText(policySet(count, validatingShare), `bench-${count}.yaml`);
   if (loaded.errors.length > 0)
     throw new Error(`policy errors: ${JSON.stringify(loaded.errors.slice(0, 3))}`);
   const engine = createRuntimeEngine(loaded.policies);
   const counts = { violations: 0, skipped: 0 };
   runs.push({
-    name: `adapt + evaluate, ${count} policies`,
+    name: `adapt + evaluate, ${count} policies${validatingShare > 0 ? ' (half RuntimeValidatingPolicy)' : ''}`,
     policies: count,
     sampled: true,
     result: emptyResult(),

@@ -1,5 +1,6 @@
 /**
- * Generates the CustomResourceDefinitions for ClusterRuntimePolicy and RuntimePolicy from the policy
+ * Generates the CustomResourceDefinitions for ClusterRuntimePolicy, RuntimePolicy,
+ * RuntimeValidatingPolicy and NamespacedRuntimeValidatingPolicy from the policy
  * engine's own schema (src/policy/schema/definition.ts, openApiSchema()), so the API server and the
  * engine validate policies against one source of truth. Writes deploy/crds/*.yaml and the Helm
  * chart's copy (deploy/helm/crds/). test/integration/k8s/crds-match-schema.test.ts fails when the
@@ -11,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { openApiSchema } from '../src/policy/schema/definition.js';
+import { openApiSchema, runtimeValidatingPolicySchema } from '../src/policy/schema/definition.js';
 
 const GROUP = 'runtime.kyverno.io';
 const VERSION = 'v1alpha1';
@@ -51,6 +52,8 @@ interface Names {
   singular: string;
   shortNames: string[];
   scope: 'Cluster' | 'Namespaced';
+  /** The CEL-native kinds (RuntimeValidatingPolicy) have their own spec schema. */
+  validating?: boolean;
 }
 
 const KINDS: Names[] = [
@@ -68,10 +71,28 @@ const KINDS: Names[] = [
     shortNames: ['rpol'],
     scope: 'Namespaced',
   },
+  {
+    kind: 'RuntimeValidatingPolicy',
+    plural: 'runtimevalidatingpolicies',
+    singular: 'runtimevalidatingpolicy',
+    shortNames: ['rvpol'],
+    scope: 'Cluster',
+    validating: true,
+  },
+  {
+    kind: 'NamespacedRuntimeValidatingPolicy',
+    plural: 'namespacedruntimevalidatingpolicies',
+    singular: 'namespacedruntimevalidatingpolicy',
+    shortNames: ['nrvpol'],
+    scope: 'Namespaced',
+    validating: true,
+  },
 ];
 
 export function crdObject(n: Names): Record<string, unknown> {
-  const policy = openApiSchema() as { properties: { spec: unknown } };
+  const policy = openApiSchema(n.validating ? runtimeValidatingPolicySchema() : undefined) as {
+    properties: { spec: unknown };
+  };
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
@@ -100,14 +121,18 @@ export function crdObject(n: Names): Record<string, unknown> {
           storage: true,
           subresources: { status: {} },
           additionalPrinterColumns: [
-            { name: 'Mode', type: 'string', jsonPath: '.spec.failureAction' },
+            n.validating
+              ? { name: 'Actions', type: 'string', jsonPath: '.spec.validationActions' }
+              : { name: 'Mode', type: 'string', jsonPath: '.spec.failureAction' },
             { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],
           schema: {
             openAPIV3Schema: {
               type: 'object',
-              description: `${n.kind}: Kyverno-style policy over runtime events (runtime.kyverno.io/v1alpha1).`,
+              description: n.validating
+                ? `${n.kind}: ValidatingPolicy-style CEL policy over runtime events (runtime.kyverno.io/v1alpha1).`
+                : `${n.kind}: Kyverno-style policy over runtime events (runtime.kyverno.io/v1alpha1).`,
               required: ['spec'],
               properties: {
                 apiVersion: { type: 'string' },

@@ -10,7 +10,12 @@
 import { createHash } from 'node:crypto';
 import { watch, statSync, type FSWatcher } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { createRuntimeEngine, type ContextProvider, type RuntimeEngine } from '../engine/runtime/index.js';
+import {
+  createRuntimeEngine,
+  staticParamLookup,
+  type ContextProvider,
+  type RuntimeEngine,
+} from '../engine/runtime/index.js';
 import type { Logger } from '../observability/logger.js';
 import { policiesLoaded, policyErrors, policyReloads } from '../observability/metrics.js';
 import { listYamlFiles, loadPolicies, readPolicyFile, type PolicyError } from '../policy/index.js';
@@ -124,6 +129,7 @@ export class PolicySet {
       engine: () =>
         createRuntimeEngine(r.policies, {
           nodeName: this.opts.nodeName,
+          params: staticParamLookup(r.objects ?? []),
           exceptions: exceptions.set,
           ...(this.opts.context ? { context: this.opts.context } : {}),
         }),

@@ -4,7 +4,7 @@
  * processed as they arrive; only counts and the verdicts the caller keeps are retained.
  */
 import { boundRaw } from '../events/adapters/guard.js';
-import { createReadStream } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { adaptLine, type SourceFormat } from '../events/adapters/index.js';
 import type { RuleError, RuntimeEngine } from '../engine/runtime/index.js';
 import type { RuntimeEvent } from '../events/types.js';
@@ -36,6 +36,24 @@ export interface ReplaySummary {
 }
 
 const MAX_LISTED_SKIPS = 50;
+
+/**
+ * Why `path` cannot be read as a stream of events (a directory, a missing file), checked before
+ * reading so the user gets one clear line rather than a stack trace; undefined when it can.
+ */
+export function eventsPathProblem(path: string): string | undefined {
+  if (path === '-') return undefined;
+  let stat;
+  try {
+    stat = statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? `${path}: no such file` : `${path}: cannot be read (${code ?? String(e)})`;
+  }
+  if (stat.isDirectory())
+    return `${path}: is a directory; give a file of events, one JSON object per line (or - for stdin)`;
+  return undefined;
+}
 
 export async function replayEvents(
   path: string,

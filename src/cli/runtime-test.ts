@@ -23,7 +23,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
-import { createRuntimeEngine, type KubeObject } from '../engine/runtime/index.js';
+import { createRuntimeEngine, staticParamLookup, type KubeObject } from '../engine/runtime/index.js';
 import { staticPodLookup } from '../engine/runtime/static-lookup.js';
 import type { Verdict } from '../contracts/verdict.js';
 import { BEHAVIORS } from '../events/types.js';
@@ -123,6 +123,7 @@ export async function runRuntimeTest(
     ...(test.resources ? { lookup: staticPodLookup(objects) } : {}),
     exceptions: exceptions.set,
     ...(context ? { context: context.provider } : {}),
+    params: staticParamLookup([...(loaded.objects ?? []), ...objects]),
   });
   const verdicts: Verdict[] = [];
   // Rule errors by (rule, pod): the count and the first message (bounded by rules × pods seen).

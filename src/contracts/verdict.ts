@@ -41,6 +41,8 @@ export interface Verdict {
    * empty, and the message names the exception.
    */
   exception?: ExceptionRef;
+  /** RuntimeValidatingPolicy auditAnnotations (key → rendered value, bounded like messages). */
+  annotations?: Record<string, string>;
   event: RuntimeEvent;
 }
 

@@ -1,5 +1,6 @@
 /**
- * Policies from the cluster: ClusterRuntimePolicy and RuntimePolicy objects are watched, compiled
+ * Policies from the cluster: ClusterRuntimePolicy, RuntimePolicy, RuntimeValidatingPolicy and
+ * NamespacedRuntimeValidatingPolicy objects are watched, compiled
  * with the same loader as policy files (loadPolicyText; JSON is YAML), and handed to `onChange` as a
  * complete set — the caller swaps its engine, no restart. Each policy's status gets a `Ready`
  * condition (True, or False with the compile errors) and `observedGeneration`, written through the
@@ -66,9 +67,24 @@ export interface PolicyStatusEntry {
   message: string;
 }
 
+/** The watched kinds: plural (for the API) by kind, and whether they are namespaced. */
+const WATCHED: readonly { kind: string; plural: string; namespaced: boolean }[] = [
+  { kind: 'ClusterRuntimePolicy', plural: 'clusterruntimepolicies', namespaced: false },
+  { kind: 'RuntimePolicy', plural: 'runtimepolicies', namespaced: true },
+  { kind: 'RuntimeValidatingPolicy', plural: 'runtimevalidatingpolicies', namespaced: false },
+  {
+    kind: 'NamespacedRuntimeValidatingPolicy',
+    plural: 'namespacedruntimevalidatingpolicies',
+    namespaced: true,
+  },
+];
+
 export class PolicyWatcher {
   readonly clusterPolicies: Reflector<PolicyObject>;
   readonly namespacedPolicies: Reflector<PolicyObject>;
+  readonly validatingPolicies: Reflector<PolicyObject>;
+  readonly namespacedValidatingPolicies: Reflector<PolicyObject>;
+  private readonly reflectors: Reflector<PolicyObject>[];
   private readonly api: CustomObjectsApi;
   private timer: NodeJS.Timeout | undefined;
   private current: CompiledPolicy[] = [];
@@ -80,31 +96,43 @@ export class PolicyWatcher {
   constructor(private readonly opts: PolicyWatcherOptions) {
     this.api = apiClient(opts.kubeConfig, CustomObjectsApi);
     const common = reflectorSettings(opts);
-    this.clusterPolicies = new Reflector<PolicyObject>({
-      ...common,
-      resource: 'clusterruntimepolicies',
-      path: `/apis/${POLICY_GROUP}/${POLICY_VERSION}/clusterruntimepolicies`,
-      list: (s) =>
-        this.api.listClusterCustomObject({
-          group: POLICY_GROUP,
-          version: POLICY_VERSION,
-          plural: 'clusterruntimepolicies',
-          ...s,
-        }) as Promise<{ items: PolicyObject[] }>,
-    });
-    this.namespacedPolicies = new Reflector<PolicyObject>({
-      ...common,
-      resource: 'runtimepolicies',
-      path: `/apis/${POLICY_GROUP}/${POLICY_VERSION}/runtimepolicies`,
-      list: (s) =>
-        this.api.listCustomObjectForAllNamespaces({
-          group: POLICY_GROUP,
-          version: POLICY_VERSION,
-          plural: 'runtimepolicies',
-          ...s,
-        }) as Promise<{ items: PolicyObject[] }>,
-    });
-    for (const r of [this.clusterPolicies, this.namespacedPolicies]) {
+    const reflectors = WATCHED.map(
+      ({ kind, plural, namespaced }) =>
+        new Reflector<PolicyObject>({
+          ...common,
+          resource: plural,
+          path: `/apis/${POLICY_GROUP}/${POLICY_VERSION}/${plural}`,
+          // A real API server omits apiVersion/kind on list items; the loader needs them.
+          typeMeta: { apiVersion: `${POLICY_GROUP}/${POLICY_VERSION}`, kind },
+          list: (s) =>
+            (namespaced
+              ? this.api.listCustomObjectForAllNamespaces({
+                  group: POLICY_GROUP,
+                  version: POLICY_VERSION,
+                  plural,
+                  ...s,
+                })
+              : this.api.listClusterCustomObject({
+                  group: POLICY_GROUP,
+                  version: POLICY_VERSION,
+                  plural,
+                  ...s,
+                })) as Promise<{ items: PolicyObject[] }>,
+        }),
+    );
+    this.reflectors = reflectors;
+    [
+      this.clusterPolicies,
+      this.namespacedPolicies,
+      this.validatingPolicies,
+      this.namespacedValidatingPolicies,
+    ] = reflectors as [
+      Reflector<PolicyObject>,
+      Reflector<PolicyObject>,
+      Reflector<PolicyObject>,
+      Reflector<PolicyObject>,
+    ];
+    for (const r of reflectors) {
       r.on('add', () => this.schedule());
       r.on('update', (o, old) => {
         // Our own status writes come back as updates: recompile only when the spec moved.
@@ -123,7 +151,7 @@ export class PolicyWatcher {
   }
 
   async start(timeoutMs = 30_000): Promise<void> {
-    await Promise.all([this.clusterPolicies.start(timeoutMs), this.namespacedPolicies.start(timeoutMs)]);
+    await Promise.all(this.reflectors.map((r) => r.start(timeoutMs)));
     this.recompile();
   }
 
@@ -131,15 +159,15 @@ export class PolicyWatcher {
     if (this.timer) clearTimeout(this.timer);
     for (const t of this.spreadTimers) clearTimeout(t);
     this.spreadTimers.clear();
-    await Promise.all([this.clusterPolicies.stop(), this.namespacedPolicies.stop()]);
+    await Promise.all(this.reflectors.map((r) => r.stop()));
   }
 
   get synced(): boolean {
-    return this.clusterPolicies.synced && this.namespacedPolicies.synced;
+    return this.reflectors.every((r) => r.synced);
   }
 
   private schedule(): void {
-    if (!this.clusterPolicies.synced || !this.namespacedPolicies.synced) return; // start() compiles once synced
+    if (!this.synced) return; // start() compiles once synced
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
@@ -153,7 +181,7 @@ export class PolicyWatcher {
     const compiled: CompiledPolicy[] = [];
     let failed = 0;
     const statuses: [PolicyObject, PolicyStatusEntry][] = [];
-    for (const obj of [...this.clusterPolicies.list(), ...this.namespacedPolicies.list()]) {
+    for (const obj of this.reflectors.flatMap((r) => r.list())) {
       const { status: _status, ...rest } = obj;
       const metadata = { ...(rest.metadata ?? {}) };
       delete metadata.managedFields;
@@ -234,13 +262,16 @@ export class PolicyWatcher {
       },
     };
     const headers = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+    const watched = WATCHED.find((w) => w.kind === obj.kind);
+    const plural =
+      watched?.plural ?? (md.namespace !== undefined ? 'runtimepolicies' : 'clusterruntimepolicies');
     try {
       if (md.namespace !== undefined) {
         await this.api.patchNamespacedCustomObjectStatus(
           {
             group: POLICY_GROUP,
             version: POLICY_VERSION,
-            plural: 'runtimepolicies',
+            plural,
             namespace: md.namespace,
             name: md.name,
             body,
@@ -252,7 +283,7 @@ export class PolicyWatcher {
           {
             group: POLICY_GROUP,
             version: POLICY_VERSION,
-            plural: 'clusterruntimepolicies',
+            plural,
             name: md.name,
             body,
           },

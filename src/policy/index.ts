@@ -16,7 +16,8 @@ import {
   normalizeFailureAction,
   type CompileIssue,
 } from './compile.js';
-import { validatePolicyDocument } from './schema/validate.js';
+import { validatePolicyDocument, validateRuntimeValidatingPolicyDocument } from './schema/validate.js';
+import { compileRuntimeValidatingPolicy, RUNTIME_VALIDATING_KINDS } from './runtime-validating-policy.js';
 import { namespaceScopeIssues } from './namespace-scope.js';
 import { kernelBlockPlans } from './kernel-block.js';
 import { podPatchIssues } from './pod-patch.js';
@@ -51,6 +52,8 @@ export interface LoadResult {
   validatingPolicies?: CompiledValidatingPolicy[];
   /** PolicyException documents (kyverno.io/v2 and policies.kyverno.io), found alongside policies. */
   exceptions?: CompiledException[];
+  /** The other Kubernetes objects of the files (apiVersion, kind, metadata.name): parameters for paramRef. */
+  objects?: Record<string, unknown>[];
 }
 
 /** Formats an error as `file:line:col: message`. */
@@ -60,7 +63,7 @@ export function formatPolicyError(e: PolicyError): string {
 
 const POLICY_GROUPS = new Set(['runtime.kyverno.io', 'kyverno.io', 'policies.kyverno.io']);
 const SUPPORTED: Record<string, readonly string[]> = {
-  'runtime.kyverno.io': RUNTIME_KINDS,
+  'runtime.kyverno.io': [...RUNTIME_KINDS, ...RUNTIME_VALIDATING_KINDS],
   'kyverno.io': KYVERNO_KINDS,
 };
 const isObj = (v: unknown): v is Record<string, unknown> =>
@@ -83,7 +86,7 @@ function compileDocument(
   const kind = typeof value.kind === 'string' ? value.kind : '';
   const supported = SUPPORTED[group] ?? [];
   if (!supported.includes(kind)) {
-    const all = [...RUNTIME_KINDS, ...KYVERNO_KINDS];
+    const all = [...RUNTIME_KINDS, ...RUNTIME_VALIDATING_KINDS, ...KYVERNO_KINDS];
     const hint = suggest(kind, all);
     push({
       path: ['kind'],
@@ -93,6 +96,17 @@ function compileDocument(
         (hint ? `, did you mean \`${hint}\`?` : `; supported: ${all.join(', ')}`),
     });
     return undefined;
+  }
+  if ((RUNTIME_VALIDATING_KINDS as readonly string[]).includes(kind)) {
+    const issues = validateRuntimeValidatingPolicyDocument(value);
+    if (issues.length > 0) {
+      issues.forEach(push);
+      return undefined;
+    }
+    const compileIssues: CompileIssue[] = [];
+    const policy = compileRuntimeValidatingPolicy(value, { file: sd.file, line: sd.line }, compileIssues);
+    compileIssues.forEach(push);
+    return policy;
   }
   const schemaIssues = validatePolicyDocument(value);
   if (schemaIssues.length > 0) {
@@ -165,6 +179,7 @@ export function loadPolicyText(text: string, file: string): LoadResult {
     validatingPolicies: [],
     warnings: [],
     exceptions: [],
+    objects: [],
   };
   for (const sd of parseYamlDocuments(text, file)) {
     if (sd.syntaxErrors.length > 0) {
@@ -182,6 +197,8 @@ export function loadPolicyText(text: string, file: string): LoadResult {
     const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
     if (!POLICY_GROUPS.has(group)) {
       result.ignored++;
+      if (typeof value.kind === 'string' && apiVersion !== '' && isObj(value.metadata))
+        result.objects.push(value);
       continue;
     }
     if (isExceptionDocument(value)) {
@@ -259,6 +276,7 @@ export async function loadPolicies(paths: string[]): Promise<LoadResult> {
     validatingPolicies: [],
     warnings: [],
     exceptions: [],
+    objects: [],
   };
   for (const path of paths) {
     let files: string[];
@@ -293,6 +311,7 @@ export async function loadPolicies(paths: string[]): Promise<LoadResult> {
       result.validatingPolicies.push(...(r.validatingPolicies ?? []));
       result.warnings.push(...(r.warnings ?? []));
       result.exceptions.push(...(r.exceptions ?? []));
+      result.objects.push(...(r.objects ?? []));
     }
   }
   return result;

@@ -5,6 +5,7 @@
  */
 import type {
   CompiledValidatingPolicy,
+  ParamSpec,
   ResourceRule,
   ValidatingProgramSet,
 } from '../engine/api/compiled-validating-policy.js';
@@ -56,7 +57,7 @@ function programs(spec: Raw, kind: string | undefined): ValidatingProgramSet {
   return { matchConditions, validations, ...(variables ? { variables } : {}) };
 }
 
-function resourceRules(v: unknown): ResourceRule[] {
+export function resourceRules(v: unknown): ResourceRule[] {
   return (Array.isArray(v) ? v.filter(isObj) : []).map((r) => ({
     apiGroups: strings(r.apiGroups),
     apiVersions: strings(r.apiVersions),
@@ -66,13 +67,35 @@ function resourceRules(v: unknown): ResourceRule[] {
   }));
 }
 
+/**
+ * paramKind (spec, or matchConstraints as some manifests write it) with paramRef (spec, as the
+ * binding's paramRef is written for the CLI). Kubernetes' default for a missing parameter is Deny.
+ */
+function paramSpec(spec: Raw): ParamSpec | undefined {
+  const mc = isObj(spec.matchConstraints) ? spec.matchConstraints : {};
+  const kind = isObj(spec.paramKind) ? spec.paramKind : isObj(mc.paramKind) ? mc.paramKind : undefined;
+  if (!kind) return undefined;
+  const ref = isObj(spec.paramRef) ? spec.paramRef : {};
+  const out: ParamSpec = {
+    apiVersion: typeof kind.apiVersion === 'string' ? kind.apiVersion : '',
+    kind: typeof kind.kind === 'string' ? kind.kind : '',
+    notFound: ref.parameterNotFoundAction === 'Allow' ? 'Allow' : 'Deny',
+  };
+  if (typeof ref.name === 'string') out.name = ref.name;
+  if (typeof ref.namespace === 'string' && ref.namespace !== '') out.namespace = ref.namespace;
+  if (isObj(ref.selector)) out.selector = ref.selector;
+  return out;
+}
+
 /** Compiles one ValidatingPolicy document; throws with a reason on a bad policy. */
 export function compileValidatingPolicy(doc: Raw, file: string, line: number): CompiledValidatingPolicy {
   const md = isObj(doc.metadata) ? doc.metadata : {};
   const spec = isObj(doc.spec) ? doc.spec : {};
   const mc = isObj(spec.matchConstraints) ? spec.matchConstraints : {};
   const rules = resourceRules(mc.resourceRules);
-  if (rules.length === 0) throw new Error('spec.matchConstraints.resourceRules is required');
+  const json = isObj(spec.evaluation) && spec.evaluation.mode === 'JSON';
+  // JSON mode validates payloads that are not Kubernetes objects: nothing to match them by.
+  if (rules.length === 0 && !json) throw new Error('spec.matchConstraints.resourceRules is required');
   const autogen = new Map<string, ValidatingProgramSet>();
   const matchesPods = rules.some((r) => r.resources.includes('pods'));
   const podControllers =
@@ -81,9 +104,23 @@ export function compileValidatingPolicy(doc: Raw, file: string, line: number): C
     podControllers && Array.isArray(podControllers.controllers)
       ? strings(podControllers.controllers)
       : POD_CONTROLLERS;
-  if (matchesPods)
+  if (matchesPods && !json)
     for (const kind of requested) if (POD_CONTROLLERS.includes(kind)) autogen.set(kind, programs(spec, kind));
+  const actions = strings(spec.validationActions).filter(
+    (a): a is 'Deny' | 'Audit' | 'Warn' => a === 'Deny' || a === 'Audit' || a === 'Warn',
+  );
+  const auditAnnotations = (
+    Array.isArray(spec.auditAnnotations) ? spec.auditAnnotations.filter(isObj) : []
+  ).map((a) => ({
+    key: typeof a.key === 'string' ? a.key : '',
+    program: compileCel(typeof a.valueExpression === 'string' ? a.valueExpression : ''),
+  }));
+  const params = paramSpec(spec);
   return {
+    validationActions: actions.length > 0 ? actions : ['Deny'],
+    auditAnnotations,
+    ...(params ? { params } : {}),
+    mode: json ? 'JSON' : 'Kubernetes',
     apiVersion: typeof doc.apiVersion === 'string' ? doc.apiVersion : '',
     kind: 'ValidatingPolicy',
     name: typeof md.name === 'string' ? md.name : '',

@@ -6,10 +6,10 @@
  */
 import { Command, Option } from '@commander-js/extra-typings';
 import { parseAllDocuments } from 'yaml';
-import { createRuntimeEngine } from '../../engine/runtime/index.js';
+import { createRuntimeEngine, staticParamLookup, type ParamLookup } from '../../engine/runtime/index.js';
 import { staticPodLookup } from '../../engine/runtime/static-lookup.js';
 import type { SourceFormat } from '../../events/adapters/index.js';
-import { formatSummary, replayEvents } from '../event-replay.js';
+import { eventsPathProblem, formatSummary, replayEvents } from '../event-replay.js';
 import { evaluatePolicy, type RuleResult, type RuleStatus } from '../../engine/validate/index.js';
 import { evaluateValidatingPolicy } from '../../engine/validate/validating-policy.js';
 import type { CompiledPolicy } from '../../engine/api/compiled-policy.js';
@@ -216,6 +216,12 @@ export function register(program: Command, io: CommandIo = processIo): void {
         .default('table' as const),
     )
     .action(async (opts) => {
+      const eventsProblem = opts.events === undefined ? undefined : eventsPathProblem(opts.events);
+      if (eventsProblem !== undefined) {
+        io.err(`error: --events ${eventsProblem}\n`);
+        process.exitCode = 1;
+        return;
+      }
       const loaded = await loadPolicies(opts.policies);
       for (const e of loaded.errors) io.err(`${formatPolicyError(e)}\n`);
       const exceptions = await localExceptions(loaded, opts.exception, opts.exceptionNamespace);
@@ -235,6 +241,7 @@ export function register(program: Command, io: CommandIo = processIo): void {
             io,
             exceptions.set,
             context,
+            staticParamLookup([...(loaded.objects ?? []), ...resources]),
           )
         : applyToResources(
             loaded.policies,
@@ -279,11 +286,13 @@ async function applyToEvents(
   io: CommandIo,
   exceptions: ExceptionSet,
   context: ContextProvider | undefined,
+  params: ParamLookup,
 ): Promise<ApplyRow[]> {
   const engine = createRuntimeEngine(policies, {
     ...(context ? { context } : {}),
     ...(resources.length > 0 ? { lookup: staticPodLookup(resources) } : {}),
     exceptions,
+    params,
   });
   const rows = new Map<string, ApplyRow & { count: number }>();
   const summary = await replayEvents(

@@ -11,6 +11,7 @@ import type { CompiledPattern } from '../pattern/index.js';
 import type { QueryTemplate, Template } from '../variables/index.js';
 import type { FailureAction } from '../../contracts/verdict.js';
 import type { Behavior } from '../../events/types.js';
+import type { CompiledRuntimeValidating } from './compiled-validating-policy.js';
 
 /** A pattern compiled once, or (when it holds `{{ }}` variables) a template rendered then compiled per use. */
 export type PatternSlot =
@@ -84,6 +85,8 @@ export interface CompiledRestrict {
   patternTemplate?: Template;
   conditions?: CompiledConditions;
   cel?: CompiledCel;
+  /** Set for RuntimeValidatingPolicy kinds: CEL validations where false is a violation. */
+  validating?: CompiledRuntimeValidating;
   actions: ActionSpec[];
   /** For rules with `block`: the kernel rules, or the user-space kill it falls back to. */
   kernelBlock?: KernelBlockPlan;
@@ -109,7 +112,13 @@ export interface CompiledRule {
   failureAction: FailureAction;
 }
 
-export type PolicyKind = 'ClusterRuntimePolicy' | 'RuntimePolicy' | 'ClusterPolicy' | 'Policy';
+export type PolicyKind =
+  | 'ClusterRuntimePolicy'
+  | 'RuntimePolicy'
+  | 'RuntimeValidatingPolicy'
+  | 'NamespacedRuntimeValidatingPolicy'
+  | 'ClusterPolicy'
+  | 'Policy';
 
 /** A validated policy document, compiled (wildcards, patterns, JMESPath, CEL parsed once). */
 export interface CompiledPolicy {

@@ -122,10 +122,29 @@ export interface ContextProvider {
   readonly cel?: CelHost;
 }
 
+/**
+ * Parameter objects for paramKind/paramRef (RuntimeValidatingPolicy): in local mode the non-policy
+ * documents of the policy files, in cluster mode the API server's objects (cached by an informer).
+ */
+export interface ParamLookup {
+  /**
+   * Objects of apiVersion/kind; `name` narrows to one, `namespace` to a namespace (cluster-scoped
+   * objects ignore it). Undefined when this kind is not available (not watched, or not yet synced).
+   */
+  find(query: {
+    apiVersion: string;
+    kind: string;
+    namespace?: string;
+    name?: string;
+  }): readonly KubeObject[] | undefined;
+}
+
 export interface RuntimeEngineOptions {
   /** Data for configMap / apiCall / globalReference context entries; without it they are rule errors. */
   context?: ContextProvider;
   lookup?: PodLookup;
+  /** Where `params` come from; without it a policy with paramKind finds no parameters. */
+  params?: ParamLookup;
   /** Node name used for host events (kind: Node) when the event does not carry one. */
   nodeName?: string;
   /**

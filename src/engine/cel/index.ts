@@ -21,6 +21,7 @@ import {
   publicRegexMessage,
   registerRegexLibrary,
 } from './regex-library.js';
+import { referencesOf, type CelReferences } from './references.js';
 import { rewriteHasOverCalls, rewriteOrValueOnPlainValues } from './rewrite.js';
 import { fromCel, toCel } from './values.js';
 
@@ -35,11 +36,13 @@ export const RUNTIME_CEL_VARIABLES: readonly string[] = [
   'variables',
 ];
 export type { CelHost } from './kyverno-library.js';
+export type { CelReferences, FieldTree } from './references.js';
+export { emptyFieldTree, mergeFieldTree } from './references.js';
 export { CelQuantity, CelUrl } from './kubernetes-library.js';
 export { CelCIDR, CelIP } from './network-library.js';
 export { CelSemver } from './extension-libraries.js';
 export { CelImage, parseImageReference } from './kyverno-data-library.js';
-export { fromCel, toCel } from './values.js';
+export { compileProjection, fromCel, toCel, toCelOnce } from './values.js';
 
 export interface CelEvaluateOptions {
   /** Data for resource.Get/List, image.GetMetadata and time.now(). */
@@ -105,12 +108,48 @@ const prepared = new WeakSet<object>();
 
 /** Converts a JSON activation for CEL once; lazily-bound `variables` and prepared activations pass through. */
 export function prepareActivation(activation: Record<string, unknown>): Record<string, unknown> {
-  if (prepared.has(activation)) return activation;
+  if (activation instanceof PreparedActivation || prepared.has(activation)) return activation;
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(activation)) {
     const v = activation[key];
-    out[key] =
-      key === 'variables' && v !== null && typeof v === 'object' && lazyVariables.has(v) ? v : toCel(v);
+    // Defined, not assigned: the base may have a getter of that name (assigning would throw).
+    Object.defineProperty(out, key, {
+      value:
+        key === 'variables' && v !== null && typeof v === 'object' && lazyVariables.has(v) ? v : toCel(v),
+      enumerable: true,
+      writable: true,
+    });
+  }
+  prepared.add(out);
+  return out;
+}
+
+/**
+ * Base of activations whose bindings are already CEL values (typically getters that build and
+ * convert a binding on first read), read as they are: a rule that reads only `event` then never
+ * builds the object, the namespace or the request. A class rather than the WeakSet above: one per
+ * event would be a WeakSet entry per event.
+ */
+export abstract class PreparedActivation {}
+
+/**
+ * `base` plus own bindings, reading the rest through the prototype: a lazy base keeps its getters
+ * unread (a spread would call every one of them).
+ */
+export function extendActivation(
+  base: Record<string, unknown>,
+  extra: Record<string, unknown>,
+): Record<string, unknown> {
+  const out = Object.create(prepareActivation(base)) as Record<string, unknown>;
+  for (const key of Object.keys(extra)) {
+    const v = extra[key];
+    // Defined, not assigned: the base may have a getter of that name (assigning would throw).
+    Object.defineProperty(out, key, {
+      value:
+        key === 'variables' && v !== null && typeof v === 'object' && lazyVariables.has(v) ? v : toCel(v),
+      enumerable: true,
+      writable: true,
+    });
   }
   prepared.add(out);
   return out;
@@ -194,6 +233,24 @@ export function compileCel(expression: string, options: CelCompileOptions = {}):
   };
 }
 
+/**
+ * The identifiers and `variables.<name>` an expression refers to (references.ts). Throws
+ * CelCompileError when the expression does not parse (compileCel reports that first).
+ */
+export function celReferences(expression: string): CelReferences {
+  let fn: Evaluable;
+  try {
+    fn = environment.parse(expression);
+  } catch (e) {
+    try {
+      fn = environment.parse(rewriteHasOverCalls(expression));
+    } catch {
+      throw new CelCompileError(expression, message(e));
+    }
+  }
+  return referencesOf(fn.ast);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Lazy CEL variables
 
@@ -229,11 +286,9 @@ export function compileCelVariables(definitions: unknown, options: CelCompileOpt
   return {
     names: defs.map((d) => d.name),
     bind(activation, options) {
-      const base = prepareActivation(activation);
       const vars: Record<string, unknown> = {};
       lazyVariables.add(vars);
-      const act: Record<string, unknown> = { ...base, variables: vars };
-      prepared.add(act);
+      const act = extendActivation(activation, { variables: vars });
       for (const d of defs) {
         let done = false;
         let value: unknown;

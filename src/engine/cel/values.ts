@@ -8,6 +8,7 @@
 import { Optional } from '@marcbachmann/cel-js';
 import { formatQuantity } from '../quantity.js';
 import { CelQuantity, CelUrl } from './kubernetes-library.js';
+import type { FieldTree } from './references.js';
 
 /** A library value whose plain-JSON form is its text (see fromCel). */
 export interface CelTextValue {
@@ -45,6 +46,104 @@ export function toCel(value: unknown): unknown {
     case 'undefined':
       return value;
   }
+}
+
+/**
+ * Converts a value built for one evaluation (a RuntimeEvent) without memoising its parts: the WeakMap
+ * entries would outlive nothing worth reusing and cost more than the conversion. Keys in `lazyKeys`
+ * (the tool's raw payload, often the largest part) become own getters converted on first read, so
+ * `has()` still sees them and an expression that never reads them never pays for them.
+ */
+export function toCelOnce(
+  value: Record<string, unknown>,
+  lazyKeys?: ReadonlySet<string>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(value)) {
+    const v = value[k];
+    if (lazyKeys?.has(k) && v !== null && typeof v === 'object') {
+      let done = false;
+      let converted: unknown;
+      Object.defineProperty(out, k, {
+        enumerable: true,
+        get() {
+          if (!done) {
+            converted = toCel(v);
+            done = true;
+          }
+          return converted;
+        },
+      });
+    } else out[k] = fresh(v);
+  }
+  return out;
+}
+
+/**
+ * A part that holds nothing to convert (strings, booleans, null, and plain objects and arrays of
+ * them: the labels, the arguments) is already a CEL value and is returned as is; a copy is made only
+ * from the first child that changes.
+ */
+function fresh(value: unknown): unknown {
+  if (typeof value === 'number')
+    return Number.isInteger(value) && Number.isSafeInteger(value) ? BigInt(value) : value;
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      const c = fresh(item);
+      if (c !== item && out === undefined) out = value.slice(0, i) as unknown[];
+      if (out !== undefined) out.push(c);
+    }
+    return out ?? value;
+  }
+  if (value instanceof Map || value instanceof Date || value instanceof Uint8Array) return value;
+  const source = value as Record<string, unknown>;
+  const proto: unknown = Object.getPrototypeOf(source);
+  // Another class would not be a CEL map as it is: copied into a plain object, as toCel does.
+  let out: Record<string, unknown> | undefined =
+    proto === Object.prototype || proto === null ? undefined : {};
+  const keys = Object.keys(source);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const item = source[k];
+    const c = fresh(item);
+    if (c !== item && out === undefined) {
+      out = {};
+      for (let j = 0; j < i; j++) out[keys[j]!] = source[keys[j]!];
+    }
+    if (out !== undefined) out[k] = c;
+  }
+  return out ?? source;
+}
+
+/**
+ * A converter of only the paths of a value that `tree` selects, for CEL (as toCelOnce, no
+ * memoising): the other parts are left out, which no expression can tell since none reads them. A
+ * selected part that is not a plain object is kept whole, so selecting a field of it fails as it
+ * would on the whole value. Compiled once from the tree: the event path only walks arrays.
+ */
+export function compileProjection(tree: FieldTree): (value: unknown) => unknown {
+  if (tree.whole) return fresh;
+  const names: string[] = [];
+  const parts: ((value: unknown) => unknown)[] = [];
+  for (const [name, child] of tree.children) {
+    names.push(name);
+    parts.push(compileProjection(child));
+  }
+  return (value) => {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return fresh(value);
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) return fresh(value);
+    const source = value as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
+      if (Object.hasOwn(source, name)) out[name] = parts[i]!(source[name]);
+    }
+    return out;
+  };
 }
 
 /** Plain JSON from a CEL result: BigInt → number, Map → object, Set → array, Date → RFC 3339. */

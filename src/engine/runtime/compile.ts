@@ -14,8 +14,12 @@ import {
   matchesRule,
   type KindNamespaceMatch,
   type MatchOptions,
+  type ResourceCoordinates,
   type ResourceFacts,
 } from '../match/index.js';
+import type { CompiledRuntimeValidating } from '../api/compiled-validating-policy.js';
+import { selectorMatches } from '../match/index.js';
+import { pluralOf, resourceRulesMatch } from '../validate/validating-policy.js';
 import { patternReadsOnlyEvent, variablesReadOnlyEvent } from './event-only.js';
 import { SharedPartsInterner, type SharedParts } from './shared-work.js';
 
@@ -112,7 +116,10 @@ function runtimeRuleOf(
 ): RuntimeRule {
   const raw = rule.raw.restrict as { message?: unknown; pattern?: unknown; conditions?: unknown } | undefined;
   const mode = rule.failureAction;
-  const kindNamespaceMatch = compileKindNamespaceMatch(rule);
+  // A RuntimeValidatingPolicy matches by its matchConstraints, not by a Kyverno match block.
+  const kindNamespaceMatch = restrict.validating
+    ? validatingKindMatch(restrict.validating)
+    : compileKindNamespaceMatch(rule);
   const out: RuntimeRule = {
     policy: policy.name,
     policyKind: policy.kind,
@@ -120,7 +127,9 @@ function runtimeRuleOf(
     mode,
     behaviors: new Set(restrict.behaviors),
     compiled: rule,
-    matches: matcherOf(rule, kindNamespaceMatch),
+    matches: restrict.validating
+      ? validatingMatcher(restrict.validating)
+      : matcherOf(rule, kindNamespaceMatch),
     restrict,
     messageText: typeof raw?.message === 'string' ? raw.message : `${rule.name}: restricted behavior`,
     actions: mode === 'Enforce' ? restrict.actions : [],
@@ -138,6 +147,49 @@ function runtimeRuleOf(
   if (severity) out.severity = severity;
   if (category) out.category = category;
   return out;
+}
+
+/**
+ * matchConstraints over the attributed object. A runtime event is no admission request, so
+ * `operations` is not checked; namespaceSelector applies to namespaced objects only, as in
+ * ValidatingAdmissionPolicy.
+ */
+function validatingMatcher(v: CompiledRuntimeValidating): RuntimeRule['matches'] {
+  return (f, options) => {
+    const plural = pluralOf(f.kind);
+    if (!resourceRulesMatch(v.resourceRules, f, plural, undefined)) return false;
+    if (resourceRulesMatch(v.excludeResourceRules, f, plural, undefined)) return false;
+    try {
+      if (v.objectSelector && !selectorMatches(v.objectSelector, f.labels)) return false;
+      if (v.namespaceSelector && f.namespace !== '')
+        return selectorMatches(v.namespaceSelector, options.namespaceLabels ?? {});
+    } catch {
+      // A selector that cannot be evaluated selects nothing.
+      return false;
+    }
+    return true;
+  };
+}
+
+/**
+ * matchConstraints that read only the object's group, version and kind (no selectors, no
+ * resourceNames) as a KindNamespaceMatch: a pod synthesised from the event is then never built to
+ * be matched, as for a restrict rule written with kinds and namespaces.
+ */
+function validatingKindMatch(v: CompiledRuntimeValidating): KindNamespaceMatch | undefined {
+  if (v.objectSelector || v.namespaceSelector) return undefined;
+  if ([...v.resourceRules, ...v.excludeResourceRules].some((r) => r.resourceNames.length > 0))
+    return undefined;
+  const test = (r: ResourceCoordinates): boolean => {
+    const f = { group: r.group, version: r.version, kind: r.kind, name: r.name } as ResourceFacts;
+    const plural = pluralOf(r.kind);
+    return (
+      resourceRulesMatch(v.resourceRules, f, plural, undefined) &&
+      !resourceRulesMatch(v.excludeResourceRules, f, plural, undefined)
+    );
+  };
+  const pod = test({ group: '', version: 'v1', kind: 'Pod', name: '', namespace: '' });
+  return { test, testPod: () => pod };
 }
 
 function matcherOf(rule: CompiledRule, shortcut: KindNamespaceMatch | undefined): RuntimeRule['matches'] {

@@ -26,11 +26,21 @@ import type {
 } from '../api/runtime.js';
 import type { MatchOptions, ResourceFacts } from '../match/index.js';
 import { withVariables } from '../validate/cel.js';
+import {
+  emptyFieldTree,
+  mergeFieldTree,
+  PreparedActivation,
+  compileProjection,
+  toCel,
+  toCelOnce,
+  type FieldTree,
+} from '../cel/index.js';
 import { RuleIndex } from './rule-index.js';
 import { ruleErrorReasonOf, type RuleError } from './rule-error.js';
 import { SharedOutcomes } from './shared-work.js';
 import { loadRuntimeContext } from './context.js';
 import { exceptionSkipMessage, type ExceptionError, type ExceptionSet } from '../exceptions/index.js';
+import { evaluateValidating, resolveParams } from './validating.js';
 import { runtimeView } from './view.js';
 
 export type { RuleError } from './rule-error.js';
@@ -46,6 +56,8 @@ export class IndexedRuntimeEngine implements RuntimeEngine {
   private readonly shared: SharedOutcomes;
   private readonly ruleErrors: RuleError[] = [];
   private errorCount = 0;
+  /** Converts the paths of `event` the RuntimeValidatingPolicies together read. */
+  private readonly projectEvent: EventProjection;
 
   constructor(
     compiled: CompiledRuntimePolicies,
@@ -56,6 +68,7 @@ export class IndexedRuntimeEngine implements RuntimeEngine {
     this.policies = compiled.summaries;
     this.sensorHints = sensorHintsOf(compiled.rules);
     this.kernelBlockRules = compiled.kernelBlockRules;
+    this.projectEvent = eventProjection(validatingEventFields(compiled.rules));
   }
 
   /** Rule errors since the last call (variable or CEL failures), for logs and metrics. */
@@ -113,7 +126,9 @@ export class IndexedRuntimeEngine implements RuntimeEngine {
         if (rule.policyNamespace !== undefined && rule.policyNamespace !== namespace) continue;
         if (!shared.get(rule.shared.match, ruleMatches, rule, evaluation)) continue;
         try {
-          const verdict = evaluateRule(rule, evaluation, shared, this.options.context);
+          const verdict = rule.restrict.validating
+            ? evaluateValidatingRule(rule, evaluation, this.options, this.projectEvent)
+            : evaluateRule(rule, evaluation, shared, this.options.context);
           if (verdict) {
             // Exceptions are looked at only for a violation: an event no rule flags costs nothing more.
             const exceptions = this.options.exceptions;
@@ -192,6 +207,7 @@ class Evaluation {
   private eventContextCache: Record<string, unknown> | undefined;
   private contextCache: Record<string, unknown> | undefined;
   private celCache: Record<string, unknown> | undefined;
+  private validatingCache: Record<string, unknown> | undefined;
 
   constructor(
     readonly event: RuntimeEvent,
@@ -258,6 +274,25 @@ class Evaluation {
     };
   }
 
+  /**
+   * The bindings of a RuntimeValidatingPolicy (CEL values; `params` added per rule), shared by every
+   * such rule on this event and built binding by binding on first read (ValidatingBindings).
+   */
+  validatingBindings(projectEvent: EventProjection): Record<string, unknown> {
+    return (this.validatingCache ??= new ValidatingBindings(this, projectEvent) as unknown as Record<
+      string,
+      unknown
+    >);
+  }
+
+  /** The attributed object's namespace as a Namespace object (labels as known), or null. */
+  get namespaceObject(): Record<string, unknown> | null {
+    const name = this.attribution.ref.namespace;
+    if (name === undefined || name === '') return null;
+    const labels = this.matchOptions.namespaceLabels ?? this.lookup?.namespaceLabels(name) ?? {};
+    return { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { ...labels } } };
+  }
+
   /** CEL activation: `object` is the resource, `event` the RuntimeEvent. */
   get celActivation(): Record<string, unknown> {
     return (this.celCache ??= {
@@ -266,6 +301,67 @@ class Evaluation {
       behavior: this.event.behavior,
       request: this.context.request,
     });
+  }
+}
+
+/** The tool's payload is converted for CEL only when an expression reads `event.raw`. */
+const LAZY_EVENT_KEYS: ReadonlySet<string> = new Set(['raw']);
+
+type EventProjection = (event: Record<string, unknown>) => unknown;
+
+/** Read whole (`event.all(...)`, `string(event)`): everything, the tool's payload on first read. */
+function eventProjection(tree: FieldTree): EventProjection {
+  if (tree.whole) return (event) => toCelOnce(event, LAZY_EVENT_KEYS);
+  return compileProjection(tree);
+}
+
+/**
+ * Each binding is built and converted to CEL values on first read, once per event: most
+ * expressions read `event` alone, and the object (a pod synthesised from the event, without a
+ * cluster), its namespace and the request are then never built. The event is converted without
+ * memoising its parts (it lives for one evaluation).
+ */
+class ValidatingBindings extends PreparedActivation {
+  private eventValue: unknown;
+  private objectValue: unknown;
+  private namespaceValue: unknown;
+  private requestValue: unknown;
+
+  constructor(
+    private readonly evaluation: Evaluation,
+    private readonly projectEvent: EventProjection,
+  ) {
+    super();
+  }
+
+  get event(): unknown {
+    const event = this.evaluation.event as unknown as Record<string, unknown>;
+    // Read whole (`event.all(...)`, `string(event)`): everything, the tool's payload on first read.
+    return (this.eventValue ??= this.projectEvent(event));
+  }
+
+  get object(): unknown {
+    return (this.objectValue ??= toCel(this.evaluation.attribution.resource));
+  }
+
+  get oldObject(): null {
+    return null;
+  }
+
+  get namespaceObject(): unknown {
+    return (this.namespaceValue ??= toCel(this.evaluation.namespaceObject));
+  }
+
+  get request(): unknown {
+    return (this.requestValue ??= toCel(this.evaluation.context.request));
+  }
+
+  get behavior(): string {
+    return this.evaluation.event.behavior;
+  }
+
+  get params(): null {
+    return null;
   }
 }
 
@@ -310,6 +406,33 @@ function evaluateRule(
     for (const e of restrict.cel.expressions)
       if (e.program.evaluate(activation, celOptions) !== true) return undefined;
 
+  return verdictOf(
+    rule,
+    evaluation,
+    ruleContext !== undefined
+      ? renderMessageIn(rule, ruleContext)
+      : shared.get(rule.shared.message, renderMessage, rule, evaluation),
+  );
+}
+
+function evaluateValidatingRule(
+  rule: RuntimeRule,
+  evaluation: Evaluation,
+  options: RuntimeEngineOptions,
+  projectEvent: EventProjection,
+): Verdict | undefined {
+  const v = rule.restrict.validating!;
+  const params = v.params
+    ? resolveParams(v.params, options.params, rule.policyNamespace, evaluation.attribution.ref.namespace)
+    : undefined;
+  const violation = evaluateValidating(v, evaluation.validatingBindings(projectEvent), params, rule.policy);
+  if (!violation) return undefined;
+  const verdict = verdictOf(rule, evaluation, violation.message);
+  if (violation.annotations) verdict.annotations = violation.annotations;
+  return verdict;
+}
+
+function verdictOf(rule: RuntimeRule, evaluation: Evaluation, message: string): Verdict {
   const { event, attribution } = evaluation;
   const verdict: Verdict = {
     policy: rule.policy,
@@ -317,10 +440,7 @@ function evaluateRule(
     mode: rule.mode,
     resource: attribution.ref,
     behavior: event.behavior,
-    message:
-      ruleContext !== undefined
-        ? renderMessageIn(rule, ruleContext)
-        : shared.get(rule.shared.message, renderMessage, rule, evaluation),
+    message,
     eventId: event.id,
     time: event.time,
     actions: rule.actions,
@@ -383,6 +503,17 @@ function renderMessageIn(rule: RuntimeRule, context: Record<string, unknown>): s
     // A message whose variable is missing on this event still reports the violation, unrendered.
     return rule.messageText;
   }
+}
+
+/**
+ * The union of the `event` paths the RuntimeValidatingPolicies read: the per-event activation is
+ * shared by all of them, so it carries the union.
+ */
+function validatingEventFields(rules: readonly RuntimeRule[]): FieldTree {
+  const out = emptyFieldTree();
+  for (const rule of rules)
+    if (rule.restrict.validating) mergeFieldTree(out, rule.restrict.validating.eventFields);
+  return out;
 }
 
 function sensorHintsOf(rules: readonly RuntimeRule[]): SensorHints {

@@ -4,5 +4,6 @@
  */
 export type * from '../api/runtime.js';
 export { createRuntimeEngine } from './engine.js';
+export { staticParamLookup } from './params.js';
 export type { RuleError, EngineRuleErrorReason } from './rule-error.js';
 export { RULE_ERROR_REASON, ruleErrorReasonOf } from './rule-error.js';

@@ -38,7 +38,9 @@ export class SharedPartsInterner {
   partsOf(rule: CompiledRule, restrict: CompiledRestrict): SharedParts {
     const raw = rule.raw.restrict as
       { pattern?: unknown; conditions?: unknown; message?: unknown } | undefined;
-    const match = JSON.stringify([rule.raw.match ?? null, rule.raw.exclude ?? null]);
+    const match = restrict.validating
+      ? JSON.stringify(['matchConstraints', restrict.validating.matchKey])
+      : JSON.stringify([rule.raw.match ?? null, rule.raw.exclude ?? null]);
     const pattern = restrict.pattern && raw?.pattern !== undefined ? JSON.stringify(raw.pattern) : undefined;
     const conditions =
       restrict.conditions && raw?.conditions !== undefined ? JSON.stringify(raw.conditions) : undefined;

@@ -21,18 +21,19 @@ export function pluralOf(kind: string): string {
 
 const has = (list: readonly string[], value: string): boolean => list.includes('*') || list.includes(value);
 
-function ruleMatches(
+/** VAP resource rules against a resource; `operation` undefined (runtime events) skips `operations`. */
+export function resourceRulesMatch(
   rules: readonly ResourceRule[],
   f: ResourceFacts,
   plural: string,
-  operation: string,
+  operation: string | undefined,
 ): boolean {
   return rules.some(
     (r) =>
       has(r.apiGroups, f.group) &&
       has(r.apiVersions, f.version) &&
       has(r.resources, plural) &&
-      (r.operations.length === 0 || has(r.operations, operation)) &&
+      (operation === undefined || r.operations.length === 0 || has(r.operations, operation)) &&
       (r.resourceNames.length === 0 || r.resourceNames.includes(f.name)),
   );
 }
@@ -46,12 +47,22 @@ function evaluate(
 ): Outcome | undefined {
   const autogen = policy.autogen.get(f.kind);
   let set = policy.programs;
-  if (autogen && ruleMatches(policy.resourceRules, { ...f, group: '', version: 'v1' }, 'pods', operation)) {
+  // JSON mode: the payload is not a Kubernetes object; matchConstraints do not apply.
+  if (policy.mode === 'JSON') {
+    // nothing to match
+  } else if (
+    autogen &&
+    resourceRulesMatch(policy.resourceRules, { ...f, group: '', version: 'v1' }, 'pods', operation)
+  ) {
     set = autogen;
-  } else if (!ruleMatches(policy.resourceRules, f, pluralOf(f.kind), operation)) {
+  } else if (!resourceRulesMatch(policy.resourceRules, f, pluralOf(f.kind), operation)) {
     return undefined;
   }
-  if (ruleMatches(policy.excludeResourceRules, f, pluralOf(f.kind), operation)) return undefined;
+  if (
+    policy.mode !== 'JSON' &&
+    resourceRulesMatch(policy.excludeResourceRules, f, pluralOf(f.kind), operation)
+  )
+    return undefined;
   try {
     if (policy.objectSelector && !selectorMatches(policy.objectSelector, f.labels)) return undefined;
     if (
@@ -137,7 +148,8 @@ export function evaluateValidatingPolicy(
       rule: '',
       status: outcome.status,
       message: outcome.message,
-      failureAction: 'Audit',
+      // Deny blocks admission (Kyverno's CLI reports it as Enforce); Audit and Warn only report.
+      failureAction: policy.validationActions.includes('Deny') ? 'Enforce' : 'Audit',
       scored: true,
     },
   ];

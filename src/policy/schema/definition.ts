@@ -406,3 +406,93 @@ export function openApiSchema(schema: JsonSchema = policySchema()): JsonSchema {
   };
   return strip(schema) as JsonSchema;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// RuntimeValidatingPolicy / NamespacedRuntimeValidatingPolicy: ValidatingPolicy's shape over runtime events.
+
+const resourceRule = (): JsonSchema =>
+  obj({
+    apiGroups: strList('API groups ("" is core; "*" any).'),
+    apiVersions: strList('API versions ("*" any).'),
+    resources: strList('Plural resource names: pods, nodes ("*" any).'),
+    resourceNames: strList('Object names; empty: any.'),
+    operations: list(
+      str(undefined, { enum: ['CREATE', 'UPDATE', 'DELETE', 'CONNECT', '*'] }),
+      'Accepted for compatibility; a runtime event has no admission operation.',
+    ),
+    scope: str(undefined, { enum: ['Cluster', 'Namespaced', '*'] }),
+  });
+
+const matchConstraints = (): JsonSchema =>
+  obj(
+    {
+      resourceRules: list(resourceRule(), 'The attributed objects the policy applies to.'),
+      excludeResourceRules: list(resourceRule(), 'Objects the policy never applies to.'),
+      namespaceSelector: labelSelector("Label selector on the object's namespace."),
+      objectSelector: labelSelector("Label selector on the object's labels."),
+      matchPolicy: str(undefined, { enum: ['Exact', 'Equivalent'] }),
+    },
+    {
+      required: ['resourceRules'],
+      description: 'Which attributed objects (Pod, Node) the policy applies to.',
+    },
+  );
+
+/** spec of RuntimeValidatingPolicy / NamespacedRuntimeValidatingPolicy. */
+export function runtimeValidatingPolicySpecSchema(): JsonSchema {
+  return obj(
+    {
+      validationActions: list(
+        str(undefined, { enum: ['Audit', 'Deny', 'Warn'] }),
+        'Audit (default): report only. Deny: report and run the actions (Enforce). Warn: as Audit.',
+      ),
+      failurePolicy: str('Accepted for compatibility: an evaluation error is a rule error.', {
+        enum: ['Ignore', 'Fail'],
+      }),
+      behaviors: list(str(undefined, { enum: [...BEHAVIORS] }), 'Behaviors whose events are evaluated.'),
+      matchConstraints: matchConstraints(),
+      matchConditions: list(
+        matchCondition(),
+        'CEL conditions that must all be true for the policy to apply.',
+      ),
+      variables: list(celVariable(), 'CEL variables, evaluated lazily; each may use the ones before it.'),
+      validations: list(celExpression(), 'CEL validations: true = allowed, false = violation.'),
+      auditAnnotations: list(
+        obj({ key: str(), valueExpression: str() }, { required: ['key', 'valueExpression'] }),
+        'Annotations added to a violation (CEL string values).',
+      ),
+      paramKind: obj({ apiVersion: str(), kind: str() }, { required: ['apiVersion', 'kind'] }),
+      paramRef: obj({
+        name: str(),
+        namespace: str(),
+        selector: labelSelector('Every parameter object whose labels match.'),
+        parameterNotFoundAction: str(undefined, { enum: ['Allow', 'Deny'] }),
+      }),
+      evaluation: anyValue('Accepted for compatibility.'),
+      actions: list(
+        { ...obj(actionShapes), minProperties: 1, maxProperties: 1 },
+        'Response actions, run only under Deny; each item has exactly one key.',
+      ),
+    },
+    { required: ['behaviors', 'matchConstraints', 'validations'] },
+  );
+}
+
+/** The full RuntimeValidatingPolicy document schema. */
+export function runtimeValidatingPolicySchema(): JsonSchema {
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    $id: 'https://kyverno-runtime.dev/schemas/runtime-validating-policy.schema.json',
+    title: 'kyverno-runtime RuntimeValidatingPolicy, NamespacedRuntimeValidatingPolicy',
+    type: 'object',
+    properties: {
+      apiVersion: str(undefined, { enum: ['runtime.kyverno.io/v1alpha1'] }),
+      kind: str(undefined, { enum: ['RuntimeValidatingPolicy', 'NamespacedRuntimeValidatingPolicy'] }),
+      metadata: metadata(),
+      spec: runtimeValidatingPolicySpecSchema(),
+      status: anyValue(),
+    },
+    required: ['apiVersion', 'kind', 'metadata', 'spec'],
+    additionalProperties: false,
+  };
+}

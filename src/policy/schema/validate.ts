@@ -4,7 +4,7 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { suggest } from '../suggest.js';
-import { policySchema } from './definition.js';
+import { policySchema, runtimeValidatingPolicySchema } from './definition.js';
 
 export interface SchemaIssue {
   /** JSON path of the offending key (for unknown fields) or value. */
@@ -15,6 +15,7 @@ export interface SchemaIssue {
 }
 
 let compiled: ValidateFunction | undefined;
+let compiledRuntimeValidating: ValidateFunction | undefined;
 
 function validator(): ValidateFunction {
   // strict: false because the schema carries Kubernetes `x-kubernetes-*` extension keywords.
@@ -22,8 +23,23 @@ function validator(): ValidateFunction {
   return compiled;
 }
 
+function runtimeValidatingValidator(): ValidateFunction {
+  compiledRuntimeValidating ??= new Ajv({ strict: false, allErrors: true, verbose: true }).compile(
+    runtimeValidatingPolicySchema(),
+  );
+  return compiledRuntimeValidating;
+}
+
+/** Schema check of a RuntimeValidatingPolicy / NamespacedRuntimeValidatingPolicy document. */
+export function validateRuntimeValidatingPolicyDocument(doc: unknown): SchemaIssue[] {
+  return issuesOf(runtimeValidatingValidator(), doc);
+}
+
 export function validatePolicyDocument(doc: unknown): SchemaIssue[] {
-  const validate = validator();
+  return issuesOf(validator(), doc);
+}
+
+function issuesOf(validate: ValidateFunction, doc: unknown): SchemaIssue[] {
   if (validate(doc)) return [];
   const issues = (validate.errors ?? []).map(toIssue);
   // allErrors may report the same place twice (e.g. type and enum); keep the first per path+message.

@@ -49,6 +49,8 @@ export interface ResultState {
   firstSeen: string;
   lastSeen: string;
   lastEvent: Record<string, string>;
+  /** The last verdict's auditAnnotations, as `auditAnnotation.<key>` properties. */
+  annotations: Record<string, string>;
   actions: Record<string, string>;
   /** The last verdict's result: an exception may exempt some events of a rule and not others. */
   result: 'fail' | 'skip';
@@ -101,10 +103,25 @@ export function newResultState(v: Verdict): ResultState {
     firstSeen: v.time,
     lastSeen: v.time,
     lastEvent: {},
+    annotations: {},
     actions: {},
     result: verdictResult(v),
     ...(v.exception ? { exception: v.exception.name } : {}),
   };
+}
+
+/**
+ * A RuntimeValidatingPolicy's auditAnnotations (already at most a few, written by the policy) as
+ * properties: prefixed so a key can never overwrite count, firstSeen or an event field, and cut to
+ * the property length since the values carry event data.
+ */
+export function annotationProperties(
+  annotations: Record<string, string> | undefined,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!annotations) return out;
+  for (const [k, v] of Object.entries(annotations)) out[`auditAnnotation.${truncate(k, 63)}`] = truncate(v);
+  return out;
 }
 
 /** Folds one more verdict into the state. */
@@ -118,6 +135,7 @@ export function observe(state: ResultState, v: Verdict): void {
     state.result = verdictResult(v);
     if (v.exception) state.exception = v.exception.name;
     else delete state.exception;
+    state.annotations = annotationProperties(v.annotations);
   }
   if (v.severity !== undefined) state.severity = v.severity;
   if (v.category !== undefined) state.category = v.category;
@@ -184,6 +202,7 @@ export function toResult(
       firstSeen,
       lastSeen: state.lastSeen,
       ...state.lastEvent,
+      ...state.annotations,
       ...state.actions,
       ...(state.exception !== undefined ? { exceptions: truncate(state.exception) } : {}),
       resultID: resultId(state, resource.uid, result),

@@ -92,6 +92,12 @@ const DAEMONSET_GRANTS = [
   'runtime.kyverno.io/runtimepolicies list',
   'runtime.kyverno.io/runtimepolicies watch',
   'runtime.kyverno.io/runtimepolicies/status patch',
+  'runtime.kyverno.io/runtimevalidatingpolicies list',
+  'runtime.kyverno.io/runtimevalidatingpolicies watch',
+  'runtime.kyverno.io/runtimevalidatingpolicies/status patch',
+  'runtime.kyverno.io/namespacedruntimevalidatingpolicies list',
+  'runtime.kyverno.io/namespacedruntimevalidatingpolicies watch',
+  'runtime.kyverno.io/namespacedruntimevalidatingpolicies/status patch',
   'wgpolicyk8s.io/clusterpolicyreports create',
   'wgpolicyk8s.io/clusterpolicyreports get',
   'wgpolicyk8s.io/clusterpolicyreports update',
@@ -350,5 +356,16 @@ describe(`Helm chart rendered by the real helm binary`, () => {
     assert.equal(find(docs, 'Namespace'), undefined);
     const c = find(docs, 'DaemonSet')!.spec.template.spec.containers[0];
     assert.ok(c.args.includes('--protected-namespaces=kube-system'));
+  });
+
+  it('ships the CRDs in crds/', () => {
+    for (const f of [
+      'runtime.kyverno.io_clusterruntimepolicies.yaml',
+      'runtime.kyverno.io_runtimepolicies.yaml',
+      'runtime.kyverno.io_runtimevalidatingpolicies.yaml',
+      'runtime.kyverno.io_namespacedruntimevalidatingpolicies.yaml',
+    ]) {
+      assert.equal(parse(readFileSync(`${CHART}/crds/${f}`, 'utf8')).kind, 'CustomResourceDefinition');
+    }
   });
 });

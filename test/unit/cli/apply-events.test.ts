@@ -83,3 +83,18 @@ test('kyverno-runtime test runs runtime test files beside Kyverno tests', async 
   const passed = Number(/^(\d+) passed, 0 failed$/m.exec(r.out)?.[1] ?? 0);
   assert.ok(passed >= 25, r.out);
 });
+
+test('apply -e with a directory or a missing file fails with one clear line, not a stack trace', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kr-apply-dir-'));
+  const policy = join(examples, 'no-shell-in-prod/policy.yaml');
+  const r = await cli('apply', '-p', policy, '-e', dir);
+  assert.equal(r.code, 1);
+  assert.equal(
+    r.err,
+    `error: --events ${dir}: is a directory; give a file of events, one JSON object per line (or - for stdin)\n`,
+  );
+  assert.equal(r.out, '');
+  const missing = await cli('apply', '-p', policy, '-e', join(dir, 'absent.jsonl'));
+  assert.equal(missing.code, 1);
+  assert.match(missing.err, /^error: --events .*absent\.jsonl: no such file\n$/);
+});

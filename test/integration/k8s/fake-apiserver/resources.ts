@@ -126,6 +126,22 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     kind: 'PolicyException',
     namespaced: true,
   },
+  {
+    group: 'runtime.kyverno.io',
+    version: 'v1alpha1',
+    plural: 'runtimevalidatingpolicies',
+    kind: 'RuntimeValidatingPolicy',
+    namespaced: false,
+    statusSubresource: true,
+  },
+  {
+    group: 'runtime.kyverno.io',
+    version: 'v1alpha1',
+    plural: 'namespacedruntimevalidatingpolicies',
+    kind: 'NamespacedRuntimeValidatingPolicy',
+    namespaced: true,
+    statusSubresource: true,
+  },
 ];
 
 export function apiVersionOf(t: ResourceType): string {
