@@ -173,6 +173,8 @@ export class BpftraceSensor implements EventSource {
     }
     const builder = new EventBuilder({
       node: this.node,
+      emitExec: this.hints.behaviors.has('process-exec'),
+      emitPrivilege: this.hints.behaviors.has('privilege-escalation'),
       filePathPrefixes: this.hints.filePathPrefixes,
       // Taken again at every launch: the monotonic → wall offset drifts (suspend, NTP steps).
       clock: new MonotonicClock(),
@@ -208,6 +210,8 @@ export class BpftraceSensor implements EventSource {
     createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (l) => {
       // bpftrace's RLIMIT_MEMLOCK notice is harmless on kernels with memcg accounting.
       if (/RLIMIT_MEMLOCK/.test(l)) return;
+      // bpftrace warns about print() in a loop (about maps); the loop prints path components, not maps.
+      if (/asynchronous nature using 'print\(\)' in a loop|^\s+print\(\(|^\s+~+$/.test(l)) return;
       const lost = /Lost (\d+) events/.exec(l);
       if (lost) return this.drop(SENSOR_DROP_REASONS.lost, Number(lost[1]));
       stderrTail.push(l);
@@ -318,6 +322,7 @@ export class BpftraceSensor implements EventSource {
         // argument), which would otherwise be copied whole into every row, log line and stream frame.
         // canWait=false: the pipeline drops and counts when full; never await here.
         for (const e of this.reader.acceptBuilt(built.event)) void this.emit?.(e);
+        if (built.also) for (const e of this.reader.acceptBuilt(built.also)) void this.emit?.(e);
         return;
       }
     }
