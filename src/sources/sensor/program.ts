@@ -81,6 +81,11 @@ export const COMMON =
 interface Probe {
   tracepoint: string;
   body: string;
+  /**
+   * A second program on the same tracepoint, run right after `body` (its output follows on the same
+   * CPU): for events whose strings together exceed the 512-byte BPF stack in one program.
+   */
+  then?: string[];
   /** Extra predicate ANDed with the self filter. */
   predicate?: string;
 }
@@ -206,21 +211,29 @@ function fileProbes(
   const modeTest = (f: string): string =>
     wantWrite && wantRead ? '1' : wantWrite ? isWrite(f) : `!(${isWrite(f)})`;
   const filter = prefixCondition('$file', prefixes);
+  // Three programs in turn (filter, walk, head): together they do not fit one 512-byte stack. The
+  // outcome of each travels in a per-thread map entry.
   const exitBody = `  $f = @open_flags[tid];
   if ($f != 0) {
-    delete(@open_flags[tid]);
+    $keep = 0;
     if (args->ret >= 0) {
       $file = *(curtask->files->fdt->fd + args->ret);
-${
-  filter
-    ? `${filter.setup}
-      if (${filter.condition}) {`
-    : '      if (1) {'
-}
-${emitPath('$file->f_path')}
-        print((${RecordKind.open}, ${COMMON}, $f & 0xffffffff, args->ret, $n, $st, $file->f_mode));
-      }
+${filter ? `${filter.setup}\n  $keep = ${filter.condition};` : '      $keep = 1;'}
     }
+    if ($keep) { @open_keep[tid] = 1; } else { delete(@open_flags[tid]); }
+  }`;
+  const exitWalk = `  if (@open_keep[tid] != 0) {
+    delete(@open_keep[tid]);
+    $file = *(curtask->files->fdt->fd + args->ret);
+${emitPath('$file->f_path')}
+    @open_path[tid] = ($n << 8) | $st | ${PRESENT};
+  }`;
+  const exitHead = `  $p = @open_path[tid];
+  if ($p != 0) {
+    $f = @open_flags[tid];
+    delete(@open_path[tid]); delete(@open_flags[tid]);
+    $file = *(curtask->files->fdt->fd + args->ret);
+    print((${RecordKind.open}, ${COMMON}, $f & 0xffffffff, args->ret, ($p >> 8) & 0xff, $p & 0xff, $file->f_mode));
   }`;
   for (const [name, flags] of [
     ['openat', 'args->flags'],
@@ -236,7 +249,7 @@ ${emitPath('$file->f_path')}
         body: `  $f = ${flags};
   if (${modeTest(f)}) { @open_flags[tid] = ${f} | ${PRESENT}; }`,
       },
-      { tracepoint: `syscalls:sys_exit_${name}`, body: exitBody },
+      { tracepoint: `syscalls:sys_exit_${name}`, body: exitBody, then: [exitWalk, exitHead] },
     );
   }
   if (!wantWrite) return probes;
@@ -303,14 +316,21 @@ function execProbe(execEuid: boolean): Probe {
     : '  $eb = 0;';
   return {
     tracepoint: 'sched:sched_process_exec',
+    // The walk and the strings do not fit one 512-byte stack: the walk's outcome is handed to the
+    // second program through a per-thread map entry.
     body: `${emitPath('curtask->mm->exe_file->f_path')}
+  @exec_path[tid] = ($n << 8) | $st | ${PRESENT};`,
+    then: [
+      `  $p = @exec_path[tid];
+  delete(@exec_path[tid]);
 ${before}
-  print((${RecordKind.exec}, ${COMMON}, args->old_pid, $n, $st, ($eb >> 62) & 1, $eb & 0xffffffff, curtask->cred->euid.val, curtask->cred->uid.val));
-  print((0, tid, str(args->filename)));
+  print((${RecordKind.exec}, ${COMMON}, args->old_pid, ($p >> 8) & 0xff, $p & 0xff, ($eb >> 62) & 1, $eb & 0xffffffff, curtask->cred->euid.val, curtask->cred->uid.val));`,
+      `  print((0, tid, str(args->filename)));
   $mm = curtask->mm;
   $len = $mm->arg_end - $mm->arg_start;
   if ($len > ${SENSOR_STRLEN}) { $len = ${SENSOR_STRLEN}; }
   printf("A %d %rx\\n", tid, buf(uptr($mm->arg_start), $len));`,
+    ],
   };
 }
 
@@ -486,6 +506,7 @@ export function generateProgram(opts: ProgramOptions): GeneratedProgram {
   for (const p of probes) {
     const predicate = p.predicate === undefined ? self : `${self} && ${p.predicate}`;
     lines.push(`tracepoint:${p.tracepoint} /${predicate}/ {`, p.body, '}');
+    for (const next of p.then ?? []) lines.push(`tracepoint:${p.tracepoint} /${predicate}/ {`, next, '}');
   }
   lines.push('END { clear(@bpftrace_pid); }', '');
   return { source: lines.join('\n'), probes: probes.map((p) => p.tracepoint), unsupported };
