@@ -100,7 +100,7 @@ describe('sensor accuracy: resolved paths, identity after exec, credentials', { 
     const target = join(etc, 'kr-ev-dirfd');
     await execFileP('perl', [
       '-e',
-      'opendir(my $d, $ARGV[0]) or die; require POSIX; my $fd = syscall(257, fileno($d) // die, "kr-ev-dirfd", 0x41, 0644); die "openat: $!" if $fd < 0;',
+      'sysopen(my $d, $ARGV[0], 0x10000) or die "open dir: $!"; my $fd = syscall(257, fileno($d), "kr-ev-dirfd", 0x41, 0644); die "openat: $!" if $fd < 0;',
       join(dir, 'link-to-etc'),
     ]);
     await collector.waitFor(written(target), EVENT_DEADLINE_MS, 'dirfd write');

@@ -393,13 +393,15 @@ const FACTORIES: Record<Exclude<Behavior, 'alert'>, ProbeFactory> = {
       return [
         {
           tracepoint: `syscalls:sys_enter_${name}`,
-          body: `  @cred_old[tid] = ((uint64)curtask->cred->${ids}.val << 32) | curtask->cred->e${ids}.val | ${PRESENT};
+          body: `  // + 1: a missing entry reads 0, and both ids are 32 bits (no free bit for a marker).
+  @cred_old[tid] = (((uint64)curtask->cred->${ids}.val << 32) | curtask->cred->e${ids}.val) + 1;
   @cred_asked[tid] = (((uint64)${a} & 0xffffffff) << 32) | ((uint64)${b} & 0xffffffff);`,
         },
         {
           tracepoint: `syscalls:sys_exit_${name}`,
           body: `  $o = @cred_old[tid];
   if ($o != 0) {
+    $o = $o - 1;
     $a = @cred_asked[tid];
     delete(@cred_old[tid]); delete(@cred_asked[tid]);
     $c = curtask->cred;
