@@ -40,6 +40,7 @@ export const PROBE_ACTIONS: Record<Exclude<Behavior, 'alert'>, string> = {
   'file-read': 'read below a watched prefix (same tmpfs)',
   'network-connect': `connect to ${SELFTEST_CONNECT_ADDR}:9 from an empty network namespace`,
   'network-listen': 'listen on 127.0.0.1 (ephemeral port) and connect to it',
+  'network-accept': 'accept a loopback connection on 127.0.0.1 (ephemeral port)',
   'privilege-escalation': 'setresuid(nobody, root, root) then setuid(0)',
   ptrace: 'ptrace attach to its own child',
   'namespace-change': 'unshare(CLONE_NEWUTS)',
@@ -191,6 +192,7 @@ export async function runSelftest(opts: SelftestOptions): Promise<SelftestResult
       'file-read': (e) => files.has(e.file?.path ?? ''),
       'network-connect': (e) => e.network?.daddr === SELFTEST_CONNECT_ADDR,
       'network-listen': () => true,
+      'network-accept': (e) => e.network?.daddr === '127.0.0.1',
       'privilege-escalation': (e) => e.privilege?.toUid === 0 && e.privilege.fromUid === 65534,
       ptrace: () => true,
       'namespace-change': () => true,
@@ -257,6 +259,8 @@ function probeFor(
       return ['connect', []];
     case 'network-listen':
       return ['listen', []];
+    case 'network-accept':
+      return ['accept', []];
     case 'privilege-escalation':
       return ['privilege', []];
     case 'ptrace':

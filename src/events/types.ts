@@ -8,6 +8,7 @@ export const BEHAVIORS = [
   'volume-mount',
   'network-connect',
   'network-listen',
+  'network-accept',
   'file-read',
   'file-write',
   'privilege-escalation',
@@ -77,6 +78,11 @@ export interface MountInfo {
   kind?: MountKind;
 }
 
+/**
+ * Addresses are from the observed process's side: `saddr`/`sport` are local, `daddr`/`dport` the
+ * remote peer. So a connect has the server in `daddr:dport`, an accepted connection has the client
+ * in `daddr:dport` and the serving address in `saddr:sport`, and a listener only `saddr:sport`.
+ */
 export interface NetworkInfo {
   protocol?: string;
   family?: 'ipv4' | 'ipv6' | 'unix';

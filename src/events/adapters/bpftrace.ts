@@ -7,7 +7,15 @@
  */
 import { posix } from 'node:path';
 import { LRUCache } from 'lru-cache';
-import type { Behavior, FileOperation, MountInfo, MountKind, PrivilegeInfo, RuntimeEvent } from '../types.js';
+import type {
+  Behavior,
+  FileOperation,
+  MountInfo,
+  MountKind,
+  NetworkInfo,
+  PrivilegeInfo,
+  RuntimeEvent,
+} from '../types.js';
 import { normalizeContainerId } from '../container-id.js';
 
 /** Numeric record kinds shared by the sensor's program generator, its parser and this mapping. */
@@ -23,6 +31,7 @@ export const RecordKind = {
   connect: 10,
   bind: 11,
   listen: 12,
+  accept: 13,
   open: 20,
   rename: 21,
   unlink: 22,
@@ -546,6 +555,20 @@ export class EventBuilder {
           },
           raw: { fd: int32(num(r, 0)), backlog: int32(num(r, 1)) },
         };
+      }
+      case RecordKind.accept: {
+        // fd, family, local port (host order), local addr, peer port (network order), peer addr, proto
+        const family = num(r, 1) === 10 ? 'ipv6' : 'ipv4';
+        const network: NetworkInfo = { family };
+        const protocol = protocolName(num(r, 6));
+        if (protocol !== undefined) network.protocol = protocol;
+        const saddr = text(r, 3);
+        if (saddr !== undefined) network.saddr = saddr;
+        network.sport = num(r, 2) & 0xffff;
+        const daddr = text(r, 5);
+        if (daddr !== undefined) network.daddr = daddr;
+        network.dport = port(num(r, 4));
+        return { behavior: 'network-accept', fields: { network }, raw: { fd: int32(num(r, 0)) } };
       }
       case RecordKind.open: {
         const flags = num(r, 0);

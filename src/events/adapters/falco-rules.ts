@@ -45,8 +45,10 @@ export const FALCO_RULES: Readonly<Record<string, FalcoMapping>> = {
   'Disallowed SSH Connection Non Standard Port': m('network-connect'),
   'Unexpected UDP Traffic': m('network-connect'),
   'Reverse Shell from Web Server': m('network-connect'),
-  // network-listen
-  'Interpreted procs inbound network activity': m('network-listen'),
+  // network-accept (inbound connections; a `listen` evt.type on these rules is a network-listen)
+  'Interpreted procs inbound network activity': m('network-accept'),
+  'Unexpected inbound connection source': m('network-accept'),
+  'Inbound Connection': m('network-accept'),
   // file-write
   'Write below etc': m('file-write', 'write'),
   'Write below binary dir': m('file-write', 'write'),
@@ -94,6 +96,8 @@ export const FALCO_EVT_TYPES: Readonly<Record<string, FalcoMapping>> = {
   connect: m('network-connect'),
   listen: m('network-listen'),
   bind: m('network-listen'),
+  accept: m('network-accept'),
+  accept4: m('network-accept'),
   open: m('file-read', 'read'),
   openat: m('file-read', 'read'),
   openat2: m('file-read', 'read'),

@@ -98,6 +98,9 @@ export function adaptFalco(record: JsonObject, options: AdaptOptions): AdaptOutc
   const typeMapping = evtType !== undefined ? EVT_TYPES.get(evtType) : undefined;
   const mapped = RULES.get(rule) ?? typeMapping;
   let behavior: Behavior = mapped?.behavior ?? 'alert';
+  // Inbound rules also fire on listen(2)/bind(2): those are listeners, not accepted connections.
+  if (behavior === 'network-accept' && typeMapping?.behavior === 'network-listen')
+    behavior = 'network-listen';
   let operation: FileOperation | undefined = mapped?.op;
   // An evt.type that names the operation precisely wins over the rule's default operation.
   const typeOp = typeMapping?.op;
@@ -133,8 +136,14 @@ export function adaptFalco(record: JsonObject, options: AdaptOptions): AdaptOutc
   fillProcess(event, fields);
 
   // Only the block(s) relevant to the behavior; an `alert` keeps whatever context it carries.
-  if (behavior === 'network-connect' || behavior === 'network-listen' || behavior === 'alert') {
-    const network = networkInfo(fields);
+  if (
+    behavior === 'network-connect' ||
+    behavior === 'network-listen' ||
+    behavior === 'network-accept' ||
+    behavior === 'alert'
+  ) {
+    // A listener or an accepted connection is the server end; a connect the client end.
+    const network = networkInfo(fields, behavior === 'network-accept' || behavior === 'network-listen');
     if (network) event.network = network;
   }
   if (behavior === 'file-read' || behavior === 'file-write' || behavior === 'alert') {
@@ -288,36 +297,36 @@ function fillProcess(event: RuntimeEvent, f: JsonObject): void {
 }
 
 /**
- * Network context: explicit fd.* fields first, then the "client->server" tuple in fd.name (the
- * default rules print only the tuple). For an outbound connect the client is us, the server remote.
+ * Network context in the event model's orientation: `saddr:sport` local, `daddr:dport` the remote
+ * peer. Falco's fd.lip/lport/rip/rport already say local/remote; fd.cip/sip and the "client->server"
+ * tuple in fd.name (all the default rules print) say client/server, so which side is local depends on
+ * the direction: the client for an outbound connect, the server for a listener or an accepted one.
  */
-function networkInfo(f: JsonObject): NetworkInfo | undefined {
+function networkInfo(f: JsonObject, serverSide: boolean): NetworkInfo | undefined {
   const network: NetworkInfo = blankRecord();
+  let client: { addr?: string; port?: number } = { addr: str(f['fd.cip']), port: port(f['fd.cport']) };
+  let server: { addr?: string; port?: number } = { addr: str(f['fd.sip']), port: port(f['fd.sport']) };
   const tuple = str(f['fd.name']);
   const arrow = tuple !== undefined ? tuple.indexOf('->') : -1;
   if (tuple !== undefined && arrow > 0) {
-    const client = parseHostPort(tuple.slice(0, arrow));
-    const server = parseHostPort(tuple.slice(arrow + 2));
-    if (client) {
-      network.saddr = client.addr;
-      if (client.port !== undefined) network.sport = client.port;
-    }
-    if (server) {
-      network.daddr = server.addr;
-      if (server.port !== undefined) network.dport = server.port;
-    }
+    const c = parseHostPort(tuple.slice(0, arrow));
+    const s = parseHostPort(tuple.slice(arrow + 2));
+    client = { addr: client.addr ?? c?.addr, port: client.port ?? c?.port };
+    server = { addr: server.addr ?? s?.addr, port: server.port ?? s?.port };
   }
-  const daddr = str(f['fd.rip']) ?? str(f['fd.sip']);
-  if (daddr !== undefined) network.daddr = daddr;
-  const dport = port(f['fd.rport']) ?? port(f['fd.sport']);
-  if (dport !== undefined) network.dport = dport;
-  const saddr = str(f['fd.lip']) ?? str(f['fd.cip']);
+  const local = serverSide ? server : client;
+  const remote = serverSide ? client : server;
+  const saddr = str(f['fd.lip']) ?? local.addr;
   if (saddr !== undefined) network.saddr = saddr;
-  const sport = port(f['fd.lport']) ?? port(f['fd.cport']);
+  const sport = port(f['fd.lport']) ?? local.port;
   if (sport !== undefined) network.sport = sport;
+  const daddr = str(f['fd.rip']) ?? remote.addr;
+  if (daddr !== undefined) network.daddr = daddr;
+  const dport = port(f['fd.rport']) ?? remote.port;
+  if (dport !== undefined) network.dport = dport;
   const protocol = str(f['fd.l4proto']);
   if (protocol !== undefined) network.protocol = protocol.toLowerCase();
-  const domain = str(f['fd.sip.name']) ?? str(f['fd.rip.name']);
+  const domain = str(f['fd.rip.name']) ?? str(f[serverSide ? 'fd.cip.name' : 'fd.sip.name']);
   if (domain !== undefined) network.domain = domain;
   const fdType = str(f['fd.type']);
   const family = fdType === 'ipv4' || fdType === 'ipv6' || fdType === 'unix' ? fdType : undefined;

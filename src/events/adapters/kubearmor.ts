@@ -6,7 +6,8 @@
  */
 import { blankRecord } from '../../util/blank-record.js';
 import { eventContainerId } from '../container-id.js';
-import type { AlertInfo, Behavior, FileOperation, NetworkInfo, RuntimeEvent } from '../types.js';
+import type { AlertInfo, Behavior, FileOperation, MountInfo, NetworkInfo, RuntimeEvent } from '../types.js';
+import { mountKind } from './bpftrace.js';
 import {
   familyOf,
   fileOperationFromFlagNames,
@@ -36,8 +37,8 @@ const SYSCALLS: Readonly<Record<string, { behavior: Behavior; op?: FileOperation
   SYS_FCHMODAT: { behavior: 'file-write', op: 'chmod' },
   SYS_CHOWN: { behavior: 'file-write', op: 'chmod' },
   SYS_FCHOWNAT: { behavior: 'file-write', op: 'chmod' },
+  // Unmounts (SYS_UMOUNT2) attach nothing: no behavior (an alert on one stays an alert).
   SYS_MOUNT: { behavior: 'volume-mount' },
-  SYS_UMOUNT2: { behavior: 'volume-mount' },
   SYS_SETUID: { behavior: 'privilege-escalation' },
   SYS_SETREUID: { behavior: 'privilege-escalation' },
   SYS_SETRESUID: { behavior: 'privilege-escalation' },
@@ -54,11 +55,16 @@ const SYSCALLS: Readonly<Record<string, { behavior: Behavior; op?: FileOperation
   SYS_EXECVEAT: { behavior: 'process-exec' },
 };
 
-/** Network hooks (syscall, LSM hook or kernel function) that mean an outbound connection / a listener. */
+/**
+ * Network hooks (syscall, LSM hook or kernel function; upper-cased, KubeArmor prints kprobes in
+ * lower case) that mean an outbound connection, a listener, an accepted inbound connection.
+ */
 const CONNECT_HOOKS: ReadonlySet<string> = new Set([
   'SYS_CONNECT',
   'SOCKET_CONNECT',
+  'SECURITY_SOCKET_CONNECT',
   'SOCKET_SENDMSG',
+  'SECURITY_SOCKET_SENDMSG',
   'TCP_CONNECT',
   'UDP_SENDMSG',
   'SYS_SENDTO',
@@ -66,12 +72,46 @@ const CONNECT_HOOKS: ReadonlySet<string> = new Set([
 const LISTEN_HOOKS: ReadonlySet<string> = new Set([
   'SYS_BIND',
   'SYS_LISTEN',
+  'SOCKET_LISTEN',
+  'SECURITY_SOCKET_LISTEN',
+  'SOCKET_BIND',
+  'SECURITY_SOCKET_BIND',
+]);
+const ACCEPT_HOOKS: ReadonlySet<string> = new Set([
   'SYS_ACCEPT',
   'SYS_ACCEPT4',
-  'SOCKET_LISTEN',
-  'SOCKET_BIND',
   'TCP_ACCEPT',
+  'SOCKET_ACCEPT',
+  'SECURITY_SOCKET_ACCEPT',
 ]);
+/** Hooks whose bare (non key=value) Resource is the DNS name asked for. */
+const DNS_HOOKS: ReadonlySet<string> = new Set(['SOCKET_SENDMSG', 'SECURITY_SOCKET_SENDMSG', 'UDP_SENDMSG']);
+
+/**
+ * BPF-LSM file hooks by the suffix of their name (the enforcer prints them with or without a
+ * SECURITY_/PATH_ prefix): the operation each one is. FILE_PERMISSION is where KubeArmor's BPF-LSM
+ * enforcer denies writes to read-only paths (it checks MAY_WRITE there), so it is a write; FILE_OPEN
+ * carries no open mode and stays a read.
+ */
+const LSM_FILE_OPS: readonly (readonly [string, FileOperation])[] = [
+  ['FILE_PERMISSION', 'write'],
+  // UNLINK before LINK: the suffixes are tested in order.
+  ['UNLINK', 'delete'],
+  ['RMDIR', 'delete'],
+  ['MKNOD', 'create'],
+  ['MKDIR', 'create'],
+  ['SYMLINK', 'create'],
+  ['LINK', 'create'],
+  ['RENAME', 'rename'],
+  ['CHMOD', 'chmod'],
+  ['CHOWN', 'chmod'],
+  ['TRUNCATE', 'write'],
+];
+
+function lsmFileOperation(hook: string): FileOperation | undefined {
+  for (const [suffix, op] of LSM_FILE_OPS) if (hook.endsWith(suffix)) return op;
+  return undefined;
+}
 
 /** Parses "k=v k2=v2" or "k=v,k2=v2" (values never contain spaces or commas in KubeArmor output). */
 function keyValues(text: string | undefined): Map<string, string> {
@@ -107,7 +147,9 @@ export function adaptKubeArmor(record: JsonObject, options: AdaptOptions): Adapt
   const isAlert = policy !== undefined || (type !== undefined && type.startsWith('Matched'));
   const data = keyValues(str(record.Data));
   const resource = str(record.Resource);
-  const hook = data.get('syscall') ?? data.get('lsm') ?? data.get('kfunc') ?? data.get('kprobe');
+  const lsm = data.get('lsm');
+  const rawHook = data.get('syscall') ?? lsm ?? data.get('kfunc') ?? data.get('kprobe');
+  const hook = rawHook?.toUpperCase();
 
   const event: RuntimeEvent = {
     id: stableId('kubearmor', [
@@ -122,7 +164,7 @@ export function adaptKubeArmor(record: JsonObject, options: AdaptOptions): Adapt
     time,
     source: 'kubearmor',
     behavior: 'alert',
-    sourceEvent: hook !== undefined ? `${operation}:${hook}` : operation,
+    sourceEvent: rawHook !== undefined ? `${operation}:${rawHook}` : operation,
   };
   const node = str(record.HostName);
   if (node !== undefined) event.node = node;
@@ -138,7 +180,7 @@ export function adaptKubeArmor(record: JsonObject, options: AdaptOptions): Adapt
   }
   fillContext(event, record, operation, resource);
 
-  const behavior = behaviorOf(event, operation, hook, data, resource);
+  const behavior = behaviorOf(event, operation, hook, lsm !== undefined, data, resource);
   if (behavior === undefined) {
     if (!isAlert)
       return skip('no-behavior', `kubearmor: ${operation} ${hook ?? ''} log carries no behavior`.trimEnd());
@@ -195,16 +237,23 @@ function behaviorOf(
   event: RuntimeEvent,
   operation: string,
   hook: string | undefined,
+  lsm: boolean,
   data: Map<string, string>,
   resource: string | undefined,
 ): Behavior | undefined {
   switch (operation) {
     case 'Process':
-      return 'process-exec';
+      // ptrace is logged under Process: Resource (and Data process=) name the traced binary.
+      return hook === 'SYS_PTRACE' ? 'ptrace' : 'process-exec';
     case 'File': {
       const mapped = hook !== undefined ? SYSCALLS[hook] : undefined;
       if (mapped?.behavior === 'file-write') {
         event.file = compact({ path: resource, operation: mapped.op });
+        return 'file-write';
+      }
+      const lsmOp = lsm && hook !== undefined ? lsmFileOperation(hook) : undefined;
+      if (lsmOp !== undefined) {
+        event.file = compact({ path: resource, operation: lsmOp });
         return 'file-write';
       }
       const flags = data.get('flags');
@@ -215,14 +264,24 @@ function behaviorOf(
     case 'Network':
       return networkBehavior(event, hook, data, resource);
     case 'NetworkFirewall': {
+      // Source → Destination is the packet's direction; the event model is local → remote, so an
+      // INGRESS (the workload accepting) swaps the two ends.
+      const ingress = resource === 'INGRESS';
+      if (!ingress && resource !== 'EGRESS') return undefined;
+      const src = { addr: data.get('SourceIP'), port: port(Number(data.get('SourcePort'))) };
+      const dst = { addr: data.get('DestinationIP'), port: port(Number(data.get('DestinationPort'))) };
+      const local = ingress ? dst : src;
+      const remote = ingress ? src : dst;
+      const anyAddr = remote.addr ?? local.addr;
       event.network = compact<NetworkInfo>({
         protocol: data.get('Protocol')?.toLowerCase(),
-        saddr: data.get('SourceIP'),
-        sport: port(Number(data.get('SourcePort'))),
-        daddr: data.get('DestinationIP'),
-        dport: port(Number(data.get('DestinationPort'))),
+        family: anyAddr !== undefined ? familyOf(anyAddr) : undefined,
+        saddr: local.addr,
+        sport: local.port,
+        daddr: remote.addr,
+        dport: remote.port,
       });
-      return resource === 'EGRESS' ? 'network-connect' : undefined;
+      return ingress ? 'network-accept' : 'network-connect';
     }
     case 'Capabilities':
       event.privilege = compact({ fromUid: event.process?.uid, capability: data.get('cap') ?? resource });
@@ -240,13 +299,37 @@ function behaviorOf(
           toGid: gid ? id : undefined,
         });
       }
-      if (mapped.behavior === 'volume-mount') event.mount = compact({ target: resource });
+      if (mapped.behavior === 'volume-mount') event.mount = mountInfo(data, resource);
       return mapped.behavior;
     }
     default:
       return undefined;
   }
 }
+
+/** KubeArmor logs mount(2) as "source=… target=… filesystem=… mountflag=<int> data=…" in Data. */
+function mountInfo(data: Map<string, string>, resource: string | undefined): MountInfo | undefined {
+  const flags = int(Number(data.get('mountflag')));
+  return compact<MountInfo>({
+    source: nonEmpty(data.get('source')),
+    target: nonEmpty(data.get('target')) ?? nonEmpty(resource),
+    fstype: nonEmpty(data.get('filesystem')),
+    kind: flags !== undefined ? mountKind(flags) : undefined,
+  });
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+const FAMILY_NAMES: Readonly<Record<string, 'ipv4' | 'ipv6' | 'unix'>> = {
+  AF_INET: 'ipv4',
+  AF_INET6: 'ipv6',
+  AF_UNIX: 'unix',
+};
+
+/** Protocol names the BPF-LSM enforcer prints as a bare Resource ("TCP", "UDP", …). */
+const BARE_PROTOCOLS: ReadonlySet<string> = new Set(['TCP', 'UDP', 'ICMP', 'ICMPV6', 'RAW', 'SCTP']);
 
 function networkBehavior(
   event: RuntimeEvent,
@@ -255,36 +338,43 @@ function networkBehavior(
   resource: string | undefined,
 ): Behavior | undefined {
   if (hook === undefined) return undefined;
+  const accept = ACCEPT_HOOKS.has(hook);
+  if (!accept && !CONNECT_HOOKS.has(hook) && !LISTEN_HOOKS.has(hook)) return undefined;
   const res = keyValues(resource);
-  const family = res.get('sa_family') ?? res.get('domain');
+  const bare = resource !== undefined && resource !== '' && !resource.includes('=') ? resource : undefined;
   const familyName =
-    family === 'AF_INET'
-      ? 'ipv4'
-      : family === 'AF_INET6'
-        ? 'ipv6'
-        : family === 'AF_UNIX'
-          ? 'unix'
+    FAMILY_NAMES[res.get('sa_family') ?? res.get('domain') ?? data.get('domain') ?? ''] ?? undefined;
+  // kprobe=tcp_connect / tcp_accept: "remoteip=… port=… protocol=TCP"; syscalls: a sockaddr.
+  const addr = res.get('remoteip') ?? res.get('sin_addr') ?? res.get('sin6_addr');
+  const addrPort = port(Number(res.get('port') ?? res.get('sin_port') ?? res.get('sin6_port')));
+  const protocolText =
+    res.get('protocol') ?? (bare !== undefined && BARE_PROTOCOLS.has(bare.toUpperCase()) ? bare : undefined);
+  const protocol =
+    hook === 'UDP_SENDMSG'
+      ? 'udp'
+      : hook === 'TCP_CONNECT' || hook === 'TCP_ACCEPT'
+        ? 'tcp'
+        : protocolText !== undefined && /^[A-Za-z]+$/.test(protocolText)
+          ? protocolText.toLowerCase()
           : undefined;
+  const family = familyName ?? (addr !== undefined ? familyOf(addr) : undefined);
   if (CONNECT_HOOKS.has(hook)) {
-    const daddr = res.get('sin_addr') ?? res.get('sin6_addr') ?? data.get('daddr');
-    const domain =
-      data.get('domain') ?? (resource !== undefined && !resource.includes('=') ? resource : undefined);
+    const daddr = addr ?? data.get('daddr');
+    const domain = DNS_HOOKS.has(hook) ? (data.get('domain') ?? bare) : undefined;
     event.network = compact<NetworkInfo>({
-      protocol: hook === 'UDP_SENDMSG' ? 'udp' : hook === 'TCP_CONNECT' ? 'tcp' : undefined,
-      family: familyName ?? (daddr !== undefined ? familyOf(daddr) : undefined),
+      protocol,
+      family: family ?? (daddr !== undefined ? familyOf(daddr) : undefined),
       daddr,
-      dport: port(Number(res.get('sin_port') ?? res.get('sin6_port'))),
+      dport: addrPort,
       domain,
     });
     return 'network-connect';
   }
-  if (LISTEN_HOOKS.has(hook)) {
-    event.network = compact<NetworkInfo>({
-      family: familyName,
-      saddr: res.get('sin_addr') ?? res.get('sin6_addr'),
-      sport: port(Number(res.get('sin_port') ?? res.get('sin6_port'))),
-    });
-    return 'network-listen';
-  }
-  return undefined;
+  // An accepted connection: the address KubeArmor reports is the peer's (remote); a listener's is its own.
+  event.network = compact<NetworkInfo>(
+    accept
+      ? { protocol, family, daddr: addr, dport: addrPort }
+      : { protocol, family, saddr: addr, sport: addrPort },
+  );
+  return accept ? 'network-accept' : 'network-listen';
 }

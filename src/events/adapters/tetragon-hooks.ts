@@ -12,6 +12,10 @@ export type HookKind =
   | 'mount'
   | 'connect'
   | 'listen'
+  /** An accepted inbound connection: the sock (often the kretprobe's return value) has both ends. */
+  | 'accept'
+  /** tcp_set_state(sock, int new_state): listen, connect or accept depending on the transition. */
+  | 'tcp-state'
   /** security_file_permission: int mask, MAY_WRITE (2) / MAY_APPEND (8) → write, else read. */
   | 'file-permission'
   /** open-family: numeric open flags decide read / write / create. */
@@ -66,6 +70,13 @@ export const TETRAGON_HOOKS: Readonly<Record<string, HookMapping>> = {
   sys_connect: h('connect'),
   security_socket_connect: h('connect'),
   socket_connect: h('connect'),
+  // network-accept
+  inet_csk_accept: h('accept'),
+  security_socket_accept: h('accept'),
+  socket_accept: h('accept'),
+  sys_accept: h('accept'),
+  sys_accept4: h('accept'),
+  tcp_set_state: h('tcp-state'),
   // network-listen
   inet_csk_listen_start: h('listen'),
   sys_listen: h('listen'),

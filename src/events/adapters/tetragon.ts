@@ -336,7 +336,14 @@ function hookEvent(event: RuntimeEvent, type: string, body: JsonObject): string 
     event.alert = alert;
   }
 
-  const behavior = mapping ? applyHook(event, mapping, readArgs(body.args)) : undefined;
+  let behavior: Behavior | undefined;
+  if (mapping) {
+    const args = readArgs(body.args);
+    // A kretprobe's returnArg (inet_csk_accept's new sock) arrives in "return", not in "args".
+    const returned = obj(body.return);
+    if (returned && !args.sock) args.sock = readArgs([returned]).sock;
+    behavior = applyHook(event, mapping, args);
+  }
   if (behavior) {
     event.behavior = behavior;
   } else {
@@ -396,6 +403,21 @@ function applyHook(event: RuntimeEvent, mapping: HookMapping, args: HookArgs): B
     case 'listen':
       event.network = socketInfo(args, 'listen');
       return 'network-listen';
+    case 'accept':
+      // A socket's saddr/daddr are its own local/remote ends, as the event model orients them; a
+      // sockaddr argument (accept(2)'s) is the peer.
+      event.network = socketInfo(args, 'connect');
+      return 'network-accept';
+    case 'tcp-state': {
+      const direction = tcpTransition(str(args.sock?.state), args.ints[0]);
+      if (direction === undefined) return undefined;
+      event.network = socketInfo(args, direction === 'listen' ? 'listen' : 'connect');
+      return direction === 'listen'
+        ? 'network-listen'
+        : direction === 'accept'
+          ? 'network-accept'
+          : 'network-connect';
+    }
     case 'file-permission': {
       const mask = args.ints[0] ?? 0;
       const write = (mask & (MAY_WRITE | MAY_APPEND)) !== 0;
@@ -454,6 +476,25 @@ function applyHook(event: RuntimeEvent, mapping: HookMapping, args: HookArgs): B
     case 'bpf':
       return 'bpf-load';
   }
+}
+
+const TCP_ESTABLISHED = 1;
+const TCP_SYN_SENT = 2;
+const TCP_LISTEN = 10;
+
+/**
+ * tcp_set_state(sk, state): the sock argument shows the state being left. Entering LISTEN is a
+ * listener, SYN_SENT an outbound connect, ESTABLISHED from SYN_RECV an accepted connection (from
+ * SYN_SENT the connect already reported). Other transitions are no behavior of ours.
+ */
+function tcpTransition(
+  from: string | undefined,
+  to: number | undefined,
+): 'listen' | 'connect' | 'accept' | undefined {
+  if (to === TCP_LISTEN) return 'listen';
+  if (to === TCP_SYN_SENT) return 'connect';
+  if (to === TCP_ESTABLISHED && (from === 'TCP_SYN_RECV' || from === 'TCP_NEW_SYN_RECV')) return 'accept';
+  return undefined;
 }
 
 /** setuid(uid) / setreuid(r, e) / setresuid(r, e, s): the effective id, -1 meaning "unchanged". */

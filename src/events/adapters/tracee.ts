@@ -37,6 +37,7 @@ type TraceeKind =
   | 'mount'
   | 'connect'
   | 'listen'
+  | 'accept'
   | 'open'
   | 'read'
   | 'write'
@@ -68,6 +69,9 @@ export const TRACEE_EVENTS: Readonly<Record<string, TraceeMapping>> = {
   listen: t('listen'),
   security_socket_bind: t('listen'),
   bind: t('listen'),
+  security_socket_accept: t('accept'),
+  accept: t('accept'),
+  accept4: t('accept'),
   security_file_open: t('open'),
   open: t('open'),
   openat: t('open'),
@@ -338,8 +342,12 @@ function applyMapping(
       });
       return 'volume-mount';
     case 'connect':
-    case 'listen': {
-      const sockaddr = obj(args.get('remote_addr')) ?? obj(args.get('local_addr')) ?? obj(args.get('addr'));
+    case 'listen':
+    case 'accept': {
+      // connect's remote_addr is the server; accept(2)'s addr the peer; security_socket_accept
+      // only knows the listening socket's local_addr; bind/listen their own local address.
+      const remoteSide = mapping.kind === 'connect' || (mapping.kind === 'accept' && args.has('addr'));
+      const sockaddr = obj(args.get('remote_addr')) ?? obj(args.get('addr')) ?? obj(args.get('local_addr'));
       const addr = str(sockaddr?.sin_addr) ?? str(sockaddr?.sin6_addr);
       const p =
         port(sockaddr?.sin_port) ?? port(Number(sockaddr?.sin_port)) ?? port(Number(sockaddr?.sin6_port));
@@ -354,11 +362,14 @@ function applyMapping(
               : addr !== undefined
                 ? familyOf(addr)
                 : undefined;
-      event.network =
-        mapping.kind === 'connect'
-          ? compact({ family, daddr: addr, dport: p })
-          : compact({ family, saddr: addr, sport: p });
-      return mapping.kind === 'connect' ? 'network-connect' : 'network-listen';
+      event.network = remoteSide
+        ? compact({ family, daddr: addr, dport: p })
+        : compact({ family, saddr: addr, sport: p });
+      return mapping.kind === 'connect'
+        ? 'network-connect'
+        : mapping.kind === 'accept'
+          ? 'network-accept'
+          : 'network-listen';
     }
     case 'open': {
       const flags = args.get('flags');
@@ -378,10 +389,13 @@ function applyMapping(
       event.file = compact({ path, operation: mapping.op ?? 'write' });
       return 'file-write';
     case 'creds': {
+      // Tracee's SlimCred keys: Uid, Euid, Suid, Fsuid, Gid, Egid, … (the effective id decides).
+      const previous = obj(args.get('old_cred'));
       const next = obj(args.get('new_cred'));
       event.privilege = compact({
-        fromUid: event.process?.uid,
-        toUid: uint32(next?.EUid) ?? uint32(next?.Uid) ?? uint32(next?.euid),
+        fromUid: uint32(previous?.Euid) ?? uint32(previous?.Uid) ?? event.process?.uid,
+        toUid: uint32(next?.Euid) ?? uint32(next?.Uid),
+        toGid: uint32(next?.Egid) ?? uint32(next?.Gid),
       });
       return 'privilege-escalation';
     }

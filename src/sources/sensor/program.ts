@@ -284,6 +284,27 @@ ${emitPath('$file->f_path')}
 }
 
 /**
+ * An accepted connection, read after the call from the new fd's socket: both ends are known then
+ * (the peer's address is what the kernel recorded, not what the caller's buffer says). Ports:
+ * skc_num is host order, skc_dport network order. Values are widened to 64 bits so bpftrace lays the
+ * tuple out the same way in both branches.
+ */
+function acceptBody(): string {
+  return `  $file = *(curtask->files->fdt->fd + args->ret);
+  $sk = ((struct socket *)$file->private_data)->sk;
+  $fam = (uint64)$sk->__sk_common.skc_family;
+  $lport = (uint64)$sk->__sk_common.skc_num;
+  $rport = (uint64)$sk->__sk_common.skc_dport;
+  $proto = (uint64)$sk->sk_protocol;
+  if ($fam == 2) {
+    print((${RecordKind.accept}, ${COMMON}, args->ret, $fam, $lport, ntop(2, $sk->__sk_common.skc_rcv_saddr), $rport, ntop(2, $sk->__sk_common.skc_daddr), $proto));
+  }
+  if ($fam == 10) {
+    print((${RecordKind.accept}, ${COMMON}, args->ret, $fam, $lport, ntop(10, $sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8), $rport, ntop(10, $sk->__sk_common.skc_v6_daddr.in6_u.u6_addr8), $proto));
+  }`;
+}
+
+/**
  * IPv4/IPv6 sockaddr decoding shared by connect and bind; other families are ignored. The socket's
  * protocol (6 TCP, 17 UDP) is read from the fd's struct socket (a fault reads as 0, never crashes).
  */
@@ -374,6 +395,12 @@ const FACTORIES: Record<Exclude<Behavior, 'alert'>, ProbeFactory> = {
       body: `  print((${RecordKind.listen}, ${COMMON}, args->fd, args->backlog));`,
     },
   ],
+  'network-accept': () =>
+    ['accept', 'accept4'].map((name) => ({
+      tracepoint: `syscalls:sys_exit_${name}`,
+      predicate: 'args->ret >= 0',
+      body: acceptBody(),
+    })),
   'file-read': (o) => fileProbes(o.behaviors, o.filePathPrefixes, o.tracepointExists),
   'file-write': (o) => fileProbes(o.behaviors, o.filePathPrefixes, o.tracepointExists),
   'privilege-escalation': (o) => [

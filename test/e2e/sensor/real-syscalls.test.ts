@@ -160,6 +160,28 @@ describe('bpftrace sensor on real syscalls', { skip }, () => {
     assert.ok(e.network?.sport === Number(stdout.trim()) || e.network?.sport === 0);
   });
 
+  test('an accepted connection: network-accept with the server local and the client as the peer', async () => {
+    const { pid, stdout } = await nodeChild(
+      `const net=require('net');const s=net.createServer((c)=>{c.destroy();s.close();});` +
+        `s.listen(0,'127.0.0.1',()=>{const p=s.address().port;const c=net.connect(p,'127.0.0.1',()=>{` +
+        `console.log(p+' '+c.localPort);c.destroy();});});`,
+    );
+    const [serverPort, clientPort] = stdout.trim().split(' ').map(Number);
+    const e = await collector.waitFor(
+      (x) => x.behavior === 'network-accept' && x.process?.pid === pid,
+      EVENT_DEADLINE_MS,
+      'accept event',
+    );
+    assert.deepEqual(e.network, {
+      family: 'ipv4',
+      protocol: 'tcp',
+      saddr: '127.0.0.1',
+      sport: serverPort,
+      daddr: '127.0.0.1',
+      dport: clientPort,
+    });
+  });
+
   test('writes under a watched directory are reported; writes elsewhere are filtered', async () => {
     const inside = join(watched, 'secret.conf');
     const outside = join(dir, 'not-watched.txt');

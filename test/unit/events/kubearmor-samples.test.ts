@@ -165,12 +165,19 @@ function table(receivedTime: boolean): Expectation[] {
       ...blockedExec(null, '/usr/bin/sleep', 'hsp-kubearmor-dev-proc-path-block'),
       sourceEvent: 'Process:SECURITY_BPRM_CHECK',
     },
-    // inbound SSH seen by the host firewall: no behavior of the vocabulary, an alert with the tuple
+    // inbound SSH seen by the host firewall: an accepted connection; local = the host's :22, remote = client
     {
-      behavior: 'alert',
+      behavior: 'network-accept',
       pod: null,
       node: 'ubuntu',
-      network: { protocol: 'tcp', saddr: '192.168.29.42', sport: 53262, daddr: '192.168.29.76', dport: 22 },
+      network: {
+        protocol: 'tcp',
+        family: 'ipv4',
+        saddr: '192.168.29.76',
+        sport: 22,
+        daddr: '192.168.29.42',
+        dport: 53262,
+      },
       rule: 'nsp-ingress-audit-ssh',
       enforced: false,
     },
