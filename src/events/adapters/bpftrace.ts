@@ -22,8 +22,6 @@ import { normalizeContainerId } from '../container-id.js';
 export const RecordKind = {
   continuation: 0,
   exec: 1,
-  /** One component of a path the kernel resolved (deepest first), before its head. */
-  component: 2,
   mount: 2,
   moveMount: 3,
   fsmount: 4,
@@ -43,6 +41,8 @@ export const RecordKind = {
   setns: 60,
   unshare: 61,
   bpfProgLoad: 70,
+  /** One component of a path the kernel resolved (deepest first), before its head. */
+  component: 90,
 } as const;
 export type RecordKindCode = (typeof RecordKind)[keyof typeof RecordKind];
 
@@ -686,6 +686,7 @@ export class EventBuilder {
       case RecordKind.bpfProgLoad:
         return { behavior: 'bpf-load', fields: {}, raw: { progType: num(r, 0) } };
       case RecordKind.continuation:
+      case RecordKind.component:
         return { filtered: 'continuation without head' };
     }
   }
