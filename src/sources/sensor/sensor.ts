@@ -9,12 +9,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { hostname } from 'node:os';
 import { EventBuilder } from '../../events/adapters/bpftrace.js';
-import type { Behavior } from '../../events/types.js';
+import type { Behavior, RuntimeEvent } from '../../events/types.js';
 import type { Logger } from '../../observability/logger.js';
 import { sensorUp } from '../../observability/metrics.js';
 import { RecordReader } from '../record-reader.js';
 import { SourceCounters } from '../records.js';
 import type { EmitFn, EventSource, SourceStats } from '../types.js';
+import type { ContainerMetadataEnricher } from './container-runtime.js';
 import { MonotonicClock, procProcessView, readBootId } from './proc.js';
 import { generateProgram, SENSOR_STRLEN, type GeneratedProgram } from './program.js';
 import { RecordParser, type ParserSignal } from './records.js';
@@ -37,6 +38,11 @@ export interface BpftraceSensorOptions {
   maxRestartDelayMs?: number;
   /** Perf ring buffer pages per CPU (BPFTRACE_PERF_RB_PAGES). Default 256 (1 MiB per CPU). */
   ringPages?: number;
+  /**
+   * Names containers from the container runtime (CRI / Docker): an event of a container not yet
+   * known is held until its lookup ends, within the enricher's deadline. Closed by stop().
+   */
+  containerMetadata?: ContainerMetadataEnricher;
 }
 
 /** bpftrace's default time to compile and attach (LLVM: seconds idle, a minute or more under load). */
@@ -132,6 +138,7 @@ export class BpftraceSensor implements EventSource {
     const cur = this.current;
     this.current = undefined;
     if (cur) await this.terminate(cur);
+    this.opts.containerMetadata?.close();
     this.status = 'stopped';
     sensorUp.set(0);
   }
@@ -320,9 +327,16 @@ export class BpftraceSensor implements EventSource {
         if ('pending' in built) return;
         // The same ingest guard as the adapters: a process controls its own argv (up to 128 KiB per
         // argument), which would otherwise be copied whole into every row, log line and stream frame.
-        // canWait=false: the pipeline drops and counts when full; never await here.
-        for (const e of this.reader.acceptBuilt(built.event)) void this.emit?.(e);
-        if (built.also) for (const e of this.reader.acceptBuilt(built.also)) void this.emit?.(e);
+        // canWait=false: the pipeline drops and counts when full; never await here. Runtime metadata
+        // is added before the guard, so what a runtime says is capped like everything else.
+        const pass = (ev: RuntimeEvent): void => {
+          for (const e of this.reader.acceptBuilt(ev)) void this.emit?.(e);
+        };
+        const enrich = this.opts.containerMetadata;
+        for (const ev of built.also ? [built.event, built.also] : [built.event]) {
+          if (enrich) enrich.process(ev, pass);
+          else pass(ev);
+        }
         return;
       }
     }

@@ -74,7 +74,7 @@ describe('bpftrace sensor on real syscalls', { skip }, () => {
       EVENT_DEADLINE_MS,
       `exec of /bin/sh (${shell})`,
     );
-    assert.equal(e.raw?.filename, '/bin/sh');
+    assert.equal((e.raw as { filename?: unknown } | undefined)?.filename, '/bin/sh');
     assert.deepEqual(e.process?.args, ['-c', `echo ${marker}`, 'arg-with\nnewline']);
     assert.equal(e.parent?.pid, process.pid);
     assert.equal(e.source, 'bpftrace');
