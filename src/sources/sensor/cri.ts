@@ -57,16 +57,15 @@ function record(v: unknown): Record<string, unknown> | undefined {
 }
 
 function lookupError(err: grpc.ServiceError): RuntimeLookupError {
-  switch (err.code) {
-    case grpc.status.NOT_FOUND:
-      return new RuntimeLookupError('not-found', err.details);
-    case grpc.status.DEADLINE_EXCEEDED:
-      return new RuntimeLookupError('timeout', err.details);
-    case grpc.status.RESOURCE_EXHAUSTED:
-      return new RuntimeLookupError('too-large', err.details);
-    default:
-      return new RuntimeLookupError('error', `${grpc.status[err.code] ?? err.code}: ${err.details}`);
-  }
+  const byCode: Partial<Record<grpc.status, 'not-found' | 'timeout' | 'too-large'>> = {
+    [grpc.status.NOT_FOUND]: 'not-found',
+    [grpc.status.DEADLINE_EXCEEDED]: 'timeout',
+    [grpc.status.RESOURCE_EXHAUSTED]: 'too-large',
+  };
+  const result = byCode[err.code];
+  return result !== undefined
+    ? new RuntimeLookupError(result, err.details)
+    : new RuntimeLookupError('error', `${grpc.status[err.code] ?? err.code}: ${err.details}`);
 }
 
 export interface CriClientOptions {

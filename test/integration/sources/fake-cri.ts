@@ -37,16 +37,16 @@ export async function startFakeCri(
   const socket = join(dir, 'cri.sock');
   const server = new grpc.Server();
   const calls: string[] = [];
-  const fake: FakeCri = { socket, calls, behaviour, close: async () => undefined };
+  const fake: FakeCri = { socket, calls, behaviour, close: () => Promise.resolve() };
   const reply = (cb: Callback, fn: () => unknown): void => {
     const go = (): void => {
       try {
         cb(null, fn());
       } catch (err) {
-        cb({ code: grpc.status.NOT_FOUND, details: (err as Error).message } as grpc.ServiceError);
+        cb({ code: grpc.status.NOT_FOUND, details: (err as Error).message });
       }
     };
-    if (fake.behaviour.delayMs) setTimeout(go, fake.behaviour.delayMs);
+    if (fake.behaviour.delayMs) setTimeout(go, fake.behaviour.delayMs).unref();
     else go();
   };
   const byId = (id: unknown): FakeContainer => {
