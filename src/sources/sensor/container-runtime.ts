@@ -15,6 +15,7 @@
  */
 import { existsSync } from 'node:fs';
 import { LRUCache } from 'lru-cache';
+import { KyvernoRuntimeError } from '../../contracts/errors.js';
 import type { RuntimeEvent } from '../../events/types.js';
 import { containerRuntimeLookups, containerRuntimeUnenriched } from '../../observability/metrics.js';
 
@@ -37,12 +38,12 @@ export interface ContainerMetadata {
 }
 
 /** A lookup failure with the result label it is counted under. */
-export class RuntimeLookupError extends Error {
+export class RuntimeLookupError extends KyvernoRuntimeError {
   constructor(
     readonly result: 'not-found' | 'timeout' | 'error' | 'too-large',
     message: string,
   ) {
-    super(message);
+    super('E_CONTAINER_RUNTIME_LOOKUP', message);
   }
 }
 
