@@ -18,7 +18,7 @@ import {
 } from '../reports/store/index.js';
 import { createLocalServer, type LocalServer } from '../server/index.js';
 import type { InputFormat } from '../sources/records.js';
-import { BpftraceSensor } from '../sources/sensor/index.js';
+import { BpftraceSensor, type RuntimeSocket } from '../sources/sensor/index.js';
 import { ensureKernelBlockLoader, KernelBlocker } from '../sources/kernel-block/index.js';
 import {
   planEnforcement,
@@ -70,6 +70,10 @@ export interface LocalModeOptions {
   install: boolean;
   /** How long the built-in sensor waits for bpftrace to attach (the sensor's default when absent). */
   sensorAttachTimeoutMs?: number;
+  /** Container runtime sockets for the sensor's container metadata; undefined = defaults that exist, [] = none. */
+  containerRuntimeSockets?: RuntimeSocket[];
+  /** Deadline of one container metadata lookup (the sensor's default when absent). */
+  containerRuntimeTimeoutMs?: number;
   logLevel: string;
   /** "-" = stderr. */
   logFile: string;
@@ -194,6 +198,12 @@ function sourceSpec(opts: LocalModeOptions, policies: PolicySet, enforcement: Pl
         node: opts.nodeName,
         enforcement,
         ...(opts.sensorAttachTimeoutMs !== undefined && { attachTimeoutMs: opts.sensorAttachTimeoutMs }),
+        ...(opts.containerRuntimeSockets !== undefined && {
+          containerRuntimeSockets: opts.containerRuntimeSockets,
+        }),
+        ...(opts.containerRuntimeTimeoutMs !== undefined && {
+          containerRuntimeTimeoutMs: opts.containerRuntimeTimeoutMs,
+        }),
       };
     case 'tetragon-file':
     case 'file':

@@ -110,8 +110,9 @@ if ($probe eq 'exec') {
   connect($s, pack_sockaddr_in(${SELFTEST_CONNECT_PORT}, inet_aton('${SELFTEST_CONNECT_ADDR}')));
   close($s);
 } elsif ($probe eq 'privilege') {
-  # Real uid nobody, effective root (a setuid-root program's state), then back to root.
-  sys('setresuid', 65534, 0, 0) == 0 or die "setresuid: $!";
+  # Effective uid nobody with root kept as real and saved uid, then the effective uid back to root:
+  # the sensor reports the effective uid's change (65534 -> 0) after the call succeeded.
+  sys('setresuid', 0, 65534, 0) == 0 or die "setresuid: $!";
   sys('setuid', 0) == 0 or die "setuid(0): $!";
 } elsif ($probe eq 'ptrace') {
   my $pid = fork() // die "fork: $!";

@@ -5,7 +5,7 @@
  * was attributed to, which policies fired and how long it took. It reports what happened; it never
  * adjusts the events to make a row pass.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { attributeEvent } from '../engine/runtime/attribution.js';
@@ -185,8 +185,10 @@ export async function runSelftest(opts: SelftestOptions): Promise<SelftestResult
         ? e.cgroup?.path === container.path || pids.has(e.process?.pid ?? -1)
         : pids.has(e.process?.pid ?? -1);
     const files = new Set(targets.map((t) => t.file));
+    const shells = new Set(['/bin/sh', realShell()]);
     const matches: Record<Exclude<Behavior, 'alert'>, (e: RuntimeEvent) => boolean> = {
-      'process-exec': (e) => /(^|\/)sh$/.test(e.process?.binary ?? ''),
+      // The sensor names the executable the kernel loaded: /bin/sh through its symlinks (dash on Debian).
+      'process-exec': (e) => shells.has(e.process?.binary ?? ''),
       'volume-mount': (e) => e.mount?.target === mountDir && e.mount.source === SELFTEST_FS_SOURCE,
       'file-write': (e) => files.has(e.file?.path ?? ''),
       'file-read': (e) => files.has(e.file?.path ?? ''),
@@ -309,4 +311,13 @@ export function formatSelftestTable(result: SelftestResult): string {
       (result.leftover ? `; could not remove cgroup ${result.leftover}` : ''),
   );
   return out.join('\n') + '\n';
+}
+
+/** /bin/sh as the kernel resolves it when it is executed. */
+function realShell(): string {
+  try {
+    return realpathSync('/bin/sh');
+  } catch {
+    return '/bin/sh';
+  }
 }

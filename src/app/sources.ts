@@ -9,7 +9,14 @@ import { createFileTailSource, drainGate } from '../sources/file-tail/index.js';
 import { createHttpSource, type HttpTlsOptions } from '../sources/http/index.js';
 import { createStdinSource, createTcpSource } from '../sources/ndjson/index.js';
 import type { InputFormat } from '../sources/records.js';
-import { BpftraceSensor, ensureSensorPrerequisites } from '../sources/sensor/index.js';
+import {
+  BpftraceSensor,
+  ContainerMetadataEnricher,
+  createRuntimeLookups,
+  ensureSensorPrerequisites,
+  runtimeSocketsToUse,
+  type RuntimeSocket,
+} from '../sources/sensor/index.js';
 import type { PlanEnvironment } from '../sources/sensor/kernel-kill.js';
 import { createTetragonGrpcSource } from '../sources/tetragon-grpc/index.js';
 import type { EventSource } from '../sources/types.js';
@@ -35,6 +42,13 @@ export type SourceSpec =
       attachTimeoutMs?: number;
       /** In-kernel kill on or off, BPF LSM (see kernel-kill.ts); absent = off. */
       enforcement?: PlanEnvironment;
+      /**
+       * Container runtime sockets to name containers from; undefined = the default sockets that
+       * exist on this host, [] = none.
+       */
+      containerRuntimeSockets?: RuntimeSocket[];
+      /** Deadline of one container lookup (the longest an event waits for it). */
+      containerRuntimeTimeoutMs?: number;
     }
   | {
       kind: 'tetragon-file' | 'file';
@@ -83,6 +97,10 @@ export async function createSource(spec: SourceSpec, ctx: SourceContext): Promis
         ...(ctx.say && { announce: ctx.say }),
       });
       ctx.say?.(`sensor: ${host.version} (${host.bpftrace})`);
+      const sockets = runtimeSocketsToUse(spec.containerRuntimeSockets);
+      if (sockets.length > 0) {
+        ctx.say?.(`sensor: container metadata from ${sockets.map((x) => `${x.kind}:${x.path}`).join(', ')}`);
+      }
       return new BpftraceSensor({
         bpftrace: host.bpftrace,
         tracepointExists: host.tracepointExists,
@@ -91,6 +109,14 @@ export async function createSource(spec: SourceSpec, ctx: SourceContext): Promis
         logger,
         ...(spec.attachTimeoutMs !== undefined && { attachTimeoutMs: spec.attachTimeoutMs }),
         ...(spec.enforcement !== undefined && { enforcement: spec.enforcement }),
+        ...(sockets.length > 0 && {
+          containerMetadata: new ContainerMetadataEnricher({
+            lookups: createRuntimeLookups(sockets),
+            ...(spec.containerRuntimeTimeoutMs !== undefined && {
+              timeoutMs: spec.containerRuntimeTimeoutMs,
+            }),
+          }),
+        }),
       });
     }
     case 'tetragon-file':

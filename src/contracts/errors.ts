@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   E_SENSOR_PREREQUISITES: 'the built-in sensor cannot start (root, BTF, tracefs, bpftrace)',
   E_SENSOR_ATTACH_TIMEOUT: 'bpftrace did not attach its probes in time',
   E_KERNEL_BLOCK_UNAVAILABLE: 'the cgroup connect program of `block` rules cannot be built or attached',
+  E_CONTAINER_RUNTIME_LOOKUP: 'the container runtime did not name a container',
   E_KUBECONFIG: 'no usable kubeconfig or in-cluster configuration',
   E_STORE_SCHEMA_TOO_NEW: 'the store was written by a newer kyverno-runtime',
   // Loading policies: each is reported with file:line:col.

@@ -100,8 +100,12 @@ export interface FileInfo {
 }
 
 export interface PrivilegeInfo {
+  /** Effective uid before the change (sources that know it). */
   fromUid?: number;
+  /** Effective uid after the change; for a failed attempt, the one asked for. */
   toUid?: number;
+  /** Whether the change happened; absent when the source reports attempts without their outcome. */
+  result?: 'succeeded' | 'failed';
   /** Target group id for setgid-family calls. */
   toGid?: number;
   capability?: string;

@@ -183,6 +183,24 @@ export const kernelKills = new Counter({
   registers: [registry],
 });
 
+export const containerRuntimeLookups = new Counter({
+  name: 'kyverno_runtime_container_runtime_lookups_total',
+  help:
+    'Container metadata lookups the sensor made to a container runtime (CRI or Docker), by runtime and result ' +
+    '(found, not-found, timeout, error, too-large, pod-uid-mismatch; see docs/metrics.md).',
+  labelNames: ['runtime', 'result'] as const,
+  registers: [registry],
+});
+
+export const containerRuntimeUnenriched = new Counter({
+  name: 'kyverno_runtime_container_runtime_unenriched_total',
+  help:
+    'Sensor events of a container passed on without runtime metadata because the bound on held events or ' +
+    'concurrent lookups was reached (reason hold-full), or the lookup found nothing usable (reason lookup-failed).',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
 export const policiesLoaded = new Gauge({
   name: 'kyverno_runtime_policies_loaded',
   help: 'Policies compiled and active.',

@@ -4,7 +4,12 @@
  */
 import { InvalidArgumentError } from '@commander-js/extra-typings';
 import { parseGoDuration } from '../../engine/duration.js';
-import { DEFAULT_ATTACH_TIMEOUT_MS } from '../../sources/sensor/index.js';
+import {
+  CONTAINER_RUNTIME_DEFAULTS,
+  DEFAULT_ATTACH_TIMEOUT_MS,
+  parseRuntimeSocket,
+  type RuntimeSocket,
+} from '../../sources/sensor/index.js';
 
 /** The sensor's default as `--help` shows it ("60s"). */
 export const DEFAULT_SENSOR_ATTACH_TIMEOUT = `${DEFAULT_ATTACH_TIMEOUT_MS / 1000}s`;
@@ -17,5 +22,39 @@ export function parseAttachTimeout(value: string): number {
   if (ms < 1) throw new InvalidArgumentError('the timeout must be at least 1ms');
   // setTimeout's limit (~24.8 days): beyond it Node fires at once.
   if (ms > 2_147_483_647) throw new InvalidArgumentError('the timeout must be under 24 days');
+  return ms;
+}
+
+/** The container lookup deadline's default as `--help` shows it ("250ms"). */
+export const DEFAULT_CONTAINER_RUNTIME_TIMEOUT = `${CONTAINER_RUNTIME_DEFAULTS.timeoutMs}ms`;
+
+/**
+ * One `--container-runtime-socket` (repeatable): accumulates sockets; "none" alone means no runtime.
+ * undefined (the flag never given) means the default sockets that exist.
+ */
+export function collectRuntimeSocket(value: string, previous: RuntimeSocket[] | undefined): RuntimeSocket[] {
+  let parsed: RuntimeSocket | 'none';
+  try {
+    parsed = parseRuntimeSocket(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+  if (parsed === 'none') {
+    if (previous !== undefined && previous.length > 0)
+      throw new InvalidArgumentError('"none" cannot be combined with a socket');
+    return [];
+  }
+  if (previous !== undefined && previous.length === 0)
+    throw new InvalidArgumentError('"none" cannot be combined with a socket');
+  return [...(previous ?? []), parsed];
+}
+
+/** "250ms" → 250. A lookup deadline is short by design: events of a new container wait for it. */
+export function parseContainerRuntimeTimeout(value: string): number {
+  const ns = parseGoDuration(value.trim());
+  if (ns === undefined) throw new InvalidArgumentError('expected a duration such as 250ms or 1s');
+  const ms = Math.floor(ns / 1e6);
+  if (ms < 1) throw new InvalidArgumentError('the timeout must be at least 1ms');
+  if (ms > 10_000) throw new InvalidArgumentError('the timeout must be at most 10s (events wait for it)');
   return ms;
 }

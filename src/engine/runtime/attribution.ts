@@ -23,7 +23,15 @@ export function synthesisedPodNamespace(
   event: RuntimeEvent,
   lookup: PodLookup | undefined,
 ): string | undefined {
-  return !lookup && event.pod?.name ? podNamespaceOf(event) : undefined;
+  return !lookup && (event.pod?.name || event.pod?.uid) ? podNamespaceOf(event) : undefined;
+}
+
+/**
+ * A synthesised pod's name: the event's, else its uid (a container the sensor found in a kubepods
+ * cgroup, with no cluster and no runtime to name it: still a Pod, so `kinds: [Pod]` rules apply).
+ */
+function podNameOf(event: RuntimeEvent): string {
+  return event.pod?.name || event.pod?.uid || '';
 }
 
 /** A synthesised pod's namespace: the event's, else "default" (as the API server would place it). */
@@ -87,7 +95,7 @@ class SyntheticPodAttribution implements Attribution {
     this.container = event.container?.name ?? 'unknown';
     const pod = event.pod;
     // Same fields and key order as refOf() on the built pod.
-    const ref: ResourceRef = { apiVersion: 'v1', kind: 'Pod', name: pod?.name ?? '' };
+    const ref: ResourceRef = { apiVersion: 'v1', kind: 'Pod', name: podNameOf(event) };
     this.namespace = podNamespaceOf(event);
     // An empty namespace is no namespace, as in refOf().
     if (this.namespace) ref.namespace = this.namespace;
@@ -104,12 +112,13 @@ class SyntheticPodAttribution implements Attribution {
     const pod = this.event.pod;
     const labels = pod?.labels ?? EMPTY_LABELS;
     // Labels come from the event; a non-string value takes the general path, which stringifies it.
-    if (!pod?.name || !allStringValues(labels)) return undefined;
+    const name = podNameOf(this.event);
+    if (!name || !allStringValues(labels)) return undefined;
     return {
       group: '',
       version: 'v1',
       kind: 'Pod',
-      name: pod.name,
+      name,
       namespace: this.namespace,
       labels,
       annotations: SYNTHETIC_ANNOTATIONS,
@@ -128,7 +137,7 @@ function synthesisePod(event: RuntimeEvent, containerName: string, namespace: st
   // Plain literals with constant keys: a computed key or a conditional spread here would give each
   // pod a slow dictionary-mode shape.
   const metadata: SyntheticMetadata = {
-    name: pod.name,
+    name: podNameOf(event),
     namespace,
     labels: pod.labels ?? {},
     annotations: { 'runtime.kyverno.io/synthetic': 'true' },

@@ -7,7 +7,15 @@
  */
 import { posix } from 'node:path';
 import { LRUCache } from 'lru-cache';
-import type { Behavior, FileOperation, MountInfo, MountKind, NetworkInfo, RuntimeEvent } from '../types.js';
+import type {
+  Behavior,
+  FileOperation,
+  MountInfo,
+  MountKind,
+  NetworkInfo,
+  PrivilegeInfo,
+  RuntimeEvent,
+} from '../types.js';
 import { normalizeContainerId } from '../container-id.js';
 
 /** Numeric record kinds shared by the sensor's program generator, its parser and this mapping. */
@@ -33,11 +41,20 @@ export const RecordKind = {
   setns: 60,
   unshare: 61,
   bpfProgLoad: 70,
+  /** One component of a path the kernel resolved (deepest first), before its head. */
+  component: 90,
 } as const;
 export type RecordKindCode = (typeof RecordKind)[keyof typeof RecordKind];
 
 /** Sub-codes of the setid record (which syscall). */
-export const SetIdCall = { setuid: 1, setresuid: 2, setgid: 3, setresgid: 4 } as const;
+export const SetIdCall = {
+  setuid: 1,
+  setresuid: 2,
+  setgid: 3,
+  setresgid: 4,
+  setreuid: 5,
+  setregid: 6,
+} as const;
 
 /** Fields every head tuple carries, in order after the kind. */
 export interface RecordHead {
@@ -51,6 +68,8 @@ export interface RecordHead {
   cgroupId: number;
   /** Process (thread-group leader) start, ns since boot: what /proc/<pid>/stat field 22 counts in ticks. */
   startBootNs: number;
+  /** The task's exec count (self_exec_id): which program of the process made the call. */
+  execId: number;
   comm: string;
   /** Kind-specific numbers and strings after comm. */
   fields: (number | string)[];
@@ -61,6 +80,14 @@ export interface SensorRecord extends RecordHead {
   strings: string[];
   /** Exec arguments (argv), when the kind carries them. */
   argv?: string[];
+  /** The path the kernel resolved (opened file, loaded executable), from its dentries. */
+  resolved?: {
+    path: string;
+    /** False when the walk was cut (too deep, a component too long, components lost). */
+    complete: boolean;
+    /** The file is outside the process's root: the path is from the host's root. */
+    outsideRoot: boolean;
+  };
 }
 
 /** A process's container and pod, as its cgroup path tells them. */
@@ -81,6 +108,12 @@ export interface ProcessView {
   cmdline(pid: number): string[] | undefined;
   /** The container and pod of `pid` from its cgroup. */
   cgroup(pid: number): ProcessCgroup;
+  /**
+   * The canonical path (symlinks, `.`, `..` resolved), as `pid` sees it from its root, of directory
+   * `dir` taken relative to `base` ("cwd", "fd/<n>" or "root"). Optional: without it paths are
+   * joined lexically.
+   */
+  realDir?(pid: number, base: string, dir: string): string | undefined;
 }
 
 /** Kernel monotonic ns → wall-clock ns. */
@@ -238,6 +271,10 @@ function str(r: SensorRecord, i: number): string | undefined {
 
 export interface EventBuilderOptions {
   node: string;
+  /** Emit process-exec events (a policy wants them); exec records are learnt from either way. Default true. */
+  emitExec?: boolean;
+  /** Emit privilege-escalation events for set-user-id executions. Default true. */
+  emitPrivilege?: boolean;
   /** Path prefixes policies name: file events outside them are filtered after path resolution. */
   filePathPrefixes?: readonly string[];
   clock: WallClock;
@@ -262,7 +299,12 @@ interface ProcessIdentity {
   cgroupId?: number;
 }
 
-export type BuildResult = { event: RuntimeEvent } | { filtered: string } | { pending: true };
+/** `also`: a second event from the same record (an exec that raised the effective uid). */
+export type BuildResult =
+  { event: RuntimeEvent; also?: RuntimeEvent } | { filtered: string } | { pending: true };
+
+const FMODE_CREATED = 0x100000;
+const PRESENT_BIT = 1;
 
 export class EventBuilder {
   private readonly processes = new LRUCache<string, ProcessIdentity>({ max: 8192 });
@@ -287,11 +329,14 @@ export class EventBuilder {
 
   /** Builds the event for one record, or says why there is none. */
   build(r: SensorRecord): BuildResult {
-    const key = `${r.pid}:${r.startBootNs}`;
+    // Keyed by exec, not pid: execve keeps the pid and start time, and a record must be named after
+    // the program that made the call, not the one the process became afterwards.
+    const key = `${r.pid}:${r.startBootNs}:${r.execId}`;
     let identity = this.processes.get(key);
     if (r.kind === RecordKind.exec) {
       identity = {
-        binary: str(r, 0),
+        // The executable the kernel loaded; the name given to execve when the walk was cut.
+        binary: r.resolved?.complete ? r.resolved.path : (str(r, 0) ?? r.resolved?.path),
         args: r.argv ?? this.proc.cmdline(r.pid),
         cgroup: identity?.cgroup,
         cgroupId: identity?.cgroupId,
@@ -321,12 +366,49 @@ export class EventBuilder {
         return { filtered: 'same credential change on another thread' };
       this.recentCredentialChanges.set(k, r.tid);
     }
+    if (r.kind === RecordKind.exec && this.opts.emitExec === false) {
+      const raised = this.execPrivilege(r);
+      return raised ? this.finish(r, identity, raised) : { filtered: 'exec learnt, not watched' };
+    }
     const specific = this.specific(r);
     if ('filtered' in specific || 'pending' in specific) return specific;
+    const built = this.finish(r, identity, specific);
+    if (r.kind === RecordKind.exec) {
+      const raised = this.execPrivilege(r);
+      if (raised && 'event' in built) {
+        const also = this.finish(r, identity, raised);
+        if ('event' in also) return { event: built.event, also: also.event };
+      }
+    }
+    return built;
+  }
+
+  /** A set-user-id exec: the effective uid after execve differs from the one before. */
+  private execPrivilege(
+    r: SensorRecord,
+  ): { behavior: Behavior; fields: Partial<RuntimeEvent>; raw?: Record<string, unknown> } | undefined {
+    if (this.opts.emitPrivilege === false || num(r, 3) !== PRESENT_BIT) return undefined;
+    const before = uint32(num(r, 4));
+    const after = uint32(num(r, 5));
+    if (before === after) return undefined;
+    return {
+      behavior: 'privilege-escalation',
+      fields: { privilege: { fromUid: before, toUid: after, result: 'succeeded' } },
+      raw: { syscall: 'execve', reason: 'setuid-exec', ruid: uint32(num(r, 6)), idSuffix: 'priv' },
+    };
+  }
+
+  private finish(
+    r: SensorRecord,
+    identity: ProcessIdentity & { cgroup?: ProcessCgroup },
+    specific: { behavior: Behavior; fields: Partial<RuntimeEvent>; raw?: Record<string, unknown> },
+  ): BuildResult {
+    const cgroup = identity.cgroup ?? {};
     const wallNs = this.opts.clock.wallNs(r.nsecs);
     const argv = identity.args;
+    const { idSuffix, ...raw } = specific.raw ?? {};
     const event: RuntimeEvent = {
-      id: `bpftrace-${this.opts.bootId}-${r.nsecs}-${r.tid}-${r.kind}`,
+      id: `bpftrace-${this.opts.bootId}-${r.nsecs}-${r.tid}-${r.kind}${typeof idSuffix === 'string' ? `-${idSuffix}` : ''}`,
       time: rfc3339Nano(wallNs),
       source: 'bpftrace',
       node: this.opts.node,
@@ -340,23 +422,38 @@ export class EventBuilder {
         cwd: this.proc.link(r.pid, 'cwd'),
       },
       parent: { pid: r.ppid, binary: this.proc.link(r.ppid, 'exe') },
-      cgroup: { id: String(r.cgroupId), path: identity.cgroup.path },
+      cgroup: { id: String(r.cgroupId), path: cgroup.path },
       ...specific.fields,
-      raw: { kind: KIND_NAMES.get(r.kind), tid: r.tid, comm: r.comm, nsecs: r.nsecs, ...specific.raw },
+      raw: { kind: KIND_NAMES.get(r.kind), tid: r.tid, comm: r.comm, nsecs: r.nsecs, ...raw },
     };
     const containerId =
-      identity.cgroup.containerId !== undefined
-        ? normalizeContainerId(identity.cgroup.containerId)
-        : undefined;
+      cgroup.containerId !== undefined ? normalizeContainerId(cgroup.containerId) : undefined;
     if (containerId) event.container = { id: containerId };
-    if (identity.cgroup.podUid) event.pod = { uid: identity.cgroup.podUid };
+    if (cgroup.podUid) event.pod = { uid: cgroup.podUid };
     return { event };
   }
 
+  /**
+   * A name as written (rename, unlink, mount), resolved after the fact: its directory canonical as
+   * the process sees it (symlinks, `..`, `//`, cwd or dirfd), plus the final component (a symlink
+   * itself is what unlink/rename act on). Lexical when the directory cannot be read any more.
+   */
   private resolvePath(pid: number, dfd: number, path: string | undefined): string | undefined {
-    if (path === undefined || path.startsWith('/')) return path;
-    const base = dfd === AT_FDCWD ? this.proc.link(pid, 'cwd') : this.proc.link(pid, `fd/${dfd}`);
-    return base === undefined ? path : posix.resolve(base, path);
+    if (path === undefined) return path;
+    const base = path.startsWith('/') ? 'root' : dfd === AT_FDCWD ? 'cwd' : `fd/${dfd}`;
+    const trimmed = path.replace(/\/+$/, '') || '/';
+    const cut = trimmed.lastIndexOf('/');
+    const dir = cut < 0 ? '.' : trimmed.slice(0, cut) || '/';
+    const name = cut < 0 ? trimmed : trimmed.slice(cut + 1);
+    const real = this.proc.realDir?.(pid, base, dir);
+    if (real !== undefined) {
+      return name === '' || name === '.' || name === '..'
+        ? posix.resolve(real, name)
+        : posix.join(real, name);
+    }
+    if (path.startsWith('/')) return posix.resolve(path);
+    const link = base === 'cwd' ? this.proc.link(pid, 'cwd') : this.proc.link(pid, base);
+    return link === undefined ? path : posix.resolve(link, path);
   }
 
   /**
@@ -390,7 +487,15 @@ export class EventBuilder {
     | { pending: true } {
     switch (r.kind) {
       case RecordKind.exec:
-        return { behavior: 'process-exec', fields: {}, raw: { oldPid: num(r, 0) } };
+        return {
+          behavior: 'process-exec',
+          fields: {},
+          raw: {
+            oldPid: num(r, 0),
+            filename: str(r, 0),
+            ...(r.resolved && !r.resolved.complete ? { pathTruncated: true } : {}),
+          },
+        };
       case RecordKind.mount:
         return { behavior: 'volume-mount', fields: { mount: this.mount(r) }, raw: { syscall: 'mount' } };
       case RecordKind.moveMount:
@@ -466,15 +571,25 @@ export class EventBuilder {
         return { behavior: 'network-accept', fields: { network }, raw: { fd: int32(num(r, 0)) } };
       }
       case RecordKind.open: {
-        const flags = num(r, 1);
-        const path = this.resolvePath(r.pid, int32(num(r, 0)), str(r, 0));
+        const flags = num(r, 0);
+        const fd = int32(num(r, 1));
+        // The file the kernel opened, by its dentries; a cut walk falls back to /proc's fd link.
+        const resolved = r.resolved;
+        const path =
+          resolved?.complete === true ? resolved.path : (this.proc.link(r.pid, `fd/${fd}`) ?? resolved?.path);
         if (this.outsidePrefixes(path)) return { filtered: 'path outside policy prefixes' };
         const writes = (flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)) !== 0;
-        const operation: FileOperation = (flags & O_CREAT) !== 0 ? 'create' : writes ? 'write' : 'read';
+        const created = (num(r, 4) & FMODE_CREATED) !== 0;
+        const operation: FileOperation = created ? 'create' : writes ? 'write' : 'read';
         return {
           behavior: writes ? 'file-write' : 'file-read',
           fields: { file: { path, operation } },
-          raw: { flags },
+          raw: {
+            flags,
+            fd,
+            ...(resolved && !resolved.complete ? { pathTruncated: true } : {}),
+            ...(resolved?.outsideRoot ? { outsideRoot: true } : {}),
+          },
         };
       }
       case RecordKind.rename: {
@@ -496,18 +611,39 @@ export class EventBuilder {
       }
       case RecordKind.setid: {
         const call = num(r, 0);
-        const [a, b] = [int32(num(r, 1)), int32(num(r, 2))];
-        const isUid = call === SetIdCall.setuid || call === SetIdCall.setresuid;
-        // setresuid(-1, e, -1): the effective id is the one that grants privilege.
-        const target = call === SetIdCall.setresuid || call === SetIdCall.setresgid ? (b !== -1 ? b : a) : a;
-        const syscall = ['', 'setuid', 'setresuid', 'setgid', 'setresgid'][call] ?? 'setid';
+        const ret = int32(num(r, 1));
+        const [oldR, oldE, newR, newE, newS] = [2, 3, 4, 5, 6].map((i) => uint32(num(r, i))) as [
+          number, number, number, number, number,
+        ]; // prettier-ignore
+        const [askedA, askedB] = [int32(num(r, 7)), int32(num(r, 8))];
+        const isUid =
+          call === SetIdCall.setuid || call === SetIdCall.setresuid || call === SetIdCall.setreuid;
+        const syscall = SETID_NAMES[call] ?? 'setid';
+        const failed = ret !== 0;
+        if (!failed && oldR === newR && oldE === newE) return { filtered: 'credentials unchanged' };
+        // The effective id is the one that grants privilege: for setres*id/setre*id the second one
+        // asked for, unless it was -1 (unchanged).
+        const asked =
+          call === SetIdCall.setuid || call === SetIdCall.setgid || askedB === -1 ? askedA : askedB;
+        const ids = isUid ? 'uid' : 'gid';
+        const privilege: PrivilegeInfo = {
+          fromUid: isUid ? oldE : undefined,
+          result: failed ? 'failed' : 'succeeded',
+        };
+        if (isUid) privilege.toUid = failed ? (asked === -1 ? undefined : uint32(asked)) : newE;
+        else privilege.toGid = failed ? (asked === -1 ? undefined : uint32(asked)) : newE;
+        if (!isUid) delete privilege.fromUid;
         return {
           behavior: 'privilege-escalation',
-          fields: {
-            privilege:
-              isUid && target !== -1 ? { fromUid: uint32(r.uid), toUid: target } : { fromUid: uint32(r.uid) },
+          fields: { privilege },
+          raw: {
+            syscall,
+            ret,
+            asked: [askedA, askedB],
+            [`r${ids}`]: [oldR, newR],
+            [`e${ids}`]: [oldE, newE],
+            [`s${ids}`]: newS,
           },
-          raw: { syscall, ids: [a, b, int32(num(r, 3))], ...(isUid ? {} : { toGid: target }) },
         };
       }
       case RecordKind.capset: {
@@ -550,9 +686,19 @@ export class EventBuilder {
       case RecordKind.bpfProgLoad:
         return { behavior: 'bpf-load', fields: {}, raw: { progType: num(r, 0) } };
       case RecordKind.continuation:
+      case RecordKind.component:
         return { filtered: 'continuation without head' };
     }
   }
 }
+
+const SETID_NAMES: Record<number, string> = {
+  [SetIdCall.setuid]: 'setuid',
+  [SetIdCall.setresuid]: 'setresuid',
+  [SetIdCall.setgid]: 'setgid',
+  [SetIdCall.setresgid]: 'setresgid',
+  [SetIdCall.setreuid]: 'setreuid',
+  [SetIdCall.setregid]: 'setregid',
+};
 
 const KIND_NAMES = new Map<number, string>(Object.entries(RecordKind).map(([k, v]) => [v, k]));

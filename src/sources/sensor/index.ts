@@ -17,3 +17,12 @@ export {
 } from './prerequisites.js';
 export { generateProgram, type GeneratedProgram } from './program.js';
 export { parseCgroupPath, parseProcCgroup, type CgroupIdentity } from './cgroup.js';
+export {
+  ContainerMetadataEnricher,
+  CONTAINER_RUNTIME_DEFAULTS,
+  DEFAULT_RUNTIME_SOCKETS,
+  parseRuntimeSocket,
+  runtimeSocketsToUse,
+  type RuntimeSocket,
+} from './container-runtime.js';
+export { createRuntimeLookups } from './runtime-clients.js';

@@ -10,8 +10,14 @@
  * same probe invocation; they land consecutively in the same CPU's ring, and the parser
  * (records.ts) joins them by thread id.
  *
- * Layout of every head tuple: [kind, tid, pid, ppid, uid, nsecs, cgroupId, startBootNs, comm, …];
- * the kind-specific fields follow (see RecordKind).
+ * Layout of every head tuple: [kind, tid, pid, ppid, uid, nsecs, cgroupId, startBootNs, execId, comm,
+ * …]; the kind-specific fields follow (see RecordKind). execId is the task's self_exec_id, which every
+ * execve increments: identities are keyed by (pid, start, execId), so a record is never named after
+ * the program its process became later.
+ *
+ * Paths the kernel resolved (opened files, executables) travel as component tuples `(2, tid, name)`,
+ * deepest first, printed before their head; the head says how many there were and whether the walk
+ * was complete (PathStatus).
  */
 import { RecordKind, SetIdCall, type RecordKindCode } from '../../events/adapters/bpftrace.js';
 import type { Behavior } from '../../events/types.js';
@@ -19,21 +25,37 @@ import { killWrap, type KernelKillRule } from './kernel-kill.js';
 
 /** Continuation strings each kind is followed by (exec: one printf line with the argument bytes). */
 export const CONTINUATIONS: Partial<Record<RecordKindCode, number>> = {
-  [RecordKind.exec]: 2, // binary path, then the argument bytes (printf line)
+  [RecordKind.exec]: 2, // the name passed to execve, then the argument bytes (printf line)
   [RecordKind.mount]: 3, // target, source, fstype
   [RecordKind.moveMount]: 2, // to_pathname, from_pathname
   [RecordKind.openTree]: 1,
-  [RecordKind.open]: 1,
   [RecordKind.rename]: 2, // old, new
   [RecordKind.unlink]: 1,
 };
+
+/** Record kinds preceded by the component tuples of a path the kernel resolved. */
+export const RESOLVED_PATH_KINDS: ReadonlySet<number> = new Set([RecordKind.exec, RecordKind.open]);
+
+/**
+ * Loop bound of the walk up a resolved path: components plus mount points crossed; a deeper path is
+ * reported truncated (its deepest components). One counter only: a second bounded counter multiplies
+ * the verifier's states past its limit.
+ */
+export const MAX_WALK_STEPS = 40;
 
 /** Longest string read from the kernel (bpftrace 0.17 maximum is 200); longer ones are truncated. */
 export const SENSOR_STRLEN = 200;
 
 /** open(2) flags that mean "this open may modify the file". */
 const WRITE_FLAGS = 0x1 | 0x2 | 0x40 | 0x200; // O_WRONLY | O_RDWR | O_CREAT | O_TRUNC
+/** Marks a stored value as present (a missing bpftrace map key reads as 0). */
+const PRESENT = '0x4000000000000000';
 const AT_FDCWD = -100;
+/**
+ * offsetof(struct mount, mnt): bpftrace 0.17 has neither offsetof nor container_of, and the fields
+ * before `mnt` (mnt_hash, mnt_parent, mnt_mountpoint) have not changed since Linux 3.13.
+ */
+const MOUNT_MNT_OFFSET = 32;
 const BPF_PROG_LOAD = 5;
 
 export interface ProgramOptions {
@@ -58,12 +80,17 @@ export interface GeneratedProgram {
   unsafe: boolean;
 }
 
-const COMMON =
-  'tid, pid, curtask->real_parent->tgid, uid, nsecs, cgroup, curtask->group_leader->start_boottime, comm';
+export const COMMON =
+  'tid, pid, curtask->real_parent->tgid, uid, nsecs, cgroup, curtask->group_leader->start_boottime, curtask->self_exec_id, comm';
 
 interface Probe {
   tracepoint: string;
   body: string;
+  /**
+   * A second program on the same tracepoint, run right after `body` (its output follows on the same
+   * CPU): for events whose strings together exceed the 512-byte BPF stack in one program.
+   */
+  then?: string[];
   /** Extra predicate ANDed with the self filter. */
   predicate?: string;
 }
@@ -76,28 +103,101 @@ function literal(prefix: string): string | undefined {
 
 /**
  * Budget for the prefix comparisons' temporary strings on the 512-byte BPF stack; beyond it the
- * kernel filter is skipped (every write goes to user space, which filters instead).
+ * kernel filter is skipped (every open goes to user space, which filters instead).
  */
 const PREFIX_STACK_BUDGET = 192;
 
+/** A path prefix as components: every one but the last must equal a directory, the last begins a name. */
+function prefixComponents(prefix: string): string[] | undefined {
+  if (!prefix.startsWith('/') || literal(prefix) === undefined) return undefined;
+  return prefix.slice(1).split('/');
+}
+
 /**
- * A condition true when the user-space string at `pointer` starts with one of the prefixes, or is
- * relative (relative paths cannot be judged in the kernel: user space resolves them against the
- * cwd/dirfd and re-checks). Each comparison reads only as many bytes as the longest prefix, so the
- * temporaries stay small. Undefined = no in-kernel filter.
+ * The walk up a resolved path (`$d`/`$vfs` set from a `struct path`), crossing mount points, to the
+ * process's root. Sets `$n` (components seen) and `$st` (PathStatus bits). With `emit`, prints each
+ * component; with `window`, keeps the topmost `window` components' dentries in `$w0` (top) … .
  */
-export function prefixCondition(pointer: string, prefixes: readonly string[]): string | undefined {
+function walk(emit: boolean, window: number): string {
+  const shift: string[] = [];
+  for (let i = window - 1; i > 0; i--) shift.push(`$w${i} = $w${i - 1};`);
+  if (window > 0) shift.push('$w0 = $d;');
+  const init = Array.from({ length: window }, (_, i) => `$w${i} = (struct dentry *)0;`).join(' ');
+  return `  $m = (struct mount *)((uint64)$vfs - ${MOUNT_MNT_OFFSET});
+  $rd = curtask->fs->root.dentry; $rm = curtask->fs->root.mnt;
+  $n = 0; $i = 0; $st = ${PathStatus.truncated}; ${init}
+  while ($i < ${MAX_WALK_STEPS}) {
+    $i++;
+    if ($d == $rd && $vfs == $rm) { $st = 0; break; }
+    if ($d == $vfs->mnt_root || $d == $d->d_parent) {
+      if ($m->mnt_parent == $m) { $st = ${PathStatus.outsideRoot}; break; }
+      $d = $m->mnt_mountpoint; $m = $m->mnt_parent;
+      $vfs = (struct vfsmount *)((uint64)$m + ${MOUNT_MNT_OFFSET});
+      continue;
+    }
+${emit ? `    print((${RecordKind.component}, tid, str($d->d_name.name)));\n` : ''}${
+    shift.length > 0
+      ? `    ${shift.join(' ')}
+`
+      : ''
+  }    $d = $d->d_parent; $n++;
+  }`;
+}
+
+/** Bits of the status a resolved-path head carries. */
+export const PathStatus = {
+  /** Deeper than MAX_WALK_STEPS: only the deepest components were sent. */
+  truncated: 1,
+  /** The file is not below the process's root (a descriptor from outside a chroot): path from the host root. */
+  outsideRoot: 2,
+} as const;
+
+/**
+ * In-kernel path filter on the path the kernel resolved for `fileExpr` (a `struct file *`), not the
+ * string a process wrote: symlinks, `..`, `//`, `/./`, relative paths and dirfds are already
+ * resolved. `setup` walks the file's dentries (bounded) and must run before `condition` is read;
+ * `condition` is true when the resolved path starts with one of the prefixes, or the path was too
+ * deep to judge (user space re-checks). Assign it to a variable before any further loop (the
+ * verifier handles two loops in a row only when the first one's counters are no longer live). Undefined = no in-kernel filter (no prefixes, a prefix that
+ * is not printable ASCII or not absolute, or comparisons too large for the BPF stack).
+ */
+export function prefixCondition(
+  fileExpr: string,
+  prefixes: readonly string[],
+): { setup: string; condition: string } | undefined {
   if (prefixes.length === 0) return undefined;
-  const width = Math.max(...prefixes.map((p) => p.length)) + 1;
-  if (width * (prefixes.length + 1) > PREFIX_STACK_BUDGET) return undefined;
-  const clauses: string[] = [];
+  const split: string[][] = [];
+  let stack = 0;
   for (const prefix of prefixes) {
-    const lit = literal(prefix);
-    if (lit === undefined) return undefined;
-    clauses.push(`strncmp(str(${pointer}, ${width}), ${lit}, ${prefix.length}) == 0`);
+    const comps = prefixComponents(prefix);
+    if (comps === undefined) return undefined;
+    split.push(comps);
+    stack += comps.reduce((sum, c) => sum + c.length + 2, 0);
   }
-  clauses.push(`strncmp(str(${pointer}, 2), "/", 1) != 0`);
-  return `(${clauses.join(' || ')})`;
+  if (stack > PREFIX_STACK_BUDGET) return undefined;
+  const window = Math.max(...split.map((c) => c.length));
+  const clauses = split.map((comps) => {
+    const tests = comps.map((c, i) => {
+      const name = `$w${i}->d_name.name`;
+      const lit = literal(c) ?? '""';
+      if (i < comps.length - 1) return `str(${name}, ${c.length + 2}) == ${lit}`;
+      return c.length === 0 ? '1' : `strncmp(str(${name}, ${c.length + 1}), ${lit}, ${c.length}) == 0`;
+    });
+    // `$wK != 0` rather than a test of `$n`: a compared counter is tracked exactly by the verifier,
+    // and with the loop counter that multiplies its states past its limit.
+    return `($w${comps.length - 1} != 0 && ${tests.join(' && ')})`;
+  });
+  clauses.push(`($st & ${PathStatus.truncated}) != 0`);
+  return {
+    setup: `  $d = ${fileExpr}->f_path.dentry; $vfs = ${fileExpr}->f_path.mnt;\n${walk(false, window)}`,
+    condition: `(${clauses.join(' || ')})`,
+  };
+}
+
+/** Prints the components of the path of `pathExpr` (a `struct path`), then `$n`/`$st` are set. */
+function emitPath(pathExpr: string): string {
+  return `  $d = ${pathExpr}.dentry; $vfs = ${pathExpr}.mnt;
+${walk(true, 0)}`;
 }
 
 function fileProbes(
@@ -110,28 +210,57 @@ function fileProbes(
   const wantRead = behaviors.has('file-read') && prefixes.length > 0;
   if (!wantWrite && !wantRead) return [];
   const probes: Probe[] = [];
-  const pathTest = (pointer: string): string => prefixCondition(pointer, prefixes) ?? '1';
-  const openBody = (flagsExpr: string): string => {
-    const isWrite = `($f & ${WRITE_FLAGS}) != 0`;
-    const modeTest = wantWrite && wantRead ? '1' : wantWrite ? isWrite : `!(${isWrite})`;
-    return `  $f = ${flagsExpr};
-  if (${modeTest}) {
-    if (${pathTest('args->filename')}) {
-      print((${RecordKind.open}, ${COMMON}, args->dfd, $f));
-      print((0, tid, str(args->filename)));
+  // Entry keeps the flags (the exit cannot see them, and the file keeps neither O_CREAT nor O_TRUNC);
+  // the exit reports what was opened, by the path the kernel resolved, and only if it was opened.
+  const isWrite = (f: string): string => `(${f} & ${WRITE_FLAGS}) != 0`;
+  const modeTest = (f: string): string =>
+    wantWrite && wantRead ? '1' : wantWrite ? isWrite(f) : `!(${isWrite(f)})`;
+  const filter = prefixCondition('$file', prefixes);
+  // Three programs in turn (filter, walk, head): together they do not fit one 512-byte stack. The
+  // outcome of each travels in a per-thread map entry.
+  const exitBody = `  $f = @open_flags[tid];
+  if ($f != 0) {
+    $keep = 0;
+    if (args->ret >= 0) {
+      $file = *(curtask->files->fdt->fd + args->ret);
+${filter ? `${filter.setup}\n  $keep = ${filter.condition};` : '      $keep = 1;'}
     }
+    if ($keep) { @open_keep[tid] = 1; } else { delete(@open_flags[tid]); }
   }`;
-  };
-  if (exists('syscalls:sys_enter_openat')) {
-    probes.push({ tracepoint: 'syscalls:sys_enter_openat', body: openBody('args->flags') });
-  }
-  if (exists('syscalls:sys_enter_openat2')) {
-    probes.push({
-      tracepoint: 'syscalls:sys_enter_openat2',
-      body: openBody('((struct open_how *)args->how)->flags'),
-    });
+  const exitWalk = `  if (@open_keep[tid] != 0) {
+    delete(@open_keep[tid]);
+    $file = *(curtask->files->fdt->fd + args->ret);
+${emitPath('$file->f_path')}
+    @open_path[tid] = ($n << 8) | $st | ${PRESENT};
+  }`;
+  const exitHead = `  $p = @open_path[tid];
+  if ($p != 0) {
+    $f = @open_flags[tid];
+    delete(@open_path[tid]); delete(@open_flags[tid]);
+    $file = *(curtask->files->fdt->fd + args->ret);
+    print((${RecordKind.open}, ${COMMON}, $f & 0xffffffff, args->ret, ($p >> 8) & 0xff, $p & 0xff, $file->f_mode));
+  }`;
+  for (const [name, flags] of [
+    ['openat', 'args->flags'],
+    ['openat2', '((struct open_how *)args->how)->flags'],
+    ['open', 'args->flags'],
+    ['creat', String(0x1 | 0x40 | 0x200)],
+  ] as const) {
+    if (!exists(`syscalls:sys_enter_${name}`) || !exists(`syscalls:sys_exit_${name}`)) continue;
+    const f = name === 'creat' ? flags : '$f';
+    probes.push(
+      {
+        tracepoint: `syscalls:sys_enter_${name}`,
+        body: `  $f = ${flags};
+  if (${modeTest(f)}) { @open_flags[tid] = ${f} | ${PRESENT}; }`,
+      },
+      { tracepoint: `syscalls:sys_exit_${name}`, body: exitBody, then: [exitWalk, exitHead] },
+    );
   }
   if (!wantWrite) return probes;
+  // A name given to rename/unlink is resolved in user space (the kernel resolves it only inside
+  // the call), so every call goes there: a string test here would miss symlinks, "..", "//" and
+  // relative names.
   for (const [name, olddfd, newdfd] of [
     ['rename', String(AT_FDCWD), String(AT_FDCWD)],
     ['renameat', 'args->olddfd', 'args->newdfd'],
@@ -140,11 +269,9 @@ function fileProbes(
     if (!exists(`syscalls:sys_enter_${name}`)) continue;
     probes.push({
       tracepoint: `syscalls:sys_enter_${name}`,
-      body: `  if (${pathTest('args->oldname')} || ${pathTest('args->newname')}) {
-    print((${RecordKind.rename}, ${COMMON}, ${olddfd}, ${newdfd}));
-    print((0, tid, str(args->oldname)));
-    print((0, tid, str(args->newname)));
-  }`,
+      body: `  print((${RecordKind.rename}, ${COMMON}, ${olddfd}, ${newdfd}));
+  print((0, tid, str(args->oldname)));
+  print((0, tid, str(args->newname)));`,
     });
   }
   for (const [name, dfd, flag] of [
@@ -154,10 +281,8 @@ function fileProbes(
     if (!exists(`syscalls:sys_enter_${name}`)) continue;
     probes.push({
       tracepoint: `syscalls:sys_enter_${name}`,
-      body: `  if (${pathTest('args->pathname')}) {
-    print((${RecordKind.unlink}, ${COMMON}, ${dfd}, ${flag}));
-    print((0, tid, str(args->pathname)));
-  }`,
+      body: `  print((${RecordKind.unlink}, ${COMMON}, ${dfd}, ${flag}));
+  print((0, tid, str(args->pathname)));`,
     });
   }
   return probes;
@@ -204,21 +329,42 @@ function sockaddrBody(kind: number, field: string): string {
   }`;
 }
 
-type ProbeFactory = (opts: ProgramOptions) => Probe[];
-
-/** Which tracepoints see each behavior (docs/sensor.md mirrors this table). */
-const FACTORIES: Record<Exclude<Behavior, 'alert'>, ProbeFactory> = {
-  'process-exec': () => [
-    {
-      tracepoint: 'sched:sched_process_exec',
-      body: `  print((${RecordKind.exec}, ${COMMON}, args->old_pid));
-  print((0, tid, str(args->filename)));
+/**
+ * The exec probe: always attached, because every other event is named after the program its process
+ * runs (identities are learnt here, keyed by exec). The binary is the executable the kernel loaded
+ * (mm->exe_file, resolved), not the name passed to execve. `execEuid` compares the effective uid
+ * with the one before the call (a set-user-id program).
+ */
+function execProbe(execEuid: boolean): Probe {
+  const before = execEuid
+    ? `  $eb = @exec_euid[args->old_pid];
+  delete(@exec_euid[args->old_pid]);`
+    : '  $eb = 0;';
+  return {
+    tracepoint: 'sched:sched_process_exec',
+    // The walk and the strings do not fit one 512-byte stack: the walk's outcome is handed to the
+    // second program through a per-thread map entry.
+    body: `${emitPath('curtask->mm->exe_file->f_path')}
+  @exec_path[tid] = ($n << 8) | $st | ${PRESENT};`,
+    then: [
+      `  $p = @exec_path[tid];
+  delete(@exec_path[tid]);
+${before}
+  print((${RecordKind.exec}, ${COMMON}, args->old_pid, ($p >> 8) & 0xff, $p & 0xff, ($eb >> 62) & 1, $eb & 0xffffffff, curtask->cred->euid.val, curtask->cred->uid.val));`,
+      `  print((0, tid, str(args->filename)));
   $mm = curtask->mm;
   $len = $mm->arg_end - $mm->arg_start;
   if ($len > ${SENSOR_STRLEN}) { $len = ${SENSOR_STRLEN}; }
   printf("A %d %rx\\n", tid, buf(uptr($mm->arg_start), $len));`,
-    },
-  ],
+    ],
+  };
+}
+
+type ProbeFactory = (opts: ProgramOptions) => Probe[];
+
+/** Which tracepoints see each behavior (docs/sensor.md mirrors this table). */
+const FACTORIES: Record<Exclude<Behavior, 'alert'>, ProbeFactory> = {
+  'process-exec': () => [execProbe(false)],
   'volume-mount': () => [
     {
       tracepoint: 'syscalls:sys_enter_mount',
@@ -262,23 +408,58 @@ const FACTORIES: Record<Exclude<Behavior, 'alert'>, ProbeFactory> = {
     })),
   'file-read': (o) => fileProbes(o.behaviors, o.filePathPrefixes, o.tracepointExists),
   'file-write': (o) => fileProbes(o.behaviors, o.filePathPrefixes, o.tracepointExists),
-  'privilege-escalation': () => [
+  'privilege-escalation': (o) => [
+    // Entry keeps the ids before the call and the ids asked for; the exit reports what happened.
     ...(
       [
-        ['setuid', SetIdCall.setuid, 'args->uid, -1, -1'],
-        ['setresuid', SetIdCall.setresuid, 'args->ruid, args->euid, args->suid'],
-        ['setgid', SetIdCall.setgid, 'args->gid, -1, -1'],
-        ['setresgid', SetIdCall.setresgid, 'args->rgid, args->egid, args->sgid'],
+        ['setuid', SetIdCall.setuid, 'args->uid, 0xffffffff', 'uid'],
+        ['setresuid', SetIdCall.setresuid, 'args->ruid, args->euid', 'uid'],
+        ['setreuid', SetIdCall.setreuid, 'args->ruid, args->euid', 'uid'],
+        ['setgid', SetIdCall.setgid, 'args->gid, 0xffffffff', 'gid'],
+        ['setresgid', SetIdCall.setresgid, 'args->rgid, args->egid', 'gid'],
+        ['setregid', SetIdCall.setregid, 'args->rgid, args->egid', 'gid'],
       ] as const
-    ).map(([name, code, fields]) => ({
-      tracepoint: `syscalls:sys_enter_${name}`,
-      body: `  print((${RecordKind.setid}, ${COMMON}, ${code}, ${fields}));`,
-    })),
+    ).flatMap(([name, code, asked, ids]) => {
+      if (!o.tracepointExists(`syscalls:sys_exit_${name}`)) return [];
+      const [a, b] = asked.split(', ');
+      return [
+        {
+          tracepoint: `syscalls:sys_enter_${name}`,
+          body: `  // + 1: a missing entry reads 0, and both ids are 32 bits (no free bit for a marker).
+  @cred_old[tid] = (((uint64)curtask->cred->${ids}.val << 32) | curtask->cred->e${ids}.val) + 1;
+  @cred_asked[tid] = (((uint64)${a} & 0xffffffff) << 32) | ((uint64)${b} & 0xffffffff);`,
+        },
+        {
+          tracepoint: `syscalls:sys_exit_${name}`,
+          body: `  $o = @cred_old[tid];
+  if ($o != 0) {
+    $o = $o - 1;
+    $a = @cred_asked[tid];
+    delete(@cred_old[tid]); delete(@cred_asked[tid]);
+    $c = curtask->cred;
+    print((${RecordKind.setid}, ${COMMON}, ${code}, args->ret, ($o >> 32) & 0xffffffff, $o & 0xffffffff, $c->${ids}.val, $c->e${ids}.val, $c->s${ids}.val, $a >> 32, $a & 0xffffffff));
+  }`,
+        },
+      ];
+    }),
     {
       tracepoint: 'syscalls:sys_enter_capset',
       body: `  $d = (struct __user_cap_data_struct *)args->data;
   print((${RecordKind.capset}, ${COMMON}, $d->effective, $d->permitted));`,
     },
+    // A set-user-id program raises the effective uid at execve: the exec probe compares it with this.
+    ...['execve', 'execveat'].flatMap((name) =>
+      o.tracepointExists(`syscalls:sys_exit_${name}`)
+        ? [
+            {
+              tracepoint: `syscalls:sys_enter_${name}`,
+              body: `  @exec_euid[tid] = curtask->cred->euid.val | ${PRESENT};`,
+            },
+            // A failed execve leaves no exec event to take the entry.
+            { tracepoint: `syscalls:sys_exit_${name}`, body: '  delete(@exec_euid[tid]);' },
+          ]
+        : [],
+    ),
   ],
   'module-load': () => [
     {
@@ -321,9 +502,16 @@ export function generateProgram(opts: ProgramOptions): GeneratedProgram {
   const probes: Probe[] = [];
   const unsupported: GeneratedProgram['unsupported'] = [];
   const seen = new Set<string>();
+  // First whenever anything is watched: identities come from exec whether or not a policy wants
+  // exec events (the sensor then only learns from them).
+  if ([...opts.behaviors].some((b) => b !== 'alert')) {
+    const exec = execProbe(opts.behaviors.has('privilege-escalation'));
+    probes.push(exec);
+    seen.add(exec.tracepoint);
+  }
   // Sorted so the program (and its cache key) does not depend on set insertion order.
   for (const behavior of [...opts.behaviors].sort()) {
-    if (behavior === 'alert') continue; // detections come from other tools, not syscalls
+    if (behavior === 'alert' || behavior === 'process-exec') continue; // alerts: other tools; exec: above
     const candidates = FACTORIES[behavior](opts);
     const available = candidates.filter((p) => opts.tracepointExists(p.tracepoint));
     if (available.length === 0) {
@@ -350,7 +538,10 @@ export function generateProgram(opts: ProgramOptions): GeneratedProgram {
     'BEGIN { @bpftrace_pid = pid; printf("R\\n"); }',
   ];
   // In-kernel kill: composed with the same path filter as the probes, so it never fires unprinted.
-  const pathFilter = (pointer: string): string => prefixCondition(pointer, opts.filePathPrefixes) ?? '1';
+  // Kills are decided at syscall entry on the path as written (the rule's literal prefix); the
+  // sensor's own resolved-path filter runs at exit. A mark whose exit record is filtered out is
+  // dropped by age in records.ts, never inherited.
+  const pathFilter = (): string => '1';
   let unsafe = false;
   for (const p of probes) {
     const predicate = p.predicate === undefined ? self : `${self} && ${p.predicate}`;
@@ -364,6 +555,7 @@ export function generateProgram(opts: ProgramOptions): GeneratedProgram {
       p.body,
       '}',
     );
+    for (const next of p.then ?? []) lines.push(`tracepoint:${p.tracepoint} /${predicate}/ {`, next, '}');
   }
   lines.push('END { clear(@bpftrace_pid); }', '');
   return { source: lines.join('\n'), probes: probes.map((p) => p.tracepoint), unsupported, unsafe };

@@ -10,7 +10,7 @@ import {
   type RecordKindCode,
   type SensorRecord,
 } from '../../events/adapters/bpftrace.js';
-import { CONTINUATIONS } from './program.js';
+import { CONTINUATIONS, MAX_WALK_STEPS, PathStatus, RESOLVED_PATH_KINDS, SENSOR_STRLEN } from './program.js';
 
 /** What the parser tells its owner besides records. */
 export type ParserSignal =
@@ -61,8 +61,8 @@ function isIntLike(v: unknown): v is number {
 }
 
 function parseHead(data: unknown[]): RecordHead | string {
-  if (data.length < 9) return `head tuple too short (${data.length} fields)`;
-  const [kind, tid, pid, ppid, uid, nsecs, cgroupId, startBootNs, comm, ...fields] = data;
+  if (data.length < 10) return `head tuple too short (${data.length} fields)`;
+  const [kind, tid, pid, ppid, uid, nsecs, cgroupId, startBootNs, execId, comm, ...fields] = data;
   if (!isIntLike(kind) || !VALID_KINDS.has(kind)) return `unknown record kind ${JSON.stringify(kind)}`;
   for (const [name, v] of [
     ['tid', tid],
@@ -72,6 +72,7 @@ function parseHead(data: unknown[]): RecordHead | string {
     ['nsecs', nsecs],
     ['cgroup', cgroupId],
     ['start', startBootNs],
+    ['execId', execId],
   ] as const) {
     if (!isIntLike(v)) return `field ${name} is not a number`;
   }
@@ -90,6 +91,7 @@ function parseHead(data: unknown[]): RecordHead | string {
     nsecs: nsecs as number,
     cgroupId: cgroupId as number,
     startBootNs: startBootNs as number,
+    execId: execId as number,
     comm,
     fields: typedFields,
   };
@@ -108,11 +110,26 @@ interface Pending {
  * events and beyond this bound (oldest first, counted as orphans).
  */
 export const MAX_KILL_MARKS = 1024;
+/**
+ * A kill mark and its record are printed by the same probe run (or the entry and exit of one
+ * syscall), microseconds apart: a mark older than this found no record (the exit filtered it out)
+ * and is dropped, so a reused thread id can never inherit it.
+ */
+export const KILL_MARK_MAX_AGE_MS = 1000;
+
+/** Threads with path components waiting for their head; beyond it the oldest are dropped (counted). */
+const MAX_COMPONENT_THREADS = 1024;
+
+/** Where the head's component count and PathStatus are, per kind that carries a resolved path. */
+const PATH_FIELDS: Partial<Record<number, number>> = { [RecordKind.exec]: 1, [RecordKind.open]: 2 };
 
 /** Stateful line parser: feed lines in order, receive signals. */
 export class RecordParser {
   private readonly pending = new Map<number, Pending>();
-  private readonly killMarks = new Map<number, number>();
+  /** Kill marks by thread: the rule index and when the mark arrived. */
+  private readonly killMarks = new Map<number, { rule: number; at: number }>();
+  /** Components of a resolved path (deepest first) by thread, until their head arrives. */
+  private readonly components = new Map<number, string[]>();
 
   constructor(private readonly signal: (s: ParserSignal) => void) {}
 
@@ -176,6 +193,31 @@ export class RecordParser {
   }
 
   private value(data: unknown[]): void {
+    if (data[0] === RecordKind.component) {
+      const [, tid, name] = data;
+      if (!isIntLike(tid) || typeof name !== 'string') {
+        this.signal({ type: 'malformed', reason: 'sensor-malformed', detail: 'bad path component tuple' });
+        return;
+      }
+      let list = this.components.get(tid);
+      if (!list) {
+        if (this.components.size >= MAX_COMPONENT_THREADS) {
+          const oldest = this.components.keys().next().value as number;
+          this.components.delete(oldest);
+          this.signal({
+            type: 'malformed',
+            reason: 'sensor-orphan',
+            detail: `path components of tid ${oldest}`,
+          });
+        }
+        list = [];
+        this.components.set(tid, list);
+      }
+      // The kernel sends at most MAX_WALK_STEPS; more means a lost head: keep the latest walk's.
+      if (list.length >= MAX_WALK_STEPS) list.length = 0;
+      list.push(name);
+      return;
+    }
     if (data[0] === RecordKind.continuation) {
       const [, tid, str] = data;
       if (!isIntLike(tid) || typeof str !== 'string') {
@@ -203,17 +245,23 @@ export class RecordParser {
       this.pending.delete(head.tid);
       this.complete(previous, true);
     }
+    const record: SensorRecord = { ...head, strings: [] };
+    if (RESOLVED_PATH_KINDS.has(head.kind)) {
+      const comps = this.components.get(head.tid) ?? [];
+      this.components.delete(head.tid);
+      record.resolved = resolvedPath(comps, head.fields, PATH_FIELDS[head.kind] ?? 0);
+    }
     const needStrings = CONTINUATIONS[head.kind] ?? 0;
     const needArgv = head.kind === RecordKind.exec;
     const p: Pending = {
-      record: { ...head, strings: [] },
+      record,
       needStrings: needArgv ? needStrings - 1 : needStrings,
       needArgv,
     };
     const mark = this.killMarks.get(head.tid);
     if (mark !== undefined) {
       this.killMarks.delete(head.tid);
-      p.kernelKill = mark;
+      if (Date.now() - mark.at <= KILL_MARK_MAX_AGE_MS) p.kernelKill = mark.rule;
     }
     if (p.needStrings === 0 && !p.needArgv) {
       this.emit(p);
@@ -232,7 +280,7 @@ export class RecordParser {
     if (k) {
       const tid = Number(k[1]);
       this.killMarks.delete(tid);
-      this.killMarks.set(tid, Number(k[2]));
+      this.killMarks.set(tid, { rule: Number(k[2]), at: Date.now() });
       if (this.killMarks.size > MAX_KILL_MARKS) {
         const oldest = this.killMarks.keys().next().value as number;
         this.killMarks.delete(oldest);
@@ -287,4 +335,26 @@ export class RecordParser {
 
 function fixString(v: unknown): unknown {
   return typeof v === 'string' ? latin1ToUtf8(v) : v;
+}
+
+/**
+ * Joins the components of a resolved path (sent deepest first). A component of the string cap's
+ * length may have been cut, a walk deeper than the bound lost its top, and a count that does not
+ * match the head lost components in the ring: each says so (`complete: false`).
+ */
+function resolvedPath(
+  comps: string[],
+  fields: (number | string)[],
+  at: number,
+): NonNullable<SensorRecord['resolved']> {
+  const n = fields[at];
+  const status = fields[at + 1];
+  const st = typeof status === 'number' ? status : PathStatus.truncated;
+  const path = '/' + [...comps].reverse().join('/');
+  const cut = comps.some((c) => Buffer.byteLength(c, 'latin1') >= SENSOR_STRLEN - 1);
+  return {
+    path: (st & PathStatus.truncated) !== 0 ? `/…${path}` : path,
+    complete: (st & PathStatus.truncated) === 0 && n === comps.length && !cut,
+    outsideRoot: (st & PathStatus.outsideRoot) !== 0,
+  };
 }

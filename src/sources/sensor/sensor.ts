@@ -9,13 +9,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { hostname } from 'node:os';
 import { EventBuilder } from '../../events/adapters/bpftrace.js';
-import type { Behavior } from '../../events/types.js';
+import type { Behavior, RuntimeEvent } from '../../events/types.js';
 import type { SensorRuleView } from '../../engine/api/runtime.js';
 import type { Logger } from '../../observability/logger.js';
 import { kernelKills, sensorUp } from '../../observability/metrics.js';
 import { RecordReader } from '../record-reader.js';
 import { SourceCounters } from '../records.js';
 import type { EmitFn, EventSource, SourceStats } from '../types.js';
+import type { ContainerMetadataEnricher } from './container-runtime.js';
 import { MonotonicClock, procProcessView, readBootId } from './proc.js';
 import { kernelKillKey, planEnforcement, type EnforcementPlan, type PlanEnvironment } from './kernel-kill.js';
 import { generateProgram, SENSOR_STRLEN, type GeneratedProgram } from './program.js';
@@ -46,6 +47,11 @@ export interface BpftraceSensorOptions {
    * in-kernel kill is off (only local mode under `--action-mode policy` turns it on).
    */
   enforcement?: PlanEnvironment;
+  /**
+   * Names containers from the container runtime (CRI / Docker): an event of a container not yet
+   * known is held until its lookup ends, within the enricher's deadline. Closed by stop().
+   */
+  containerMetadata?: ContainerMetadataEnricher;
 }
 
 /** bpftrace's default time to compile and attach (LLVM: seconds idle, a minute or more under load). */
@@ -155,6 +161,7 @@ export class BpftraceSensor implements EventSource {
     const cur = this.current;
     this.current = undefined;
     if (cur) await this.terminate(cur);
+    this.opts.containerMetadata?.close();
     this.status = 'stopped';
     sensorUp.set(0);
   }
@@ -198,6 +205,8 @@ export class BpftraceSensor implements EventSource {
     }
     const builder = new EventBuilder({
       node: this.node,
+      emitExec: this.hints.behaviors.has('process-exec'),
+      emitPrivilege: this.hints.behaviors.has('privilege-escalation'),
       filePathPrefixes: this.hints.filePathPrefixes,
       // Taken again at every launch: the monotonic → wall offset drifts (suspend, NTP steps).
       clock: new MonotonicClock(),
@@ -236,6 +245,8 @@ export class BpftraceSensor implements EventSource {
     createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (l) => {
       // bpftrace's RLIMIT_MEMLOCK notice is harmless on kernels with memcg accounting.
       if (/RLIMIT_MEMLOCK/.test(l)) return;
+      // bpftrace warns about print() in a loop (about maps); the loop prints path components, not maps.
+      if (/asynchronous nature using 'print\(\)' in a loop|^\s+print\(\(|^\s+~+$/.test(l)) return;
       const lost = /Lost (\d+) events/.exec(l);
       if (lost) return this.drop(SENSOR_DROP_REASONS.lost, Number(lost[1]));
       stderrTail.push(l);
@@ -364,8 +375,16 @@ export class BpftraceSensor implements EventSource {
         }
         // The same ingest guard as the adapters: a process controls its own argv (up to 128 KiB per
         // argument), which would otherwise be copied whole into every row, log line and stream frame.
-        // canWait=false: the pipeline drops and counts when full; never await here.
-        for (const e of this.reader.acceptBuilt(built.event)) void this.emit?.(e);
+        // canWait=false: the pipeline drops and counts when full; never await here. Runtime metadata
+        // is added before the guard, so what a runtime says is capped like everything else.
+        const pass = (ev: RuntimeEvent): void => {
+          for (const e of this.reader.acceptBuilt(ev)) void this.emit?.(e);
+        };
+        const enrich = this.opts.containerMetadata;
+        for (const ev of built.also ? [built.event, built.also] : [built.event]) {
+          if (enrich) enrich.process(ev, pass);
+          else pass(ev);
+        }
         return;
       }
     }

@@ -96,11 +96,12 @@ test('each example fires on its behavior and not on the look-alike', async () =>
   assert.deepEqual(inPod, ['shell-in-container/no-shell-in-container']);
 });
 
-test('local mode without a cluster: a shell in a container cgroup fires on the Node; a host shell does not', async () => {
+test('local mode without a cluster: a shell in a pod cgroup fires as a Pod, in a plain container on the Node; a host shell does not', async () => {
   const engine = createRuntimeEngine((await loadPolicies([dir])).policies, { nodeName: 'host-1' });
   const fired = (e: RuntimeEvent): string[] => engine.evaluate(e).map((v) => `${v.policy}/${v.rule}`);
   const shell = { pid: 9, binary: '/bin/sh', args: ['-c', 'id'] };
-  // What the sensor gives for a process in a kubepods cgroup: container id and pod uid, no pod name.
+  // What the sensor gives for a process in a kubepods cgroup: container id and pod uid, no pod name
+  // (a Pod is synthesised from the uid).
   assert.deepEqual(
     fired(
       ev({
@@ -110,6 +111,11 @@ test('local mode without a cluster: a shell in a container cgroup fires on the N
         pod: { uid: '8c0f4b7a-1d2e-4f3a-9b8c-7d6e5f4a3b2c' },
       }),
     ),
+    ['shell-in-container/no-shell-in-container'],
+  );
+  // A container without a pod (plain Docker): no Pod to attribute it to, its cgroup names the container.
+  assert.deepEqual(
+    fired(ev({ behavior: 'process-exec', process: shell, container: { id: 'b'.repeat(64) } })),
     ['shell-in-container/no-shell-in-container-cgroup'],
   );
   assert.deepEqual(fired(ev({ behavior: 'process-exec', process: shell })), []);

@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { RecordKind } from '../../../src/events/adapters/bpftrace.js';
 import {
   decodeArgv,
   RecordParser,
@@ -19,8 +20,14 @@ function parse(lines: string[]): ParserSignal[] {
   return out;
 }
 
+// The executable the kernel loaded, deepest component first, then the head (2 components, walk complete).
+const EXEC_COMPONENTS = [
+  '{"type": "value", "data": [90,20755,"dash"]}',
+  '{"type": "value", "data": [90,20755,"bin"]}',
+  '{"type": "value", "data": [90,20755,"usr"]}',
+];
 const EXEC_HEAD =
-  '{"type": "value", "data": [1,20755,20755,20639,0,4760928856006,1,4760928445925,"sh",20755]}';
+  '{"type": "value", "data": [1,20755,20755,20639,0,4760928856006,1,4760928445925,3,"sh",20755,3,0,0,0,0,0]}';
 const EXEC_PATH = '{"type": "value", "data": [0,20755,"/bin/sh"]}';
 const EXEC_ARGS =
   '{"type": "printf", "data": "A 20755 \\\\x2f\\\\x62\\\\x69\\\\x6e\\\\x2f\\\\x73\\\\x68\\\\x00\\\\x2d\\\\x63\\\\x00\\\\x65\\\\x63\\\\x68\\\\x6f\\\\x20\\\\x68\\\\x69\\\\x00\\\\x78\\\\x0a\\\\x79\\\\x00\\n"}';
@@ -29,6 +36,7 @@ test('an exec head, its path and its argv bytes become one record', () => {
   const signals = parse([
     '{"type": "attached_probes", "data": {"probes": 3}}',
     '{"type": "printf", "data": "R\\n"}',
+    ...EXEC_COMPONENTS,
     EXEC_HEAD,
     EXEC_PATH,
     EXEC_ARGS,
@@ -40,30 +48,41 @@ test('an exec head, its path and its argv bytes become one record', () => {
   assert.equal(rec.record.ppid, 20639);
   assert.equal(rec.record.comm, 'sh');
   assert.equal(rec.record.startBootNs, 4760928445925);
+  assert.equal(rec.record.execId, 3);
+  // The name given to execve is kept; the executable is the path the kernel resolved.
   assert.deepEqual(rec.record.strings, ['/bin/sh']);
+  assert.deepEqual(rec.record.resolved, { path: '/usr/bin/dash', complete: true, outsideRoot: false });
   assert.deepEqual(rec.record.argv, ['/bin/sh', '-c', 'echo hi', 'x\ny']);
 });
 
 test('records of different threads interleaved between head and continuation are joined by tid', () => {
   const signals = parse([
+    EXEC_COMPONENTS[0]!,
+    '{"type": "value", "data": [90,777,"x"]}',
+    EXEC_COMPONENTS[1]!,
+    '{"type": "value", "data": [90,777,"etc"]}',
+    EXEC_COMPONENTS[2]!,
     EXEC_HEAD,
-    '{"type": "value", "data": [20,777,777,1,0,5,1,3,"cat",4294967196,577]}',
+    '{"type": "value", "data": [20,777,777,1,0,5,1,3,1,"cat",577,3,2,0,32768]}',
+    '{"type": "value", "data": [22,778,778,1,0,5,1,3,1,"rm",4294967196,0]}',
     EXEC_PATH,
-    '{"type": "value", "data": [0,777,"/etc/x"]}',
+    '{"type": "value", "data": [0,778,"/etc/y"]}',
     EXEC_ARGS,
   ]);
   const records = signals.flatMap((s) => (s.type === 'record' ? [s.record] : []));
-  assert.equal(records.length, 2);
-  assert.deepEqual(records[0]?.strings, ['/etc/x']);
+  assert.equal(records.length, 3);
   assert.equal(records[0]?.kind, 20);
-  assert.deepEqual(records[1]?.argv?.[0], '/bin/sh');
+  assert.equal(records[0]?.resolved?.path, '/etc/x');
+  assert.deepEqual(records[1]?.strings, ['/etc/y']);
+  assert.equal(records[2]?.resolved?.path, '/usr/bin/dash');
+  assert.deepEqual(records[2]?.argv?.[0], '/bin/sh');
 });
 
 test('bytes >= 0x80 escaped as \\uffffffXX are repaired into the original UTF-8', () => {
   // "/tmp/é\x01" as bpftrace 0.17 prints it.
   const line = '{"type": "value", "data": [0,9,"/tmp/\\uffffffc3\\uffffffa9\\u0001"]}';
   assert.equal(repairBpftraceJson(line).repaired, true);
-  const signals = parse(['{"type": "value", "data": [22,9,9,1,0,5,1,3,"rm",4294967196,0]}', line]);
+  const signals = parse(['{"type": "value", "data": [22,9,9,1,0,5,1,3,1,"rm",4294967196,0]}', line]);
   const rec = signals.find((s) => s.type === 'record');
   assert.ok(rec && rec.type === 'record');
   assert.equal(rec.record.strings[0], '/tmp/é\u0001');
@@ -84,8 +103,8 @@ test('lost events, garbage, orphans and truncated records are reported with a re
     'ERROR: something on stdout',
     '{"type": "value", "data": [1,2',
     '{"type": "value", "data": [0,31337,"/orphan"]}',
-    '{"type": "value", "data": [99,1,1,1,0,5,1,3,"x"]}',
-    '{"type": "value", "data": [2,5,5,1,0,5,1,3,"mount",0]}', // mount head, then nothing
+    '{"type": "value", "data": [99,1,1,1,0,5,1,3,1,"x"]}',
+    '{"type": "value", "data": [2,5,5,1,0,5,1,3,1,"mount",0]}', // mount head, then nothing
     '{"type": "map", "data": {"@bpftrace_pid": 1}}',
   ]);
   assert.deepEqual(signals[0], { type: 'lost', events: 17 });
@@ -103,10 +122,27 @@ test('lost events, garbage, orphans and truncated records are reported with a re
 
 test('a new head from the same thread completes the previous one as incomplete', () => {
   const signals = parse([
-    '{"type": "value", "data": [20,5,5,1,0,5,1,3,"a",1,1]}',
-    '{"type": "value", "data": [20,5,5,1,0,6,1,3,"a",1,1]}',
+    '{"type": "value", "data": [21,5,5,1,0,5,1,3,1,"a",1,1]}',
+    '{"type": "value", "data": [21,5,5,1,0,6,1,3,1,"a",1,1]}',
     '{"type": "value", "data": [0,5,"/p"]}',
+    '{"type": "value", "data": [0,5,"/q"]}',
   ]);
   const kinds = signals.map((s) => (s.type === 'record' ? `record:${s.record.strings.join()}` : s.type));
-  assert.deepEqual(kinds, ['malformed', 'record:', 'record:/p']);
+  assert.deepEqual(kinds, ['malformed', 'record:', 'record:/p,/q']);
+});
+
+test('a mount head is never taken for a path component: every record kind has its own code', () => {
+  const codes = Object.values(RecordKind);
+  assert.equal(new Set(codes).size, codes.length);
+  const signals = parse([
+    '{"type": "value", "data": [2,5,5,1,0,5,1,3,1,"mount",0]}',
+    '{"type": "value", "data": [0,5,"/mnt"]}',
+    '{"type": "value", "data": [0,5,"none"]}',
+    '{"type": "value", "data": [0,5,"tmpfs"]}',
+  ]);
+  const rec = signals.find((s) => s.type === 'record');
+  assert.ok(rec && rec.type === 'record');
+  assert.equal(rec.record.kind, RecordKind.mount);
+  assert.deepEqual(rec.record.strings, ['/mnt', 'none', 'tmpfs']);
+  assert.ok(!signals.some((s) => s.type === 'malformed'));
 });

@@ -14,15 +14,23 @@ const gen = (behaviors: Behavior[], prefixes: string[] = [], exists = all) =>
 
 test('only the probes the behaviors need are attached', () => {
   assert.deepEqual(gen(['volume-mount']).probes, [
+    'sched:sched_process_exec',
     'syscalls:sys_enter_mount',
     'syscalls:sys_enter_move_mount',
     'syscalls:sys_enter_fsmount',
     'syscalls:sys_enter_open_tree',
   ]);
   assert.deepEqual(gen(['process-exec']).probes, ['sched:sched_process_exec']);
-  assert.deepEqual(gen(['network-connect']).probes, ['syscalls:sys_enter_connect']);
-  assert.deepEqual(gen(['network-listen']).probes, ['syscalls:sys_enter_bind', 'syscalls:sys_enter_listen']);
-  assert.deepEqual(gen(['bpf-load']).probes, ['syscalls:sys_enter_bpf']);
+  assert.deepEqual(gen(['network-connect']).probes, [
+    'sched:sched_process_exec',
+    'syscalls:sys_enter_connect',
+  ]);
+  assert.deepEqual(gen(['network-listen']).probes, [
+    'sched:sched_process_exec',
+    'syscalls:sys_enter_bind',
+    'syscalls:sys_enter_listen',
+  ]);
+  assert.deepEqual(gen(['bpf-load']).probes, ['sched:sched_process_exec', 'syscalls:sys_enter_bpf']);
   assert.deepEqual(gen([]).probes, []);
   assert.deepEqual(gen(['alert']).probes, []);
 });
@@ -31,7 +39,9 @@ test('every program skips our own pid and bpftrace itself, and signals readiness
   const p = gen(['process-exec', 'ptrace']);
   assert.match(p.source, /BEGIN \{ @bpftrace_pid = pid; printf\("R\\n"\); \}/);
   const predicates = p.source.split('\n').filter((l) => l.startsWith('tracepoint:'));
-  assert.equal(predicates.length, 2);
+  // exec is three programs on one tracepoint (walk, head, strings: a 512-byte stack each), then ptrace.
+  assert.equal(predicates.length, 4);
+  assert.equal(predicates.filter((l) => l.startsWith('tracepoint:sched:sched_process_exec ')).length, 3);
   for (const l of predicates) assert.match(l, /\/pid != 4242 && pid != @bpftrace_pid/);
 });
 
@@ -42,39 +52,52 @@ test('bpf-load only sees BPF_PROG_LOAD', () => {
   );
 });
 
-test('file-write without prefixes watches every write-flagged open; reads are not watched', () => {
+test('file-write without prefixes watches every write-flagged open at exit, by the resolved path', () => {
   const p = gen(['file-write']);
   assert.ok(p.probes.includes('syscalls:sys_enter_openat'));
+  assert.ok(p.probes.includes('syscalls:sys_exit_openat'));
   assert.ok(p.probes.includes('syscalls:sys_enter_unlinkat'));
   assert.ok(p.probes.includes('syscalls:sys_enter_renameat2'));
   assert.match(p.source, /if \(\(\$f & 579\) != 0\)/); // O_WRONLY|O_RDWR|O_CREAT|O_TRUNC
-  assert.doesNotMatch(p.source, /strncmp/);
+  assert.match(p.source, /\$file->f_path\.dentry/);
+  // No prefix: every successful open is kept, with no component comparison in the kernel.
+  assert.match(p.source, /\$keep = 1;/);
+  assert.doesNotMatch(p.source, /\$w0/);
 });
 
-test('file-read needs prefixes; with them both opens are filtered in the kernel by prefix', () => {
+test('the exec probe is always attached when anything is watched, never for nothing', () => {
+  assert.ok(gen(['network-connect']).probes.includes('sched:sched_process_exec'));
+  assert.deepEqual(gen([]).probes, []);
+  assert.deepEqual(gen(['alert']).probes, []);
+});
+
+test('file-read needs prefixes; with them opens are filtered in the kernel on the resolved path', () => {
   const none = gen(['file-read']);
-  assert.deepEqual(none.probes, []);
+  assert.ok(!none.probes.includes('syscalls:sys_exit_openat'));
   assert.equal(none.unsupported[0]?.behavior, 'file-read');
   const p = gen(['file-read'], ['/etc/']);
-  assert.deepEqual(p.probes, ['syscalls:sys_enter_openat', 'syscalls:sys_enter_openat2']);
+  assert.ok(p.probes.includes('syscalls:sys_exit_openat2'));
   assert.match(p.source, /!\(\(\$f & 579\) != 0\)/);
-  assert.match(p.source, /strncmp\(str\(args->filename, 6\), "\/etc\/", 5\) == 0/);
-  // Relative paths pass (resolved in user space).
-  assert.match(p.source, /strncmp\(str\(args->filename, 2\), "\/", 1\) != 0/);
+  // The top component equals "etc" exactly, and some component lies below it.
+  assert.match(p.source, /\$w1 != 0 && str\(\$w0->d_name\.name, 5\) == "etc" && 1/);
+  // A path too deep to judge passes to user space.
+  assert.match(p.source, /\(\$st & 1\) != 0/);
 });
 
-test('prefix filters escape quotes, refuse non-printable prefixes and respect the stack budget', () => {
-  assert.match(prefixCondition('p', ['/a"b']) ?? '', /"\/a\\"b"/);
-  assert.equal(prefixCondition('p', ['/tmp/\n']), undefined);
-  assert.equal(prefixCondition('p', []), undefined);
+test('prefix filters escape quotes, refuse non-printable or relative prefixes and respect the stack budget', () => {
+  assert.match(prefixCondition('$file', ['/a"b'])?.condition ?? '', /"a\\"b"/);
+  assert.equal(prefixCondition('$file', ['/tmp/\n']), undefined);
+  assert.equal(prefixCondition('$file', ['tmp/']), undefined);
+  assert.equal(prefixCondition('$file', []), undefined);
   const many = Array.from({ length: 8 }, (_, i) => `/very/long/prefix/number/${i}/`);
-  assert.equal(prefixCondition('p', many), undefined, 'too many long prefixes: no kernel filter');
+  assert.equal(prefixCondition('$file', many), undefined, 'too many long prefixes: no kernel filter');
+  assert.match(prefixCondition('$x', ['/etc/kr-ev'])?.setup ?? '', /\$x->f_path\.dentry/);
 });
 
 test('a behavior no tracepoint on this kernel can see is reported, not silently dropped', () => {
   const exists = (n: string): boolean => !n.includes('module');
   const p = gen(['module-load', 'ptrace'], [], exists);
-  assert.deepEqual(p.probes, ['syscalls:sys_enter_ptrace']);
+  assert.deepEqual(p.probes, ['sched:sched_process_exec', 'syscalls:sys_enter_ptrace']);
   assert.equal(p.unsupported.length, 1);
   assert.equal(p.unsupported[0]?.behavior, 'module-load');
   assert.match(p.unsupported[0]?.reason ?? '', /sys_enter_init_module/);

@@ -4,7 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,19 +59,22 @@ describe('bpftrace sensor on real syscalls', { skip }, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('exec of a shell: process-exec with the full binary path, args, ppid, start time', async () => {
+  test('exec of a shell: process-exec with the resolved executable, args, ppid, start time', async () => {
     const marker = `kr-exec-${process.pid}`;
+    // The binary is what the kernel loaded: /bin/sh through every symlink (dash on Debian).
+    const shell = realpathSync('/bin/sh');
     const execStartedAt = Date.now();
     const { stdout } = await execFileP('/bin/sh', ['-c', `echo ${marker}`, 'arg-with\nnewline']);
     assert.equal(stdout.trim(), marker);
     const e = await collector.waitFor(
       (x) =>
         x.behavior === 'process-exec' &&
-        x.process?.binary === '/bin/sh' &&
+        x.process?.binary === shell &&
         x.process.args?.[1] === `echo ${marker}`,
       EVENT_DEADLINE_MS,
-      'exec of /bin/sh',
+      `exec of /bin/sh (${shell})`,
     );
+    assert.equal((e.raw as { filename?: unknown } | undefined)?.filename, '/bin/sh');
     assert.deepEqual(e.process?.args, ['-c', `echo ${marker}`, 'arg-with\nnewline']);
     assert.equal(e.parent?.pid, process.pid);
     assert.equal(e.source, 'bpftrace');

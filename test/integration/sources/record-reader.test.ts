@@ -89,9 +89,11 @@ describe('bpftrace record mapping (events/adapters/bpftrace)', () => {
       nsecs: 5,
       cgroupId: 9,
       startBootNs: 77,
+      execId: 3,
       comm: 'evil',
-      fields: [-100, 0x41],
-      strings: ['etc/shadow'],
+      fields: [0x41, 3, 2, 0, 0x100000],
+      strings: [],
+      resolved: { path: '/work/cwd/etc/shadow', complete: true, outsideRoot: false },
     };
     const built = builder.build(record);
     assert.ok('event' in built);
@@ -104,6 +106,7 @@ describe('bpftrace record mapping (events/adapters/bpftrace)', () => {
     assert.equal(e.container?.id, ID, 'the container id is in the one normal form');
     assert.equal(e.pod?.uid, 'u-1');
     assert.ok(asked.includes('4242/exe') && asked.includes('4242/cwd'));
+    assert.equal(e.raw && (e.raw as { fd?: number }).fd, 3);
   });
 });
 

@@ -115,6 +115,7 @@ describe('RuntimeEvent JSON', () => {
       fromUid: 1,
       toUid: 0,
       toGid: 0,
+      result: 'succeeded',
       capability: 'CAP_SYS_ADMIN',
     };
     const alert: Required<AlertInfo> = { rule: 'r', priority: 'p', tags: [], output: 'o' };
