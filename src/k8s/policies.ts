@@ -218,7 +218,8 @@ export class PolicyWatcher {
         this.spreadTimers.delete(t);
         // The cached object carries any status another agent wrote during the delay.
         const md = obj.metadata ?? {};
-        const reflector = md.namespace !== undefined ? this.namespacedPolicies : this.clusterPolicies;
+        const at = WATCHED.findIndex((w) => w.kind === obj.kind);
+        const reflector = this.reflectors[at >= 0 ? at : md.namespace !== undefined ? 1 : 0]!;
         const latest = md.name !== undefined ? reflector.get(md.namespace, md.name) : undefined;
         if (latest !== undefined && latest.metadata?.uid === md.uid) void this.writeStatus(latest, st);
       }, Math.random() * spread);

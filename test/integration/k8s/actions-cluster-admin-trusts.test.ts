@@ -62,7 +62,7 @@ describe('actions a cluster admin trusts', () => {
       apiVersion: 'apps/v1',
       kind: 'ReplicaSet',
       metadata: { name: 'web-rs', namespace: 'shop' },
-      spec: { replicas: 2 },
+      spec: { replicas: 2, selector: { matchLabels: { app: 'web' } } },
       status: { replicas: 2, readyReplicas: 2 },
     });
     const rsPod = seedPod(server, 'web-rs-1', {

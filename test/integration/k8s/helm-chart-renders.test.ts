@@ -139,7 +139,7 @@ describe(`Helm chart rendered by the real helm binary`, () => {
 
   it('the CRDs in crds/ are valid CustomResourceDefinitions (apiextensions.k8s.io/v1 schema)', () => {
     const files = readdirSync(`${CHART}/crds`).filter((f) => f.endsWith('.yaml'));
-    assert.equal(files.length, 2);
+    assert.equal(files.length, 4);
     for (const f of files) {
       const crd = parse(readFileSync(`${CHART}/crds/${f}`, 'utf8')) as Manifest;
       assert.equal(crd.kind, 'CustomResourceDefinition');

@@ -36,6 +36,7 @@ describe('RuntimeValidatingPolicy from the cluster', () => {
       nodeName: 'node-1',
       namespace: 'kube-system',
       reportMinIntervalMs: 20,
+      informer: { statusSpreadMs: 50 },
     });
     await agent.start(WAIT_MS);
   });

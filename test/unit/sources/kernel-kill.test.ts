@@ -5,7 +5,11 @@ import type { SensorRuleView } from '../../../src/engine/api/runtime.js';
 import type { RuntimeEvent } from '../../../src/events/types.js';
 import { planEnforcement, protectionGuard } from '../../../src/sources/sensor/kernel-kill.js';
 import { generateProgram } from '../../../src/sources/sensor/program.js';
-import { RecordParser, type ParserSignal } from '../../../src/sources/sensor/records.js';
+import {
+  KILL_MARK_MAX_AGE_MS,
+  RecordParser,
+  type ParserSignal,
+} from '../../../src/sources/sensor/records.js';
 
 const EVERY = { any: [{ resources: { kinds: ['Pod', 'Node'] } }] };
 
@@ -142,7 +146,7 @@ describe('the generated program', () => {
 
 describe('kill marks in the sensor output', () => {
   const head = (tid: number): string =>
-    JSON.stringify({ type: 'value', data: [22, tid, tid, 1, 0, 5, 1, 9, 'sh', -100, 0] });
+    JSON.stringify({ type: 'value', data: [22, tid, tid, 1, 0, 5, 1, 9, 1, 'sh', -100, 0] });
   const cont = (tid: number, s: string): string => JSON.stringify({ type: 'value', data: [0, tid, s] });
   const mark = (tid: number, rule: number): string =>
     JSON.stringify({ type: 'printf', data: `K ${tid} ${rule}\n` });
@@ -170,6 +174,17 @@ describe('kill marks in the sensor output', () => {
       cont(7, '/etc/c'),
     ]);
     assert.deepEqual(records(out), [{ tid: 8 }, { tid: 7, kernelKill: 1 }, { tid: 7 }]);
+  });
+
+  it('drops a mark its record never claimed (the exit filtered it out): a reused thread id cannot inherit it', (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
+    const out: ParserSignal[] = [];
+    const parser = new RecordParser((x) => out.push(x));
+    parser.line(mark(7, 0));
+    t.mock.timers.tick(KILL_MARK_MAX_AGE_MS + 1);
+    parser.line(head(7));
+    parser.line(cont(7, '/x'));
+    assert.deepEqual(records(out), [{ tid: 7 }]);
   });
 
   it('forgets marks when events were lost (a lost head must not mark a later, unrelated record)', () => {
