@@ -14,7 +14,7 @@ import type { Logger } from '../observability/logger.js';
 import { k8sApiRequests, paramKindsWatched, paramObjectsDropped } from '../observability/metrics.js';
 import { apiClient } from './api-clients.js';
 import { apiStatus } from './errors.js';
-import { Reflector, reflectorSettings, type ListResult } from './reflector.js';
+import { Reflector, reflectorSettings } from './reflector.js';
 
 /** Exposes client-node's (protected) cached discovery of a kind's resource name and scope. */
 class ObjectApi extends KubernetesObjectApi {
@@ -173,7 +173,7 @@ export class ParamWatcher implements ParamLookup {
           s.labelSelector,
           s.limit,
           s._continue,
-        ) as Promise<ListResult<KubeObject & { metadata?: { resourceVersion?: string } }>>,
+        ),
     });
     const changed = (): void => this.opts.onChange?.();
     reflector.on('add', changed);
