@@ -25,6 +25,7 @@ import { LeaderElector } from '../k8s/leader.js';
 import { PodCache } from '../k8s/pod-cache.js';
 import { PolicyWatcher } from '../k8s/policies.js';
 import { ExceptionWatcher } from '../k8s/exceptions.js';
+import { ParamWatcher } from '../k8s/params.js';
 import { ExceptionSet } from '../engine/exceptions/index.js';
 import type { CompiledException } from '../engine/api/compiled-exception.js';
 
@@ -74,12 +75,16 @@ export class ClusterAgent {
   readonly exceptionWatcher: ExceptionWatcher | undefined;
   /** The exceptions every engine of this agent consults; replaced in place when they change. */
   readonly exceptions: ExceptionSet;
+  /** `params` of RuntimeValidatingPolicy rules: the paramKinds the current policies name, watched. */
+  readonly params: ParamWatcher;
   readonly elector: LeaderElector | undefined;
   readonly name = 'kubernetes';
   private engineValue: RuntimeEngine;
   private policyAnnotations = new Map<string, Record<string, string>>();
   private nodeRules: RuleTargetsNode = () => false;
   private readonly inFlight = new Set<Promise<unknown>>();
+  private currentPolicies: readonly CompiledPolicy[] = [];
+  private started = false;
 
   constructor(private readonly opts: ClusterAgentOptions) {
     if (opts.mode === 'daemonset' && (opts.nodeName === undefined || opts.nodeName === '')) {
@@ -154,7 +159,9 @@ export class ClusterAgent {
         ...opts.informer,
       });
     }
+    this.params = new ParamWatcher({ kubeConfig: opts.kubeConfig, logger: opts.logger, ...opts.informer });
     const initial = Array.isArray(opts.policies) ? opts.policies : [];
+    this.currentPolicies = initial;
     this.nodeRules = nodeTargetingRules(initial);
     this.engineValue = this.buildEngine(initial);
   }
@@ -177,6 +184,10 @@ export class ClusterAgent {
 
   async start(timeoutMs = 30_000): Promise<void> {
     this.elector?.start();
+    this.started = true;
+    // Reflectors for paramKinds start in the background: a kind the agent may not list (RBAC) must
+    // not keep the agent from starting; until listed, its rules see no parameter.
+    this.params.setPolicies(this.currentPolicies);
     await Promise.all([
       this.pods.start(timeoutMs),
       this.policyWatcher?.start(timeoutMs),
@@ -195,6 +206,7 @@ export class ClusterAgent {
       this.pods.stop(),
       this.policyWatcher?.stop(),
       this.exceptionWatcher?.stop(),
+      this.params.stop(),
       this.elector?.stop(),
     ]);
   }
@@ -204,6 +216,8 @@ export class ClusterAgent {
       policies.map((p) => [p.namespace !== undefined ? `${p.namespace}/${p.name}` : p.name, p.annotations]),
     );
     this.nodeRules = nodeTargetingRules(policies);
+    this.currentPolicies = policies;
+    if (this.started) this.params.setPolicies(policies);
     this.engineValue = this.buildEngine(policies);
     this.opts.onEngine?.(this.engineValue);
   }
@@ -247,6 +261,7 @@ export class ClusterAgent {
       lookup: this.pods,
       nodeName: this.opts.nodeName,
       exceptions: this.exceptions,
+      params: this.params,
       ...(this.opts.context ? { context: this.opts.context } : {}),
     });
   }

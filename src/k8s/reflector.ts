@@ -58,6 +58,9 @@ export interface ReflectorOptions<T> {
   watchTimeoutSeconds?: number;
   backoffInitialMs?: number;
   backoffMaxMs?: number;
+  /** Most objects cached; a new object beyond it is not cached and `onOverflow` is called (default: none). */
+  maxObjects?: number;
+  onOverflow?: (obj: T) => void;
   logger?: Logger;
 }
 
@@ -310,6 +313,14 @@ export class Reflector<T extends KubeListObject> {
     // (client-go informers drop it with a transform for the same reason).
     if (obj.metadata !== undefined) delete (obj.metadata as { managedFields?: unknown }).managedFields;
     const old = this.objects.get(key);
+    if (
+      old === undefined &&
+      this.opts.maxObjects !== undefined &&
+      this.objects.size >= this.opts.maxObjects
+    ) {
+      this.opts.onOverflow?.(obj);
+      return;
+    }
     this.objects.set(key, obj);
     if (old === undefined) this.fire('add', obj);
     else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.fire('update', obj, old);

@@ -322,6 +322,19 @@ export const k8sInformerSynced = new Gauge({
   registers: [registry],
 });
 
+export const paramObjectsDropped = new Counter({
+  name: 'kyverno_runtime_param_objects_dropped_total',
+  help: 'Parameter objects (paramKind) not cached because the per-kind limit was reached.',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+});
+
+export const paramKindsWatched = new Gauge({
+  name: 'kyverno_runtime_param_kinds_watched',
+  help: 'paramKinds named by loaded policies that are being watched on the API server.',
+  registers: [registry],
+});
+
 export const k8sApiRequests = new Counter({
   name: 'kyverno_runtime_k8s_api_requests_total',
   help: 'Write requests sent to the API server by the cluster side, by purpose and outcome.',

@@ -81,6 +81,7 @@ export function applyToResources(
   operation: string,
   validatingPolicies: readonly CompiledValidatingPolicy[] = [],
   exceptions: ExceptionSet = new ExceptionSet(),
+  params?: ParamLookup,
 ): ApplyRow[] {
   const rows: ApplyRow[] = [];
   for (const resource of resources) {
@@ -98,7 +99,10 @@ export function applyToResources(
         rows.push({ resource: ref, result });
     }
     for (const policy of validatingPolicies) {
-      const results = evaluateValidatingPolicy(policy, resource, { operation });
+      const results = evaluateValidatingPolicy(policy, resource, {
+        operation,
+        ...(params ? { params } : {}),
+      });
       for (const result of exemptResults(results, policy.kind, resource, exceptions, { operation }))
         rows.push({ resource: ref, result });
     }
@@ -114,7 +118,11 @@ function renderTable(rows: readonly ApplyRow[]): string {
       r.result.rule,
       `${r.resource.kind}/${r.resource.namespace ? `${r.resource.namespace}/` : ''}${r.resource.name}`,
       r.result.status,
-      r.result.message,
+      r.result.auditAnnotations
+        ? `${r.result.message} (${Object.entries(r.result.auditAnnotations)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', ')})`
+        : r.result.message,
     ]),
   ];
   // The message column is last and left unpadded.
@@ -161,6 +169,7 @@ export function toPolicyReports(rows: readonly ApplyRow[], now = new Date()): Ra
         properties: {
           process: 'offline apply',
           ...(r.result.exception !== undefined ? { exceptions: r.result.exception } : {}),
+          ...r.result.auditAnnotations,
         },
       })),
     };
@@ -249,6 +258,8 @@ export function register(program: Command, io: CommandIo = processIo): void {
             opts.operation.toUpperCase(),
             loaded.validatingPolicies ?? [],
             exceptions.set,
+            // paramKind objects: the non-policy documents of -p files and the -r resources.
+            staticParamLookup([...(loaded.objects ?? []), ...resources]),
           );
       if (opts.output === 'json') io.out(`${JSON.stringify(rows, null, 2)}\n`);
       else if (opts.output === 'policyreport')

@@ -21,6 +21,8 @@ import { errorMessage, type Outcome, type RuleResult } from './result.js';
 export type { RuleResult, RuleStatus } from './result.js';
 export { buildBaseContext, parseImage, setDotted } from './context.js';
 
+import type { ParamLookup } from '../api/runtime.js';
+
 export interface EvaluateOptions {
   /** CREATE (default) | UPDATE | DELETE | CONNECT. `request.operation` in variables also sets it. */
   operation?: string;
@@ -36,6 +38,8 @@ export interface EvaluateOptions {
   celHost?: CelHost;
   /** The resource's Namespace object (CEL `namespaceObject`); else one is made from namespaceLabels. */
   namespaceObject?: Record<string, unknown>;
+  /** Parameter objects for a ValidatingPolicy's paramKind/paramRef (the CLI's resources and policy files). */
+  params?: ParamLookup;
 }
 
 const SCORED = 'policies.kyverno.io/scored';

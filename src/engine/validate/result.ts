@@ -17,10 +17,13 @@ export interface RuleResult {
   category?: string;
   /** The PolicyException (`namespace/name`) that turned the result into `skip`. */
   exception?: string;
+  /** ValidatingPolicy auditAnnotations, keyed `<policy>/<key>` as admission records them. */
+  auditAnnotations?: Record<string, string>;
 }
 
 /** Internal outcome of one evaluation step, before policy-level mapping (scored → warn). */
 export interface Outcome {
+  auditAnnotations?: Record<string, string>;
   status: Exclude<RuleStatus, 'warn'>;
   message: string;
 }

@@ -5,7 +5,8 @@
  * (policy, resource), with an empty rule name, as Kyverno reports CEL policy kinds.
  */
 import type { CompiledValidatingPolicy, ResourceRule } from '../api/compiled-validating-policy.js';
-import { prepareActivation } from '../cel/index.js';
+import { extendActivation, prepareActivation } from '../cel/index.js';
+import { resolveParams } from '../runtime/validating.js';
 import { resourceFacts, selectorMatches, type ResourceFacts } from '../match/index.js';
 import type { EvaluateOptions } from './index.js';
 import { errorMessage, type Outcome, type RuleResult } from './result.js';
@@ -94,40 +95,82 @@ function evaluate(
         : null),
   });
   const host = opts.celHost ? { host: opts.celHost } : undefined;
-  const act = set.variables ? set.variables.bind(base, host) : base;
-  for (const c of set.matchConditions) {
-    try {
-      if (c.program.evaluate(act, host) !== true)
-        return { status: 'skip', message: `match condition ${c.name} not met` };
-    } catch (e) {
-      return { status: 'error', message: `match condition ${c.name}: ${errorMessage(e)}` };
-    }
+  // paramKind: one evaluation per parameter object (as admission does per binding's params).
+  let params: readonly unknown[] = [null];
+  if (policy.params) {
+    const found = resolveParams(policy.params, opts.params, undefined, f.namespace || undefined);
+    if (found.length === 0)
+      return policy.params.notFound === 'Allow'
+        ? { status: 'skip', message: `no params found for policy ${policy.name}` }
+        : { status: 'fail', message: `no params found for policy ${policy.name}` };
+    params = found;
   }
   const failures: string[] = [];
-  for (const v of set.validations) {
-    let r: unknown;
-    try {
-      r = v.program.evaluate(act, host);
-    } catch (e) {
-      return { status: 'error', message: errorMessage(e) };
-    }
-    if (r === true) continue;
-    if (r !== false)
-      return { status: 'error', message: `validation expression must evaluate to bool: ${v.expression}` };
-    let msg = v.message ?? `failed expression: ${v.expression}`;
-    if (v.messageExpression) {
+  const annotations: Record<string, string> = {};
+  let matched = false;
+  let unmet = '';
+  for (const param of params) {
+    const withParams = policy.params ? extendActivation(base, { params: param }) : base;
+    const act = set.variables ? set.variables.bind(withParams, host) : withParams;
+    let applies = true;
+    for (const c of set.matchConditions) {
       try {
-        const m = v.messageExpression.evaluate(act, host);
-        if (typeof m === 'string' && m.trim() !== '') msg = m;
-      } catch {
-        // Kubernetes keeps the static message when messageExpression fails.
+        if (c.program.evaluate(act, host) !== true) {
+          applies = false;
+          unmet = c.name;
+          break;
+        }
+      } catch (e) {
+        return { status: 'error', message: `match condition ${c.name}: ${errorMessage(e)}` };
       }
     }
-    failures.push(msg);
+    if (!applies) continue;
+    matched = true;
+    for (const v of set.validations) {
+      let r: unknown;
+      try {
+        r = v.program.evaluate(act, host);
+      } catch (e) {
+        return { status: 'error', message: errorMessage(e) };
+      }
+      if (r === true) continue;
+      if (r !== false)
+        return { status: 'error', message: `validation expression must evaluate to bool: ${v.expression}` };
+      let msg = v.message ?? `failed expression: ${v.expression}`;
+      if (v.messageExpression) {
+        try {
+          const m = v.messageExpression.evaluate(act, host);
+          if (typeof m === 'string' && m.trim() !== '') msg = m;
+        } catch {
+          // Kubernetes keeps the static message when messageExpression fails.
+        }
+      }
+      failures.push(msg);
+    }
+    // auditAnnotations: a string value is recorded, null omits the key, anything else is an error.
+    for (const a of policy.auditAnnotations) {
+      let value: unknown;
+      try {
+        value = a.program.evaluate(act, host);
+      } catch (e) {
+        return { status: 'error', message: `auditAnnotations ${a.key}: ${errorMessage(e)}` };
+      }
+      if (value === null) continue;
+      if (typeof value !== 'string')
+        return {
+          status: 'error',
+          message: `auditAnnotations ${a.key}: valueExpression must evaluate to string`,
+        };
+      const key = `${policy.name}/${a.key}`;
+      // Several parameter objects: values joined with ", " as the API server does for one key.
+      annotations[key] = annotations[key] !== undefined ? `${annotations[key]}, ${value}` : value;
+    }
   }
+  if (!matched) return { status: 'skip', message: `match condition ${unmet} not met` };
+  const extra = Object.keys(annotations).length > 0 ? { auditAnnotations: annotations } : {};
   return failures.length > 0
-    ? { status: 'fail', message: failures.join('; ') }
-    : { status: 'pass', message: `policy ${policy.name} passed` };
+    ? { status: 'fail', message: failures.join('; '), ...extra }
+    : { status: 'pass', message: `policy ${policy.name} passed`, ...extra };
 }
 
 export function evaluateValidatingPolicy(
@@ -151,6 +194,7 @@ export function evaluateValidatingPolicy(
       // Deny blocks admission (Kyverno's CLI reports it as Enforce); Audit and Warn only report.
       failureAction: policy.validationActions.includes('Deny') ? 'Enforce' : 'Audit',
       scored: true,
+      ...(outcome.auditAnnotations ? { auditAnnotations: outcome.auditAnnotations } : {}),
     },
   ];
 }

@@ -66,6 +66,8 @@ const DAEMONSET_GRANTS = [
   '/nodes list',
   '/nodes watch',
   '/configmaps get',
+  '/configmaps list',
+  '/configmaps watch',
   '/pods delete',
   '/pods list',
   '/pods patch',
@@ -215,6 +217,10 @@ describe(`Helm chart rendered by the real helm binary`, () => {
     assert.ok(!narrow.includes('/pods delete') && !narrow.includes('/pods patch'));
     assert.ok(!narrow.some((g) => g.startsWith('networking.k8s.io/') || g.endsWith('/scale patch')));
     assert.ok(narrow.includes('/nodes patch'));
+    // Without the params switch, ConfigMaps are read by name only (context entries).
+    const noParams = grants(renderChart(CHART, { rbac: { params: { configMaps: false } } }));
+    assert.ok(noParams.includes('/configmaps get'));
+    assert.ok(!noParams.includes('/configmaps list') && !noParams.includes('/configmaps watch'));
     const open = grants(renderChart(CHART, { reports: { api: 'openreports' } }));
     assert.ok(open.includes('openreports.io/reports update') && !open.some((g) => g.startsWith('wgpolicy')));
   });
