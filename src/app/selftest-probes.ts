@@ -86,23 +86,15 @@ if ($probe eq 'exec') {
     open(my $w, '>', $file) or die "write $file: $!"; print $w "kyverno-runtime selftest\n"; close($w);
     if ($mode ne 'write') { open(my $r, '<', $file) or die "read $file: $!"; my $x = <$r>; close($r); }
   }
-} elsif ($probe eq 'listen') {
+} elsif ($probe eq 'listen' || $probe eq 'accept') {
   socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!";
   bind($s, pack_sockaddr_in(0, inet_aton('127.0.0.1'))) or die "bind: $!";
   listen($s, 1) or die "listen: $!";
   my ($port) = unpack_sockaddr_in(getsockname($s));
   socket(my $c, PF_INET, SOCK_STREAM, 0) or die "socket: $!";
   connect($c, pack_sockaddr_in($port, inet_aton('127.0.0.1'))) or die "loopback connect: $!";
+  if ($probe eq 'accept') { accept(my $a, $s) or die "accept: $!"; close($a); }
   close($c); close($s);
-} elsif ($probe eq 'accept') {
-  socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!";
-  bind($s, pack_sockaddr_in(0, inet_aton('127.0.0.1'))) or die "bind: $!";
-  listen($s, 1) or die "listen: $!";
-  my ($port) = unpack_sockaddr_in(getsockname($s));
-  socket(my $c, PF_INET, SOCK_STREAM, 0) or die "socket: $!";
-  connect($c, pack_sockaddr_in($port, inet_aton('127.0.0.1'))) or die "loopback connect: $!";
-  accept(my $a, $s) or die "accept: $!";
-  close($a); close($c); close($s);
 } elsif ($probe eq 'connect') {
   sys('unshare', 0x40000000) == 0 or die "unshare(CLONE_NEWNET): $!";
   socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!";

@@ -170,9 +170,8 @@ function compileDocument(
   };
 }
 
-/** Same as loadPolicies for in-memory text (the cluster side feeds CRD objects through this). */
-export function loadPolicyText(text: string, file: string): LoadResult {
-  const result: Required<LoadResult> = {
+function emptyLoadResult(): Required<LoadResult> {
+  return {
     policies: [],
     errors: [],
     ignored: 0,
@@ -181,6 +180,11 @@ export function loadPolicyText(text: string, file: string): LoadResult {
     exceptions: [],
     objects: [],
   };
+}
+
+/** Same as loadPolicies for in-memory text (the cluster side feeds CRD objects through this). */
+export function loadPolicyText(text: string, file: string): LoadResult {
+  const result = emptyLoadResult();
   for (const sd of parseYamlDocuments(text, file)) {
     if (sd.syntaxErrors.length > 0) {
       for (const e of sd.syntaxErrors)
@@ -269,15 +273,7 @@ export async function listYamlFiles(path: string): Promise<string[]> {
 
 /** Loads every YAML document under the given files/directories. A bad document never stops the others. */
 export async function loadPolicies(paths: string[]): Promise<LoadResult> {
-  const result: Required<LoadResult> = {
-    policies: [],
-    errors: [],
-    ignored: 0,
-    validatingPolicies: [],
-    warnings: [],
-    exceptions: [],
-    objects: [],
-  };
+  const result = emptyLoadResult();
   for (const path of paths) {
     let files: string[];
     try {

@@ -109,9 +109,16 @@ const prepared = new WeakSet<object>();
 /** Converts a JSON activation for CEL once; lazily-bound `variables` and prepared activations pass through. */
 export function prepareActivation(activation: Record<string, unknown>): Record<string, unknown> {
   if (activation instanceof PreparedActivation || prepared.has(activation)) return activation;
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(activation)) {
-    const v = activation[key];
+  return defineBindings({}, activation);
+}
+
+/** Copies `bindings` onto `out` as CEL values (lazy `variables` kept as they are) and marks it prepared. */
+function defineBindings(
+  out: Record<string, unknown>,
+  bindings: Record<string, unknown>,
+): Record<string, unknown> {
+  for (const key of Object.keys(bindings)) {
+    const v = bindings[key];
     // Defined, not assigned: the base may have a getter of that name (assigning would throw).
     Object.defineProperty(out, key, {
       value:
@@ -140,19 +147,7 @@ export function extendActivation(
   base: Record<string, unknown>,
   extra: Record<string, unknown>,
 ): Record<string, unknown> {
-  const out = Object.create(prepareActivation(base)) as Record<string, unknown>;
-  for (const key of Object.keys(extra)) {
-    const v = extra[key];
-    // Defined, not assigned: the base may have a getter of that name (assigning would throw).
-    Object.defineProperty(out, key, {
-      value:
-        key === 'variables' && v !== null && typeof v === 'object' && lazyVariables.has(v) ? v : toCel(v),
-      enumerable: true,
-      writable: true,
-    });
-  }
-  prepared.add(out);
-  return out;
+  return defineBindings(Object.create(prepareActivation(base)) as Record<string, unknown>, extra);
 }
 
 function message(e: unknown): string {
