@@ -61,10 +61,13 @@ const SYNTAX: Readonly<Record<string, string>> = {
 };
 
 /**
- * The first construct Kyverno would reject, as a message; undefined when the tree is Kyverno JMESPath.
- * `known` is the set of Kyverno's own function names. Iterative: the tree is as deep as the expression nests.
+ * The first non-undefined answer of `visit` over the nodes of a parsed expression (Literal nodes and
+ * what they hold are skipped: a literal is data). Iterative: the tree is as deep as the expression nests.
  */
-export function kyvernoDialectError(root: ExpressionNode, known: ReadonlySet<string>): string | undefined {
+export function firstInTree(
+  root: ExpressionNode,
+  visit: (node: Record<string, unknown>) => string | undefined,
+): string | undefined {
   const stack: unknown[] = [root];
   while (stack.length > 0) {
     const v = stack.pop();
@@ -74,8 +77,21 @@ export function kyvernoDialectError(root: ExpressionNode, known: ReadonlySet<str
       continue;
     }
     const node = v as Record<string, unknown>;
+    if (node['type'] === 'Literal') continue;
+    const found = visit(node);
+    if (found !== undefined) return found;
+    for (const k of Object.keys(node)) stack.push(node[k]);
+  }
+  return undefined;
+}
+
+/**
+ * The first construct Kyverno would reject, as a message; undefined when the tree is Kyverno JMESPath.
+ * `known` is the set of Kyverno's own function names.
+ */
+export function kyvernoDialectError(root: ExpressionNode, known: ReadonlySet<string>): string | undefined {
+  return firstInTree(root, (node) => {
     const type = node['type'];
-    if (type === 'Literal') continue;
     if (typeof type === 'string' && SYNTAX[type] !== undefined) return SYNTAX[type];
     if (type === 'Function' && typeof node['name'] === 'string') {
       const name = node['name'];
@@ -84,7 +100,6 @@ export function kyvernoDialectError(root: ExpressionNode, known: ReadonlySet<str
         return `unknown function: ${name}() is not a Kyverno JMESPath function${hint === undefined ? '' : `; use ${hint}`}`;
       }
     }
-    for (const k of Object.keys(node)) stack.push(node[k]);
-  }
-  return undefined;
+    return undefined;
+  });
 }

@@ -5,7 +5,7 @@
 import { compile } from '@jmespath-community/jmespath';
 import { LRUCache } from 'lru-cache';
 import { JmesPathError, JmesPathNotFoundError, JmesPathSyntaxError } from './errors.js';
-import { kyvernoDialectError } from './dialect.js';
+import { firstInTree, kyvernoDialectError } from './dialect.js';
 import { createFunctionTable, kyvernoFunctions } from './functions/index.js';
 import { REGEX_FUNCTIONS } from './functions/go-regexp.js';
 import { goRegexpError } from '../regexp.js';
@@ -57,33 +57,17 @@ function fieldPathQuery(keys: readonly string[]): JmesPathQuery {
 }
 /**
  * The RE2 error of the first constant pattern given to a regex function (`regex_match('(a)\\1', x)`), so it
- * fails the policy load rather than every event. Iterative: the tree is as deep as the expression is nested.
+ * fails the policy load rather than every event.
  */
 function constantRegexError(root: ExpressionNode): string | undefined {
-  const stack: unknown[] = [root];
-  while (stack.length > 0) {
-    const v = stack.pop();
-    if (typeof v !== 'object' || v === null) continue;
-    if (Array.isArray(v)) {
-      for (const x of v) stack.push(x);
-      continue;
-    }
-    const node = v as Record<string, unknown>;
-    if (node['type'] === 'Literal') continue;
-    if (
-      node['type'] === 'Function' &&
-      typeof node['name'] === 'string' &&
-      REGEX_FUNCTIONS.has(node['name'])
-    ) {
-      const first = (node['children'] as unknown[] | undefined)?.[0] as Record<string, unknown> | undefined;
-      if (first?.['type'] === 'Literal' && typeof first['value'] === 'string') {
-        const error = goRegexpError(first['value']);
-        if (error !== undefined) return `${node['name']}: ${error}`;
-      }
-    }
-    for (const k of Object.keys(node)) stack.push(node[k]);
-  }
-  return undefined;
+  return firstInTree(root, (node) => {
+    if (node['type'] !== 'Function' || typeof node['name'] !== 'string' || !REGEX_FUNCTIONS.has(node['name']))
+      return undefined;
+    const first = (node['children'] as unknown[] | undefined)?.[0] as Record<string, unknown> | undefined;
+    if (first?.['type'] !== 'Literal' || typeof first['value'] !== 'string') return undefined;
+    const error = goRegexpError(first['value']);
+    return error === undefined ? undefined : `${node['name']}: ${error}`;
+  });
 }
 
 const cache = new LRUCache<string, JmesPathQuery>({ max: 10_000 });
