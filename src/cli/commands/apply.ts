@@ -306,6 +306,14 @@ async function applyToEvents(
     params,
   });
   const rows = new Map<string, ApplyRow & { count: number }>();
+  /** One more event for an existing row: counted, its message the latest. False when the row is new. */
+  const counted = (key: string, message: string): boolean => {
+    const row = rows.get(key);
+    if (!row) return false;
+    row.count++;
+    row.result.message = `${message} (${row.count} events)`;
+    return true;
+  };
   const summary = await replayEvents(
     eventsPath,
     format,
@@ -314,12 +322,7 @@ async function applyToEvents(
       for (const v of verdicts) {
         // Exempted events of a rule are a row of their own (skip) beside its violations (fail).
         const key = `${ruleKey(v)}\u0000${resourceKey(v.resource)}\u0000${v.exception?.name ?? ''}`;
-        const row = rows.get(key);
-        if (row) {
-          row.count++;
-          row.result.message = `${v.message} (${row.count} events)`;
-          continue;
-        }
+        if (counted(key, v.message)) continue;
         const result: RuleResult = {
           policy: v.policy,
           rule: v.rule,
@@ -350,12 +353,7 @@ async function applyToEvents(
             }
           : { apiVersion: 'v1', kind: 'Node', name: event.node ?? '' };
         const key = `error\u0000${e.policyNamespace ?? ''}/${e.policy}/${e.rule}\u0000${resourceKey(resource)}`;
-        const row = rows.get(key);
-        if (row) {
-          row.count++;
-          row.result.message = `${e.message} (${row.count} events)`;
-          continue;
-        }
+        if (counted(key, e.message)) continue;
         const result: RuleResult = {
           policy: e.policy,
           rule: e.rule,
