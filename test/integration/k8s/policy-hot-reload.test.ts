@@ -106,7 +106,7 @@ describe('policies from the cluster', () => {
     await waitFor(
       () =>
         (server.get('runtime.kyverno.io/v1alpha1', 'ClusterRuntimePolicy', undefined, 'no-shell') as any)
-          .status.observedGeneration === 2,
+          ?.status?.observedGeneration === 2,
       WAIT_MS,
       'status observedGeneration 2',
     );
