@@ -2,7 +2,7 @@
  * Verdict sinks both run modes share. The violation counter is a sink of its own so that every mode
  * counts `kyverno_runtime_violations_total` the same way, whatever else it does with verdicts.
  */
-import type { Verdict } from '../contracts/verdict.js';
+import { exceptionName, type Verdict } from '../contracts/verdict.js';
 import type { RuntimeEvent } from '../events/types.js';
 import type { Logger } from '../observability/logger.js';
 import { countExceptionApplied, violations as violationsMetric } from '../observability/metrics.js';
@@ -18,13 +18,10 @@ export function violationMetricsSink(): VerdictSink {
     write(verdicts: Verdict[]) {
       for (const v of verdicts) {
         if (v.exception) {
-          const exception = v.exception.namespace
-            ? `${v.exception.namespace}/${v.exception.name}`
-            : v.exception.name;
           countExceptionApplied(
             v.policyNamespace ? `${v.policyNamespace}/${v.policy}` : v.policy,
             v.rule,
-            exception,
+            exceptionName(v.exception),
           );
         } else violationsMetric.inc({ policy: v.policy, rule: v.rule, behavior: v.behavior, mode: v.mode });
       }

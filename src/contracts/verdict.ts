@@ -56,3 +56,8 @@ export interface ExceptionRef {
 export function verdictResult(v: Pick<Verdict, 'exception'>): 'fail' | 'skip' {
   return v.exception ? 'skip' : 'fail';
 }
+
+/** How an exception is named in reports, the store and logs: "namespace/name", or "name". */
+export function exceptionName(e: ExceptionRef): string {
+  return e.namespace ? `${e.namespace}/${e.name}` : e.name;
+}

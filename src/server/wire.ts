@@ -5,7 +5,13 @@
  */
 import type { Behavior } from '../events/types.js';
 import type { SourceStats } from '../sources/types.js';
-import type { FailureAction, ResourceRef, Verdict } from '../contracts/verdict.js';
+import {
+  exceptionName,
+  verdictResult,
+  type FailureAction,
+  type ResourceRef,
+  type Verdict,
+} from '../contracts/verdict.js';
 
 export interface PolicyWire {
   name: string;
@@ -73,6 +79,9 @@ export interface StreamVerdict {
   source: string;
   process?: { binary?: string; pid?: number; uid?: number };
   image?: string;
+  /** `skip` when a PolicyException exempted the verdict (then `exception` names it), else `fail`. */
+  result: 'fail' | 'skip';
+  exception?: string;
 }
 
 export function toStreamVerdict(v: Verdict): StreamVerdict {
@@ -91,5 +100,7 @@ export function toStreamVerdict(v: Verdict): StreamVerdict {
     source: v.event.source,
     ...(p ? { process: { binary: p.binary, pid: p.pid, uid: p.uid } } : {}),
     ...(v.event.container?.image ? { image: v.event.container.image } : {}),
+    result: verdictResult(v),
+    ...(v.exception ? { exception: exceptionName(v.exception) } : {}),
   };
 }

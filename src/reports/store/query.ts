@@ -42,6 +42,7 @@ export function buildWhere(filter: ViolationFilter): { sql: string; params: SqlP
   eq('resource_name', filter.pod);
   eq('behavior', filter.behavior);
   eq('mode', filter.mode);
+  eq('result', filter.result);
   if (filter.since !== undefined) {
     clauses.push('updated_at >= ?');
     params.push(filter.since);

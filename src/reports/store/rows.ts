@@ -1,7 +1,7 @@
 /** SQLite rows → API shapes. Columns are NULL where the event did not say; the API omits them. */
 import type { Behavior, RuntimeEvent } from '../../events/types.js';
 import type { FailureAction } from '../../contracts/verdict.js';
-import type { StoredEvent, ViolationSummary } from './types.js';
+import type { StoredEvent, StoredResult, ViolationSummary } from './types.js';
 
 export interface ViolationRow {
   id: number;
@@ -35,6 +35,8 @@ export interface ViolationRow {
   last_seen: string;
   updated_at: number;
   last_event_id: string;
+  result: string;
+  exception: string | null;
 }
 
 export interface EventRow {
@@ -72,6 +74,8 @@ export function violationFromRow(r: ViolationRow): ViolationSummary {
   const parent = defined({ binary: r.parent_binary, args: args(r.parent_args), pid: r.parent_pid });
   return {
     id: r.id,
+    result: r.result as StoredResult,
+    ...(r.exception !== null ? { exception: r.exception } : {}),
     policy: r.policy,
     ...(r.policy_namespace ? { policyNamespace: r.policy_namespace } : {}),
     rule: r.rule,

@@ -5,6 +5,12 @@
 import { KyvernoRuntimeError } from '../../contracts/errors.js';
 import type { Database } from 'better-sqlite3';
 
+/**
+ * Kyverno's message for a rule a PolicyException exempts, followed by "[namespace/]name" (a
+ * namespace is 63 characters at most, a name 253, "/" one: 317 in all; 507 leaves room).
+ */
+const SKIP_PREFIX = 'rule is skipped due to policy exception ';
+
 interface Migration {
   version: number;
   description: string;
@@ -94,6 +100,26 @@ export const MIGRATIONS: readonly Migration[] = [
         evaluated  INTEGER NOT NULL DEFAULT 0,
         violations INTEGER NOT NULL DEFAULT 0
       );
+    `,
+  },
+  {
+    version: 2,
+    description: 'PolicyReport result (fail, skip...) and the exempting exception on violations',
+    // Before v2 an exempted verdict was stored as a violation whose message is Kyverno's fixed skip
+    // message; that message is the only trace of the exception, so old rows are classified from it.
+    // Old timeline minutes cannot be split: their exempted verdicts stay in `violations`.
+    sql: `
+      ALTER TABLE violations ADD COLUMN result TEXT NOT NULL DEFAULT 'fail'
+        CHECK (result IN ('pass', 'fail', 'warn', 'error', 'skip'));
+      ALTER TABLE violations ADD COLUMN exception TEXT;
+      UPDATE violations
+        SET result = 'skip', exception = substr(message, ${SKIP_PREFIX.length + 1})
+        WHERE substr(message, 1, ${SKIP_PREFIX.length}) = '${SKIP_PREFIX}'
+          AND length(message) > ${SKIP_PREFIX.length}
+          AND length(message) <= ${SKIP_PREFIX.length + 507}
+          AND instr(substr(message, ${SKIP_PREFIX.length + 1}), ' ') = 0;
+      CREATE INDEX violations_result ON violations (result);
+      ALTER TABLE timeline ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0;
     `,
   },
 ];

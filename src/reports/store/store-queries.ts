@@ -128,6 +128,7 @@ export class StoreQueries {
       ),
       byBehavior: group('behavior'),
       byMode: group('mode'),
+      byResult: group('result'),
     };
   }
 
@@ -156,8 +157,9 @@ export class StoreQueries {
     const last = Math.floor(to / 60_000);
     const rows = this.db
       // `step` is a validated integer: inlined so SQLite does integer division (bound numbers may be REAL).
-      .prepare<[number, number], { b: number; evaluated: number; violations: number }>(
-        `SELECT (minute / ${step}) * ${step} AS b, sum(evaluated) AS evaluated, sum(violations) AS violations
+      .prepare<[number, number], { b: number; evaluated: number; violations: number; skipped: number }>(
+        `SELECT (minute / ${step}) * ${step} AS b, sum(evaluated) AS evaluated, sum(violations) AS violations,
+           sum(skipped) AS skipped
          FROM timeline WHERE minute >= ? AND minute <= ? GROUP BY b ORDER BY b`,
       )
       .all(first, last);
@@ -165,7 +167,12 @@ export class StoreQueries {
     const out: TimelineBucket[] = [];
     for (let b = first; b <= last; b += step) {
       const r = byBucket.get(b);
-      out.push({ t: b * 60_000, evaluated: r?.evaluated ?? 0, violations: r?.violations ?? 0 });
+      out.push({
+        t: b * 60_000,
+        evaluated: r?.evaluated ?? 0,
+        violations: r?.violations ?? 0,
+        skipped: r?.skipped ?? 0,
+      });
     }
     return out;
   }

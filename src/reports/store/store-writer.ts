@@ -18,7 +18,7 @@ import { resourceKey } from '../../contracts/keys.js';
 import type { Database } from 'better-sqlite3';
 import type { ActionOutcome } from '../../contracts/actions.js';
 import type { RuntimeEvent } from '../../events/types.js';
-import type { Verdict } from '../../contracts/verdict.js';
+import { exceptionName, verdictResult, type Verdict } from '../../contracts/verdict.js';
 import {
   storeFlushSeconds,
   storePruned,
@@ -193,7 +193,7 @@ export class StoreWriter {
         this.applyVerdicts(w.verdicts, w.event, w.at);
         return;
       case 'evaluated':
-        this.stmt.addTimeline.run(Math.floor(w.at / 60_000), w.n, 0);
+        this.stmt.addTimeline.run(Math.floor(w.at / 60_000), w.n, 0, 0);
         return;
       case 'action': {
         const k = w.key;
@@ -252,6 +252,8 @@ export class StoreWriter {
         time: v.time || e.time,
         updated_at: at,
         event_id: v.eventId,
+        result: verdictResult(v),
+        exception: v.exception ? exceptionName(v.exception) : null,
       })!;
       this.stmt.putViolationEvent.run(id, e === event ? eventJson : this.eventJson(e));
     }
@@ -267,7 +269,9 @@ export class StoreWriter {
       verdicts.length,
       eventJson,
     );
-    if (verdicts.length > 0) this.stmt.addTimeline.run(Math.floor(at / 60_000), 0, verdicts.length);
+    const skipped = verdicts.filter((v) => v.exception !== undefined).length;
+    if (verdicts.length > 0)
+      this.stmt.addTimeline.run(Math.floor(at / 60_000), 0, verdicts.length - skipped, skipped);
   }
 
   /** Serialises an event, replacing an oversized `raw` so one huge record cannot bloat the store. */
@@ -368,13 +372,13 @@ function prepareWrites(db: Database) {
         resource_namespace, resource_name, resource_uid, synthetic, mode, behavior, severity,
         category, message, container, image, node, source, process_binary, process_args,
         process_pid, process_uid, parent_binary, parent_args, parent_pid, count, first_seen,
-        last_seen, updated_at, last_event_id)
+        last_seen, updated_at, last_event_id, result, exception)
       VALUES (
         @policy, @policy_namespace, @rule, @resource_key, @resource_api_version, @resource_kind,
         @resource_namespace, @resource_name, @resource_uid, @synthetic, @mode, @behavior, @severity,
         @category, @message, @container, @image, @node, @source, @process_binary, @process_args,
         @process_pid, @process_uid, @parent_binary, @parent_args, @parent_pid, 1, @time,
-        @time, @updated_at, @event_id)
+        @time, @updated_at, @event_id, @result, @exception)
       ON CONFLICT (policy, policy_namespace, rule, resource_key) DO UPDATE SET
         synthetic = excluded.synthetic, mode = excluded.mode, behavior = excluded.behavior,
         severity = excluded.severity, category = excluded.category, message = excluded.message,
@@ -384,7 +388,7 @@ function prepareWrites(db: Database) {
         process_uid = excluded.process_uid, parent_binary = excluded.parent_binary,
         parent_args = excluded.parent_args, parent_pid = excluded.parent_pid,
         count = count + 1, last_seen = excluded.last_seen, updated_at = excluded.updated_at,
-        last_event_id = excluded.last_event_id
+        last_event_id = excluded.last_event_id, result = excluded.result, exception = excluded.exception
       RETURNING id`),
     putViolationEvent: db.prepare<[number, string]>(
       'INSERT INTO violation_events (violation_id, json) VALUES (?, ?) ON CONFLICT (violation_id) DO UPDATE SET json = excluded.json',
@@ -403,9 +407,10 @@ function prepareWrites(db: Database) {
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     trimEvents: db.prepare('DELETE FROM events WHERE seq <= (SELECT max(seq) FROM events) - ?'),
     addTimeline: db.prepare(`
-      INSERT INTO timeline (minute, evaluated, violations) VALUES (?, ?, ?)
+      INSERT INTO timeline (minute, evaluated, violations, skipped) VALUES (?, ?, ?, ?)
       ON CONFLICT (minute) DO UPDATE SET
-        evaluated = evaluated + excluded.evaluated, violations = violations + excluded.violations`),
+        evaluated = evaluated + excluded.evaluated, violations = violations + excluded.violations,
+        skipped = skipped + excluded.skipped`),
     pruneTimeline: db.prepare('DELETE FROM timeline WHERE minute < ?'),
     // Both walk the violations_recent index (updated_at, id) from the oldest end.
     pruneViolationsByAge: db.prepare('DELETE FROM violations WHERE updated_at < ?'),

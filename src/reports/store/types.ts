@@ -3,8 +3,16 @@ import type { ActionOutcome } from '../../contracts/actions.js';
 import type { Behavior, RuntimeEvent } from '../../events/types.js';
 import type { FailureAction, ResourceRef } from '../../contracts/verdict.js';
 
+/** A row's result, as in PolicyReport results: an exempted verdict is `skip`, not a violation. */
+export const RESULTS = ['pass', 'fail', 'warn', 'error', 'skip'] as const;
+export type StoredResult = (typeof RESULTS)[number];
+
 export interface ViolationSummary {
   id: number;
+  /** The latest verdict's result: `skip` when a PolicyException exempted it. */
+  result: StoredResult;
+  /** The PolicyException ("[namespace/]name") that exempted the latest verdict, for `skip`. */
+  exception?: string;
   policy: string;
   policyNamespace?: string;
   rule: string;
@@ -47,6 +55,7 @@ export interface ViolationFilter {
   pod?: string;
   behavior?: Behavior;
   mode?: FailureAction;
+  result?: StoredResult;
   /** Case-insensitive substring over message, policy, rule, resource, container, image, binary. */
   q?: string;
   /** Only violations recorded at or after this wall-clock time (ms). */
@@ -85,6 +94,8 @@ export interface ViolationBreakdown {
   byResource: CountBy[];
   byBehavior: CountBy[];
   byMode: CountBy[];
+  /** key = result (fail, skip, ...): exempted rows are counted under `skip`. */
+  byResult: CountBy[];
 }
 
 export interface StoredEvent {
@@ -105,7 +116,10 @@ export interface TimelineBucket {
   /** Bucket start, unix ms. */
   t: number;
   evaluated: number;
+  /** Verdicts that were violations (exempted ones are in `skipped`). */
   violations: number;
+  /** Verdicts a PolicyException exempted. */
+  skipped: number;
 }
 
 export interface StoreStats {

@@ -1,6 +1,7 @@
 /** Query-string schemas for the API: parsed once at the edge into typed values (zod). */
 import { z } from 'zod';
 import { BEHAVIORS } from '../../events/types.js';
+import { RESULTS } from '../../reports/store/types.js';
 
 const text = (max: number) => z.string().trim().min(1).max(max);
 
@@ -20,6 +21,8 @@ export const violationFilterQuery = z.object({
   pod: text(253).optional(),
   behavior: z.enum(BEHAVIORS).optional(),
   mode: z.enum(['Audit', 'Enforce']).optional(),
+  /** `skip`: verdicts a PolicyException exempted; `fail`: violations. */
+  result: z.enum(RESULTS).optional(),
   q: text(200).optional(),
   since: instant.optional(),
 });

@@ -49,7 +49,7 @@ async function get<T>(path: string, params: Record<string, string | number | und
 }
 
 export type Filters = Partial<
-  Record<'policy' | 'rule' | 'namespace' | 'pod' | 'behavior' | 'mode' | 'q', string>
+  Record<'policy' | 'rule' | 'namespace' | 'pod' | 'behavior' | 'mode' | 'result' | 'q', string>
 >;
 
 export const api = {

@@ -5,7 +5,7 @@ import { navigate } from '../router.js';
 // The engine's vocabulary itself (a dependency-free module), so the filter can never drift from it.
 import { BEHAVIORS } from '../../../../events/types.js';
 
-export const FILTER_KEYS = ['q', 'policy', 'rule', 'namespace', 'pod', 'behavior', 'mode'] as const;
+export const FILTER_KEYS = ['q', 'policy', 'rule', 'namespace', 'pod', 'behavior', 'mode', 'result'] as const;
 
 export function filtersFrom(search: URLSearchParams): Filters {
   const f: Filters = {};
@@ -76,6 +76,14 @@ export function FilterBar({ filters, policies }: { filters: Filters; policies: s
           <option value="">All</option>
           <option value="Audit">Audit</option>
           <option value="Enforce">Enforce</option>
+        </select>
+      </label>
+      <label>
+        <span>Result</span>
+        <select name="result" value={filters.result ?? ''} onChange={set('result')}>
+          <option value="">All</option>
+          <option value="fail">Violations</option>
+          <option value="skip">Skipped (exception)</option>
         </select>
       </label>
       <label>

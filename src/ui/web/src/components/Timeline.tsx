@@ -43,9 +43,17 @@ export function Timeline({ buckets, theme }: { buckets: TimelineBucket[]; theme:
           scale: 'y',
         },
         { label: 'Violations', stroke: cssVar('--danger'), width: 2, scale: 'v', points: { show: false } },
+        {
+          label: 'Skipped (exception)',
+          stroke: cssVar('--muted'),
+          width: 1,
+          dash: [4, 4],
+          scale: 'v',
+          points: { show: false },
+        },
       ],
     };
-    plot.current = new uPlot(opts, [[], [], []], host);
+    plot.current = new uPlot(opts, [[], [], [], []], host);
     const ro = new ResizeObserver(() => plot.current?.setSize({ width: host.clientWidth, height: 220 }));
     ro.observe(host);
     return () => {
@@ -60,6 +68,7 @@ export function Timeline({ buckets, theme }: { buckets: TimelineBucket[]; theme:
       buckets.map((b) => b.t / 1000),
       buckets.map((b) => b.evaluated),
       buckets.map((b) => b.violations),
+      buckets.map((b) => b.skipped),
     ]);
   }, [buckets, theme]);
 

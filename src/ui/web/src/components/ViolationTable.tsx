@@ -2,7 +2,7 @@
 import type { ViolationSummary } from '../api.js';
 import { navigate } from '../router.js';
 import { commandLine, nf, relativeTime, resourceLabel } from '../format.js';
-import { ModeBadge, Chip } from './Badges.js';
+import { ModeBadge, Chip, ResultBadge } from './Badges.js';
 
 export function ViolationTable({ items, fresh }: { items: ViolationSummary[]; fresh: ReadonlySet<number> }) {
   const open = (id: number): void => navigate(`/violations/${id}`);
@@ -14,6 +14,7 @@ export function ViolationTable({ items, fresh }: { items: ViolationSummary[]; fr
           <th scope="col">Resource</th>
           <th scope="col">Behavior</th>
           <th scope="col">Process</th>
+          <th scope="col">Result</th>
           <th scope="col">Mode</th>
           <th scope="col" class="num">
             Count
@@ -26,9 +27,15 @@ export function ViolationTable({ items, fresh }: { items: ViolationSummary[]; fr
           <tr
             key={v.id}
             tabIndex={0}
-            class={fresh.has(v.id) ? 'fresh' : undefined}
+            class={
+              [fresh.has(v.id) ? 'fresh' : '', v.result === 'skip' ? 'skipped' : ''].join(' ').trim() ||
+              undefined
+            }
             data-violation-id={v.id}
-            aria-label={`${v.policy} ${v.rule} on ${resourceLabel(v.resource)}: ${v.message}`}
+            data-result={v.result}
+            aria-label={`${v.policy} ${v.rule} on ${resourceLabel(v.resource)}${
+              v.result === 'skip' ? ` (skipped: exempted by ${v.exception ?? 'an exception'})` : ''
+            }: ${v.message}`}
             onClick={() => open(v.id)}
             onKeyDown={(e) => {
               if (e.key === 'Enter') open(v.id);
@@ -47,6 +54,10 @@ export function ViolationTable({ items, fresh }: { items: ViolationSummary[]; fr
             </td>
             <td class="mono small clip" title={commandLine(v.process?.binary, v.process?.args)}>
               {v.process?.binary ?? '—'}
+            </td>
+            <td>
+              <ResultBadge result={v.result} exception={v.exception} />
+              {v.exception ? <div class="muted small">{v.exception}</div> : null}
             </td>
             <td>
               <ModeBadge mode={v.mode} />

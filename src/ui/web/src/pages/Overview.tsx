@@ -12,7 +12,7 @@ import { BarList } from '../components/BarList.js';
 import { FilterBar, urlWith } from '../components/FilterBar.js';
 import { Timeline } from '../components/Timeline.js';
 import { ViolationTable } from '../components/ViolationTable.js';
-import { ModeBadge } from '../components/Badges.js';
+import { ModeBadge, ResultBadge } from '../components/Badges.js';
 import { navigate } from '../router.js';
 import { nf } from '../format.js';
 
@@ -114,6 +114,8 @@ export function Overview({ filters, theme }: { filters: Filters; theme: string }
     if (id !== undefined) navigate(`/violations/${id}`);
   };
 
+  // Exempted rows are listed (as skipped) but are no violations: the KPI counts them apart.
+  const skipped = summary?.byResult.find((x) => x.key === 'skip')?.violations ?? 0;
   const filterLink = (k: keyof Filters) => (key: string) => urlWith(filters, { [k]: key });
   const resourceLink = (key: string): string | undefined => {
     const [ns, name] = key.split('/');
@@ -133,7 +135,13 @@ export function Overview({ filters, theme }: { filters: Filters; theme: string }
       <div class="kpis">
         <div class="card kpi">
           <span class="muted">Violations</span>
-          <strong data-testid="kpi-violations">{nf.format(summary?.total.violations ?? 0)}</strong>
+          <strong data-testid="kpi-violations">
+            {nf.format((summary?.total.violations ?? 0) - skipped)}
+          </strong>
+        </div>
+        <div class="card kpi">
+          <span class="muted">Skipped (exception)</span>
+          <strong data-testid="kpi-skipped">{nf.format(skipped)}</strong>
         </div>
         <div class="card kpi">
           <span class="muted">Occurrences</span>
@@ -164,7 +172,11 @@ export function Overview({ filters, theme }: { filters: Filters; theme: string }
             {live.map((v) => (
               <li key={v.key}>
                 <button type="button" class="live-item" onClick={() => void openLive(v)}>
-                  <ModeBadge mode={v.mode} />
+                  {v.result === 'skip' ? (
+                    <ResultBadge result={v.result} exception={v.exception} />
+                  ) : (
+                    <ModeBadge mode={v.mode} />
+                  )}
                   <span class="strong">{v.policy}</span>
                   <span class="muted small">
                     {v.resource.namespace ? `${v.resource.namespace}/` : ''}

@@ -1,7 +1,7 @@
 /** One violation: what rule, on what, by which process, what was done about it, and the raw event. */
 import { api } from '../api.js';
 import { useAsync } from '../hooks.js';
-import { ModeBadge, Chip } from '../components/Badges.js';
+import { ModeBadge, Chip, ResultBadge } from '../components/Badges.js';
 import { commandLine, nf, relativeTime, resourceLabel } from '../format.js';
 
 function Field({ label, children }: { label: string; children: preact.ComponentChildren }) {
@@ -34,8 +34,15 @@ export function ViolationPage({ id }: { id: number }) {
         </a>
       </p>
       <h2>
-        {v.policy} <span class="muted">/</span> {v.rule} <ModeBadge mode={v.mode} />
+        {v.policy} <span class="muted">/</span> {v.rule}{' '}
+        <ResultBadge result={v.result} exception={v.exception} /> <ModeBadge mode={v.mode} />
       </h2>
+      {v.result === 'skip' ? (
+        <p class="exempted" data-testid="exempted">
+          Skipped: exempted by PolicyException <span class="mono">{v.exception ?? '(unknown)'}</span>. Not a
+          violation; no actions run.
+        </p>
+      ) : null}
       <p class="message">{v.message}</p>
       <div class="grid-2">
         <section class="card" aria-label="Resource">
@@ -92,7 +99,13 @@ export function ViolationPage({ id }: { id: number }) {
         <section class="card" aria-label="Actions">
           <h3>Actions</h3>
           {v.actions.length === 0 ? (
-            <p class="muted">{v.mode === 'Audit' ? 'Audit mode: no actions run.' : 'No actions recorded.'}</p>
+            <p class="muted">
+              {v.result === 'skip'
+                ? 'Exempted by a PolicyException: no actions run.'
+                : v.mode === 'Audit'
+                  ? 'Audit mode: no actions run.'
+                  : 'No actions recorded.'}
+            </p>
           ) : (
             <table>
               <thead>
