@@ -8,6 +8,7 @@
  *   policies: [policy.yaml]
  *   events: [events.jsonl]          # any supported format, detected per line
  *   resources: [pods.yaml]          # optional: pods/namespaces/nodes standing in for the cluster
+ *   paramResources: [params.yaml]   # optional: paramKind objects (as Kyverno's CLI test files)
  *   exceptions: [exception.yaml]    # optional: PolicyException files (as in Kyverno CLI test files)
  *   context: [context.yaml]         # optional: ConfigMaps / apiCall answers for rule `context` entries
  *   results:
@@ -51,6 +52,7 @@ const runtimeTestDocument = z.strictObject({
   policies: z.array(z.string().min(1)).min(1),
   events: z.array(z.string().min(1)).min(1),
   resources: z.array(z.string().min(1)).optional(),
+  paramResources: z.array(z.string().min(1)).optional(),
   exceptions: z.array(z.string().min(1)).optional(),
   context: z.array(z.string().min(1)).optional(),
   results: z.array(expectation).min(1),
@@ -112,18 +114,14 @@ export async function runRuntimeTest(
   for (const e of context?.errors ?? []) result.errors.push(`${e.file}:${e.line}:${e.col}: ${e.message}`);
   if (result.errors.length > 0) return result;
 
-  const objects: KubeObject[] = [];
-  for (const path of test.resources ?? []) {
-    for (const document of parseAllDocuments(await readFile(resolve(base, path), 'utf8'))) {
-      const value: unknown = document.toJS();
-      if (typeof value === 'object' && value !== null) objects.push(value as KubeObject);
-    }
-  }
+  const objects = await readObjects(base, test.resources ?? []);
+  // Parameter objects only: they stand in for no pod or node.
+  const paramObjects = await readObjects(base, test.paramResources ?? []);
   const engine = createRuntimeEngine(loaded.policies, {
     ...(test.resources ? { lookup: staticPodLookup(objects) } : {}),
     exceptions: exceptions.set,
     ...(context ? { context: context.provider } : {}),
-    params: staticParamLookup([...(loaded.objects ?? []), ...objects]),
+    params: staticParamLookup([...(loaded.objects ?? []), ...objects, ...paramObjects]),
   });
   const verdicts: Verdict[] = [];
   // Rule errors by (rule, pod): the count and the first message (bounded by rules × pods seen).
@@ -165,6 +163,18 @@ export async function runRuntimeTest(
     }
   }
   return result;
+}
+
+/** Every YAML document of the files (relative to the test file) that is an object. */
+async function readObjects(base: string, paths: readonly string[]): Promise<KubeObject[]> {
+  const objects: KubeObject[] = [];
+  for (const path of paths) {
+    for (const document of parseAllDocuments(await readFile(resolve(base, path), 'utf8'))) {
+      const value: unknown = document.toJS();
+      if (typeof value === 'object' && value !== null) objects.push(value as KubeObject);
+    }
+  }
+  return objects;
 }
 
 function judge(

@@ -37,6 +37,11 @@ export const TestFile = z.looseObject({
   policies: stringList.default([]),
   resources: stringList.default([]),
   variables: z.string().optional(),
+  /**
+   * Parameter objects for policies with paramKind/paramRef (Kyverno's `paramResources`): found by
+   * paramRef's name, namespace or selector, never evaluated as resources.
+   */
+  paramResources: stringList.default([]),
   userinfo: z.string().optional(),
   context: z.string().optional(),
   /** PolicyException files (kyverno.io/v2 or policies.kyverno.io), as Kyverno's CLI reads them. */

@@ -21,6 +21,8 @@ import { isClusterScoped } from './scope.js';
 import { contextHost } from './context-host.js';
 import type { CelHost } from '../../engine/cel/index.js';
 import { ExceptionSet, exemptResults } from '../../engine/exceptions/index.js';
+import { staticParamLookup } from '../../engine/runtime/params.js';
+import type { ParamLookup } from '../../engine/api/runtime.js';
 
 export interface CaseResult {
   policy: string;
@@ -141,6 +143,8 @@ interface LoadedPolicies {
   policies: CompiledPolicy[];
   validatingPolicies: CompiledValidatingPolicy[];
   policyErrors: PolicyError[];
+  /** The other Kubernetes documents of the policy files (parameter objects, as `apply -p` reads them). */
+  objects: Raw[];
 }
 
 /** What the test file's side files contribute to every evaluation. */
@@ -149,6 +153,7 @@ interface TestContext {
   userInfo: RequestUserInfo | undefined;
   celHost: CelHost | undefined;
   exceptions: ExceptionSet;
+  params: ParamLookup;
 }
 
 type ResultsFor = (policy: AnyPolicy, res: LoadedResource, index: number) => RuleResult[];
@@ -176,6 +181,10 @@ export async function runKyvernoTest(
     userInfo: await loadUserInfo(t.userinfo, base, report),
     celHost: await loadContext(t.context, base, report),
     exceptions: await loadExceptions([...t.exceptions, ...(opts.exceptions ?? [])], base, report),
+    params: staticParamLookup([
+      ...loaded.objects,
+      ...(await loadResources(t.paramResources, base, report)).map((r) => r.object),
+    ]),
   };
   const resultsFor = cachedEvaluator(context);
 
@@ -195,7 +204,7 @@ function errorText(e: unknown): string {
 
 /** Every policy file, compiled; a file that cannot be read becomes a policy error at 1:1. */
 async function loadPolicies(files: readonly string[], base: string): Promise<LoadedPolicies> {
-  const loaded: LoadedPolicies = { policies: [], validatingPolicies: [], policyErrors: [] };
+  const loaded: LoadedPolicies = { policies: [], validatingPolicies: [], policyErrors: [], objects: [] };
   for (const p of files) {
     const path = resolve(base, p);
     try {
@@ -203,6 +212,7 @@ async function loadPolicies(files: readonly string[], base: string): Promise<Loa
       loaded.policies.push(...r.policies);
       loaded.validatingPolicies.push(...(r.validatingPolicies ?? []));
       loaded.policyErrors.push(...r.errors);
+      loaded.objects.push(...(r.objects ?? []));
     } catch (e) {
       loaded.policyErrors.push({ file: path, line: 1, col: 1, message: `cannot read: ${errorText(e)}` });
     }
@@ -305,7 +315,7 @@ async function loadExceptions(
 
 /** Evaluates lazily per (policy, resource) and caches: expectations often share them. */
 function cachedEvaluator(context: TestContext): ResultsFor {
-  const { values: v, userInfo, celHost, exceptions } = context;
+  const { values: v, userInfo, celHost, exceptions, params } = context;
   const cache = new Map<string, RuleResult[]>();
   return (policy, res, index) => {
     const key = `${policy.kind}/${'namespace' in policy ? (policy.namespace ?? '') : ''}/${policy.name}#${index}`;
@@ -325,6 +335,7 @@ function cachedEvaluator(context: TestContext): ResultsFor {
         ...(userInfo ? { userInfo } : {}),
         ...(celHost ? { celHost } : {}),
         ...(nsObject ? { namespaceObject: nsObject } : {}),
+        params,
       };
       r = exemptResults(
         policy.kind === 'ValidatingPolicy'
