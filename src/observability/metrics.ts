@@ -335,6 +335,12 @@ export const paramKindsWatched = new Gauge({
   registers: [registry],
 });
 
+export const paramWatches = new Gauge({
+  name: 'kyverno_runtime_param_watches',
+  help: 'List/watch streams open for parameter objects (one per distinct paramRef scope).',
+  registers: [registry],
+});
+
 export const k8sApiRequests = new Counter({
   name: 'kyverno_runtime_k8s_api_requests_total',
   help: 'Write requests sent to the API server by the cluster side, by purpose and outcome.',
