@@ -16,7 +16,7 @@ import { kernelKills, sensorUp } from '../../observability/metrics.js';
 import { RecordReader } from '../record-reader.js';
 import { SourceCounters } from '../records.js';
 import type { EmitFn, EventSource, SourceStats } from '../types.js';
-import type { ContainerMetadataEnricher } from './container-runtime.js';
+import type { ContainerEnrichment } from './container-runtime.js';
 import { MonotonicClock, procProcessView, readBootId } from './proc.js';
 import { kernelKillKey, planEnforcement, type EnforcementPlan, type PlanEnvironment } from './kernel-kill.js';
 import { capabilityLayoutOf, generateProgram, SENSOR_STRLEN, type GeneratedProgram } from './program.js';
@@ -51,7 +51,7 @@ export interface BpftraceSensorOptions {
    * Names containers from the container runtime (CRI / Docker): an event of a container not yet
    * known is held until its lookup ends, within the enricher's deadline. Closed by stop().
    */
-  containerMetadata?: ContainerMetadataEnricher;
+  containerMetadata?: ContainerEnrichment;
 }
 
 /** bpftrace's default time to compile and attach (LLVM: seconds idle, a minute or more under load). */
