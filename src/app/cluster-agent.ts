@@ -28,6 +28,7 @@ import { ExceptionWatcher } from '../k8s/exceptions.js';
 import { ParamWatcher } from '../k8s/params.js';
 import { ExceptionSet } from '../engine/exceptions/index.js';
 import type { CompiledException } from '../engine/api/compiled-exception.js';
+import { RuntimePodFallback } from './runtime-pods.js';
 
 export interface ClusterAgentOptions {
   kubeConfig: KubeConfig;
@@ -68,6 +69,11 @@ export interface ClusterAgentOptions {
 
 export class ClusterAgent {
   readonly pods: PodCache;
+  /**
+   * What attribution reads: the pod cache, then pods the container runtime named for containers the
+   * API server has not listed (taught by the sensor's enrichment; empty without it).
+   */
+  readonly attributionPods: RuntimePodFallback;
   readonly events: EventRecorder;
   readonly reports: PolicyReportWriter | undefined;
   readonly executor: ActionExecutor;
@@ -100,6 +106,7 @@ export class ClusterAgent {
       logger: opts.logger,
       ...opts.informer,
     });
+    this.attributionPods = new RuntimePodFallback(this.pods);
     this.events = new EventRecorder({
       kubeConfig: opts.kubeConfig,
       logger: opts.logger,
@@ -258,7 +265,7 @@ export class ClusterAgent {
 
   private buildEngine(policies: readonly CompiledPolicy[]): RuntimeEngine {
     return createRuntimeEngine(policies, {
-      lookup: this.pods,
+      lookup: this.attributionPods,
       nodeName: this.opts.nodeName,
       exceptions: this.exceptions,
       params: this.params,

@@ -14,7 +14,7 @@ import { formatPolicyError } from '../policy/index.js';
 import type { ReportFlavor } from '../reports/policyreport/writer.js';
 import { ensureKernelBlockLoader, KernelBlocker } from '../sources/kernel-block/index.js';
 import type { HttpTlsOptions } from '../sources/http/index.js';
-import { BpftraceSensor } from '../sources/sensor/index.js';
+import { BpftraceSensor, type RuntimeSocket } from '../sources/sensor/index.js';
 import type { EventSource } from '../sources/types.js';
 import { killTrustProblem, SourceTrustError } from '../sources/trust.js';
 import { ClusterAgent } from './cluster-agent.js';
@@ -61,6 +61,13 @@ export interface ClusterModeOptions {
   tetragonGrpc?: string;
   http?: { listen: TcpAddress; tokenFile?: string; maxConnections?: number; tls?: HttpTlsOptions };
   sensor?: boolean;
+  /**
+   * Container runtime sockets the sensor asks about containers the API server has not listed;
+   * undefined = the default sockets present, [] = none (`--container-runtime-socket none`).
+   */
+  containerRuntimeSockets?: RuntimeSocket[];
+  /** Deadline of one container lookup (the longest an event waits for it). */
+  containerRuntimeTimeoutMs?: number;
   killTrustedSources?: readonly KillTrustableSource[];
   health: TcpAddress;
   metrics: TcpAddress;
@@ -138,6 +145,14 @@ function sourceSpecs(
         install: false,
         hints: agent.engine.sensorHints,
         ...(opts.nodeName !== undefined && { node: opts.nodeName }),
+        ...(opts.containerRuntimeSockets !== undefined && {
+          containerRuntimeSockets: opts.containerRuntimeSockets,
+        }),
+        ...(opts.containerRuntimeTimeoutMs !== undefined && {
+          containerRuntimeTimeoutMs: opts.containerRuntimeTimeoutMs,
+        }),
+        // After the pod cache, never over it: the API server is authoritative.
+        clusterPods: agent.attributionPods,
       },
       trusted: false,
     });

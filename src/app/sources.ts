@@ -15,11 +15,13 @@ import {
   createRuntimeLookups,
   ensureSensorPrerequisites,
   runtimeSocketsToUse,
+  type ContainerEnrichment,
   type RuntimeSocket,
 } from '../sources/sensor/index.js';
 import type { PlanEnvironment } from '../sources/sensor/kernel-kill.js';
 import { createTetragonGrpcSource } from '../sources/tetragon-grpc/index.js';
 import type { EventSource } from '../sources/types.js';
+import { clusterContainerEnrichment, type RuntimePodFallback } from './runtime-pods.js';
 
 /** Where a network input listens: a TCP address or a unix socket. */
 export type SourceAddress = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
@@ -49,6 +51,11 @@ export type SourceSpec =
       containerRuntimeSockets?: RuntimeSocket[];
       /** Deadline of one container lookup (the longest an event waits for it). */
       containerRuntimeTimeoutMs?: number;
+      /**
+       * Cluster agent: the API server's pods come first. Events of a pod it lists are not looked up;
+       * the pods the runtime names for the others are learnt as attribution's fallback.
+       */
+      clusterPods?: RuntimePodFallback;
     }
   | {
       kind: 'tetragon-file' | 'file';
@@ -88,6 +95,28 @@ function listenOptions(spec: { listen?: SourceAddress } & ListenerLimits): {
   };
 }
 
+type SensorSpec = Extract<SourceSpec, { kind: 'sensor' }>;
+
+/**
+ * The sensor's container enrichment for a spec: none without a runtime socket; in the cluster agent
+ * (`clusterPods`) only for pods the API server does not list, teaching attribution's fallback.
+ */
+export function containerEnrichmentFor(
+  spec: SensorSpec,
+  ctx: Pick<SourceContext, 'logger' | 'say'>,
+): ContainerEnrichment | undefined {
+  const sockets = runtimeSocketsToUse(spec.containerRuntimeSockets);
+  if (sockets.length === 0) return undefined;
+  const names = sockets.map((x) => `${x.kind}:${x.path}`);
+  ctx.say?.(`sensor: container metadata from ${names.join(', ')}`);
+  ctx.logger.info({ sockets: names }, 'sensor: container metadata from the container runtime');
+  const enricher = new ContainerMetadataEnricher({
+    lookups: createRuntimeLookups(sockets),
+    ...(spec.containerRuntimeTimeoutMs !== undefined && { timeoutMs: spec.containerRuntimeTimeoutMs }),
+  });
+  return spec.clusterPods ? clusterContainerEnrichment(enricher, spec.clusterPods) : enricher;
+}
+
 export async function createSource(spec: SourceSpec, ctx: SourceContext): Promise<EventSource> {
   const { logger } = ctx;
   switch (spec.kind) {
@@ -97,10 +126,7 @@ export async function createSource(spec: SourceSpec, ctx: SourceContext): Promis
         ...(ctx.say && { announce: ctx.say }),
       });
       ctx.say?.(`sensor: ${host.version} (${host.bpftrace})`);
-      const sockets = runtimeSocketsToUse(spec.containerRuntimeSockets);
-      if (sockets.length > 0) {
-        ctx.say?.(`sensor: container metadata from ${sockets.map((x) => `${x.kind}:${x.path}`).join(', ')}`);
-      }
+      const enrichment = containerEnrichmentFor(spec, ctx);
       return new BpftraceSensor({
         bpftrace: host.bpftrace,
         tracepointExists: host.tracepointExists,
@@ -109,14 +135,7 @@ export async function createSource(spec: SourceSpec, ctx: SourceContext): Promis
         logger,
         ...(spec.attachTimeoutMs !== undefined && { attachTimeoutMs: spec.attachTimeoutMs }),
         ...(spec.enforcement !== undefined && { enforcement: spec.enforcement }),
-        ...(sockets.length > 0 && {
-          containerMetadata: new ContainerMetadataEnricher({
-            lookups: createRuntimeLookups(sockets),
-            ...(spec.containerRuntimeTimeoutMs !== undefined && {
-              timeoutMs: spec.containerRuntimeTimeoutMs,
-            }),
-          }),
-        }),
+        ...(enrichment !== undefined && { containerMetadata: enrichment }),
       });
     }
     case 'tetragon-file':

@@ -201,6 +201,15 @@ export const containerRuntimeUnenriched = new Counter({
   registers: [registry],
 });
 
+export const containerRuntimePodFallback = new Counter({
+  name: 'kyverno_runtime_container_runtime_pod_fallback_total',
+  help:
+    'Cluster agent: events attributed to a Pod named by the container runtime because the API server (the pod ' +
+    'cache) did not list it yet, and pods learnt from the runtime for that (result attributed, learnt).',
+  labelNames: ['result'] as const,
+  registers: [registry],
+});
+
 export const policiesLoaded = new Gauge({
   name: 'kyverno_runtime_policies_loaded',
   help: 'Policies compiled and active.',

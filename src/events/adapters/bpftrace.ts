@@ -230,6 +230,11 @@ export function capabilityNames(low: number, high: number): string[] {
   return out;
 }
 
+/** A capability set the kernel holds (at most 64 bits, sent as one number) → names. */
+function capSet(v: number): string[] {
+  return capabilityNames(uint32(v), uint32(Math.floor(v / 2 ** 32)));
+}
+
 function namespaceNames(flags: number): string[] {
   return NAMESPACES.filter(([bit]) => (flags & bit) !== 0).map(([, n]) => n);
 }
@@ -647,11 +652,38 @@ export class EventBuilder {
         };
       }
       case RecordKind.capset: {
-        const caps = capabilityNames(uint32(num(r, 0)), 0);
+        // ret, effective/permitted before, after (the task's credentials at exit), asked effective
+        // low/high, asked permitted low/high, effective uid.
+        const ret = int32(num(r, 0));
+        const [oldE, oldP, newE, newP] = [1, 2, 3, 4].map((i) => capSet(num(r, i))) as [
+          string[], string[], string[], string[],
+        ]; // prettier-ignore
+        const askedE = capabilityNames(uint32(num(r, 5)), uint32(num(r, 6)));
+        const askedP = capabilityNames(uint32(num(r, 7)), uint32(num(r, 8)));
+        const failed = ret !== 0;
+        const same = (a: string[], b: string[]): boolean => a.join() === b.join();
+        if (!failed && same(oldE, newE) && same(oldP, newP)) return { filtered: 'credentials unchanged' };
+        // As for set*id: after a refused call, the set asked for; after a successful one, the set in effect.
+        const effective = failed ? askedE : newE;
+        const euid = uint32(num(r, 9));
         return {
           behavior: 'privilege-escalation',
-          fields: { privilege: { fromUid: uint32(r.uid), capability: caps.join(',') || undefined } },
-          raw: { syscall: 'capset', effective: caps, permitted: capabilityNames(uint32(num(r, 1)), 0) },
+          fields: {
+            privilege: {
+              // capset changes no uid: no toUid, so a uid rule (toUid: 0) does not match it.
+              fromUid: euid,
+              result: failed ? 'failed' : 'succeeded',
+              ...(effective.length > 0 ? { capability: effective.join(',') } : {}),
+            },
+          },
+          raw: {
+            syscall: 'capset',
+            ret,
+            effective: [oldE, newE],
+            permitted: [oldP, newP],
+            gained: newE.filter((c) => !oldE.includes(c)),
+            asked: { effective: askedE, permitted: askedP },
+          },
         };
       }
       case RecordKind.initModule:

@@ -138,6 +138,16 @@ export interface ContainerMetadataOptions {
   maxConcurrentLookups?: number;
 }
 
+/**
+ * What the sensor asks of container enrichment: pass each event on (now or after a lookup, in order
+ * per container), and release the runtime clients at stop. ContainerMetadataEnricher is one; the
+ * cluster agent wraps it so that pods the API server already lists are never looked up.
+ */
+export interface ContainerEnrichment {
+  process(event: RuntimeEvent, emit: (e: RuntimeEvent) => void): void;
+  close(): void;
+}
+
 type Cached = { meta: ContainerMetadata } | { meta: undefined };
 
 /** Container ids as the sensor normalises them (lower-case hex); anything else is never sent on. */
@@ -147,7 +157,7 @@ const CONTAINER_ID = /^[0-9a-f]{12,64}$/;
  * Looks containers up (each runtime in turn until one knows the id), caches the answers, and holds
  * events while a lookup runs.
  */
-export class ContainerMetadataEnricher {
+export class ContainerMetadataEnricher implements ContainerEnrichment {
   private readonly timeoutMs: number;
   private readonly maxHeld: number;
   private readonly maxConcurrent: number;

@@ -23,6 +23,7 @@ export {
   DEFAULT_RUNTIME_SOCKETS,
   parseRuntimeSocket,
   runtimeSocketsToUse,
+  type ContainerEnrichment,
   type RuntimeSocket,
 } from './container-runtime.js';
 export { createRuntimeLookups } from './runtime-clients.js';

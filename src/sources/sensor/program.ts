@@ -68,6 +68,8 @@ export interface ProgramOptions {
   tracepointExists: (name: string) => boolean;
   /** Rules the probes enforce with SIGKILL (kernel-kill.ts); absent or empty = report only. */
   kernelKill?: readonly KernelKillRule[];
+  /** Layout of the kernel's capability sets (capabilityLayoutOf(os.release())); default u64. */
+  capabilityLayout?: CapabilityLayout;
 }
 
 export interface GeneratedProgram {
@@ -360,6 +362,60 @@ ${before}
   };
 }
 
+/**
+ * How the kernel lays out a capability set (kernel_cap_t): one u64 since Linux 6.3, two u32 words
+ * before. bpftrace 0.17 has no address-of operator to read either as raw memory, so the generator is
+ * told which one the running kernel has.
+ */
+export type CapabilityLayout = 'u64' | 'u32x2';
+
+/** The capability layout of a kernel release string (`os.release()`): 6.3 made kernel_cap_t a u64. */
+export function capabilityLayoutOf(release: string): CapabilityLayout {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  if (!m) return 'u64';
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  return major > 6 || (major === 6 && minor >= 3) ? 'u64' : 'u32x2';
+}
+
+/** A capability set of the task's credentials as one 64-bit value (bits = capability numbers). */
+function capExpr(set: string, layout: CapabilityLayout): string {
+  return layout === 'u64'
+    ? `curtask->cred->${set}.val`
+    : `(((uint64)curtask->cred->${set}.cap[1] << 32) | curtask->cred->${set}.cap[0])`;
+}
+
+/**
+ * capset(2), reported at exit with its return value and the sets in effect after the call (read
+ * from the task's credentials, not from the caller's buffer, which another thread can rewrite
+ * between our read and the kernel's). Entry keeps the sets before the call and the ones asked for
+ * (two `__user_cap_data_struct` words, 12 bytes each). Sets hold at most 41 bits, so bit 62 marks
+ * an entry as present; the asked words are user data of any value and travel as 32-bit halves.
+ */
+function capsetProbes(o: ProgramOptions): Probe[] {
+  if (!o.tracepointExists('syscalls:sys_exit_capset')) return [];
+  const layout = o.capabilityLayout ?? 'u64';
+  return [
+    {
+      tracepoint: 'syscalls:sys_enter_capset',
+      body: `  @cap_old_e[tid] = ${capExpr('cap_effective', layout)} | ${PRESENT};
+  @cap_old_p[tid] = ${capExpr('cap_permitted', layout)};
+  $d0 = (struct __user_cap_data_struct *)args->data;
+  $d1 = (struct __user_cap_data_struct *)((uint64)args->data + 12);
+  @cap_ask_e[tid] = ((uint64)$d1->effective << 32) | (uint64)$d0->effective;
+  @cap_ask_p[tid] = ((uint64)$d1->permitted << 32) | (uint64)$d0->permitted;`,
+    },
+    {
+      tracepoint: 'syscalls:sys_exit_capset',
+      body: `  $oe = @cap_old_e[tid];
+  if ($oe != 0) {
+    $op = @cap_old_p[tid]; $ae = @cap_ask_e[tid]; $ap = @cap_ask_p[tid];
+    delete(@cap_old_e[tid]); delete(@cap_old_p[tid]); delete(@cap_ask_e[tid]); delete(@cap_ask_p[tid]);
+    print((${RecordKind.capset}, ${COMMON}, args->ret, $oe ^ ${PRESENT}, $op, ${capExpr('cap_effective', layout)}, ${capExpr('cap_permitted', layout)}, $ae & 0xffffffff, $ae >> 32, $ap & 0xffffffff, $ap >> 32, curtask->cred->euid.val));
+  }`,
+    },
+  ];
+}
+
 type ProbeFactory = (opts: ProgramOptions) => Probe[];
 
 /** Which tracepoints see each behavior (docs/sensor.md mirrors this table). */
@@ -442,11 +498,7 @@ const FACTORIES: Record<Exclude<Behavior, 'alert'>, ProbeFactory> = {
         },
       ];
     }),
-    {
-      tracepoint: 'syscalls:sys_enter_capset',
-      body: `  $d = (struct __user_cap_data_struct *)args->data;
-  print((${RecordKind.capset}, ${COMMON}, $d->effective, $d->permitted));`,
-    },
+    ...capsetProbes(o),
     // A set-user-id program raises the effective uid at execve: the exec probe compares it with this.
     ...['execve', 'execveat'].flatMap((name) =>
       o.tracepointExists(`syscalls:sys_exit_${name}`)

@@ -7,7 +7,7 @@
 import { KyvernoRuntimeError } from '../../contracts/errors.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { hostname } from 'node:os';
+import { hostname, release } from 'node:os';
 import { EventBuilder } from '../../events/adapters/bpftrace.js';
 import type { Behavior, RuntimeEvent } from '../../events/types.js';
 import type { SensorRuleView } from '../../engine/api/runtime.js';
@@ -16,10 +16,10 @@ import { kernelKills, sensorUp } from '../../observability/metrics.js';
 import { RecordReader } from '../record-reader.js';
 import { SourceCounters } from '../records.js';
 import type { EmitFn, EventSource, SourceStats } from '../types.js';
-import type { ContainerMetadataEnricher } from './container-runtime.js';
+import type { ContainerEnrichment } from './container-runtime.js';
 import { MonotonicClock, procProcessView, readBootId } from './proc.js';
 import { kernelKillKey, planEnforcement, type EnforcementPlan, type PlanEnvironment } from './kernel-kill.js';
-import { generateProgram, SENSOR_STRLEN, type GeneratedProgram } from './program.js';
+import { capabilityLayoutOf, generateProgram, SENSOR_STRLEN, type GeneratedProgram } from './program.js';
 import { RecordParser, type ParserSignal } from './records.js';
 
 export interface SensorHintsLike {
@@ -51,7 +51,7 @@ export interface BpftraceSensorOptions {
    * Names containers from the container runtime (CRI / Docker): an event of a container not yet
    * known is held until its lookup ends, within the enricher's deadline. Closed by stop().
    */
-  containerMetadata?: ContainerMetadataEnricher;
+  containerMetadata?: ContainerEnrichment;
 }
 
 /** bpftrace's default time to compile and attach (LLVM: seconds idle, a minute or more under load). */
@@ -199,6 +199,7 @@ export class BpftraceSensor implements EventSource {
       selfPid: process.pid,
       tracepointExists: this.opts.tracepointExists,
       kernelKill: plan.kernel,
+      capabilityLayout: capabilityLayoutOf(release()),
     });
     for (const u of program.unsupported) {
       this.opts.logger?.warn({ behavior: u.behavior, reason: u.reason }, 'sensor cannot watch this behavior');

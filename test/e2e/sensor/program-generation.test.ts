@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BEHAVIORS, type Behavior } from '../../../src/events/types.js';
-import { generateProgram, prefixCondition } from '../../../src/sources/sensor/program.js';
+import { capabilityLayoutOf, generateProgram, prefixCondition } from '../../../src/sources/sensor/program.js';
 
 const all = (_name: string): boolean => true;
 const gen = (behaviors: Behavior[], prefixes: string[] = [], exists = all) =>
@@ -108,4 +108,36 @@ test('the program is deterministic and each tracepoint appears once', () => {
   const b = gen([...BEHAVIORS].reverse(), ['/etc/']);
   assert.equal(a.source, b.source);
   assert.equal(new Set(a.probes).size, a.probes.length);
+});
+
+test('capset is read at exit from the task credentials, in the layout of the running kernel', () => {
+  const u64 = generateProgram({
+    behaviors: new Set(['privilege-escalation']),
+    filePathPrefixes: [],
+    selfPid: 4242,
+    tracepointExists: all,
+    capabilityLayout: 'u64',
+  });
+  assert.ok(u64.probes.includes('syscalls:sys_exit_capset'));
+  assert.match(u64.source, /sys_exit_capset[^}]*curtask->cred->cap_effective\.val/);
+  const words = generateProgram({
+    behaviors: new Set(['privilege-escalation']),
+    filePathPrefixes: [],
+    selfPid: 4242,
+    tracepointExists: all,
+    capabilityLayout: 'u32x2',
+  });
+  assert.match(words.source, /curtask->cred->cap_effective\.cap\[1\] << 32/);
+  assert.doesNotMatch(words.source, /cap_effective\.val/);
+  // Without an exit tracepoint capset is not watched at all (an entry-only record would report attempts).
+  const noExit = gen(['privilege-escalation'], [], (n) => n !== 'syscalls:sys_exit_capset');
+  assert.ok(!noExit.probes.some((p) => p.includes('capset')));
+});
+
+test('kernel_cap_t is one u64 from Linux 6.3, two u32 words before', () => {
+  assert.equal(capabilityLayoutOf('6.18.44-fc-v1272'), 'u64');
+  assert.equal(capabilityLayoutOf('6.3.0'), 'u64');
+  assert.equal(capabilityLayoutOf('7.0.1'), 'u64');
+  assert.equal(capabilityLayoutOf('6.2.16-300.fc38.x86_64'), 'u32x2');
+  assert.equal(capabilityLayoutOf('5.15.0-105-generic'), 'u32x2');
 });

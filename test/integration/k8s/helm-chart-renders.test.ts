@@ -244,6 +244,37 @@ describe(`Helm chart rendered by the real helm binary`, () => {
     assert.ok(pod.volumes.find((v: Manifest) => v.hostPath?.path === '/sys/kernel/tracing'));
   });
 
+  it('the container runtime socket is not mounted unless set, then its directory read-only', () => {
+    const off = find(renderChart(CHART, { source: { type: 'sensor' } }), 'DaemonSet')!.spec.template.spec;
+    assert.ok(off.containers[0].args.includes('--container-runtime-socket=none'));
+    assert.ok(!off.volumes.some((v: Manifest) => v.name === 'container-runtime'));
+    const on = find(
+      renderChart(CHART, {
+        source: { type: 'sensor' },
+        sensor: { containerRuntimeSocket: '/run/containerd/containerd.sock' },
+      }),
+      'DaemonSet',
+    )!.spec.template.spec;
+    const c = on.containers[0];
+    assertArgsKnown(c.args);
+    assert.ok(c.args.includes('--container-runtime-socket=/run/containerd/containerd.sock'));
+    assert.deepEqual(
+      c.volumeMounts.find((m: Manifest) => m.name === 'container-runtime'),
+      { name: 'container-runtime', mountPath: '/run/containerd', readOnly: true },
+    );
+    assert.deepEqual(on.volumes.find((v: Manifest) => v.name === 'container-runtime').hostPath, {
+      path: '/run/containerd',
+      type: 'DirectoryOrCreate',
+    });
+    // A socket at the root would mount the node's "/"; ".." would leave the runtime's directory.
+    for (const bad of ['/docker.sock', '/run/../etc/x.sock', 'tcp://10.0.0.1:2375'])
+      assert.match(
+        renderError(CHART, { source: { type: 'sensor' }, sensor: { containerRuntimeSocket: bad } }) ?? '',
+        /containerRuntimeSocket/,
+        bad,
+      );
+  });
+
   it('DaemonSet on Tetragon gRPC: socket directory mounted', () => {
     const docs = renderChart(CHART, { source: { type: 'tetragon-grpc' } });
     const c = find(docs, 'DaemonSet')!.spec.template.spec.containers[0];
