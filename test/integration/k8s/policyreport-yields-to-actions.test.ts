@@ -73,6 +73,29 @@ describe('report writes wait for the actions in flight', () => {
     writer.close();
   });
 
+  it('deletePod is one round trip: the DELETE carries the UID precondition, no GET of the pod first', async () => {
+    const cache = new PodCache({ kubeConfig: server.kubeConfig() });
+    await cache.start(WAIT_MS);
+    try {
+      const executor = new ActionExecutor({ kubeConfig: server.kubeConfig(), lookup: cache });
+      const pod = seedPod(server, 'one-trip');
+      await waitFor(() => cache.byName('shop', 'one-trip') !== undefined);
+      const from = server.requests.length;
+      const [outcome] = await executor.execute(verdictFor(pod, [{ deletePod: { gracePeriodSeconds: 0 } }]));
+      assert.equal(outcome!.outcome, 'succeeded', outcome!.detail);
+      const sent = server.requests.slice(from).filter((r) => !r.query.has('watch'));
+      assert.deepEqual(
+        sent.map((r) => `${r.method} ${r.path}`),
+        ['DELETE /api/v1/namespaces/shop/pods/one-trip'],
+      );
+      assert.deepEqual((sent[0]!.body as { preconditions: unknown }).preconditions, {
+        uid: pod.metadata.uid,
+      });
+    } finally {
+      await cache.stop();
+    }
+  });
+
   it('the executor counts an action as in flight until the API server answered it (through a 429 retry)', async () => {
     const cache = new PodCache({ kubeConfig: server.kubeConfig() });
     await cache.start(WAIT_MS);
