@@ -127,6 +127,7 @@ export class ActionExecutor {
   private readonly budget: ApiBudgetGuard;
   private readonly cni: CniProbe;
   private readonly runner: ActionRunner;
+  private handling = 0;
 
   constructor(private readonly opts: ActionExecutorOptions) {
     this.clients = {
@@ -173,6 +174,11 @@ export class ActionExecutor {
     });
   }
 
+  /** Actions between the guards and their handler's answer (API requests in flight). */
+  get inFlight(): number {
+    return this.handling;
+  }
+
   /** Requests waiting for the global API budget. */
   get budgetQueue(): number {
     return this.budget.waiting;
@@ -186,6 +192,7 @@ export class ActionExecutor {
   /** The handler at the end of the guards: the kill hook or the Kubernetes action. */
   private async handle(call: ActionCall): Promise<ActionResult> {
     const { name, fields, verdict, target } = call;
+    this.handling++;
     try {
       if (name === 'kill') {
         // The available guard let it through only with a hook.
@@ -226,6 +233,8 @@ export class ActionExecutor {
         detail: st.code > 0 ? `${st.code} ${st.reason}: ${st.message}` : st.message,
         by: 'handler',
       };
+    } finally {
+      this.handling--;
     }
   }
 

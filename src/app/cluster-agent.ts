@@ -121,6 +121,8 @@ export class ClusterAgent {
         minIntervalMs: opts.reportMinIntervalMs,
         ...(opts.reportMaxResults !== undefined && { maxResults: opts.reportMaxResults }),
         scored: (key) => this.policyAnnotations.get(key)?.[SCORED_ANNOTATION] !== 'false',
+        // Actions first: no report write starts while an action's request is in flight.
+        holdBack: () => this.executor.inFlight > 0,
         logger: opts.logger,
       });
     }

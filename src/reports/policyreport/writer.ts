@@ -80,6 +80,14 @@ export interface PolicyReportWriterOptions {
   /** Concurrent report writes (default 8). */
   concurrency?: number;
   /**
+   * True while latency-critical API requests (response actions) are in flight: no new report write
+   * starts then (a flush still does), so the action's request and its answer do not queue behind
+   * report bodies on this event loop or on the API server. Held back for at most `maxHoldMs`.
+   */
+  holdBack?: () => boolean;
+  /** Longest a pending write waits for `holdBack` (default 250 ms), so a steady stream of actions cannot starve reports. */
+  maxHoldMs?: number;
+  /**
    * Called once when a resource's report gains a (policy, rule) result it did not hold, e.g. to
    * raise a violation Event (violation-events.ts); the writer itself only writes reports.
    */
@@ -163,6 +171,8 @@ export class PolicyReportWriter {
   private readonly dirty = new Set<string>();
   private readonly timer: NodeJS.Timeout;
   private inFlight = 0;
+  /** When `holdBack` started holding writes back (0: not holding). */
+  private heldSince = 0;
   private readonly idleWaiters: (() => void)[] = [];
   private readonly minIntervalMs: number;
 
@@ -266,6 +276,7 @@ export class PolicyReportWriter {
 
   private tick(force = false): void {
     const now = Date.now();
+    if (!force && this.holding(now)) return;
     const concurrency = this.opts.concurrency ?? 8;
     for (const uid of this.dirty) {
       if (this.inFlight >= concurrency) break;
@@ -281,6 +292,18 @@ export class PolicyReportWriter {
         for (const w of this.idleWaiters.splice(0)) w();
       });
     }
+  }
+
+  /** Whether new writes wait for the actions in flight (bounded by maxHoldMs). */
+  private holding(now: number): boolean {
+    if (this.opts.holdBack?.() !== true) {
+      this.heldSince = 0;
+      return false;
+    }
+    if (this.heldSince === 0) this.heldSince = now;
+    if (now - this.heldSince < (this.opts.maxHoldMs ?? 250)) return true;
+    this.heldSince = 0; // held long enough: let this tick's writes out
+    return false;
   }
 
   private async write(uid: string, r: ReportState): Promise<void> {

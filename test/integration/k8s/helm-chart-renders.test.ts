@@ -161,7 +161,10 @@ describe(`Helm chart rendered by the real helm binary`, () => {
       'Namespace',
       'Service',
       'ServiceAccount',
+      // Pod updates/deletes, and pod evictions (which do not pass the pod DELETE admission).
       'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding',
       'ValidatingAdmissionPolicyBinding',
     ]);
     const ns = find(docs, 'Namespace')!;
