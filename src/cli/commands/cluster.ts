@@ -14,12 +14,7 @@ import { DEFAULT_MAX_RESULTS, DEFAULT_REPORT_INTERVAL_MS } from '../../reports/p
 import { createLogger } from '../../observability/logger.js';
 import { printable } from '../../util/terminal-text.js';
 import { parseListenAddress } from '../listen-address.js';
-import {
-  collectRuntimeSocket,
-  DEFAULT_CONTAINER_RUNTIME_TIMEOUT,
-  parseContainerRuntimeTimeout,
-} from '../run/sensor-flags.js';
-import { CONTAINER_RUNTIME_DEFAULTS, DEFAULT_RUNTIME_SOCKETS } from '../../sources/sensor/index.js';
+import { containerRuntimeSocketOption, containerRuntimeTimeoutOption } from '../run/sensor-flags.js';
 
 export function parseKillTrustedSources(value: string): KillTrustableSource[] {
   const out: KillTrustableSource[] = [];
@@ -182,23 +177,11 @@ export function register(program: Command): void {
     )
     .option('--sensor', 'run the built-in bpftrace sensor (needs hostPID and BPF capabilities)', false)
     .addOption(
-      new Option(
-        '--container-runtime-socket <socket>',
-        'with --sensor: container runtime asked about containers whose pod the API server does not list (yet), ' +
-          "after the pod cache, never over it (repeatable): a CRI socket (containerd, CRI-O), Docker's socket, " +
-          '"cri:<path>"/"docker:<path>", or "none"',
-      )
-        .argParser(collectRuntimeSocket)
-        .default(undefined, DEFAULT_RUNTIME_SOCKETS.map((x) => x.path).join(', ') + ' (those present)'),
+      containerRuntimeSocketOption(
+        'with --sensor: container runtime asked about containers whose pod the API server does not list (yet), after the pod cache, never over it',
+      ),
     )
-    .addOption(
-      new Option(
-        '--container-runtime-timeout <duration>',
-        'deadline of one container metadata lookup; events of a container not yet known wait at most this long',
-      )
-        .argParser(parseContainerRuntimeTimeout)
-        .default(CONTAINER_RUNTIME_DEFAULTS.timeoutMs, DEFAULT_CONTAINER_RUNTIME_TIMEOUT),
-    )
+    .addOption(containerRuntimeTimeoutOption())
     .option(
       '--kill-trusted-sources <list>',
       'comma-separated inputs whose events the kill action may act on besides the sensor: tetragon-file, ' +

@@ -11,12 +11,7 @@ import { printable } from '../../util/terminal-text.js';
 import { SOURCE_FORMATS } from '../../events/adapters/outcome.js';
 import { generateProgram } from '../../sources/sensor/program.js';
 import { findTracefs, tracepointChecker } from '../../sources/sensor/prerequisites.js';
-import {
-  CONTAINER_RUNTIME_DEFAULTS,
-  DEFAULT_ATTACH_TIMEOUT_MS,
-  DEFAULT_RUNTIME_SOCKETS,
-  SensorAttachTimeoutError,
-} from '../../sources/sensor/index.js';
+import { DEFAULT_ATTACH_TIMEOUT_MS, SensorAttachTimeoutError } from '../../sources/sensor/index.js';
 import {
   ACTION_MODES,
   kernelKillEnvironment,
@@ -29,11 +24,10 @@ import { defaultDbPath, TAIL_STATE_FILE } from '../../app/state-dir.js';
 import { parseListenAddress } from '../listen-address.js';
 import { packagePath } from '../../package-root.js';
 import {
-  collectRuntimeSocket,
-  DEFAULT_CONTAINER_RUNTIME_TIMEOUT,
+  containerRuntimeSocketOption,
+  containerRuntimeTimeoutOption,
   DEFAULT_SENSOR_ATTACH_TIMEOUT,
   parseAttachTimeout,
-  parseContainerRuntimeTimeout,
 } from '../run/sensor-flags.js';
 import { parseRetentionAge, parseRowCap } from '../run/store-retention.js';
 import { parseLogFiles, parseLogSize } from '../run/log-flags.js';
@@ -185,22 +179,8 @@ export function register(program: Command): void {
         .argParser(parseAttachTimeout)
         .default(DEFAULT_ATTACH_TIMEOUT_MS, DEFAULT_SENSOR_ATTACH_TIMEOUT),
     )
-    .addOption(
-      new Option(
-        '--container-runtime-socket <socket>',
-        'container runtime the sensor names containers and pods from (repeatable): a CRI socket (containerd, CRI-O), Docker\'s socket, "cri:<path>"/"docker:<path>", or "none"',
-      )
-        .argParser(collectRuntimeSocket)
-        .default(undefined, DEFAULT_RUNTIME_SOCKETS.map((x) => x.path).join(', ') + ' (those present)'),
-    )
-    .addOption(
-      new Option(
-        '--container-runtime-timeout <duration>',
-        'deadline of one container metadata lookup; events of a container not yet known wait at most this long',
-      )
-        .argParser(parseContainerRuntimeTimeout)
-        .default(CONTAINER_RUNTIME_DEFAULTS.timeoutMs, DEFAULT_CONTAINER_RUNTIME_TIMEOUT),
-    )
+    .addOption(containerRuntimeSocketOption('container runtime the sensor names containers and pods from'))
+    .addOption(containerRuntimeTimeoutOption())
     .addOption(
       new Option('--log-level <level>', 'JSON log level')
         .choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])

@@ -1,12 +1,13 @@
 /**
- * Parsing of `run`'s sensor flags. The attach timeout is a Go duration ("90s", "3m", "1m30s"), the
+ * Parsing of the sensor flags of `run` and `cluster`. The attach timeout is a Go duration ("90s", "3m", "1m30s"), the
  * syntax Kyverno and Falco users already write.
  */
-import { InvalidArgumentError } from '@commander-js/extra-typings';
+import { InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { parseGoDuration } from '../../engine/duration.js';
 import {
   CONTAINER_RUNTIME_DEFAULTS,
   DEFAULT_ATTACH_TIMEOUT_MS,
+  DEFAULT_RUNTIME_SOCKETS,
   parseRuntimeSocket,
   type RuntimeSocket,
 } from '../../sources/sensor/index.js';
@@ -57,4 +58,24 @@ export function parseContainerRuntimeTimeout(value: string): number {
   if (ms < 1) throw new InvalidArgumentError('the timeout must be at least 1ms');
   if (ms > 10_000) throw new InvalidArgumentError('the timeout must be at most 10s (events wait for it)');
   return ms;
+}
+
+/** `--container-runtime-socket`, shared by `run` and `cluster`; `role` says what the runtime is asked for. */
+export function containerRuntimeSocketOption(role: string) {
+  return new Option(
+    '--container-runtime-socket <socket>',
+    `${role} (repeatable): a CRI socket (containerd, CRI-O), Docker's socket, "cri:<path>"/"docker:<path>", or "none"`,
+  )
+    .argParser(collectRuntimeSocket)
+    .default(undefined, DEFAULT_RUNTIME_SOCKETS.map((x) => x.path).join(', ') + ' (those present)');
+}
+
+/** `--container-runtime-timeout`, shared by `run` and `cluster`. */
+export function containerRuntimeTimeoutOption() {
+  return new Option(
+    '--container-runtime-timeout <duration>',
+    'deadline of one container metadata lookup; events of a container not yet known wait at most this long',
+  )
+    .argParser(parseContainerRuntimeTimeout)
+    .default(CONTAINER_RUNTIME_DEFAULTS.timeoutMs, DEFAULT_CONTAINER_RUNTIME_TIMEOUT);
 }
