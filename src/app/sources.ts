@@ -18,7 +18,6 @@ import {
   type RuntimeSocket,
 } from '../sources/sensor/index.js';
 import type { PlanEnvironment } from '../sources/sensor/kernel-kill.js';
-import { createTetragonGrpcSource } from '../sources/tetragon-grpc/index.js';
 import type { EventSource } from '../sources/types.js';
 
 /** Where a network input listens: a TCP address or a unix socket. */
@@ -101,6 +100,7 @@ export async function createSource(spec: SourceSpec, ctx: SourceContext): Promis
       if (sockets.length > 0) {
         ctx.say?.(`sensor: container metadata from ${sockets.map((x) => `${x.kind}:${x.path}`).join(', ')}`);
       }
+      const lookups = sockets.length > 0 ? await createRuntimeLookups(sockets) : [];
       return new BpftraceSensor({
         bpftrace: host.bpftrace,
         tracepointExists: host.tracepointExists,
@@ -111,7 +111,7 @@ export async function createSource(spec: SourceSpec, ctx: SourceContext): Promis
         ...(spec.enforcement !== undefined && { enforcement: spec.enforcement }),
         ...(sockets.length > 0 && {
           containerMetadata: new ContainerMetadataEnricher({
-            lookups: createRuntimeLookups(sockets),
+            lookups,
             ...(spec.containerRuntimeTimeoutMs !== undefined && {
               timeoutMs: spec.containerRuntimeTimeoutMs,
             }),
@@ -152,8 +152,11 @@ export async function createSource(spec: SourceSpec, ctx: SourceContext): Promis
         ...(spec.idleTimeoutMs !== undefined && { idleTimeoutMs: spec.idleTimeoutMs }),
         logger,
       });
-    case 'tetragon-grpc':
+    case 'tetragon-grpc': {
+      // gRPC and the proto loader are a large module graph: loaded only when this input is used.
+      const { createTetragonGrpcSource } = await import('../sources/tetragon-grpc/index.js');
       return createTetragonGrpcSource({ target: spec.target, logger });
+    }
   }
 }
 
