@@ -20,14 +20,19 @@ import { apiStatus } from '../k8s/errors.js';
 import { DRY_RUN_ALL, spend, type ActionContext, type ActionHandler } from './context.js';
 import { patchTarget } from './kube-patch.js';
 import type { IsolateAction } from '../contracts/actions.js';
+import {
+  ISOLATION_POLICY_LABEL,
+  isolationPolicyName,
+  QUARANTINE_LABEL,
+  QUARANTINE_REASON_ANNOTATION,
+} from './quarantine.js';
 
-export const QUARANTINE_LABEL = 'runtime.kyverno.io/quarantine';
-export const QUARANTINE_REASON_ANNOTATION = 'runtime.kyverno.io/quarantine-reason';
-export const ISOLATION_POLICY_LABEL = 'runtime.kyverno.io/isolation';
-
-export function isolationPolicyName(podName: string): string {
-  return `kyverno-runtime-isolate-${podName}`.slice(0, 253).replace(/[-.]+$/, '');
-}
+export {
+  ISOLATION_POLICY_LABEL,
+  isolationPolicyName,
+  QUARANTINE_LABEL,
+  QUARANTINE_REASON_ANNOTATION,
+} from './quarantine.js';
 
 /** The egress rules `allowEgress` asks for (none: all egress denied). */
 /** Plain JSON (the API's shape), not client-node's classes. */

@@ -23,10 +23,9 @@ import { ContextCache } from '../k8s/context-cache.js';
 import { PolicySet } from './policy-set.js';
 import { violationMetricsSink } from './sinks.js';
 import { createSource, type SourceSpec } from './sources.js';
+import type { KillTrustableSource } from './kill-trust.js';
 
-/** Inputs of the cluster agent an operator may trust to name host processes (--kill-trusted-sources). */
-export const KILL_TRUSTABLE_SOURCES = ['tetragon-file', 'tetragon-grpc', 'http'] as const;
-export type KillTrustableSource = (typeof KILL_TRUSTABLE_SOURCES)[number];
+export { KILL_TRUSTABLE_SOURCES, type KillTrustableSource } from './kill-trust.js';
 
 type TcpAddress = { host: string; port: number };
 

@@ -19,7 +19,6 @@ import {
   type RuntimeSocket,
 } from '../sources/sensor/index.js';
 import type { PlanEnvironment } from '../sources/sensor/kernel-kill.js';
-import { createTetragonGrpcSource } from '../sources/tetragon-grpc/index.js';
 import type { EventSource } from '../sources/types.js';
 import { clusterContainerEnrichment, type RuntimePodFallback } from './runtime-pods.js';
 
@@ -101,17 +100,17 @@ type SensorSpec = Extract<SourceSpec, { kind: 'sensor' }>;
  * The sensor's container enrichment for a spec: none without a runtime socket; in the cluster agent
  * (`clusterPods`) only for pods the API server does not list, teaching attribution's fallback.
  */
-export function containerEnrichmentFor(
+export async function containerEnrichmentFor(
   spec: SensorSpec,
   ctx: Pick<SourceContext, 'logger' | 'say'>,
-): ContainerEnrichment | undefined {
+): Promise<ContainerEnrichment | undefined> {
   const sockets = runtimeSocketsToUse(spec.containerRuntimeSockets);
   if (sockets.length === 0) return undefined;
   const names = sockets.map((x) => `${x.kind}:${x.path}`);
   ctx.say?.(`sensor: container metadata from ${names.join(', ')}`);
   ctx.logger.info({ sockets: names }, 'sensor: container metadata from the container runtime');
   const enricher = new ContainerMetadataEnricher({
-    lookups: createRuntimeLookups(sockets),
+    lookups: await createRuntimeLookups(sockets),
     ...(spec.containerRuntimeTimeoutMs !== undefined && { timeoutMs: spec.containerRuntimeTimeoutMs }),
   });
   return spec.clusterPods ? clusterContainerEnrichment(enricher, spec.clusterPods) : enricher;
@@ -126,7 +125,7 @@ export async function createSource(spec: SourceSpec, ctx: SourceContext): Promis
         ...(ctx.say && { announce: ctx.say }),
       });
       ctx.say?.(`sensor: ${host.version} (${host.bpftrace})`);
-      const enrichment = containerEnrichmentFor(spec, ctx);
+      const enrichment = await containerEnrichmentFor(spec, ctx);
       return new BpftraceSensor({
         bpftrace: host.bpftrace,
         tracepointExists: host.tracepointExists,
@@ -171,8 +170,11 @@ export async function createSource(spec: SourceSpec, ctx: SourceContext): Promis
         ...(spec.idleTimeoutMs !== undefined && { idleTimeoutMs: spec.idleTimeoutMs }),
         logger,
       });
-    case 'tetragon-grpc':
+    case 'tetragon-grpc': {
+      // gRPC and the proto loader are a large module graph: loaded only when this input is used.
+      const { createTetragonGrpcSource } = await import('../sources/tetragon-grpc/index.js');
       return createTetragonGrpcSource({ target: spec.target, logger });
+    }
   }
 }
 

@@ -123,4 +123,8 @@ startupProbe:
   valueFrom:
     fieldRef:
       fieldPath: spec.nodeName
+{{- if .Values.nodeOptions }}
+- name: NODE_OPTIONS
+  value: {{ .Values.nodeOptions | quote }}
+{{- end }}
 {{- end -}}

@@ -7,10 +7,10 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import { join, resolve } from 'node:path';
 import { WebhookDestinations } from '../../actions/webhook-destination.js';
-import { KILL_TRUSTABLE_SOURCES, startClusterMode, type KillTrustableSource } from '../../app/cluster.js';
+import type { ClusterModeHandle } from '../../app/cluster.js';
+import { KILL_TRUSTABLE_SOURCES, type KillTrustableSource } from '../../app/kill-trust.js';
 import { defaultStateDir, TAIL_STATE_FILE } from '../../app/state-dir.js';
-import { loadKubeConfig } from '../../k8s/config.js';
-import { DEFAULT_MAX_RESULTS, DEFAULT_REPORT_INTERVAL_MS } from '../../reports/policyreport/writer.js';
+import { DEFAULT_MAX_RESULTS, DEFAULT_REPORT_INTERVAL_MS } from '../../reports/policyreport/defaults.js';
 import { createLogger } from '../../observability/logger.js';
 import { printable } from '../../util/terminal-text.js';
 import { parseListenAddress } from '../listen-address.js';
@@ -213,8 +213,14 @@ export function register(program: Command): void {
         process.stderr.write('kyverno-runtime cluster: --http-tls-client-ca needs --http-tls-cert\n');
         process.exit(1);
       }
-      let handle: Awaited<ReturnType<typeof startClusterMode>>;
+      let handle: ClusterModeHandle;
       try {
+        // Loaded here, not at the top: the Kubernetes client's module graph is most of the agent's
+        // memory, and every other command (local `run` among them) would pay for it too.
+        const [{ startClusterMode }, { loadKubeConfig }] = await Promise.all([
+          import('../../app/cluster.js'),
+          import('../../k8s/config.js'),
+        ]);
         handle = await startClusterMode({
           kubeConfig: loadKubeConfig({
             kubeconfig: opts.kubeconfig,

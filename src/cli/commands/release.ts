@@ -3,21 +3,13 @@
  * NetworkPolicy and remove the quarantine label and reason annotation.
  */
 import { Command } from '@commander-js/extra-typings';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { printable } from '../../util/terminal-text.js';
-import {
-  CoreV1Api,
-  NetworkingV1Api,
-  PatchStrategy,
-  setHeaderOptions,
-  type KubeConfig,
-} from '@kubernetes/client-node';
 import {
   isolationPolicyName,
   QUARANTINE_LABEL,
   QUARANTINE_REASON_ANNOTATION,
-} from '../../actions/isolate.js';
-import { apiClient } from '../../k8s/api-clients.js';
-import { loadKubeConfig } from '../../k8s/config.js';
+} from '../../actions/quarantine.js';
 import { apiStatus } from '../../k8s/errors.js';
 
 export interface ReleaseResult {
@@ -32,6 +24,11 @@ export async function releasePod(
   pod: string,
   label = QUARANTINE_LABEL,
 ): Promise<ReleaseResult> {
+  // Loaded on use: the Kubernetes client's module graph is large, and every command would pay for it.
+  const [{ CoreV1Api, NetworkingV1Api, PatchStrategy, setHeaderOptions }, { apiClient }] = await Promise.all([
+    import('@kubernetes/client-node'),
+    import('../../k8s/api-clients.js'),
+  ]);
   const networking = apiClient(kc, NetworkingV1Api);
   const core = apiClient(kc, CoreV1Api);
   const result: ReleaseResult = { networkPolicy: 'deleted', pod: 'unlabelled' };
@@ -78,6 +75,7 @@ export function register(program: Command): void {
         return;
       }
       try {
+        const { loadKubeConfig } = await import('../../k8s/config.js');
         const kc = loadKubeConfig({ kubeconfig: opts.kubeconfig, context: opts.context });
         const r = await releasePod(kc, m[1]!, m[2]!, opts.label);
         process.stdout.write(

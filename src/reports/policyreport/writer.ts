@@ -24,6 +24,7 @@ import { apiStatus, isTransient } from '../../k8s/errors.js';
 import { apiClient } from '../../k8s/api-clients.js';
 import type { Logger } from '../../observability/logger.js';
 import { ruleKey } from '../../contracts/keys.js';
+import { DEFAULT_MAX_REPORT_BYTES, DEFAULT_MAX_RESULTS, DEFAULT_REPORT_INTERVAL_MS } from './defaults.js';
 import { reportPending, reportResultsDropped, reportWrites } from '../../observability/metrics.js';
 import {
   newResultState,
@@ -135,10 +136,7 @@ interface ReportState {
   lastBody: string | undefined;
 }
 
-/** Default coalescing interval per report. */
-export const DEFAULT_REPORT_INTERVAL_MS = 10_000;
-export const DEFAULT_MAX_RESULTS = 1000;
-export const DEFAULT_MAX_REPORT_BYTES = 768 * 1024;
+export { DEFAULT_MAX_REPORT_BYTES, DEFAULT_MAX_RESULTS, DEFAULT_REPORT_INTERVAL_MS };
 
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'kyverno-runtime' };
 

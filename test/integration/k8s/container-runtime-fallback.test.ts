@@ -107,7 +107,7 @@ describe('cluster agent: the container runtime names pods the API server has not
     await waitFor(() => agent.pods.byName('shop', 'listed') !== undefined, WAIT_MS, 'listed pod cached');
     // What the cluster assembly gives the sensor (src/app/cluster.ts): the agent's fallback.
     const logger = createLogger({ level: 'error' });
-    enrichment = containerEnrichmentFor(
+    enrichment = (await containerEnrichmentFor(
       {
         kind: 'sensor',
         install: false,
@@ -117,7 +117,7 @@ describe('cluster agent: the container runtime names pods the API server has not
         clusterPods: agent.attributionPods,
       },
       { logger },
-    )!;
+    ))!;
     assert.ok(enrichment, 'a runtime socket was given');
   });
   after(async () => {
