@@ -75,7 +75,9 @@ function scalar(v: unknown, json: boolean): unknown {
       return json && Number.isSafeInteger(v) ? BigInt(v) : v;
     case 'object':
       return v === null ? null : BAIL;
-    default:
+    case 'function':
+    case 'symbol':
+    case 'undefined':
       return BAIL;
   }
 }
@@ -87,13 +89,13 @@ function pathOf(node: Node): { root: string; path: string[] } | undefined {
   for (;;) {
     if (n.op === 'id' && typeof n.args === 'string') return { root: n.args, path: path.reverse() };
     if (n.op === '.') {
-      const [target, field] = n.args as [Node, string];
+      const [target, field] = n.args;
       path.push(field);
       n = target;
       continue;
     }
     if (n.op === '[]') {
-      const [target, field] = n.args as [Node, Node];
+      const [target, field] = n.args;
       if (field.op !== 'value' || typeof field.args !== 'string') return undefined;
       path.push(field.args);
       n = target;
@@ -184,7 +186,7 @@ function compileNode(node: Node): Fast | undefined {
       return p === undefined ? undefined : compilePath(p.root, p.path);
     }
     case '!_': {
-      const operand = compileNode(node.args as Node);
+      const operand = compileNode(node.args);
       if (operand === undefined) return undefined;
       return (act) => {
         const v = operand(act);
@@ -193,7 +195,7 @@ function compileNode(node: Node): Fast | undefined {
     }
     case '&&':
     case '||': {
-      const [l, r] = node.args as [Node, Node];
+      const [l, r] = node.args;
       const left = compileNode(l);
       const right = compileNode(r);
       if (left === undefined || right === undefined) return undefined;
@@ -210,7 +212,7 @@ function compileNode(node: Node): Fast | undefined {
     }
     case '==':
     case '!=': {
-      const [l, r] = node.args as [Node, Node];
+      const [l, r] = node.args;
       const left = compileNode(l);
       const right = compileNode(r);
       if (left === undefined || right === undefined) return undefined;
@@ -229,7 +231,7 @@ function compileNode(node: Node): Fast | undefined {
     case '<=':
     case '>':
     case '>=': {
-      const [l, r] = node.args as [Node, Node];
+      const [l, r] = node.args;
       const left = compileNode(l);
       const right = compileNode(r);
       if (left === undefined || right === undefined) return undefined;
@@ -243,10 +245,10 @@ function compileNode(node: Node): Fast | undefined {
       };
     }
     case 'in': {
-      const [l, r] = node.args as [Node, Node];
+      const [l, r] = node.args;
       const left = compileNode(l);
       if (left === undefined || r.op !== 'list') return undefined;
-      const items = (r.args as Node[]).map(literalOf);
+      const items = r.args.map(literalOf);
       if (items.length === 0 || items.some((i) => i === undefined || i.value === null)) return undefined;
       const values = items.map((i) => i!.value);
       const type = typeof values[0];
@@ -258,12 +260,12 @@ function compileNode(node: Node): Fast | undefined {
       };
     }
     case 'call': {
-      const [name, args] = node.args as [string, Node[]];
+      const [name, args] = node.args;
       if (name === 'has' && args.length === 1) return compileHas(args[0]!);
       return undefined;
     }
     case 'rcall': {
-      const [name, receiverNode, args] = node.args as [string, Node, Node[]];
+      const [name, receiverNode, args] = node.args;
       if (args.length !== 1) return undefined;
       const receiver = compileNode(receiverNode);
       if (receiver === undefined) return undefined;
@@ -291,7 +293,18 @@ function compileNode(node: Node): Fast | undefined {
         return typeof s === 'string' && typeof a === 'string' ? method(s, a) : BAIL;
       };
     }
-    default:
+    // Outside the subset: the whole expression is cel-js's.
+    case '-_':
+    case '-':
+    case '?:':
+    case '.?':
+    case '[?]':
+    case '*':
+    case '/':
+    case '%':
+    case '+':
+    case 'list':
+    case 'map':
       return undefined;
   }
 }
