@@ -477,5 +477,19 @@ for (const row of runs.filter((r) => r.policies !== undefined)) {
       `ratio ${ratio.toFixed(2)}, p99 ${p99.toFixed(1)} µs — ${verdict}`,
   );
 }
+// Issue 14: the CEL-native kind should cost about what ClusterRuntimePolicy does at the same size.
+const allRules = runs.find(
+  (r) => r.policies === GOAL_POLICIES && !r.name.includes('RuntimeValidatingPolicy'),
+);
+const halfValidating = runs.find(
+  (r) => r.policies === GOAL_POLICIES && r.name.includes('RuntimeValidatingPolicy'),
+);
+if (allRules && halfValidating)
+  console.log(
+    `${GOAL_POLICIES} policies, half RuntimeValidatingPolicy against all ClusterRuntimePolicy: ` +
+      `${(perCpuSecond(halfValidating.result) / perCpuSecond(allRules.result)).toFixed(2)} of its rate ` +
+      `(ratio to bare ${(perCpuSecond(halfValidating.result) / bareRate).toFixed(2)} against ` +
+      `${(perCpuSecond(allRules.result) / bareRate).toFixed(2)})`,
+  );
 // Keep the parse/adapt results observable so the baseline loops cannot be optimised away.
 if (parsed === 0 || adapted === 0) throw new Error('nothing parsed');

@@ -31,16 +31,42 @@ export function normalizeContainerId(raw: string): string | undefined {
  * so a policy can still see it.
  */
 export function eventContainerId(raw: string): string {
-  // Every event carries one, and a node runs few containers: remember the last answers (bounded).
+  // The usual spellings (bare hex, `<runtime>://` + hex) are recognised by one scan: cheaper than
+  // hashing the fresh string for the memo below. Hand-written: the regexes of normalizeContainerId
+  // cost more than this loop on every event.
+  const at = raw.indexOf('://');
+  if (isLowerHexId(raw, at < 0 ? 0 : at + 3) && (at < 0 || isRuntimeName(raw, at)))
+    return at < 0 ? raw : raw.slice(at + 3);
+  // Other spellings: a node runs few containers, so remember the last answers (bounded).
   const known = seen.get(raw);
   if (known !== undefined) return known;
   const id = normalizeContainerId(raw);
-  const at = raw.indexOf('://');
   const value = id ?? (at >= 0 ? raw.slice(at + 3) : raw);
   if (raw.length > SEEN_KEY_MAX) return value;
   if (seen.size >= SEEN_MAX) seen.clear();
   seen.set(raw, value);
   return value;
+}
+
+/** NORMAL.test(raw.slice(from)) without the slice. */
+function isLowerHexId(raw: string, from: number): boolean {
+  const length = raw.length - from;
+  if (length < 12 || length > 64) return false;
+  for (let i = from; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
+}
+
+/** /^[a-z-]+$/.test(raw.slice(0, end)) without the slice. */
+function isRuntimeName(raw: string, end: number): boolean {
+  if (end === 0) return false;
+  for (let i = 0; i < end; i++) {
+    const c = raw.charCodeAt(i);
+    if (!((c >= 97 && c <= 122) || c === 45)) return false;
+  }
+  return true;
 }
 
 /**

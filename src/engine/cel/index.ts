@@ -21,6 +21,7 @@ import {
   publicRegexMessage,
   registerRegexLibrary,
 } from './regex-library.js';
+import { BAIL, compileFastPath, type FastProgram } from './fast-path.js';
 import { referencesOf, type CelReferences } from './references.js';
 import { rewriteHasOverCalls, rewriteOrValueOnPlainValues } from './rewrite.js';
 import { fromCel, toCel } from './values.js';
@@ -43,6 +44,7 @@ export { CelCIDR, CelIP } from './network-library.js';
 export { CelSemver } from './extension-libraries.js';
 export { CelImage, parseImageReference } from './kyverno-data-library.js';
 export { compileProjection, fromCel, toCel, toCelOnce } from './values.js';
+export { NOT_RAW, RAW_BINDING, type RawBindingReader } from './fast-path.js';
 
 export interface CelEvaluateOptions {
   /** Data for resource.Get/List, image.GetMetadata and time.now(). */
@@ -55,6 +57,8 @@ export interface CelProgram {
   evaluate(activation: Record<string, unknown>, options?: CelEvaluateOptions): unknown;
   /** The raw CEL value (BigInt ints, Quantity objects…), for chaining CEL results. */
   evaluateRaw(activation: Record<string, unknown>, options?: CelEvaluateOptions): unknown;
+  /** True when the expression is in the subset the direct evaluator decides (fast-path.ts). */
+  readonly fastPath?: boolean;
 }
 
 function createEnvironment(): Environment {
@@ -83,6 +87,8 @@ export interface CelCompileOptions {
    * are schemaless); with it, a reference to anything else (`evnt.x`) is a compile error, as in cel-go.
    */
   readonly declared?: readonly string[];
+  /** False: always interpret with cel-js (the differential test compares both). Default true. */
+  readonly fastPath?: boolean;
 }
 
 // One strict environment per declared set (there are a handful), each a clone of the full one.
@@ -203,8 +209,15 @@ export function compileCel(expression: string, options: CelCompileOptions = {}):
     if (result instanceof Promise) throw new Error('asynchronous CEL functions are not supported');
     return result;
   };
+  // The common expressions on the event path are decided directly; anything else (and every error)
+  // is cel-js's, on the same activation.
+  const fast: FastProgram | undefined = options.fastPath === false ? undefined : compileFastPath(fn.ast);
   const evaluateRaw = (activation: Record<string, unknown>, options?: CelEvaluateOptions): unknown => {
     const act = prepareActivation(activation);
+    if (fast !== undefined) {
+      const decided = fast(act);
+      if (decided !== BAIL) return decided;
+    }
     try {
       return run(fn, act, options);
     } catch (e) {
@@ -225,6 +238,7 @@ export function compileCel(expression: string, options: CelCompileOptions = {}):
     expression,
     evaluateRaw,
     evaluate: (activation, options) => fromCel(evaluateRaw(activation, options)),
+    fastPath: fast !== undefined,
   };
 }
 

@@ -29,7 +29,9 @@ import { withVariables } from '../validate/cel.js';
 import {
   emptyFieldTree,
   mergeFieldTree,
+  NOT_RAW,
   PreparedActivation,
+  RAW_BINDING,
   compileProjection,
   toCel,
   toCelOnce,
@@ -362,6 +364,23 @@ class ValidatingBindings extends PreparedActivation {
 
   get params(): null {
     return null;
+  }
+
+  /**
+   * The bindings as JSON, before conversion, for CEL's direct evaluator (cel/fast-path.ts): an
+   * expression it decides never converts the event.
+   */
+  [RAW_BINDING](name: string): unknown {
+    switch (name) {
+      case 'event':
+        return this.evaluation.event;
+      case 'object':
+        return this.evaluation.attribution.resource;
+      case 'behavior':
+        return this.evaluation.event.behavior;
+      default:
+        return NOT_RAW;
+    }
   }
 }
 

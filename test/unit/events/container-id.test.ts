@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { adaptRecord } from '../../../src/events/adapters/index.js';
 import { eventContainerId, normalizeContainerId } from '../../../src/events/container-id.js';
 
@@ -24,6 +25,31 @@ describe('container IDs: one normal form', () => {
     assert.equal(normalizeContainerId(`abcd${ID}`), undefined);
     assert.equal(normalizeContainerId(`crio-conmon-${ID}.scope`), undefined);
     assert.equal(normalizeContainerId('host'), undefined);
+  });
+
+  it('the event spelling is the normal form, else the word without its runtime prefix, for any text', () => {
+    // The spec eventContainerId's scan and memo must agree with, whatever the spelling.
+    const expected = (raw: string): string => {
+      const at = raw.indexOf('://');
+      return normalizeContainerId(raw) ?? (at >= 0 ? raw.slice(at + 3) : raw);
+    };
+    const hex = fc.stringMatching(/^[0-9a-fA-F]{10,66}$/);
+    const spelling = fc.oneof(
+      hex,
+      fc
+        .tuple(fc.constantFrom('containerd', 'cri-o', 'docker', 'Docker', '', 'x y', 'a-b'), hex)
+        .map(([p, h]) => `${p}://${h}`),
+      fc.tuple(fc.constantFrom('cri-containerd-', 'crio-', ''), hex).map(([p, h]) => `/k/${p}${h}.scope`),
+      fc.string({ maxLength: 80 }),
+    );
+    fc.assert(
+      fc.property(spelling, (raw) => {
+        // Twice: the second call may be answered by the memo.
+        assert.equal(eventContainerId(raw), expected(raw));
+        assert.equal(eventContainerId(raw), expected(raw));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it("keeps a tool's own non-ID word for the event, without its runtime prefix", () => {
