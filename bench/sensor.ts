@@ -128,8 +128,10 @@ interface SensorRun {
   connects: number;
   writes: number;
   execs: number;
-  /** Records that reached user space for the workload and were dropped there (not reported). */
+  /** Records that reached user space and were dropped there (not reported), whole host. */
   filtered: number;
+  /** Events reported for other processes on the host meanwhile (the sensor sees the whole host). */
+  others: number;
   dropped: Record<string, number>;
   latenciesMs: number[];
   bpftraceCpu: number;
@@ -189,6 +191,7 @@ async function runWithSensor(
     writes: count((e) => e.behavior === 'file-write' && (e.file?.path ?? '').startsWith(dir)),
     execs: count((e) => e.behavior === 'process-exec' && e.process?.binary === TRUE),
     filtered,
+    others: events.length - ours.length,
     dropped: stats.dropped,
     latenciesMs,
     bpftraceCpu,
@@ -253,9 +256,10 @@ async function main(): Promise<void> {
       row(
         '  records reaching user space, not reported',
         String(sum((r) => r.filtered)),
-        'exec identities learnt',
+        'whole host: exec identities learnt',
       );
     }
+    row('  events of other processes on the host', String(sum((r) => r.others)), 'also in the CPU below');
     row('  sensor drops (lost/malformed)', JSON.stringify(drops));
     row('  bpftrace CPU per op (µs)', ((1e6 * sum((r) => r.bpftraceCpu)) / (OPS * rs.length)).toFixed(1));
     row('  consumer CPU per op (µs)', ((1e6 * sum((r) => r.consumerCpu)) / (OPS * rs.length)).toFixed(1));
