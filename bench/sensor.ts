@@ -1,15 +1,20 @@
 /**
- * Built-in sensor benchmark: a syscall-heavy workload (loopback connects, file writes under a watched
- * prefix, execs) run in a child process twice in the same run — without the sensor (baseline) and
- * with it attached — then:
- *   - overhead: workload throughput with the sensor / without;
- *   - capture: events received per syscall made, per behavior (anything missing is a drop);
- *   - latency: kernel timestamp of the syscall → verdict produced by the engine, p50/p99.
- * Needs root and bpftrace. Run: npx tsx bench/sensor.ts  (≈ 30–60 s, most of it bpftrace compiling).
+ * Built-in sensor benchmark: a syscall-heavy workload (loopback connects, file writes, execs) run in
+ * a child process without the sensor (baseline) and with it attached, in two configurations:
+ *   - reported: policies watch every op of the workload (connects, writes under a watched prefix,
+ *     execs): every op reaches user space and gets a verdict;
+ *   - filtered: the writes go outside every watched prefix and no policy watches connects or execs:
+ *     only what the policies ask for is probed, and the writes are filtered out in the kernel.
+ * The machine may be shared: runs are interleaved (baseline, reported, baseline, filtered, …,
+ * baseline) and each sensor run is compared with the baselines either side of it; the median over
+ * the rounds is the result. Also printed: capture (events per op, per behavior: anything missing is
+ * a drop), syscall → verdict latency (kernel timestamp to engine verdict), and the CPU the sensor
+ * itself spent (bpftrace and the consuming Node process) per op.
+ * Needs root and bpftrace. Run: npx tsx bench/sensor.ts [rounds=5]  (bpftrace compiles on every
+ * attach: seconds each).
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRuntimeEngine } from '../src/engine/runtime/index.js';
@@ -22,82 +27,127 @@ import { percentile } from './support.js';
 const CONNECTS = 1000;
 const WRITES = 1000;
 const EXECS = 100;
+const OPS = CONNECTS + WRITES + EXECS;
+const ROUNDS = Math.max(1, Number(process.argv[2] ?? 5) || 5);
+/** Goals: throughput with the sensor / without. */
+const GOAL_REPORTED = 0.9;
+const GOAL_FILTERED = 0.98;
 
 const dir = mkdtempSync(join(tmpdir(), 'kr-bench-sensor-'));
 const watched = join(dir, 'watched') + '/';
+const elsewhere = join(dir, 'elsewhere') + '/';
 mkdirSync(watched);
+mkdirSync(elsewhere);
+// The executable the kernel loads (/bin is a symlink on merged-/usr systems): what the sensor reports.
+const TRUE = realpathSync('/bin/true');
 
-const POLICY = `
+const rule = (name: string, behavior: string, pattern: string): string => `
+    - name: ${name}
+      match: { any: [{ resources: { kinds: [Node] } }] }
+      restrict: { message: ${name}, behaviors: [${behavior}], pattern: { event: ${pattern} } }`;
+const policy = (rules: string): string => `
 apiVersion: runtime.kyverno.io/v1alpha1
 kind: ClusterRuntimePolicy
 metadata: { name: bench }
 spec:
   failureAction: Audit
-  rules:
-    - name: connects
-      match: { any: [{ resources: { kinds: [Node] } }] }
-      restrict: { message: connect, behaviors: [network-connect], pattern: { event: { network: { daddr: 127.0.0.1 } } } }
-    - name: writes
-      match: { any: [{ resources: { kinds: [Node] } }] }
-      restrict: { message: write, behaviors: [file-write], pattern: { event: { file: { path: '${watched}*' } } } }
-    - name: execs
-      match: { any: [{ resources: { kinds: [Node] } }] }
-      restrict: { message: exec, behaviors: [process-exec], pattern: { event: { process: { binary: /bin/true } } } }
+  rules:${rules}
 `;
+const writeRule = rule('writes', 'file-write', `{ file: { path: '${watched}*' } }`);
+const POLICIES = {
+  reported: policy(
+    rule('connects', 'network-connect', '{ network: { daddr: 127.0.0.1 } }') +
+      writeRule +
+      rule('execs', 'process-exec', `{ process: { binary: ${TRUE} } }`),
+  ),
+  filtered: policy(writeRule),
+};
+type Config = keyof typeof POLICIES;
 
-/** The workload, as a node script run in a child (the sensor never reports its own process). */
+/**
+ * The workload, as a node script run in a child (the sensor never reports its own process). Its
+ * loopback server runs in the same child: a server in the bench process would make every connect
+ * wait for the sensor's consumer, which no real workload does.
+ */
 const WORKLOAD = `
 const net = require('net'), fs = require('fs'), cp = require('child_process');
-const [port, dir, connects, writes, execs] = process.argv.slice(1);
-(async () => {
+const [dir, connects, writes, execs, bin] = process.argv.slice(1);
+const server = net.createServer((s) => s.end());
+server.listen(0, '127.0.0.1', async () => {
+  const port = server.address().port;
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < +connects; i++) {
-    await new Promise((r) => net.connect(+port, '127.0.0.1').on('close', r).on('error', r));
+    await new Promise((r) => net.connect(port, '127.0.0.1').on('close', r).on('error', r));
   }
   for (let i = 0; i < +writes; i++) fs.writeFileSync(dir + 'f' + (i % 50), 'x');
-  for (let i = 0; i < +execs; i++) cp.execFileSync('/bin/true');
+  for (let i = 0; i < +execs; i++) cp.execFileSync(bin);
   const ns = Number(process.hrtime.bigint() - t0);
-  process.stdout.write(JSON.stringify({ ns, pid: process.pid }));
-})();
+  server.close();
+  process.stdout.write(JSON.stringify({ ns, pid: process.pid, port }));
+});
 `;
 
-async function runWorkload(port: number): Promise<{ seconds: number; pid: number }> {
+interface WorkloadRun {
+  seconds: number;
+  pid: number;
+  port: number;
+}
+
+async function runWorkload(target: string): Promise<WorkloadRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['-e', WORKLOAD, String(port), watched, String(CONNECTS), String(WRITES), String(EXECS)],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
+      ['-e', WORKLOAD, target, String(CONNECTS), String(WRITES), String(EXECS), TRUE],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => {
       if (code !== 0) return reject(new Error(`workload exited ${String(code)}`));
-      const r = JSON.parse(out) as { ns: number; pid: number };
-      resolve({ seconds: r.ns / 1e9, pid: r.pid });
+      const r = JSON.parse(out) as { ns: number; pid: number; port: number };
+      resolve({ seconds: r.ns / 1e9, pid: r.pid, port: r.port });
     });
   });
 }
 
-async function main(): Promise<void> {
-  const host = await ensureSensorPrerequisites({ install: false });
-  const loaded = loadPolicyText(POLICY, 'bench-policy.yaml');
+/** utime + stime of a process, in seconds (from /proc/<pid>/stat; 0 when gone). */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ
+  } catch {
+    return 0;
+  }
+}
+
+interface SensorRun {
+  seconds: number;
+  connects: number;
+  writes: number;
+  execs: number;
+  /** Records that reached user space and were dropped there (not reported), whole host. */
+  filtered: number;
+  /** Events reported for other processes on the host meanwhile (the sensor sees the whole host). */
+  others: number;
+  dropped: Record<string, number>;
+  latenciesMs: number[];
+  bpftraceCpu: number;
+  consumerCpu: number;
+  attachSeconds: number;
+}
+
+async function runWithSensor(
+  config: Config,
+  host: Awaited<ReturnType<typeof ensureSensorPrerequisites>>,
+): Promise<SensorRun> {
+  const loaded = loadPolicyText(POLICIES[config], `bench-${config}.yaml`);
   if (loaded.errors.length > 0) throw new Error(loaded.errors.map((e) => e.message).join('; '));
   const engine = createRuntimeEngine(loaded.policies, { nodeName: 'bench' });
-  const server = createServer((s) => s.end());
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-
-  // Warm-up (page cache, JIT), then the baseline without the sensor. The baseline runs again after
-  // the sensor is detached and the two are averaged: on a shared machine, load drifts.
-  await runWorkload(port);
-  const before = await runWorkload(port);
-
   const events: RuntimeEvent[] = [];
   const latenciesMs: number[] = [];
-  let verdicts = 0;
   const sensor = new BpftraceSensor({
     bpftrace: host.bpftrace,
     tracepointExists: host.tracepointExists,
@@ -107,59 +157,119 @@ async function main(): Promise<void> {
   const attachStart = performance.now();
   await sensor.start((e) => {
     events.push(e);
-    const v = engine.evaluate(e);
-    if (v.length > 0) {
-      verdicts += v.length;
+    if (engine.evaluate(e).length > 0) {
       // Kernel monotonic ns of the syscall → now (same clock: CLOCK_MONOTONIC).
       const kernelNs = (e.raw as { nsecs: number }).nsecs;
       latenciesMs.push(Number(process.hrtime.bigint() - BigInt(kernelNs)) / 1e6);
     }
   });
   const attachSeconds = (performance.now() - attachStart) / 1000;
-  const withSensor = await runWorkload(port);
-  await new Promise((r) => setTimeout(r, 500)); // let the last events arrive
-  await sensor.stop();
-  const afterRun = await runWorkload(port);
-  const baseline = { seconds: (before.seconds + afterRun.seconds) / 2 };
-  server.close();
-
-  const mine = events.filter((e) => e.process?.pid === withSensor.pid || e.parent?.pid === withSensor.pid);
-  const count = (pred: (e: RuntimeEvent) => boolean): number => mine.filter(pred).length;
-  const connects = count((e) => e.behavior === 'network-connect' && e.network?.dport === port);
-  const writes = count((e) => e.behavior === 'file-write' && (e.file?.path ?? '').startsWith(watched));
-  const execs = count((e) => e.behavior === 'process-exec' && e.process?.binary === '/bin/true');
-  const ops = CONNECTS + WRITES + EXECS;
-  latenciesMs.sort((a, b) => a - b);
+  const filteredBefore = sensor.details().filtered;
+  const bpftraceBefore = cpuSeconds(sensor.pid);
+  const consumerBefore = process.cpuUsage();
+  const run = await runWorkload(config === 'reported' ? watched : elsewhere);
+  const mine = (): RuntimeEvent[] =>
+    events.filter((e) => e.process?.pid === run.pid || e.parent?.pid === run.pid);
+  // Let the last events arrive: until all are in (reported) or the sensor is quiet.
+  const expected = config === 'reported' ? OPS : 0;
+  for (let waited = 0, last = -1; waited < 5000; waited += 50) {
+    const n = events.length;
+    if ((expected > 0 && mine().length >= expected) || (expected === 0 && n === last && waited >= 500)) break;
+    last = n;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const consumed = process.cpuUsage(consumerBefore);
+  const bpftraceCpu = cpuSeconds(sensor.pid) - bpftraceBefore;
+  const filtered = sensor.details().filtered - filteredBefore;
   const stats = sensor.stats();
+  await sensor.stop();
+  const ours = mine();
+  const count = (pred: (e: RuntimeEvent) => boolean): number => ours.filter(pred).length;
+  return {
+    seconds: run.seconds,
+    connects: count((e) => e.behavior === 'network-connect' && e.network?.dport === run.port),
+    writes: count((e) => e.behavior === 'file-write' && (e.file?.path ?? '').startsWith(dir)),
+    execs: count((e) => e.behavior === 'process-exec' && e.process?.binary === TRUE),
+    filtered,
+    others: events.length - ours.length,
+    dropped: stats.dropped,
+    latenciesMs,
+    bpftraceCpu,
+    consumerCpu: (consumed.user + consumed.system) / 1e6,
+    attachSeconds,
+  };
+}
 
-  const rows: [string, string, string][] = [
-    [
-      'workload ops/s (baseline, no sensor)',
-      (ops / baseline.seconds).toFixed(0),
-      `before ${(ops / before.seconds).toFixed(0)}, after ${(ops / afterRun.seconds).toFixed(0)}`,
-    ],
-    ['workload ops/s (sensor attached)', (ops / withSensor.seconds).toFixed(0), ''],
-    [
-      'throughput ratio (sensor / baseline)',
-      (baseline.seconds / withSensor.seconds).toFixed(3),
-      '1.0 = no overhead',
-    ],
-    [
-      'connect events / connects',
-      `${connects} / ${CONNECTS}`,
-      ((100 * connects) / CONNECTS).toFixed(1) + '%',
-    ],
-    ['file-write events / writes', `${writes} / ${WRITES}`, ((100 * writes) / WRITES).toFixed(1) + '%'],
-    ['exec events / execs', `${execs} / ${EXECS}`, ((100 * execs) / EXECS).toFixed(1) + '%'],
-    ['sensor drops (lost/malformed)', JSON.stringify(stats.dropped), ''],
-    ['verdicts', String(verdicts), ''],
-    ['syscall → verdict p50 (ms)', percentile(latenciesMs, 50).toFixed(2), ''],
-    ['syscall → verdict p99 (ms)', percentile(latenciesMs, 99).toFixed(2), ''],
-    ['bpftrace compile + attach (s)', attachSeconds.toFixed(1), ''],
-  ];
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+async function main(): Promise<void> {
+  const host = await ensureSensorPrerequisites({ install: false });
+  await runWorkload(watched); // warm-up: page cache, JIT
+  const baselines: number[] = [(await runWorkload(watched)).seconds];
+  const runs: Record<Config, { run: SensorRun; ratio: number }[]> = { reported: [], filtered: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const config of ['reported', 'filtered'] as const) {
+      const run = await runWithSensor(config, host);
+      const after = (await runWorkload(watched)).seconds;
+      const before = baselines[baselines.length - 1]!;
+      baselines.push(after);
+      runs[config].push({ run, ratio: (before + after) / 2 / run.seconds });
+      process.stderr.write(
+        `round ${round + 1}/${ROUNDS} ${config}: ratio ${((before + after) / 2 / run.seconds).toFixed(3)}\n`,
+      );
+    }
+  }
+
+  const rows: [string, string, string][] = [];
+  const row = (a: string, b: string, c = ''): number => rows.push([a, b, c]);
+  row('workload ops/s, baseline (median)', (OPS / median(baselines)).toFixed(0), `${baselines.length} runs`);
+  for (const config of ['reported', 'filtered'] as const) {
+    const rs = runs[config];
+    const ratio = median(rs.map((r) => r.ratio));
+    const goal = config === 'reported' ? GOAL_REPORTED : GOAL_FILTERED;
+    const sum = (f: (r: SensorRun) => number): number => rs.reduce((s, r) => s + f(r.run), 0);
+    const lat = rs.flatMap((r) => r.run.latenciesMs).sort((a, b) => a - b);
+    const drops: Record<string, number> = {};
+    for (const r of rs) for (const [k, v] of Object.entries(r.run.dropped)) drops[k] = (drops[k] ?? 0) + v;
+    row(`— ${config}`, '', config === 'reported' ? 'every op reported' : 'every op filtered in the kernel');
+    row(
+      '  throughput ratio (sensor / baseline)',
+      ratio.toFixed(3),
+      `goal ≥ ${goal.toFixed(2)}: ${ratio >= goal ? 'PASS' : 'FAIL'}  (runs: ${rs.map((r) => r.ratio.toFixed(3)).join(' ')})`,
+    );
+    if (config === 'reported') {
+      row('  connect events / connects', `${sum((r) => r.connects)} / ${CONNECTS * rs.length}`);
+      row('  file-write events / writes', `${sum((r) => r.writes)} / ${WRITES * rs.length}`);
+      row('  exec events / execs', `${sum((r) => r.execs)} / ${EXECS * rs.length}`);
+      row('  syscall → verdict p50 (ms)', percentile(lat, 50).toFixed(2));
+      row('  syscall → verdict p99 (ms)', percentile(lat, 99).toFixed(2));
+    } else {
+      row(
+        '  events reported for the workload',
+        String(sum((r) => r.connects + r.writes + r.execs)),
+        'want 0',
+      );
+      row(
+        '  records reaching user space, not reported',
+        String(sum((r) => r.filtered)),
+        'whole host: exec identities learnt',
+      );
+    }
+    row('  events of other processes on the host', String(sum((r) => r.others)), 'also in the CPU below');
+    row('  sensor drops (lost/malformed)', JSON.stringify(drops));
+    row('  bpftrace CPU per op (µs)', ((1e6 * sum((r) => r.bpftraceCpu)) / (OPS * rs.length)).toFixed(1));
+    row('  consumer CPU per op (µs)', ((1e6 * sum((r) => r.consumerCpu)) / (OPS * rs.length)).toFixed(1));
+    row('  bpftrace compile + attach (s, median)', median(rs.map((r) => r.run.attachSeconds)).toFixed(1));
+  }
   const w0 = Math.max(...rows.map((r) => r[0].length));
   const w1 = Math.max(...rows.map((r) => r[1].length));
-  console.log(`\nbench/sensor — ${CONNECTS} connects, ${WRITES} writes, ${EXECS} execs per pass\n`);
+  console.log(
+    `\nbench/sensor — ${CONNECTS} connects, ${WRITES} writes, ${EXECS} execs per pass; ${ROUNDS} rounds, interleaved\n`,
+  );
   for (const [a, b, c] of rows) console.log(`${a.padEnd(w0)}  ${b.padStart(w1)}  ${c}`);
   rmSync(dir, { recursive: true, force: true });
 }

@@ -308,6 +308,15 @@ interface ProcessIdentity {
 export type BuildResult =
   { event: RuntimeEvent; also?: RuntimeEvent } | { filtered: string } | { pending: true };
 
+/** How long a process's cwd and a parent's executable read from /proc are reused. */
+export const PROC_ANSWER_TTL_MS = 1000;
+
+/** A /proc answer (undefined: the process was gone) and when it was read (performance.now()). */
+interface ProcAnswer {
+  path: string | undefined;
+  at: number;
+}
+
 const FMODE_CREATED = 0x100000;
 const PRESENT_BIT = 1;
 
@@ -325,6 +334,14 @@ export class EventBuilder {
    * in a 10-thread process is 10 records. Keep the first; the others are the same decision.
    */
   private readonly recentCredentialChanges = new LRUCache<string, number>({ max: 1024, ttl: 500 });
+  /**
+   * /proc answers every event carries but no record does (cwd; the parent's executable), reused for a
+   * short while instead of two readlinks per event: a busy process makes thousands of calls a
+   * second, and /proc is read after the fact anyway. An exec of the parent forgets its entry. The
+   * age is checked here rather than with lru-cache's ttl, which costs a timer and a clock read per get.
+   */
+  private readonly cwds = new LRUCache<string, ProcAnswer>({ max: 4096 });
+  private readonly parentBinaries = new LRUCache<number, ProcAnswer>({ max: 4096 });
 
   private readonly proc: ProcessView;
 
@@ -347,6 +364,7 @@ export class EventBuilder {
         cgroupId: identity?.cgroupId,
       };
       this.processes.set(key, identity);
+      this.parentBinaries.delete(r.pid);
     }
     if (!identity) {
       const exe = this.proc.link(r.pid, 'exe');
@@ -424,9 +442,12 @@ export class EventBuilder {
         uid: uint32(r.uid),
         binary: identity.binary ?? r.comm,
         args: argv && argv.length > 0 ? argv.slice(1) : undefined,
-        cwd: this.proc.link(r.pid, 'cwd'),
+        cwd: this.cached(this.cwds, `${r.pid}:${r.startBootNs}`, () => this.proc.link(r.pid, 'cwd')),
       },
-      parent: { pid: r.ppid, binary: this.proc.link(r.ppid, 'exe') },
+      parent: {
+        pid: r.ppid,
+        binary: this.cached(this.parentBinaries, r.ppid, () => this.proc.link(r.ppid, 'exe')),
+      },
       cgroup: { id: String(r.cgroupId), path: cgroup.path },
       ...specific.fields,
       raw: { kind: KIND_NAMES.get(r.kind), tid: r.tid, comm: r.comm, nsecs: r.nsecs, ...raw },
@@ -436,6 +457,19 @@ export class EventBuilder {
     if (containerId) event.container = { id: containerId };
     if (cgroup.podUid) event.pod = { uid: cgroup.podUid };
     return { event };
+  }
+
+  private cached<K extends string | number>(
+    cache: LRUCache<K, ProcAnswer>,
+    key: K,
+    read: () => string | undefined,
+  ): string | undefined {
+    const now = performance.now();
+    const hit = cache.get(key);
+    if (hit && now - hit.at < PROC_ANSWER_TTL_MS) return hit.path;
+    const path = read();
+    cache.set(key, { path, at: now });
+    return path;
   }
 
   /**

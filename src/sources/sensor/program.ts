@@ -80,6 +80,11 @@ export interface GeneratedProgram {
   unsupported: { behavior: Behavior; reason: string }[];
   /** Some probe sends signals: bpftrace must run with --unsafe. */
   unsafe: boolean;
+  /**
+   * Directory components (top first) of each prefix opens are filtered on, in clause order: an open
+   * record naming clause i + 1 arrives without them (RecordParser puts them back).
+   */
+  prefixDirs: string[][];
 }
 
 export const COMMON =
@@ -118,16 +123,20 @@ function prefixComponents(prefix: string): string[] | undefined {
 /**
  * The walk up a resolved path (`$d`/`$vfs` set from a `struct path`), crossing mount points, to the
  * process's root. Sets `$n` (components seen) and `$st` (PathStatus bits). With `emit`, prints each
- * component; with `window`, keeps the topmost `window` components' dentries in `$w0` (top) … .
+ * component; with `limit`, only the deepest `limit` (an expression: the rest, the directories of a
+ * prefix the filter matched, are known to user space, so fewer lines per event), and `$n` then
+ * counts from MAX_WALK_STEPS - limit: one counter compared with a constant, and no extra variable
+ * live across the loop (either overflows the 512-byte stack next to the printed string).
+ * With `window`, keeps the topmost `window` components' dentries in `$w0` (top) … .
  */
-function walk(emit: boolean, window: number): string {
+function walk(emit: 'all' | 'limit' | false, window: number, limit = ''): string {
   const shift: string[] = [];
   for (let i = window - 1; i > 0; i--) shift.push(`$w${i} = $w${i - 1};`);
   if (window > 0) shift.push('$w0 = $d;');
   const init = Array.from({ length: window }, (_, i) => `$w${i} = (struct dentry *)0;`).join(' ');
   return `  $m = (struct mount *)((uint64)$vfs - ${MOUNT_MNT_OFFSET});
   $rd = curtask->fs->root.dentry; $rm = curtask->fs->root.mnt;
-  $n = 0; $i = 0; $st = ${PathStatus.truncated}; ${init}
+  $n = ${emit === 'limit' ? `${MAX_WALK_STEPS} - (${limit})` : '0'}; $i = 0; $st = ${PathStatus.truncated}; ${init}
   while ($i < ${MAX_WALK_STEPS}) {
     $i++;
     if ($d == $rd && $vfs == $rm) { $st = 0; break; }
@@ -137,7 +146,12 @@ function walk(emit: boolean, window: number): string {
       $vfs = (struct vfsmount *)((uint64)$m + ${MOUNT_MNT_OFFSET});
       continue;
     }
-${emit ? `    print((${RecordKind.component}, tid, str($d->d_name.name)));\n` : ''}${
+${
+  emit === false
+    ? ''
+    : `${emit === 'limit' ? `    if ($n >= ${MAX_WALK_STEPS}) { break; }\n` : ''}    print((${RecordKind.component}, tid, str($d->d_name.name)));
+`
+}${
     shift.length > 0
       ? `    ${shift.join(' ')}
 `
@@ -159,14 +173,16 @@ export const PathStatus = {
  * string a process wrote: symlinks, `..`, `//`, `/./`, relative paths and dirfds are already
  * resolved. `setup` walks the file's dentries (bounded) and must run before `condition` is read;
  * `condition` is true when the resolved path starts with one of the prefixes, or the path was too
- * deep to judge (user space re-checks). Assign it to a variable before any further loop (the
- * verifier handles two loops in a row only when the first one's counters are no longer live). Undefined = no in-kernel filter (no prefixes, a prefix that
- * is not printable ASCII or not absolute, or comparisons too large for the BPF stack).
+ * deep to judge (user space re-checks). `clauses[i]` is prefix i's own test, and `dirs[i]` the
+ * directory components it proves (top first): a path it matched is sent without them. Assign the
+ * outcome to a variable before any further loop (the verifier handles two loops in a row only when
+ * the first one's counters are no longer live). Undefined = no in-kernel filter (no prefixes, a
+ * prefix that is not printable ASCII or not absolute, or comparisons too large for the BPF stack).
  */
 export function prefixCondition(
   fileExpr: string,
   prefixes: readonly string[],
-): { setup: string; condition: string } | undefined {
+): { setup: string; condition: string; clauses: string[]; dirs: string[][] } | undefined {
   if (prefixes.length === 0) return undefined;
   const split: string[][] = [];
   let stack = 0;
@@ -189,17 +205,21 @@ export function prefixCondition(
     // and with the loop counter that multiplies its states past its limit.
     return `($w${comps.length - 1} != 0 && ${tests.join(' && ')})`;
   });
-  clauses.push(`($st & ${PathStatus.truncated}) != 0`);
   return {
     setup: `  $d = ${fileExpr}->f_path.dentry; $vfs = ${fileExpr}->f_path.mnt;\n${walk(false, window)}`,
-    condition: `(${clauses.join(' || ')})`,
+    condition: `(${[...clauses, `($st & ${PathStatus.truncated}) != 0`].join(' || ')})`,
+    clauses,
+    dirs: split.map((comps) => comps.slice(0, -1)),
   };
 }
 
-/** Prints the components of the path of `pathExpr` (a `struct path`), then `$n`/`$st` are set. */
-function emitPath(pathExpr: string): string {
+/**
+ * Prints the components of the path of `pathExpr` (a `struct path`), then `$n`/`$st` are set. With
+ * `limit`, only the deepest `limit` (see walk).
+ */
+function emitPath(pathExpr: string, limit?: string): string {
   return `  $d = ${pathExpr}.dentry; $vfs = ${pathExpr}.mnt;
-${walk(true, 0)}`;
+${limit === undefined ? walk('all', 0) : walk('limit', 0, limit)}`;
 }
 
 function fileProbes(
@@ -219,28 +239,46 @@ function fileProbes(
     wantWrite && wantRead ? '1' : wantWrite ? isWrite(f) : `!(${isWrite(f)})`;
   const filter = prefixCondition('$file', prefixes);
   // Three programs in turn (filter, walk, head): together they do not fit one 512-byte stack. The
-  // outcome of each travels in a per-thread map entry.
+  // outcome of each travels in a per-thread map entry. The filter's: PRESENT | limit << 24 |
+  // components << 16 | clause << 8 | status, where clause (1-based) is the prefix the path matched:
+  // its directories are not sent again, and the walk stops below them (limit = components left).
+  // Clause 0 (no prefix filter, or a path too deep to judge) walks and sends the whole path. The
+  // head's status field carries the clause in its second byte (one more field overflows the stack).
+  const whole = `${PRESENT} | (${MAX_WALK_STEPS} << 24)`;
+  const decide = filter
+    ? `${filter.setup}
+      if (($st & ${PathStatus.truncated}) != 0) { $keep = ${whole}; }
+${filter.clauses
+  .map(
+    (c, i) =>
+      `      else if (${c}) { $keep = ${PRESENT} | (($n - ${filter.dirs[i]!.length}) << 24) | ($n << 16) | (${i + 1} << 8) | $st; }`,
+  )
+  .join('\n')}`
+    : `      $keep = ${whole};`;
   const exitBody = `  $f = @open_flags[tid];
   if ($f != 0) {
     $keep = 0;
     if (args->ret >= 0) {
       $file = *(curtask->files->fdt->fd + args->ret);
-${filter ? `${filter.setup}\n  $keep = ${filter.condition};` : '      $keep = 1;'}
+${decide}
     }
-    if ($keep) { @open_keep[tid] = 1; } else { delete(@open_flags[tid]); }
+    if ($keep != 0) { @open_keep[tid] = $keep; } else { delete(@open_flags[tid]); }
   }`;
+  // The map entry is read again rather than kept in a variable: one more value live across the
+  // walk overflows the stack. A matched prefix's walk stopped early: the filter's count stands.
   const exitWalk = `  if (@open_keep[tid] != 0) {
-    delete(@open_keep[tid]);
     $file = *(curtask->files->fdt->fd + args->ret);
-${emitPath('$file->f_path')}
-    @open_path[tid] = ($n << 8) | $st | ${PRESENT};
+${emitPath('$file->f_path', '(@open_keep[tid] >> 24) & 0xff')}
+    if ((@open_keep[tid] & 0xff00) != 0) { @open_path[tid] = (@open_keep[tid] & 0xffffff) | ${PRESENT}; }
+    else { @open_path[tid] = ($n << 16) | $st | ${PRESENT}; }
+    delete(@open_keep[tid]);
   }`;
   const exitHead = `  $p = @open_path[tid];
   if ($p != 0) {
     $f = @open_flags[tid];
     delete(@open_path[tid]); delete(@open_flags[tid]);
     $file = *(curtask->files->fdt->fd + args->ret);
-    print((${RecordKind.open}, ${COMMON}, $f & 0xffffffff, args->ret, ($p >> 8) & 0xff, $p & 0xff, $file->f_mode));
+    print((${RecordKind.open}, ${COMMON}, $f & 0xffffffff, args->ret, ($p >> 16) & 0xff, $p & 0xffff, $file->f_mode));
   }`;
   for (const [name, flags] of [
     ['openat', 'args->flags'],
@@ -610,5 +648,11 @@ export function generateProgram(opts: ProgramOptions): GeneratedProgram {
     for (const next of p.then ?? []) lines.push(`tracepoint:${p.tracepoint} /${predicate}/ {`, next, '}');
   }
   lines.push('END { clear(@bpftrace_pid); }', '');
-  return { source: lines.join('\n'), probes: probes.map((p) => p.tracepoint), unsupported, unsafe };
+  return {
+    source: lines.join('\n'),
+    probes: probes.map((p) => p.tracepoint),
+    unsupported,
+    unsafe,
+    prefixDirs: prefixCondition('$file', opts.filePathPrefixes)?.dirs ?? [],
+  };
 }

@@ -33,6 +33,8 @@ const VALID_KINDS = new Set<number>(Object.values(RecordKind));
 const SIGN_EXTENDED = /(?<!\\)((?:\\\\)*)\\uffffff([0-9a-f]{2})/g;
 
 export function repairBpftraceJson(line: string): { text: string; repaired: boolean } {
+  // Almost every line is ASCII: a substring search is far cheaper than the look-behind regex.
+  if (!line.includes('\\uffffff')) return { text: line, repaired: false };
   let repaired = false;
   const text = line.replace(SIGN_EXTENDED, (_m, slashes: string, hex: string) => {
     repaired = true;
@@ -131,7 +133,15 @@ export class RecordParser {
   /** Components of a resolved path (deepest first) by thread, until their head arrives. */
   private readonly components = new Map<number, string[]>();
 
-  constructor(private readonly signal: (s: ParserSignal) => void) {}
+  /**
+   * @param prefixDirs The directory components (top first) of each path prefix the program filters
+   *   opens on, in its order (GeneratedProgram.prefixDirs): an open that matched prefix i arrives
+   *   without them.
+   */
+  constructor(
+    private readonly signal: (s: ParserSignal) => void,
+    private readonly prefixDirs: readonly (readonly string[])[] = [],
+  ) {}
 
   /** Number of heads waiting for continuations (bounded by the number of threads mid-event). */
   get pendingCount(): number {
@@ -249,6 +259,18 @@ export class RecordParser {
     if (RESOLVED_PATH_KINDS.has(head.kind)) {
       const comps = this.components.get(head.tid) ?? [];
       this.components.delete(head.tid);
+      // An open's status says, in its second byte, which prefix (1-based) the kernel matched: the
+      // prefix's directories were not sent, they are put back on top.
+      const status = head.fields[(PATH_FIELDS[head.kind] ?? 0) + 1];
+      const clause = head.kind === RecordKind.open && typeof status === 'number' ? (status >> 8) & 0xff : 0;
+      if (clause > 0) {
+        const dirs = this.prefixDirs[clause - 1];
+        if (dirs === undefined) {
+          this.signal({ type: 'malformed', reason: 'sensor-malformed', detail: `unknown prefix ${clause}` });
+          return;
+        }
+        for (let i = dirs.length - 1; i >= 0; i--) comps.push(dirs[i]!);
+      }
       record.resolved = resolvedPath(comps, head.fields, PATH_FIELDS[head.kind] ?? 0);
     }
     const needStrings = CONTINUATIONS[head.kind] ?? 0;

@@ -15,6 +15,7 @@ import type { Logger } from '../../observability/logger.js';
 import { kernelKills, sensorUp } from '../../observability/metrics.js';
 import { RecordReader } from '../record-reader.js';
 import { SourceCounters } from '../records.js';
+import { LineSplitter, type LinePiece } from '../lines.js';
 import type { EmitFn, EventSource, SourceStats } from '../types.js';
 import type { ContainerEnrichment } from './container-runtime.js';
 import { MonotonicClock, procProcessView, readBootId } from './proc.js';
@@ -63,6 +64,12 @@ export class SensorAttachTimeoutError extends KyvernoRuntimeError {
     super('E_SENSOR_ATTACH_TIMEOUT', `bpftrace did not attach its probes within ${timeoutMs} ms`);
   }
 }
+
+/**
+ * Longest output line taken from bpftrace. Its lines stay well under this (strings are capped at
+ * SENSOR_STRLEN bytes, at most ten JSON characters per byte); a longer one is counted as malformed.
+ */
+export const SENSOR_MAX_LINE_BYTES = 64 * 1024;
 
 /** Drop reasons this source counts (docs/sensor.md "Drops"). */
 export const SENSOR_DROP_REASONS = {
@@ -240,9 +247,22 @@ export class BpftraceSensor implements EventSource {
       builder,
       exited,
       attached: false,
-      parser: new RecordParser((s) => this.onSignal(running, s, () => onAttached?.())),
+      parser: new RecordParser((s) => this.onSignal(running, s, () => onAttached?.()), program.prefixDirs),
     };
-    createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (l) => running.parser.line(l));
+    // A bounded splitter (bpftrace's lines are short; anything longer is not its output) that hands
+    // over every line of a read at once, cheaper per line than node:readline's events.
+    const splitter = new LineSplitter(SENSOR_MAX_LINE_BYTES);
+    const onPiece = (piece: LinePiece): void => {
+      if (piece.kind === 'line') running.parser.line(piece.text);
+      else if (piece.kind === 'too-large') this.drop(SENSOR_DROP_REASONS.malformed);
+    };
+    child.stdout.on('data', (chunk: Buffer) => {
+      for (const piece of splitter.feed(chunk)) onPiece(piece);
+    });
+    child.stdout.once('end', () => {
+      const last = splitter.flush();
+      if (last) onPiece(last);
+    });
     createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (l) => {
       // bpftrace's RLIMIT_MEMLOCK notice is harmless on kernels with memcg accounting.
       if (/RLIMIT_MEMLOCK/.test(l)) return;

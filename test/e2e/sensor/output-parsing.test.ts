@@ -146,3 +146,31 @@ test('a mount head is never taken for a path component: every record kind has it
   assert.deepEqual(rec.record.strings, ['/mnt', 'none', 'tmpfs']);
   assert.ok(!signals.some((s) => s.type === 'malformed'));
 });
+
+test('an open under a prefix the kernel matched gets the prefix directories back on top of its components', () => {
+  const prefixDirs = [['etc'], ['var', 'lib', 'kubelet']];
+  const out: ParserSignal[] = [];
+  const p = new RecordParser((s) => out.push(s), prefixDirs);
+  // 5 components in all; clause 2 in the status's second byte; only the 2 below /var/lib/kubelet sent.
+  p.line('{"type": "value", "data": [90,777,"config.yaml"]}');
+  p.line('{"type": "value", "data": [90,777,"pki"]}');
+  p.line(`{"type": "value", "data": [20,777,777,1,0,5,1,3,1,"vi",577,3,5,${(2 << 8) | 0},32768]}`);
+  // Clause 1, status truncated bits clear: a file directly under /etc.
+  p.line('{"type": "value", "data": [90,778,"shadow"]}');
+  p.line(`{"type": "value", "data": [20,778,778,1,0,6,1,3,1,"sh",577,3,2,${1 << 8},32768]}`);
+  // A clause the program does not have: the record is refused, never given a made-up path.
+  p.line('{"type": "value", "data": [90,779,"x"]}');
+  p.line(`{"type": "value", "data": [20,779,779,1,0,7,1,3,1,"sh",577,3,2,${7 << 8},32768]}`);
+  const records = out.flatMap((s) => (s.type === 'record' ? [s.record] : []));
+  assert.deepEqual(
+    records.map((r) => r.resolved),
+    [
+      { path: '/var/lib/kubelet/pki/config.yaml', complete: true, outsideRoot: false },
+      { path: '/etc/shadow', complete: true, outsideRoot: false },
+    ],
+  );
+  assert.deepEqual(
+    out.flatMap((s) => (s.type === 'malformed' ? [s.detail] : [])),
+    ['unknown prefix 7'],
+  );
+});

@@ -60,9 +60,26 @@ test('file-write without prefixes watches every write-flagged open at exit, by t
   assert.ok(p.probes.includes('syscalls:sys_enter_renameat2'));
   assert.match(p.source, /if \(\(\$f & 579\) != 0\)/); // O_WRONLY|O_RDWR|O_CREAT|O_TRUNC
   assert.match(p.source, /\$file->f_path\.dentry/);
-  // No prefix: every successful open is kept, with no component comparison in the kernel.
-  assert.match(p.source, /\$keep = 1;/);
+  // No prefix: every successful open is kept, its whole path walked (limit = the walk bound), with
+  // no component comparison in the kernel.
+  assert.match(p.source, /\$keep = 0x4000000000000000 \| \(40 << 24\);/);
   assert.doesNotMatch(p.source, /\$w0/);
+  assert.deepEqual(p.prefixDirs, []);
+});
+
+test('an open under a matched prefix is sent without the prefix directories the kernel compared', () => {
+  const p = gen(['file-write'], ['/etc/', '/var/lib/kubelet/pods/']);
+  assert.deepEqual(p.prefixDirs, [['etc'], ['var', 'lib', 'kubelet', 'pods']]);
+  // Clause i + 1 in the second byte; the walk is limited to the components below the directories.
+  assert.match(
+    p.source,
+    /else if \(\(\$w1 != 0 && str\(\$w0->d_name\.name, 5\) == "etc" && 1\)\) \{ \$keep = 0x4000000000000000 \| \(\(\$n - 1\) << 24\) \| \(\$n << 16\) \| \(1 << 8\) \| \$st; \}/,
+  );
+  assert.match(p.source, /\(\$n - 4\) << 24\) \| \(\$n << 16\) \| \(2 << 8\)/);
+  // Too deep to judge: the whole path goes up, no clause.
+  assert.match(p.source, /if \(\(\$st & 1\) != 0\) \{ \$keep = 0x4000000000000000 \| \(40 << 24\); \}/);
+  assert.match(p.source, /\$n = 40 - \(\(@open_keep\[tid\] >> 24\) & 0xff\);/);
+  assert.match(p.source, /if \(\$n >= 40\) \{ break; \}/);
 });
 
 test('the exec probe is always attached when anything is watched, never for nothing', () => {
