@@ -15,14 +15,12 @@ import { spawn } from 'node:child_process';
 import { createRuntimeEngine } from '../../src/engine/runtime/index.js';
 import { loadPolicies } from '../../src/policy/index.js';
 import { BpftraceSensor } from '../../src/sources/sensor/sensor.js';
-import { ensureSensorPrerequisites } from '../../src/sources/sensor/prerequisites.js';
 import {
-  ATTACH_DEADLINE_MS,
   EVENT_DEADLINE_MS,
   EventCollector,
   execFileP,
   sensorSkipReason,
-  whileCompilingBpftrace,
+  startTestSensor,
 } from '../e2e/sensor/helpers.js';
 
 const MOUNT_SYSCALL: Partial<Record<string, number>> = { x64: 165, arm64: 40 };
@@ -38,16 +36,8 @@ describe('local mode evasion attempts', { skip }, () => {
 
   before(async () => {
     mkdirSync(watched);
-    const host = await ensureSensorPrerequisites({ install: false });
-    sensor = new BpftraceSensor({
-      bpftrace: host.bpftrace,
-      tracepointExists: host.tracepointExists,
-      // process-exec is not watched: the sensor has only /proc to name the binary.
-      hints: { behaviors: new Set(['file-write', 'volume-mount'] as const), filePathPrefixes: [watched] },
-      node: 'test-node',
-      attachTimeoutMs: ATTACH_DEADLINE_MS,
-    });
-    await whileCompilingBpftrace(() => sensor.start(collector.emit));
+    // process-exec is not watched: the sensor has only /proc to name the binary.
+    sensor = await startTestSensor(['file-write', 'volume-mount'] as const, [watched], collector);
   });
 
   after(async () => {

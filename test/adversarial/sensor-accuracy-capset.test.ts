@@ -6,15 +6,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BpftraceSensor } from '../../src/sources/sensor/sensor.js';
-import { ensureSensorPrerequisites } from '../../src/sources/sensor/prerequisites.js';
 import type { RuntimeEvent } from '../../src/events/types.js';
 import {
-  ATTACH_DEADLINE_MS,
   EVENT_DEADLINE_MS,
   EventCollector,
   execFileP,
   sensorSkipReason,
-  whileCompilingBpftrace,
+  startTestSensor,
 } from '../e2e/sensor/helpers.js';
 
 const CAPSET: Partial<Record<string, number>> = { x64: 126, arm64: 91 };
@@ -68,15 +66,7 @@ describe('capset is reported at exit, with its result and the sets in force afte
   let sensor: BpftraceSensor;
 
   before(async () => {
-    const host = await ensureSensorPrerequisites({ install: false });
-    sensor = new BpftraceSensor({
-      bpftrace: host.bpftrace,
-      tracepointExists: host.tracepointExists,
-      hints: { behaviors: new Set(['privilege-escalation']), filePathPrefixes: [] },
-      node: 'test-node',
-      attachTimeoutMs: ATTACH_DEADLINE_MS,
-    });
-    await whileCompilingBpftrace(() => sensor.start(collector.emit));
+    sensor = await startTestSensor(['privilege-escalation'], [], collector);
   });
 
   after(async () => {

@@ -28,32 +28,17 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createRuntimeEngine } from '../../src/engine/runtime/index.js';
 import { loadPolicies } from '../../src/policy/index.js';
-import type { Behavior, RuntimeEvent } from '../../src/events/types.js';
+import type { RuntimeEvent } from '../../src/events/types.js';
 import { BpftraceSensor } from '../../src/sources/sensor/sensor.js';
-import { ensureSensorPrerequisites } from '../../src/sources/sensor/prerequisites.js';
 import {
-  ATTACH_DEADLINE_MS,
   EVENT_DEADLINE_MS,
   EventCollector,
   execFileP,
   sensorSkipReason,
-  whileCompilingBpftrace,
+  startTestSensor,
 } from '../e2e/sensor/helpers.js';
 
 const skip = sensorSkipReason();
-
-async function startSensor(behaviors: Behavior[], prefixes: string[], collector: EventCollector) {
-  const host = await ensureSensorPrerequisites({ install: false });
-  const sensor = new BpftraceSensor({
-    bpftrace: host.bpftrace,
-    tracepointExists: host.tracepointExists,
-    hints: { behaviors: new Set(behaviors), filePathPrefixes: prefixes },
-    node: 'test-node',
-    attachTimeoutMs: ATTACH_DEADLINE_MS,
-  });
-  await whileCompilingBpftrace(() => sensor.start(collector.emit));
-  return sensor;
-}
 
 const sh = (script: string, cwd?: string) => execFileP('/bin/sh', ['-c', script], cwd ? { cwd } : {});
 
@@ -69,7 +54,7 @@ describe('sensor accuracy: resolved paths, identity after exec, credentials', { 
     mkdirSync(join(dir, 'tmp'));
     symlinkSync(etc, join(dir, 'link-to-etc'));
     // No process-exec: identities are still learnt from exec.
-    sensor = await startSensor(['file-write', 'privilege-escalation'], [`${etc}/kr-ev`], collector);
+    sensor = await startTestSensor(['file-write', 'privilege-escalation'], [`${etc}/kr-ev`], collector);
   });
 
   after(async () => {
@@ -200,7 +185,7 @@ describe('sensor accuracy with a process-exec policy', { skip }, () => {
   let sensor: BpftraceSensor;
 
   before(async () => {
-    sensor = await startSensor(['file-write', 'process-exec'], [`${dir}/`], collector);
+    sensor = await startTestSensor(['file-write', 'process-exec'], [`${dir}/`], collector);
   });
   after(async () => {
     await sensor.stop();
@@ -241,7 +226,7 @@ describe('a kubepods-cgroup process without a cluster', { skip: podSkip }, () =>
 
   before(async () => {
     mkdirSync(scope, { recursive: true });
-    sensor = await startSensor(['process-exec'], [], collector);
+    sensor = await startTestSensor(['process-exec'], [], collector);
   });
   after(async () => {
     await sensor.stop();

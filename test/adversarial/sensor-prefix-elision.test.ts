@@ -11,14 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RuntimeEvent } from '../../src/events/types.js';
 import { BpftraceSensor } from '../../src/sources/sensor/sensor.js';
-import { ensureSensorPrerequisites } from '../../src/sources/sensor/prerequisites.js';
-import {
-  ATTACH_DEADLINE_MS,
-  EventCollector,
-  execFileP,
-  sensorSkipReason,
-  whileCompilingBpftrace,
-} from '../e2e/sensor/helpers.js';
+import { EventCollector, execFileP, sensorSkipReason, startTestSensor } from '../e2e/sensor/helpers.js';
 
 const skip = sensorSkipReason();
 const sh = (script: string, cwd?: string) => execFileP('/bin/sh', ['-c', script], cwd ? { cwd } : {});
@@ -36,16 +29,8 @@ describe('sensor: opens sent without the matched prefix directories', { skip }, 
     mkdirSync(join(dir, 'other', 'watched'), { recursive: true });
     mkdirSync(join(dir, 'watchedX'));
     symlinkSync(deep, join(dir, 'shortcut'));
-    const host = await ensureSensorPrerequisites({ install: false });
-    sensor = new BpftraceSensor({
-      bpftrace: host.bpftrace,
-      tracepointExists: host.tracepointExists,
-      // Two prefixes: the record must name which one matched, not just how many directories.
-      hints: { behaviors: new Set(['file-write']), filePathPrefixes: [`${watched}/`, `${dir}/other/x`] },
-      node: 'test-node',
-      attachTimeoutMs: ATTACH_DEADLINE_MS,
-    });
-    await whileCompilingBpftrace(() => sensor.start(collector.emit));
+    // Two prefixes: the record must name which one matched, not just how many directories.
+    sensor = await startTestSensor(['file-write'], [`${watched}/`, `${dir}/other/x`], collector);
     assert.deepEqual(sensor.program?.prefixDirs, [
       [...dir.slice(1).split('/'), 'watched'],
       [...dir.slice(1).split('/'), 'other'],

@@ -4,8 +4,13 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { RuntimeEvent } from '../../../src/events/types.js';
-import { findExecutable, findTracefs } from '../../../src/sources/sensor/prerequisites.js';
+import type { Behavior, RuntimeEvent } from '../../../src/events/types.js';
+import { BpftraceSensor } from '../../../src/sources/sensor/sensor.js';
+import {
+  ensureSensorPrerequisites,
+  findExecutable,
+  findTracefs,
+} from '../../../src/sources/sensor/prerequisites.js';
 
 export const execFileP = promisify(execFile);
 
@@ -149,4 +154,22 @@ export function childrenOf(ppid: number): { pid: number; comm: string }[] {
     }
   }
   return out;
+}
+
+/** Starts the real sensor watching `behaviors` (and file prefixes), its events into `collector`. */
+export async function startTestSensor(
+  behaviors: Iterable<Behavior>,
+  filePathPrefixes: string[],
+  collector: EventCollector,
+): Promise<BpftraceSensor> {
+  const host = await ensureSensorPrerequisites({ install: false });
+  const sensor = new BpftraceSensor({
+    bpftrace: host.bpftrace,
+    tracepointExists: host.tracepointExists,
+    hints: { behaviors: new Set(behaviors), filePathPrefixes },
+    node: 'test-node',
+    attachTimeoutMs: ATTACH_DEADLINE_MS,
+  });
+  await whileCompilingBpftrace(() => sensor.start(collector.emit));
+  return sensor;
 }

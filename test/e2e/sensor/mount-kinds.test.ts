@@ -15,14 +15,12 @@ import type { RuntimeEvent } from '../../../src/events/types.js';
 import { loadPolicies } from '../../../src/policy/index.js';
 import { mountFlagNames, mountKind } from '../../../src/events/adapters/bpftrace.js';
 import { BpftraceSensor } from '../../../src/sources/sensor/sensor.js';
-import { ensureSensorPrerequisites } from '../../../src/sources/sensor/prerequisites.js';
 import {
-  ATTACH_DEADLINE_MS,
   EVENT_DEADLINE_MS,
   EventCollector,
   execFileP,
   sensorSkipReason,
-  whileCompilingBpftrace,
+  startTestSensor,
 } from './helpers.js';
 
 const MOUNT_SYSCALL: Partial<Record<string, number>> = { x64: 165, arm64: 40 };
@@ -71,15 +69,7 @@ describe('mount kinds on real syscalls', { skip }, () => {
   let sensor: BpftraceSensor;
 
   before(async () => {
-    const host = await ensureSensorPrerequisites({ install: false });
-    sensor = new BpftraceSensor({
-      bpftrace: host.bpftrace,
-      tracepointExists: host.tracepointExists,
-      hints: { behaviors: new Set(['volume-mount'] as const), filePathPrefixes: [] },
-      node: 'test-node',
-      attachTimeoutMs: ATTACH_DEADLINE_MS,
-    });
-    await whileCompilingBpftrace(() => sensor.start(collector.emit));
+    sensor = await startTestSensor(['volume-mount'] as const, [], collector);
   });
 
   after(async () => {

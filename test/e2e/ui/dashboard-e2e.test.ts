@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { LocalActionRunner } from '../../../src/actions/local-runner.js';
 import { adaptLine } from '../../../src/events/adapters/index.js';
 import type { RuntimeEvent } from '../../../src/events/types.js';
@@ -19,19 +19,10 @@ import { createStoreSink, openStore, type ReportStore } from '../../../src/repor
 import { createLocalServer, type LocalServer } from '../../../src/server/index.js';
 import type { SourceStats } from '../../../src/sources/types.js';
 import { SAMPLES, verdictFor } from '../../integration/store/fixtures.js';
+import { openDashboardBrowser } from './browser.js';
 import { dashboardAssets } from './dashboard-built.js';
 
 const SHOTS = resolve('test-artifacts/screenshots');
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-];
 
 const E2E_POLICY = `apiVersion: runtime.kyverno.io/v1alpha1
 kind: ClusterRuntimePolicy
@@ -134,18 +125,7 @@ before(async () => {
   store.flush();
 
   const profile = join(dir, 'chromium-profile');
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1400, height: 900 },
-    colorScheme: 'light',
-  });
-  // Playwright's 30 s default is for a quiet machine; CI runs Chromium next to the other test files
-  // at load 10+ on 2 cores. Waits return as soon as the page is ready, so a long deadline is free.
-  context.setDefaultTimeout(90_000);
-  context.setDefaultNavigationTimeout(90_000);
-  page = context.pages()[0] ?? (await context.newPage());
+  ({ context, page } = await openDashboardBrowser(profile));
 });
 
 after(async () => {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { createRuntimeEngine } from '../../../src/engine/runtime/index.js';
 import { ExceptionSet } from '../../../src/engine/exceptions/index.js';
 import type { RuntimeEvent } from '../../../src/events/types.js';
@@ -17,33 +17,15 @@ import { loadPolicyText } from '../../../src/policy/index.js';
 import { createPipeline, type Pipeline } from '../../../src/pipeline/index.js';
 import { createStoreSink, openStore, type ReportStore } from '../../../src/reports/store/index.js';
 import { createLocalServer, type LocalServer } from '../../../src/server/index.js';
-import { tetragonExecEvents } from '../../integration/store/fixtures.js';
+import {
+  EXEMPTION_EXCEPTION as EXCEPTION,
+  EXEMPTION_POLICY as POLICY,
+  tetragonExecEvents,
+} from '../../integration/store/fixtures.js';
+import { openDashboardBrowser } from './browser.js';
 import { dashboardAssets } from './dashboard-built.js';
 
 const SHOTS = resolve('test-artifacts/screenshots');
-
-const POLICY = `apiVersion: runtime.kyverno.io/v1alpha1
-kind: ClusterRuntimePolicy
-metadata: {name: no-exec}
-spec:
-  failureAction: Enforce
-  rules:
-    - name: no-exec
-      match: {any: [{resources: {kinds: [Pod]}}]}
-      restrict:
-        message: "exec {{ event.process.binary }}"
-        behaviors: [process-exec]
-        pattern: {event: {process: {binary: "/*"}}}
-        actions: [{kill: {}}]
-`;
-
-const EXCEPTION = `apiVersion: kyverno.io/v2
-kind: PolicyException
-metadata: {name: debug-pods, namespace: ops}
-spec:
-  exceptions: [{policyName: no-exec, ruleNames: [no-exec]}]
-  match: {any: [{resources: {kinds: [Pod], names: ["debug-*"]}}]}
-`;
 
 let dir: string;
 let store: ReportStore;
@@ -85,22 +67,7 @@ before(async () => {
     await pipeline.submit(e, { source: 'replay', canWait: true });
   await pipeline.drain();
 
-  context = await chromium.launchPersistentContext(join(dir, 'profile'), {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-    ],
-    viewport: { width: 1400, height: 900 },
-  });
-  // Waits return as soon as the page is ready; the long deadline is for a loaded 2-core machine.
-  context.setDefaultTimeout(90_000);
-  context.setDefaultNavigationTimeout(90_000);
-  page = context.pages()[0] ?? (await context.newPage());
+  ({ context, page } = await openDashboardBrowser(join(dir, 'profile')));
 });
 
 after(async () => {

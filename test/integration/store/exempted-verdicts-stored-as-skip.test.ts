@@ -17,30 +17,11 @@ import type { RuntimeEvent } from '../../../src/events/types.js';
 import { MIGRATIONS } from '../../../src/reports/store/schema.js';
 import { openStore, SCHEMA_VERSION, type ReportStore } from '../../../src/reports/store/index.js';
 import { createLocalServer } from '../../../src/server/index.js';
-import { tetragonExecEvents } from './fixtures.js';
-
-const POLICY = `apiVersion: runtime.kyverno.io/v1alpha1
-kind: ClusterRuntimePolicy
-metadata: {name: no-exec}
-spec:
-  failureAction: Enforce
-  rules:
-    - name: no-exec
-      match: {any: [{resources: {kinds: [Pod]}}]}
-      restrict:
-        message: "exec {{ event.process.binary }}"
-        behaviors: [process-exec]
-        pattern: {event: {process: {binary: "/*"}}}
-        actions: [{kill: {}}]
-`;
-
-const EXCEPTION = `apiVersion: kyverno.io/v2
-kind: PolicyException
-metadata: {name: debug-pods, namespace: ops}
-spec:
-  exceptions: [{policyName: no-exec, ruleNames: [no-exec]}]
-  match: {any: [{resources: {kinds: [Pod], names: ["debug-*"]}}]}
-`;
+import {
+  EXEMPTION_EXCEPTION as EXCEPTION,
+  EXEMPTION_POLICY as POLICY,
+  tetragonExecEvents,
+} from './fixtures.js';
 
 function tempDir(): { dir: string; done: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'kr-store-skip-'));

@@ -107,3 +107,27 @@ export function verdictFor(
     event,
   };
 }
+
+/** A kill-on-exec policy and a PolicyException for its `debug-*` pods: exempted verdicts to store and show. */
+export const EXEMPTION_POLICY = `apiVersion: runtime.kyverno.io/v1alpha1
+kind: ClusterRuntimePolicy
+metadata: {name: no-exec}
+spec:
+  failureAction: Enforce
+  rules:
+    - name: no-exec
+      match: {any: [{resources: {kinds: [Pod]}}]}
+      restrict:
+        message: "exec {{ event.process.binary }}"
+        behaviors: [process-exec]
+        pattern: {event: {process: {binary: "/*"}}}
+        actions: [{kill: {}}]
+`;
+
+export const EXEMPTION_EXCEPTION = `apiVersion: kyverno.io/v2
+kind: PolicyException
+metadata: {name: debug-pods, namespace: ops}
+spec:
+  exceptions: [{policyName: no-exec, ruleNames: [no-exec]}]
+  match: {any: [{resources: {kinds: [Pod], names: ["debug-*"]}}]}
+`;
