@@ -15,6 +15,9 @@ const CHROMIUM_ARGS = [
   '--disable-quic',
 ];
 
+/** How long a dashboard test waits for the page (the browser's own deadline, set below). */
+export const PAGE_WAIT_MS = 90_000;
+
 export async function openDashboardBrowser(
   profileDir: string,
 ): Promise<{ context: BrowserContext; page: Page }> {
@@ -27,8 +30,8 @@ export async function openDashboardBrowser(
   });
   // Playwright's 30 s default is for a quiet machine; CI runs Chromium next to the other test files
   // at load 10+ on 2 cores. Waits return as soon as the page is ready, so a long deadline is free.
-  context.setDefaultTimeout(90_000);
-  context.setDefaultNavigationTimeout(90_000);
+  context.setDefaultTimeout(PAGE_WAIT_MS);
+  context.setDefaultNavigationTimeout(PAGE_WAIT_MS);
   const page = context.pages()[0] ?? (await context.newPage());
   return { context, page };
 }

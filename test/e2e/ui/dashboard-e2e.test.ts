@@ -19,7 +19,8 @@ import { createStoreSink, openStore, type ReportStore } from '../../../src/repor
 import { createLocalServer, type LocalServer } from '../../../src/server/index.js';
 import type { SourceStats } from '../../../src/sources/types.js';
 import { SAMPLES, verdictFor } from '../../integration/store/fixtures.js';
-import { openDashboardBrowser } from './browser.js';
+import { waitFor } from '../../support/wait.js';
+import { openDashboardBrowser, PAGE_WAIT_MS } from './browser.js';
 import { dashboardAssets } from './dashboard-built.js';
 
 const SHOTS = resolve('test-artifacts/screenshots');
@@ -213,8 +214,14 @@ test('filters and search live in the URL and survive reload', async () => {
   assert.equal(await page.locator('input[name="q"]').inputValue(), 'load-pod-12');
   assert.equal(await page.locator('select[name="mode"]').inputValue(), 'Enforce');
   const rows = page.locator('table.violations tbody tr');
-  await page.waitForFunction(
-    "(() => { const trs = [...document.querySelectorAll('table.violations tbody tr')]; return trs.length > 0 && trs.every((tr) => tr.textContent.includes('load-pod-12')); })()",
+  // Polled through locators: a string predicate would be eval'd in the page, which its CSP forbids.
+  await waitFor(
+    async () => {
+      const texts = await rows.allTextContents();
+      return texts.length > 0 && texts.every((t) => t.includes('load-pod-12'));
+    },
+    PAGE_WAIT_MS,
+    'only load-pod-12 rows',
   );
   // load-pod-12, -120..-129, -1200..-1299: only every 5th is Enforce.
   const n = await rows.count();

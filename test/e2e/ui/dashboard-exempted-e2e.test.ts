@@ -22,7 +22,8 @@ import {
   EXEMPTION_POLICY as POLICY,
   tetragonExecEvents,
 } from '../../integration/store/fixtures.js';
-import { openDashboardBrowser } from './browser.js';
+import { waitFor } from '../../support/wait.js';
+import { openDashboardBrowser, PAGE_WAIT_MS } from './browser.js';
 import { dashboardAssets } from './dashboard-built.js';
 
 const SHOTS = resolve('test-artifacts/screenshots');
@@ -101,14 +102,23 @@ test('the result filter shows only skipped (or only violations) and lives in the
   await page.locator('table.violations tbody tr').first().waitFor();
   await page.locator('select[name="result"]').selectOption('skip');
   await page.waitForURL(/result=skip/);
-  await page.waitForFunction(
-    "(() => { const trs = [...document.querySelectorAll('table.violations tbody tr')]; return trs.length === 1 && trs[0].dataset.result === 'skip'; })()",
+  const rows = page.locator('table.violations tbody tr');
+  // Polled through locators: a string predicate would be eval'd in the page, which its CSP forbids.
+  await waitFor(
+    async () => (await rows.count()) === 1 && (await rows.first().getAttribute('data-result')) === 'skip',
+    PAGE_WAIT_MS,
+    'only the skipped row',
   );
   await page.reload();
   assert.equal(await page.locator('select[name="result"]').inputValue(), 'skip');
   await page.locator('select[name="result"]').selectOption('fail');
-  await page.waitForFunction(
-    "(() => { const trs = [...document.querySelectorAll('table.violations tbody tr')]; return trs.length === 1 && trs[0].dataset.result === 'fail' && trs[0].textContent.includes('web-1'); })()",
+  await waitFor(
+    async () =>
+      (await rows.count()) === 1 &&
+      (await rows.first().getAttribute('data-result')) === 'fail' &&
+      ((await rows.first().textContent()) ?? '').includes('web-1'),
+    PAGE_WAIT_MS,
+    'only the web-1 violation',
   );
 });
 
