@@ -27,13 +27,6 @@ import {
   QUARANTINE_REASON_ANNOTATION,
 } from './quarantine.js';
 
-export {
-  ISOLATION_POLICY_LABEL,
-  isolationPolicyName,
-  QUARANTINE_LABEL,
-  QUARANTINE_REASON_ANNOTATION,
-} from './quarantine.js';
-
 /** The egress rules `allowEgress` asks for (none: all egress denied). */
 /** Plain JSON (the API's shape), not client-node's classes. */
 type EgressRule = Record<string, unknown>;

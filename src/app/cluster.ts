@@ -25,8 +25,6 @@ import { violationMetricsSink } from './sinks.js';
 import { createSource, type SourceSpec } from './sources.js';
 import type { KillTrustableSource } from './kill-trust.js';
 
-export { KILL_TRUSTABLE_SOURCES, type KillTrustableSource } from './kill-trust.js';
-
 type TcpAddress = { host: string; port: number };
 
 export interface ClusterModeOptions {

@@ -136,8 +136,6 @@ interface ReportState {
   lastBody: string | undefined;
 }
 
-export { DEFAULT_MAX_REPORT_BYTES, DEFAULT_MAX_RESULTS, DEFAULT_REPORT_INTERVAL_MS };
-
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'kyverno-runtime' };
 
 /** The report's summary: results by their `result`. */
