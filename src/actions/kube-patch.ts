@@ -6,6 +6,7 @@ import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { apiStatus } from '../k8s/errors.js';
 import type { ActionContext, HandlerResult } from './context.js';
 import { DRY_RUN_ALL, spend } from './context.js';
+import { isLabelKey, isLabelValue } from '../util/kubernetes-names.js';
 
 export const FIELD_MANAGER = 'kyverno-runtime';
 
@@ -84,13 +85,7 @@ export async function patchTarget(
  * invalid value would be rejected by the API server anyway, so refuse it before spending budget.
  */
 export function invalidLabel(key: string, value: string): string | undefined {
-  if (!/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/.test(value) || value.length > 63)
-    return `invalid label value ${JSON.stringify(value)} for ${key}`;
-  if (
-    !/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(
-      key,
-    )
-  )
-    return `invalid label key ${JSON.stringify(key)}`;
+  if (!isLabelValue(value)) return `invalid label value ${JSON.stringify(value)} for ${key}`;
+  if (!isLabelKey(key)) return `invalid label key ${JSON.stringify(key)}`;
   return undefined;
 }

@@ -27,6 +27,7 @@ import type { ParamSpec } from '../engine/api/compiled-validating-policy.js';
 import { apiClient } from './api-clients.js';
 import { apiStatus } from './errors.js';
 import { Reflector, reflectorSettings } from './reflector.js';
+import { isDnsLabel, isDnsSubdomain, isLabelKey, isLabelValue } from '../util/kubernetes-names.js';
 
 /** Exposes client-node's (protected) cached discovery of a kind's resource name and scope. */
 class ObjectApi extends KubernetesObjectApi {
@@ -80,16 +81,6 @@ export const MAX_SCOPES_PER_KIND = 16;
 
 // Kubernetes name syntax. A value that does not match is never put in a URL path or a selector: the
 // scope is widened instead (the engine filters by paramRef again, so widening is always safe).
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
-
-function labelKeyOk(key: string): boolean {
-  const slash = key.indexOf('/');
-  if (slash < 0) return LABEL_NAME.test(key);
-  return DNS_SUBDOMAIN.test(key.slice(0, slash)) && LABEL_NAME.test(key.slice(slash + 1));
-}
 
 /**
  * A paramRef selector as a server-side labelSelector, or undefined when it cannot be one exactly
@@ -100,13 +91,13 @@ export function labelSelectorOf(selector: ParamSpec['selector']): string | undef
   if (!selector) return undefined;
   const parts: string[] = [];
   for (const [k, v] of Object.entries(selector.matchLabels ?? {})) {
-    if (!labelKeyOk(k) || typeof v !== 'string' || !LABEL_VALUE.test(v)) return undefined;
+    if (!isLabelKey(k) || typeof v !== 'string' || !isLabelValue(v)) return undefined;
     parts.push(`${k}=${v}`);
   }
   for (const e of selector.matchExpressions ?? []) {
-    if (!labelKeyOk(e.key)) return undefined;
+    if (!isLabelKey(e.key)) return undefined;
     const values = e.values ?? [];
-    if (!values.every((v) => typeof v === 'string' && LABEL_VALUE.test(v))) return undefined;
+    if (!values.every((v) => typeof v === 'string' && isLabelValue(v))) return undefined;
     switch (e.operator) {
       case 'In':
       case 'NotIn':
@@ -131,8 +122,8 @@ export function scopeOf(spec: ParamSpec, policyNamespace: string | undefined): P
   const ns = spec.namespace ?? policyNamespace;
   const labelSelector = labelSelectorOf(spec.selector);
   return {
-    ...(ns !== undefined && DNS_LABEL.test(ns) ? { namespace: ns } : {}),
-    ...(spec.name !== undefined && DNS_SUBDOMAIN.test(spec.name) ? { name: spec.name } : {}),
+    ...(ns !== undefined && isDnsLabel(ns) ? { namespace: ns } : {}),
+    ...(spec.name !== undefined && isDnsSubdomain(spec.name) ? { name: spec.name } : {}),
     ...(labelSelector !== undefined ? { labelSelector } : {}),
   };
 }
