@@ -5,10 +5,8 @@
  *     execs): every op reaches user space and gets a verdict;
  *   - filtered: the writes go outside every watched prefix and no policy watches connects or execs:
  *     only what the policies ask for is probed, and the writes are filtered out in the kernel.
- * A third configuration, reported-batch, is the reported one with bpftrace under SCHED_BATCH
- * instead of the default policy: the difference is measured in the same run.
- * The machine may be shared: runs are interleaved (baseline, reported, baseline, reported-batch,
- * baseline, filtered, …, baseline) and each sensor run is compared with the baselines either side of it; the median over
+ * The machine may be shared: runs are interleaved (baseline, reported, baseline, filtered, …,
+ * baseline) and each sensor run is compared with the baselines either side of it; the median over
  * the rounds is the result. Also printed: capture (events per op, per behavior: anything missing is
  * a drop), syscall → verdict latency (kernel timestamp to engine verdict), the CPU the sensor
  * itself spent (bpftrace and the consuming Node process) per op, and a CPU ratio: the workload's CPU
@@ -70,11 +68,9 @@ const reportedPolicy = policy(
     writeRule +
     rule('execs', 'process-exec', `{ process: { binary: ${TRUE} } }`),
 );
-/** `reported-batch`: the reported row with bpftrace under SCHED_BATCH (the sensor's `scheduling`). */
 const CONFIGS = {
-  reported: { policy: reportedPolicy, scheduling: 'normal' },
-  'reported-batch': { policy: reportedPolicy, scheduling: 'batch' },
-  filtered: { policy: policy(writeRule), scheduling: 'normal' },
+  reported: { policy: reportedPolicy },
+  filtered: { policy: policy(writeRule) },
 } as const;
 type Config = keyof typeof CONFIGS;
 
@@ -110,11 +106,17 @@ interface WorkloadRun {
   seconds: number;
   /** CPU seconds of the workload and its children. */
   cpu: number;
+  /**
+   * CPU seconds this process spent meanwhile (spawning the workload, reading its result): part of
+   * what the consumer's CPU is measured over, but not the sensor's cost.
+   */
+  launcherCpu: number;
   pid: number;
   port: number;
 }
 
 async function runWorkload(target: string): Promise<WorkloadRun> {
+  const launcherBefore = process.cpuUsage();
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -127,7 +129,9 @@ async function runWorkload(target: string): Promise<WorkloadRun> {
     child.on('close', (code) => {
       if (code !== 0) return reject(new Error(`workload exited ${String(code)}`));
       const r = JSON.parse(out) as { ns: number; pid: number; port: number; cpu: number };
-      resolve({ seconds: r.ns / 1e9, cpu: r.cpu, pid: r.pid, port: r.port });
+      const launcher = process.cpuUsage(launcherBefore);
+      const launcherCpu = (launcher.user + launcher.system) / 1e6;
+      resolve({ seconds: r.ns / 1e9, cpu: r.cpu, launcherCpu, pid: r.pid, port: r.port });
     });
   });
 }
@@ -175,7 +179,6 @@ async function runWithSensor(
     tracepointExists: host.tracepointExists,
     hints: engine.sensorHints,
     node: 'bench',
-    scheduling: CONFIGS[config].scheduling,
   });
   const attachStart = performance.now();
   await sensor.start((e) => {
@@ -239,10 +242,10 @@ async function main(): Promise<void> {
   const first = await runWorkload(watched);
   const baselines: number[] = [first.seconds];
   const baselineCpu: number[] = [first.cpu];
+  const launcherCpu: number[] = [first.launcherCpu];
   const configs = Object.keys(CONFIGS) as Config[];
   const runs: Record<Config, { run: SensorRun; ratio: number; cpuRatio: number }[]> = {
     reported: [],
-    'reported-batch': [],
     filtered: [],
   };
   for (let round = 0; round < ROUNDS; round++) {
@@ -252,8 +255,12 @@ async function main(): Promise<void> {
       const after = next.seconds;
       const before = baselines[baselines.length - 1]!;
       const cpuBefore = baselineCpu[baselineCpu.length - 1]!;
+      const launcherBefore = launcherCpu[launcherCpu.length - 1]!;
       baselines.push(after);
       baselineCpu.push(next.cpu);
+      launcherCpu.push(next.launcherCpu);
+      // This process also launched the workload: what that costs without a sensor is not the consumer's.
+      run.consumerCpu = Math.max(0, run.consumerCpu - (launcherBefore + next.launcherCpu) / 2);
       // The CPU the same work costs without the sensor / with it (workload + bpftrace + consumer):
       // the throughput ratio a CPU-bound host would see, far less noisy than wall time when shared.
       const cpuRatio = (cpuBefore + next.cpu) / 2 / (run.workloadCpu + run.bpftraceCpu + run.consumerCpu);
@@ -280,7 +287,7 @@ async function main(): Promise<void> {
     row(
       `— ${config}`,
       '',
-      `${reported ? 'every op reported' : 'every op filtered in the kernel'}; bpftrace scheduling ${CONFIGS[config].scheduling}`,
+      reported ? 'every op reported' : 'every op filtered in the kernel',
     );
     row(
       '  throughput ratio (sensor / baseline)',

@@ -21,7 +21,6 @@ import type { ContainerEnrichment } from './container-runtime.js';
 import { MonotonicClock, procProcessView, readBootId } from './proc.js';
 import { kernelKillKey, planEnforcement, type EnforcementPlan, type PlanEnvironment } from './kernel-kill.js';
 import { capabilityLayoutOf, generateProgram, SENSOR_STRLEN, type GeneratedProgram } from './program.js';
-import { findExecutable } from './prerequisites.js';
 import { RecordParser, type ParserSignal } from './records.js';
 
 export interface SensorHintsLike {
@@ -44,14 +43,6 @@ export interface BpftraceSensorOptions {
   maxRestartDelayMs?: number;
   /** Perf ring buffer pages per CPU (BPFTRACE_PERF_RB_PAGES). Default 256 (1 MiB per CPU). */
   ringPages?: number;
-  /**
-   * Scheduling policy of the bpftrace process. `normal` (default): the host's default policy.
-   * `batch` (through `chrt`, when installed): bpftrace wakes on every event it outputs, and a woken
-   * normal task may preempt the process that made the syscall; a SCHED_BATCH task is not woken
-   * ahead of it, so it reads several events per run instead: less CPU per event, the same CPU share
-   * (no events lost to it), but output waits for a CPU (syscall → verdict latency under load).
-   */
-  scheduling?: 'batch' | 'normal';
   /**
    * Lets the probes SIGKILL for rules decided in the kernel (`kernelKillOff` undefined). Absent: the
    * in-kernel kill is off (only local mode under `--action-mode policy` turns it on).
@@ -238,11 +229,7 @@ export class BpftraceSensor implements EventSource {
     }
     // --unsafe only when some probe signals (bpf_send_signal); a report-only program never needs it.
     const args = [...(program.unsafe ? ['--unsafe'] : []), '-f', 'json', '-e', program.source];
-    // chrt execs bpftrace in place: the child's pid is bpftrace's, and signals reach it directly.
-    const chrt = this.opts.scheduling === 'batch' ? findChrt() : undefined;
-    const argv =
-      chrt === undefined ? [this.opts.bpftrace, ...args] : [chrt, '-b', '0', this.opts.bpftrace, ...args];
-    const child = spawn(argv[0]!, argv.slice(1), {
+    const child = spawn(this.opts.bpftrace, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         ...process.env,
@@ -424,13 +411,6 @@ export class BpftraceSensor implements EventSource {
       }
     }
   }
-}
-
-let chrtPath: string | null | undefined;
-/** util-linux's chrt, looked up once (absent: bpftrace runs with the default policy). */
-function findChrt(): string | undefined {
-  if (chrtPath === undefined) chrtPath = findExecutable('chrt') ?? null;
-  return chrtPath ?? undefined;
 }
 
 function sameKernelKill(a: EnforcementPlan, b: EnforcementPlan): boolean {
