@@ -284,11 +284,7 @@ async function main(): Promise<void> {
     const lat = rs.flatMap((r) => r.run.latenciesMs).sort((a, b) => a - b);
     const drops: Record<string, number> = {};
     for (const r of rs) for (const [k, v] of Object.entries(r.run.dropped)) drops[k] = (drops[k] ?? 0) + v;
-    row(
-      `— ${config}`,
-      '',
-      reported ? 'every op reported' : 'every op filtered in the kernel',
-    );
+    row(`— ${config}`, '', reported ? 'every op reported' : 'every op filtered in the kernel');
     row(
       '  throughput ratio (sensor / baseline)',
       ratio.toFixed(3),
