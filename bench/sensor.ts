@@ -8,10 +8,15 @@
  * The machine may be shared: runs are interleaved (baseline, reported, baseline, filtered, …,
  * baseline) and each sensor run is compared with the baselines either side of it; the median over
  * the rounds is the result. Also printed: capture (events per op, per behavior: anything missing is
- * a drop), syscall → verdict latency (kernel timestamp to engine verdict), and the CPU the sensor
- * itself spent (bpftrace and the consuming Node process) per op.
- * Needs root and bpftrace. Run: npx tsx bench/sensor.ts [rounds=5]  (bpftrace compiles on every
- * attach: seconds each).
+ * a drop), syscall → verdict latency (kernel timestamp to engine verdict), the CPU the sensor
+ * itself spent (bpftrace and the consuming Node process) per op, and a CPU ratio: the workload's CPU
+ * without the sensor over all the CPU the same work took with it (workload, bpftrace, consumer).
+ * With --decompose, it runs the reported row's bpftrace program directly instead (its output read
+ * and counted, not parsed), in two forms: with every print removed (the probes' own work in the
+ * kernel) and as generated (plus the output path: perf events, wakeups, bpftrace's formatting):
+ * where the cost is, and how many output lines each op makes.
+ * Needs root and bpftrace. Run: npx tsx bench/sensor.ts [--decompose] [rounds=5]  (bpftrace compiles
+ * on every attach: seconds each).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
@@ -22,16 +27,20 @@ import type { RuntimeEvent } from '../src/events/types.js';
 import { loadPolicyText } from '../src/policy/index.js';
 import { BpftraceSensor } from '../src/sources/sensor/sensor.js';
 import { ensureSensorPrerequisites } from '../src/sources/sensor/prerequisites.js';
+import { generateProgram, SENSOR_STRLEN } from '../src/sources/sensor/program.js';
 import { percentile } from './support.js';
 
 const CONNECTS = 1000;
 const WRITES = 1000;
 const EXECS = 100;
 const OPS = CONNECTS + WRITES + EXECS;
-const ROUNDS = Math.max(1, Number(process.argv[2] ?? 5) || 5);
+const DECOMPOSE = process.argv[2] === '--decompose';
+const ROUNDS = Math.max(1, Number(process.argv[DECOMPOSE ? 3 : 2] ?? 5) || 5);
 /** Goals: throughput with the sensor / without. */
 const GOAL_REPORTED = 0.9;
 const GOAL_FILTERED = 0.98;
+/** Wait after attaching before measuring (bpftrace finishes its start-up work meanwhile). */
+const SETTLE_MS = 500;
 
 const dir = mkdtempSync(join(tmpdir(), 'kr-bench-sensor-'));
 const watched = join(dir, 'watched') + '/';
@@ -54,15 +63,16 @@ spec:
   rules:${rules}
 `;
 const writeRule = rule('writes', 'file-write', `{ file: { path: '${watched}*' } }`);
-const POLICIES = {
-  reported: policy(
-    rule('connects', 'network-connect', '{ network: { daddr: 127.0.0.1 } }') +
-      writeRule +
-      rule('execs', 'process-exec', `{ process: { binary: ${TRUE} } }`),
-  ),
-  filtered: policy(writeRule),
-};
-type Config = keyof typeof POLICIES;
+const reportedPolicy = policy(
+  rule('connects', 'network-connect', '{ network: { daddr: 127.0.0.1 } }') +
+    writeRule +
+    rule('execs', 'process-exec', `{ process: { binary: ${TRUE} } }`),
+);
+const CONFIGS = {
+  reported: { policy: reportedPolicy },
+  filtered: { policy: policy(writeRule) },
+} as const;
+type Config = keyof typeof CONFIGS;
 
 /**
  * The workload, as a node script run in a child (the sensor never reports its own process). Its
@@ -83,17 +93,30 @@ server.listen(0, '127.0.0.1', async () => {
   for (let i = 0; i < +execs; i++) cp.execFileSync(bin);
   const ns = Number(process.hrtime.bigint() - t0);
   server.close();
-  process.stdout.write(JSON.stringify({ ns, pid: process.pid, port }));
+  // CPU of the workload and its reaped children (the execs), user + system: the probes and their
+  // output run in the context of the syscall that fired them, so the in-kernel cost shows here.
+  const st = fs.readFileSync('/proc/self/stat', 'utf8');
+  const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+  const cpu = (+f[11] + +f[12] + +f[13] + +f[14]) / 100;
+  process.stdout.write(JSON.stringify({ ns, pid: process.pid, port, cpu }));
 });
 `;
 
 interface WorkloadRun {
   seconds: number;
+  /** CPU seconds of the workload and its children. */
+  cpu: number;
+  /**
+   * CPU seconds this process spent meanwhile (spawning the workload, reading its result): part of
+   * what the consumer's CPU is measured over, but not the sensor's cost.
+   */
+  launcherCpu: number;
   pid: number;
   port: number;
 }
 
 async function runWorkload(target: string): Promise<WorkloadRun> {
+  const launcherBefore = process.cpuUsage();
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -105,8 +128,10 @@ async function runWorkload(target: string): Promise<WorkloadRun> {
     child.on('error', reject);
     child.on('close', (code) => {
       if (code !== 0) return reject(new Error(`workload exited ${String(code)}`));
-      const r = JSON.parse(out) as { ns: number; pid: number; port: number };
-      resolve({ seconds: r.ns / 1e9, pid: r.pid, port: r.port });
+      const r = JSON.parse(out) as { ns: number; pid: number; port: number; cpu: number };
+      const launcher = process.cpuUsage(launcherBefore);
+      const launcherCpu = (launcher.user + launcher.system) / 1e6;
+      resolve({ seconds: r.ns / 1e9, cpu: r.cpu, launcherCpu, pid: r.pid, port: r.port });
     });
   });
 }
@@ -125,6 +150,7 @@ function cpuSeconds(pid: number | undefined): number {
 
 interface SensorRun {
   seconds: number;
+  workloadCpu: number;
   connects: number;
   writes: number;
   execs: number;
@@ -143,7 +169,7 @@ async function runWithSensor(
   config: Config,
   host: Awaited<ReturnType<typeof ensureSensorPrerequisites>>,
 ): Promise<SensorRun> {
-  const loaded = loadPolicyText(POLICIES[config], `bench-${config}.yaml`);
+  const loaded = loadPolicyText(CONFIGS[config].policy, `bench-${config}.yaml`);
   if (loaded.errors.length > 0) throw new Error(loaded.errors.map((e) => e.message).join('; '));
   const engine = createRuntimeEngine(loaded.policies, { nodeName: 'bench' });
   const events: RuntimeEvent[] = [];
@@ -164,14 +190,17 @@ async function runWithSensor(
     }
   });
   const attachSeconds = (performance.now() - attachStart) / 1000;
+  // bpftrace keeps working for a moment after its probes are attached: not part of the run.
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
   const filteredBefore = sensor.details().filtered;
   const bpftraceBefore = cpuSeconds(sensor.pid);
   const consumerBefore = process.cpuUsage();
-  const run = await runWorkload(config === 'reported' ? watched : elsewhere);
+  const reported = config !== 'filtered';
+  const run = await runWorkload(reported ? watched : elsewhere);
   const mine = (): RuntimeEvent[] =>
     events.filter((e) => e.process?.pid === run.pid || e.parent?.pid === run.pid);
   // Let the last events arrive: until all are in (reported) or the sensor is quiet.
-  const expected = config === 'reported' ? OPS : 0;
+  const expected = reported ? OPS : 0;
   for (let waited = 0, last = -1; waited < 5000; waited += 50) {
     const n = events.length;
     if ((expected > 0 && mine().length >= expected) || (expected === 0 && n === last && waited >= 500)) break;
@@ -187,6 +216,7 @@ async function runWithSensor(
   const count = (pred: (e: RuntimeEvent) => boolean): number => ours.filter(pred).length;
   return {
     seconds: run.seconds,
+    workloadCpu: run.cpu,
     connects: count((e) => e.behavior === 'network-connect' && e.network?.dport === run.port),
     writes: count((e) => e.behavior === 'file-write' && (e.file?.path ?? '').startsWith(dir)),
     execs: count((e) => e.behavior === 'process-exec' && e.process?.binary === TRUE),
@@ -209,15 +239,32 @@ const median = (xs: number[]): number => {
 async function main(): Promise<void> {
   const host = await ensureSensorPrerequisites({ install: false });
   await runWorkload(watched); // warm-up: page cache, JIT
-  const baselines: number[] = [(await runWorkload(watched)).seconds];
-  const runs: Record<Config, { run: SensorRun; ratio: number }[]> = { reported: [], filtered: [] };
+  const first = await runWorkload(watched);
+  const baselines: number[] = [first.seconds];
+  const baselineCpu: number[] = [first.cpu];
+  const launcherCpu: number[] = [first.launcherCpu];
+  const configs = Object.keys(CONFIGS) as Config[];
+  const runs: Record<Config, { run: SensorRun; ratio: number; cpuRatio: number }[]> = {
+    reported: [],
+    filtered: [],
+  };
   for (let round = 0; round < ROUNDS; round++) {
-    for (const config of ['reported', 'filtered'] as const) {
+    for (const config of configs) {
       const run = await runWithSensor(config, host);
-      const after = (await runWorkload(watched)).seconds;
+      const next = await runWorkload(watched);
+      const after = next.seconds;
       const before = baselines[baselines.length - 1]!;
+      const cpuBefore = baselineCpu[baselineCpu.length - 1]!;
+      const launcherBefore = launcherCpu[launcherCpu.length - 1]!;
       baselines.push(after);
-      runs[config].push({ run, ratio: (before + after) / 2 / run.seconds });
+      baselineCpu.push(next.cpu);
+      launcherCpu.push(next.launcherCpu);
+      // This process also launched the workload: what that costs without a sensor is not the consumer's.
+      run.consumerCpu = Math.max(0, run.consumerCpu - (launcherBefore + next.launcherCpu) / 2);
+      // The CPU the same work costs without the sensor / with it (workload + bpftrace + consumer):
+      // the throughput ratio a CPU-bound host would see, far less noisy than wall time when shared.
+      const cpuRatio = (cpuBefore + next.cpu) / 2 / (run.workloadCpu + run.bpftraceCpu + run.consumerCpu);
+      runs[config].push({ run, ratio: (before + after) / 2 / run.seconds, cpuRatio });
       process.stderr.write(
         `round ${round + 1}/${ROUNDS} ${config}: ratio ${((before + after) / 2 / run.seconds).toFixed(3)}\n`,
       );
@@ -227,21 +274,29 @@ async function main(): Promise<void> {
   const rows: [string, string, string][] = [];
   const row = (a: string, b: string, c = ''): number => rows.push([a, b, c]);
   row('workload ops/s, baseline (median)', (OPS / median(baselines)).toFixed(0), `${baselines.length} runs`);
-  for (const config of ['reported', 'filtered'] as const) {
+  row('workload CPU per op, baseline (µs, median)', ((1e6 * median(baselineCpu)) / OPS).toFixed(1));
+  for (const config of configs) {
     const rs = runs[config];
     const ratio = median(rs.map((r) => r.ratio));
-    const goal = config === 'reported' ? GOAL_REPORTED : GOAL_FILTERED;
+    const reported = config !== 'filtered';
+    const goal = reported ? GOAL_REPORTED : GOAL_FILTERED;
     const sum = (f: (r: SensorRun) => number): number => rs.reduce((s, r) => s + f(r.run), 0);
     const lat = rs.flatMap((r) => r.run.latenciesMs).sort((a, b) => a - b);
     const drops: Record<string, number> = {};
     for (const r of rs) for (const [k, v] of Object.entries(r.run.dropped)) drops[k] = (drops[k] ?? 0) + v;
-    row(`— ${config}`, '', config === 'reported' ? 'every op reported' : 'every op filtered in the kernel');
+    row(`— ${config}`, '', reported ? 'every op reported' : 'every op filtered in the kernel');
     row(
       '  throughput ratio (sensor / baseline)',
       ratio.toFixed(3),
       `goal ≥ ${goal.toFixed(2)}: ${ratio >= goal ? 'PASS' : 'FAIL'}  (runs: ${rs.map((r) => r.ratio.toFixed(3)).join(' ')})`,
     );
-    if (config === 'reported') {
+    row(
+      '  CPU ratio (baseline CPU / with sensor, all CPU)',
+      median(rs.map((r) => r.cpuRatio)).toFixed(3),
+      `(runs: ${rs.map((r) => r.cpuRatio.toFixed(3)).join(' ')})`,
+    );
+    row('  workload CPU per op (µs)', ((1e6 * sum((r) => r.workloadCpu)) / (OPS * rs.length)).toFixed(1));
+    if (reported) {
       row('  connect events / connects', `${sum((r) => r.connects)} / ${CONNECTS * rs.length}`);
       row('  file-write events / writes', `${sum((r) => r.writes)} / ${WRITES * rs.length}`);
       row('  exec events / execs', `${sum((r) => r.execs)} / ${EXECS * rs.length}`);
@@ -274,7 +329,97 @@ async function main(): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
 }
 
-main().catch((err: unknown) => {
+/** bpftrace running `source`, its output lines counted; resolves once its probes are attached. */
+async function rawBpftrace(
+  bpftrace: string,
+  source: string,
+): Promise<{ pid: number; lines: () => number; stop: () => Promise<void> }> {
+  const child = spawn(bpftrace, ['-f', 'json', '-e', source], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+    env: { ...process.env, BPFTRACE_STRLEN: String(SENSOR_STRLEN), BPFTRACE_PERF_RB_PAGES: '256' },
+  });
+  let lines = 0;
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', () => reject(new Error('bpftrace exited before attaching')));
+    child.stdout.on('data', (d: Buffer) => {
+      for (const b of d) if (b === 10) lines++;
+      if (lines > 0) resolve(); // BEGIN's "R" line: attached
+    });
+  });
+  return {
+    pid: child.pid!,
+    lines: () => lines,
+    stop: async () => {
+      const closed = new Promise((r) => child.once('close', r));
+      child.kill('SIGINT');
+      await closed;
+    },
+  };
+}
+
+async function decompose(): Promise<void> {
+  const host = await ensureSensorPrerequisites({ install: false });
+  const loaded = loadPolicyText(reportedPolicy, 'bench-reported.yaml');
+  const hints = createRuntimeEngine(loaded.policies, { nodeName: 'bench' }).sensorHints;
+  const program = generateProgram({
+    behaviors: hints.behaviors,
+    filePathPrefixes: hints.filePathPrefixes,
+    selfPid: process.pid,
+    tracepointExists: host.tracepointExists,
+  });
+  // Every print and printf of an event removed; the walks, filters and map updates stay.
+  const silent = program.source.replace(/print\(\(.*\)\);|printf\("A .*\);/g, '');
+  const variants = { 'probes, no output': silent, 'probes + output': program.source };
+  type Variant = keyof typeof variants;
+  const rows: Record<Variant, { ratio: number; cpu: number; bpftrace: number; lines: number }[]> = {
+    'probes, no output': [],
+    'probes + output': [],
+  };
+  await runWorkload(watched);
+  let base = await runWorkload(watched);
+  const baseCpu: number[] = [base.cpu];
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, source] of Object.entries(variants) as [Variant, string][]) {
+      const bt = await rawBpftrace(host.bpftrace, source);
+      await new Promise((r) => setTimeout(r, SETTLE_MS));
+      const cpu0 = cpuSeconds(bt.pid);
+      const lines0 = bt.lines();
+      const run = await runWorkload(watched);
+      await new Promise((r) => setTimeout(r, 500)); // the last lines
+      const lines = bt.lines() - lines0;
+      const bpftrace = cpuSeconds(bt.pid) - cpu0;
+      await bt.stop();
+      const next = await runWorkload(watched);
+      baseCpu.push(next.cpu);
+      rows[name].push({
+        ratio: (base.seconds + next.seconds) / 2 / run.seconds,
+        cpu: run.cpu,
+        bpftrace,
+        lines,
+      });
+      base = next;
+      process.stderr.write(
+        `round ${round + 1}/${ROUNDS} ${name}: ratio ${rows[name].at(-1)!.ratio.toFixed(3)}\n`,
+      );
+    }
+  }
+  console.log(
+    `\nbench/sensor --decompose — reported row's program, output counted not parsed; ${ROUNDS} rounds\n`,
+  );
+  console.log(`baseline workload CPU per op (µs, median): ${((1e6 * median(baseCpu)) / OPS).toFixed(1)}`);
+  for (const [name, rs] of Object.entries(rows)) {
+    console.log(
+      `${name.padEnd(18)} throughput ratio ${median(rs.map((r) => r.ratio)).toFixed(3)} (runs: ${rs.map((r) => r.ratio.toFixed(3)).join(' ')})` +
+        `; workload CPU/op ${((1e6 * median(rs.map((r) => r.cpu))) / OPS).toFixed(1)} µs` +
+        `; bpftrace CPU/op ${((1e6 * median(rs.map((r) => r.bpftrace))) / OPS).toFixed(1)} µs` +
+        `; output lines/op ${(median(rs.map((r) => r.lines)) / OPS).toFixed(2)}`,
+    );
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+(DECOMPOSE ? decompose() : main()).catch((err: unknown) => {
   console.error((err as Error).message);
   rmSync(dir, { recursive: true, force: true });
   process.exitCode = 1;

@@ -143,6 +143,12 @@ export const sensorUp = new Gauge({
   registers: [registry],
 });
 
+export const sensorUnresolvedPaths = new Counter({
+  name: 'kyverno_runtime_sensor_unresolved_paths_total',
+  help: 'Opens of a file too deep for the sensor to resolve to the root and no longer open to name it: reported below each watched prefix (fail closed).',
+  registers: [registry],
+});
+
 export const kernelBlockUp = new Gauge({
   name: 'kyverno_runtime_kernel_block_up',
   help: '1 while the cgroup connect program of `block` rules is attached.',

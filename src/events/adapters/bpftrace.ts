@@ -87,6 +87,11 @@ export interface SensorRecord extends RecordHead {
     complete: boolean;
     /** The file is outside the process's root: the path is from the host's root. */
     outsideRoot: boolean;
+    /**
+     * Deeper than the walk: only the deepest components are known, and `path` is `/…/` followed by
+     * them (the top, which decides the watched prefix, is unknown).
+     */
+    truncated?: true;
   };
 }
 
@@ -304,9 +309,26 @@ interface ProcessIdentity {
   cgroupId?: number;
 }
 
-/** `also`: a second event from the same record (an exec that raised the effective uid). */
+/** Stands for the unknown top of a path deeper than the sensor's walk: `/…/<deepest components>`. */
+export const TRUNCATED_MARK = '/…';
+
+/**
+ * `also`: more events from the same record (an exec that raised the effective uid; an unresolved
+ * path reported below each watched prefix). `unresolvedPath`: the record named a file whose path
+ * could not be resolved to the root (counted by the sensor).
+ */
 export type BuildResult =
-  { event: RuntimeEvent; also?: RuntimeEvent } | { filtered: string } | { pending: true };
+  | { event: RuntimeEvent; also?: RuntimeEvent[]; unresolvedPath?: true }
+  | { filtered: string }
+  | { pending: true };
+
+type Specific = {
+  behavior: Behavior;
+  fields: Partial<RuntimeEvent>;
+  raw?: Record<string, unknown>;
+  /** The same event again with each of these as `file.path` (an unresolved path, one per prefix). */
+  alsoAt?: string[];
+};
 
 /** How long a process's cwd and a parent's executable read from /proc are reused. */
 export const PROC_ANSWER_TTL_MS = 1000;
@@ -400,10 +422,25 @@ export class EventBuilder {
       const raised = this.execPrivilege(r);
       if (raised && 'event' in built) {
         const also = this.finish(r, identity, raised);
-        if ('event' in also) return { event: built.event, also: also.event };
+        if ('event' in also) return { event: built.event, also: [also.event] };
       }
     }
-    return built;
+    if (specific.alsoAt && 'event' in built) {
+      const also: RuntimeEvent[] = [];
+      specific.alsoAt.forEach((path, i) => {
+        const file = { ...specific.fields.file, path };
+        const more = this.finish(r, identity, {
+          ...specific,
+          fields: { ...specific.fields, file },
+          raw: { ...specific.raw, idSuffix: `p${i + 1}` },
+        });
+        if ('event' in more) also.push(more.event);
+      });
+      return { event: built.event, also, unresolvedPath: true };
+    }
+    return 'event' in built && specific.raw?.pathUnresolved === true
+      ? { ...built, unresolvedPath: true }
+      : built;
   }
 
   /** A set-user-id exec: the effective uid after execve differs from the one before. */
@@ -424,7 +461,7 @@ export class EventBuilder {
   private finish(
     r: SensorRecord,
     identity: ProcessIdentity & { cgroup?: ProcessCgroup },
-    specific: { behavior: Behavior; fields: Partial<RuntimeEvent>; raw?: Record<string, unknown> },
+    specific: Specific,
   ): BuildResult {
     const cgroup = identity.cgroup ?? {};
     const wallNs = this.opts.clock.wallNs(r.nsecs);
@@ -518,12 +555,29 @@ export class EventBuilder {
     return !paths.some((p) => p !== undefined && prefixes.some((pre) => p.startsWith(pre)));
   }
 
-  private specific(
-    r: SensorRecord,
-  ):
-    | { behavior: Behavior; fields: Partial<RuntimeEvent>; raw?: Record<string, unknown> }
-    | { filtered: string }
-    | { pending: true } {
+  /**
+   * The path of an opened file whose walk was cut: /proc's fd link when it agrees with what the
+   * kernel sent (the descriptor may already name another file: closed and reused), else the kernel's
+   * path; undefined when the walk was too deep and nothing else names the file (its top, which
+   * decides the watched prefix, is unknown).
+   */
+  private openedPath(
+    pid: number,
+    fd: number,
+    resolved: NonNullable<SensorRecord['resolved']>,
+  ): string | undefined {
+    const link = this.proc.link(pid, `fd/${fd}`);
+    if (resolved.truncated) {
+      const tail = resolved.path.slice(TRUNCATED_MARK.length);
+      return link !== undefined && link.length > tail.length && link.endsWith(tail) ? link : undefined;
+    }
+    // The top is known: the link may add what was cut, but must be below the same prefixes.
+    return link !== undefined && this.outsidePrefixes(link) === this.outsidePrefixes(resolved.path)
+      ? link
+      : resolved.path;
+  }
+
+  private specific(r: SensorRecord): Specific | { filtered: string } | { pending: true } {
     switch (r.kind) {
       case RecordKind.exec:
         return {
@@ -615,21 +669,35 @@ export class EventBuilder {
         // The file the kernel opened, by its dentries; a cut walk falls back to /proc's fd link.
         const resolved = r.resolved;
         const path =
-          resolved?.complete === true ? resolved.path : (this.proc.link(r.pid, `fd/${fd}`) ?? resolved?.path);
-        if (this.outsidePrefixes(path)) return { filtered: 'path outside policy prefixes' };
+          resolved === undefined
+            ? this.proc.link(r.pid, `fd/${fd}`)
+            : resolved.complete
+              ? resolved.path
+              : this.openedPath(r.pid, fd, resolved);
         const writes = (flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)) !== 0;
         const created = (num(r, 4) & FMODE_CREATED) !== 0;
         const operation: FileOperation = created ? 'create' : writes ? 'write' : 'read';
-        return {
-          behavior: writes ? 'file-write' : 'file-read',
-          fields: { file: { path, operation } },
-          raw: {
-            flags,
-            fd,
-            ...(resolved && !resolved.complete ? { pathTruncated: true } : {}),
-            ...(resolved?.outsideRoot ? { outsideRoot: true } : {}),
-          },
+        const behavior = writes ? 'file-write' : 'file-read';
+        const raw = {
+          flags,
+          fd,
+          ...(resolved && !resolved.complete ? { pathTruncated: true } : {}),
+          ...(resolved?.outsideRoot ? { outsideRoot: true } : {}),
         };
+        if (path === undefined && resolved?.truncated) {
+          // Fail closed: a path whose top is unknown cannot be proved outside the watched prefixes,
+          // so it is reported below each of them, the unknown middle shown as "…".
+          const tail = resolved.path.slice(TRUNCATED_MARK.length);
+          const under = (this.opts.filePathPrefixes ?? []).map((p) => `${p}…${tail}`);
+          return {
+            behavior,
+            fields: { file: { path: under[0] ?? resolved.path, operation } },
+            raw: { ...raw, pathUnresolved: true },
+            ...(under.length > 1 ? { alsoAt: under.slice(1) } : {}),
+          };
+        }
+        if (this.outsidePrefixes(path)) return { filtered: 'path outside policy prefixes' };
+        return { behavior, fields: { file: { path, operation } }, raw };
       }
       case RecordKind.rename: {
         const from = this.resolvePath(r.pid, int32(num(r, 0)), str(r, 0));

@@ -6,6 +6,7 @@
  */
 import {
   RecordKind,
+  TRUNCATED_MARK,
   type RecordHead,
   type RecordKindCode,
   type SensorRecord,
@@ -374,9 +375,11 @@ function resolvedPath(
   const st = typeof status === 'number' ? status : PathStatus.truncated;
   const path = '/' + [...comps].reverse().join('/');
   const cut = comps.some((c) => Buffer.byteLength(c, 'latin1') >= SENSOR_STRLEN - 1);
+  const truncated = (st & PathStatus.truncated) !== 0;
   return {
-    path: (st & PathStatus.truncated) !== 0 ? `/…${path}` : path,
-    complete: (st & PathStatus.truncated) === 0 && n === comps.length && !cut,
+    path: truncated ? `${TRUNCATED_MARK}${path}` : path,
+    complete: !truncated && n === comps.length && !cut,
     outsideRoot: (st & PathStatus.outsideRoot) !== 0,
+    ...(truncated ? { truncated: true as const } : {}),
   };
 }

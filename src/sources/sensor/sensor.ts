@@ -12,7 +12,7 @@ import { EventBuilder } from '../../events/adapters/bpftrace.js';
 import type { Behavior, RuntimeEvent } from '../../events/types.js';
 import type { SensorRuleView } from '../../engine/api/runtime.js';
 import type { Logger } from '../../observability/logger.js';
-import { kernelKills, sensorUp } from '../../observability/metrics.js';
+import { kernelKills, sensorUnresolvedPaths, sensorUp } from '../../observability/metrics.js';
 import { RecordReader } from '../record-reader.js';
 import { SourceCounters } from '../records.js';
 import { LineSplitter, type LinePiece } from '../lines.js';
@@ -402,7 +402,8 @@ export class BpftraceSensor implements EventSource {
           for (const e of this.reader.acceptBuilt(ev)) void this.emit?.(e);
         };
         const enrich = this.opts.containerMetadata;
-        for (const ev of built.also ? [built.event, built.also] : [built.event]) {
+        if (built.unresolvedPath) sensorUnresolvedPaths.inc();
+        for (const ev of built.also ? [built.event, ...built.also] : [built.event]) {
           if (enrich) enrich.process(ev, pass);
           else pass(ev);
         }
