@@ -38,6 +38,12 @@ export const NOT_RAW: unique symbol = Symbol('no raw binding');
 export class MissingKey {
   /** The reason as cel-js words it, first line only (as the caller reports cel-js's errors). */
   readonly message: string;
+  /**
+   * The error the caller raised for this key, raised again for the next event that lacks it (as
+   * compiled JMESPath paths do): never mutated once thrown, and building one per event cost more
+   * than deciding the expression.
+   */
+  error: Error | undefined = undefined;
   constructor(key: string) {
     this.message = publicRegexMessage(`No such key: ${key}`.split('\n')[0]!);
   }

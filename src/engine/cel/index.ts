@@ -216,7 +216,8 @@ export function compileCel(expression: string, options: CelCompileOptions = {}):
     const act = prepareActivation(activation);
     if (fast !== undefined) {
       const decided = fast(act);
-      if (decided instanceof MissingKey) throw new CelEvaluationError(expression, decided.message);
+      if (decided instanceof MissingKey)
+        throw (decided.error ??= new CelEvaluationError(expression, decided.message));
       if (decided !== BAIL) return decided;
     }
     try {
