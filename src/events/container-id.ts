@@ -31,11 +31,13 @@ export function normalizeContainerId(raw: string): string | undefined {
  * so a policy can still see it.
  */
 export function eventContainerId(raw: string): string {
-  // The usual spellings (bare hex, `<runtime>://` + hex) are recognised by one scan: cheaper than
-  // hashing the fresh string for the memo below. Hand-written: the regexes of normalizeContainerId
-  // cost more than this loop on every event.
+  // The usual spellings (bare hex, `<runtime>://` + hex, a word such as Falco's "host") are answered
+  // by one scan, cheaper than hashing the fresh string for the memo below. When the part after a
+  // lower-case runtime prefix is only [0-9a-z], normalizeContainerId gives that part (12–64 hex
+  // digits: the normal form) or no ID (any other such word, kept as it is): the answer is that part
+  // either way. Hand-written: the regexes of normalizeContainerId cost more than this loop.
   const at = raw.indexOf('://');
-  if (isLowerHexId(raw, at < 0 ? 0 : at + 3) && (at < 0 || isRuntimeName(raw, at)))
+  if (isLowerAlphanumeric(raw, at < 0 ? 0 : at + 3) && (at < 0 || isRuntimeName(raw, at)))
     return at < 0 ? raw : raw.slice(at + 3);
   // Other spellings: a node runs few containers, so remember the last answers (bounded).
   const known = seen.get(raw);
@@ -48,13 +50,11 @@ export function eventContainerId(raw: string): string {
   return value;
 }
 
-/** NORMAL.test(raw.slice(from)) without the slice. */
-function isLowerHexId(raw: string, from: number): boolean {
-  const length = raw.length - from;
-  if (length < 12 || length > 64) return false;
+/** /^[0-9a-z]*$/.test(raw.slice(from)) without the slice. */
+function isLowerAlphanumeric(raw: string, from: number): boolean {
   for (let i = from; i < raw.length; i++) {
     const c = raw.charCodeAt(i);
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 122))) return false;
   }
   return true;
 }

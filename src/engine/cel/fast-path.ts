@@ -6,15 +6,18 @@
  * path runs the same few expressions on every event; the closures are built from the policy's AST
  * only, and values from events are compared, never evaluated.
  *
- * It decides only the plain case. Anything else on a given evaluation — a missing key, a value of
- * another type, a non-boolean operand, an object where a scalar is needed, an exception — gives
- * BAIL, and the caller runs cel-js on the same activation, which yields its own result or error. So
- * whenever the fast path answers, cel-js would have given the same value (the differential test
- * checks this), and every error and message still comes from cel-js.
+ * It decides only the plain case, plus cel-js's most common error: selecting a key a map lacks
+ * (`event.network.dport` on an event without `network`), which it reports as a MissingKey holding
+ * cel-js's own message, so the caller raises the same error without re-running the expression.
+ * Anything else on a given evaluation — a value of another type, a non-boolean operand, an object
+ * where a scalar is needed, an exception — gives BAIL, and the caller runs cel-js on the same
+ * activation, which yields its own result or error — unless a decisive other side of `&&`/`||`
+ * absorbs it, as CEL does. So whenever the fast path answers, cel-js would have given the same value
+ * or error (the differential test checks this); every other error comes from cel-js.
  */
 import type { ASTNode } from '@marcbachmann/cel-js';
 import { compileGoRegexp, type GoRegexp } from '../regexp.js';
-import { MATCHES_METHOD } from './regex-library.js';
+import { MATCHES_METHOD, publicRegexMessage } from './regex-library.js';
 
 /** Returned when the fast path does not decide this evaluation: run cel-js instead. */
 export const BAIL: unique symbol = Symbol('cel fast path: not decided');
@@ -26,6 +29,25 @@ export const BAIL: unique symbol = Symbol('cel fast path: not decided');
  */
 export const RAW_BINDING: unique symbol = Symbol('raw binding');
 export const NOT_RAW: unique symbol = Symbol('no raw binding');
+
+/**
+ * cel-js's error for selecting a key that a map lacks, decided here: errors propagate through the
+ * operators in cel-js's order of evaluation (left operand, then right; receiver, then argument). One
+ * instance per key of a path, built with the expression, so an evaluation that errs allocates nothing.
+ */
+export class MissingKey {
+  /** The reason as cel-js words it, first line only (as the caller reports cel-js's errors). */
+  readonly message: string;
+  /**
+   * The error the caller raised for this key, raised again for the next event that lacks it (as
+   * compiled JMESPath paths do): never mutated once thrown, and building one per event cost more
+   * than deciding the expression.
+   */
+  error: Error | undefined = undefined;
+  constructor(key: string) {
+    this.message = publicRegexMessage(`No such key: ${key}`.split('\n')[0]!);
+  }
+}
 
 export type RawBindingReader = (name: string) => unknown;
 export type FastProgram = (activation: Record<string, unknown>) => unknown;
@@ -106,16 +128,23 @@ function pathOf(node: Node): { root: string; path: string[] } | undefined {
 }
 
 /**
- * The map holding the path's last key (the root when the path has one key), or BAIL. Intermediate
- * keys must be present with plain-object values, as cel-js requires to select through them.
+ * The map holding the path's last key (the root when the path has one key), the MissingKey of the
+ * first intermediate key a plain map lacks, or BAIL. Intermediate keys must be present with
+ * plain-object values, as cel-js requires to select through them.
  */
-function parentOf(act: Record<string, unknown>, root: string, path: readonly string[]): unknown {
+function parentOf(
+  act: Record<string, unknown>,
+  root: string,
+  path: readonly string[],
+  missing: readonly MissingKey[],
+): unknown {
   let v = readRoot(act, root);
   const json = rootIsJson;
   for (let i = 0; i < path.length - 1; i++) {
     if (!isPlainMap(v)) return BAIL;
     const key = path[i]!;
-    if (!Object.hasOwn(v, key)) return BAIL;
+    // What cel-js's field access reads: an own property (a null-prototype map has no constructor).
+    if (!Object.hasOwn(v, key)) return missing[i];
     v = v[key];
   }
   walkIsJson = json;
@@ -129,12 +158,14 @@ function compilePath(root: string, path: readonly string[]): Fast {
       return v === undefined ? BAIL : scalar(v, rootIsJson);
     };
   const last = path[path.length - 1]!;
+  const missing = path.map((key) => new MissingKey(key));
+  const missingLast = missing[missing.length - 1]!;
   return (act) => {
-    const parent = parentOf(act, root, path);
+    const parent = parentOf(act, root, path, missing);
     const json = walkIsJson;
-    if (parent === BAIL) return BAIL;
+    if (parent === BAIL || parent instanceof MissingKey) return parent;
     const map = parent as Record<string, unknown>;
-    if (!Object.hasOwn(map, last)) return BAIL;
+    if (!Object.hasOwn(map, last)) return missingLast;
     const v = map[last];
     return v === undefined ? BAIL : scalar(v, json);
   };
@@ -147,9 +178,11 @@ function compileHas(arg: Node): Fast | undefined {
   if (p === undefined || p.path.length === 0) return undefined;
   const { root, path } = p;
   const last = path[path.length - 1]!;
+  // has() tests its last key; an intermediate one that is missing is an error, as in cel-js.
+  const missing = path.map((key) => new MissingKey(key));
   return (act) => {
-    const parent = parentOf(act, root, path);
-    if (parent === BAIL) return BAIL;
+    const parent = parentOf(act, root, path, missing);
+    if (parent === BAIL || parent instanceof MissingKey) return parent;
     const map = parent as Record<string, unknown>;
     return Object.hasOwn(map, last) && map[last] !== undefined;
   };
@@ -190,7 +223,7 @@ function compileNode(node: Node): Fast | undefined {
       if (operand === undefined) return undefined;
       return (act) => {
         const v = operand(act);
-        return typeof v === 'boolean' ? !v : BAIL;
+        return typeof v === 'boolean' ? !v : v instanceof MissingKey ? v : BAIL;
       };
     }
     case '&&':
@@ -199,15 +232,24 @@ function compileNode(node: Node): Fast | undefined {
       const left = compileNode(l);
       const right = compileNode(r);
       if (left === undefined || right === undefined) return undefined;
-      const and = node.op === '&&';
-      // Both sides are evaluated: an error or a non-boolean on either side is cel-js's to judge
-      // (CEL absorbs an error beside a decisive value; cel-js then gives that value).
+      // The decisive value: false for `&&`, true for `||`. As in cel-js (and CEL): a decisive left
+      // side decides without the right one; otherwise a decisive right side decides whatever the left
+      // side gave, even an error or a non-boolean (CEL absorbs it). So a side this evaluator leaves
+      // undecided (BAIL: an error, another type, or outside the subset) does not matter beside a
+      // decisive other side. When neither side decides: both booleans give the right one; after a
+      // known left side (a boolean or a MissingKey) the right side's error is the outcome (cel-js
+      // runs the right side unguarded), and beside a boolean right side the left side's error; any
+      // other mix is cel-js's.
+      const decisive = node.op === '||';
       return (act) => {
         const a = left(act);
-        if (typeof a !== 'boolean') return BAIL;
+        if (a === decisive) return decisive;
         const b = right(act);
+        if (b === decisive) return decisive;
+        if (a === BAIL || b === BAIL) return BAIL;
+        if (b instanceof MissingKey) return b;
         if (typeof b !== 'boolean') return BAIL;
-        return and ? a && b : a || b;
+        return typeof a === 'boolean' ? b : a instanceof MissingKey ? a : BAIL;
       };
     }
     case '==':
@@ -218,9 +260,11 @@ function compileNode(node: Node): Fast | undefined {
       if (left === undefined || right === undefined) return undefined;
       const equal = node.op === '==';
       return (act) => {
+        // cel-js evaluates the left operand first: its error is the outcome.
         const a = left(act);
+        if (a === BAIL || a instanceof MissingKey) return a;
         const b = right(act);
-        if (a === BAIL || b === BAIL) return BAIL;
+        if (b === BAIL || b instanceof MissingKey) return b;
         // Same type only (null with null): CEL's cross-type equality is left to cel-js.
         if (a === null || b === null) return a === null && b === null ? equal : BAIL;
         if (typeof a !== typeof b) return BAIL;
@@ -238,7 +282,9 @@ function compileNode(node: Node): Fast | undefined {
       const op = node.op;
       return (act) => {
         const a = left(act);
+        if (a === BAIL || a instanceof MissingKey) return a;
         const b = right(act);
+        if (b instanceof MissingKey) return b;
         // Ints only: string order (code points) and doubles are cel-js's.
         if (typeof a !== 'bigint' || typeof b !== 'bigint') return BAIL;
         return op === '<' ? a < b : op === '<=' ? a <= b : op === '>' ? a > b : a >= b;
@@ -256,7 +302,7 @@ function compileNode(node: Node): Fast | undefined {
       const set = new Set<unknown>(values);
       return (act) => {
         const a = left(act);
-        return typeof a === type ? set.has(a) : BAIL;
+        return typeof a === type ? set.has(a) : a instanceof MissingKey ? a : BAIL;
       };
     }
     case 'call': {
@@ -280,7 +326,7 @@ function compileNode(node: Node): Fast | undefined {
         }
         return (act) => {
           const s = receiver(act);
-          return typeof s === 'string' ? re.test(s) : BAIL;
+          return typeof s === 'string' ? re.test(s) : s instanceof MissingKey ? s : BAIL;
         };
       }
       const method = Object.hasOwn(STRING_METHODS, name) ? STRING_METHODS[name] : undefined;
@@ -288,8 +334,12 @@ function compileNode(node: Node): Fast | undefined {
       const arg = compileNode(args[0]!);
       if (arg === undefined) return undefined;
       return (act) => {
-        const s = receiver(act);
+        // cel-js evaluates a call's operands last to first (the argument, then the receiver): the
+        // first error met is the outcome.
         const a = arg(act);
+        if (a === BAIL || a instanceof MissingKey) return a;
+        const s = receiver(act);
+        if (s instanceof MissingKey) return s;
         return typeof s === 'string' && typeof a === 'string' ? method(s, a) : BAIL;
       };
     }
@@ -311,7 +361,7 @@ function compileNode(node: Node): Fast | undefined {
 
 /**
  * The fast program of a checked AST (after prepareRegexCalls), or undefined when the expression uses
- * anything outside the subset. The program returns a CEL value or BAIL; it never throws (an
+ * anything outside the subset. The program returns a CEL value, a MissingKey or BAIL; it never throws (an
  * exception, e.g. from a lazy variable's getter, is a BAIL: cel-js then meets it itself).
  */
 export function compileFastPath(ast: Node): FastProgram | undefined {

@@ -21,7 +21,7 @@ import {
   publicRegexMessage,
   registerRegexLibrary,
 } from './regex-library.js';
-import { BAIL, compileFastPath, type FastProgram } from './fast-path.js';
+import { BAIL, MissingKey, compileFastPath, type FastProgram } from './fast-path.js';
 import { referencesOf, type CelReferences } from './references.js';
 import { rewriteHasOverCalls, rewriteOrValueOnPlainValues } from './rewrite.js';
 import { fromCel, toCel } from './values.js';
@@ -209,13 +209,15 @@ export function compileCel(expression: string, options: CelCompileOptions = {}):
     if (result instanceof Promise) throw new Error('asynchronous CEL functions are not supported');
     return result;
   };
-  // The common expressions on the event path are decided directly; anything else (and every error)
-  // is cel-js's, on the same activation.
+  // The common expressions on the event path are decided directly, and so is a missing key (the same
+  // error as cel-js's); anything else (and every other error) is cel-js's, on the same activation.
   const fast: FastProgram | undefined = options.fastPath === false ? undefined : compileFastPath(fn.ast);
   const evaluateRaw = (activation: Record<string, unknown>, options?: CelEvaluateOptions): unknown => {
     const act = prepareActivation(activation);
     if (fast !== undefined) {
       const decided = fast(act);
+      if (decided instanceof MissingKey)
+        throw (decided.error ??= new CelEvaluationError(expression, decided.message));
       if (decided !== BAIL) return decided;
     }
     try {

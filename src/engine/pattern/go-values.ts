@@ -158,7 +158,8 @@ function formatValue(v: unknown, depth: number): string {
     case 'bool':
       return (v as boolean) ? 'true' : 'false';
     case 'int':
-      return bigIntOf(v).toString();
+      // A safe integer prints exactly as a number; beyond 2^53 only the BigInt has every digit.
+      return typeof v === 'number' && Number.isSafeInteger(v) ? String(v) : bigIntOf(v).toString();
     case 'float':
       return goFormatFloatG(numberOf(v));
     case 'string':

@@ -393,8 +393,10 @@ function evaluateRule(
   const { compiled, restrict } = rule;
   // A rule with `context` entries reads its own context: nothing it computes from it is shared.
   const ruleContext = compiled.context.length > 0 ? contextOf(rule, evaluation, provider) : undefined;
-  const context = ruleContext ?? evaluation.context;
-  if (compiled.preconditions && !compiled.preconditions.evaluate(context).result) return undefined;
+  // The shared context is read only by the parts that need it: building it builds the attributed
+  // resource, which a rule decided by the event alone never needs.
+  if (compiled.preconditions && !compiled.preconditions.evaluate(ruleContext ?? evaluation.context).result)
+    return undefined;
   // The CEL activation (and the resource it holds) is built only for rules that have CEL.
   const activation =
     restrict.cel !== undefined
@@ -412,7 +414,7 @@ function evaluateRule(
     if (!shared.get(rule.shared.pattern, staticPatternMatches, rule, evaluation)) return undefined;
   } else if (restrict.patternTemplate) {
     // A pattern with variables is rendered for each event, so it is never shared.
-    const pattern = compilePattern(restrict.patternTemplate.render(context), {
+    const pattern = compilePattern(restrict.patternTemplate.render(ruleContext ?? evaluation.context), {
       references: false,
     });
     if (!pattern.test(evaluation.view)) return undefined;

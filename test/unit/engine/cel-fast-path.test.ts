@@ -47,6 +47,11 @@ const WRITTEN = [
   'event.process.binary',
   'event.network.dport',
   'event.process.arguments.startsWith(event.process.binary)',
+  // An error or another type on one side of `&&`/`||`, beside a decisive other side.
+  "event.alert.rule.startsWith('Terminal') || event.process.uid == 0",
+  "event.network.dport in [443] && event.process.binary == '/bin/sh'",
+  "!(event.file.path.startsWith('/etc/') && event.process.uid == 0)",
+  'event.process.privileged || has(event.network.dport) || event.pod.name == event.process.binary',
 ];
 
 const VARIABLES = [
@@ -260,4 +265,80 @@ test('event text is data: a value that looks like CEL is compared, never evaluat
   assert.ok(p);
   for (const binary of ["'/bin/sh'", "/bin/sh' || true || '", 'event.process.binary', '/bin/sh'])
     assert.equal(p.fast.evaluateRaw({ event: { process: { binary } } }), binary === '/bin/sh');
+});
+
+/** Bindings whose CEL values cel-js would read throw: only the direct evaluator (JSON) can answer. */
+class FastOnlyBindings extends PreparedActivation {
+  constructor(private readonly json: Record<string, unknown>) {
+    super();
+    for (const key of Object.keys(json))
+      Object.defineProperty(this, key, {
+        enumerable: true,
+        get: () => {
+          throw new Error('cel-js read the bindings');
+        },
+      });
+  }
+
+  [RAW_BINDING](name: string): unknown {
+    return name === 'event' ? this.json[name] : NOT_RAW;
+  }
+}
+
+test('an error beside a decisive side of && or || is absorbed by the direct evaluator, as cel-js absorbs it', () => {
+  const cases: [string, Record<string, unknown>, boolean][] = [
+    // The bench's policy on an exec event: no alert, so the right side would fail on `event.alert.rule`.
+    ["!has(event.alert) || !event.alert.rule.startsWith('Terminal shell')", { process: { uid: 0 } }, true],
+    // A failing left side beside a decisive right side.
+    ["event.alert.rule.startsWith('Terminal') || event.process.uid == 0", { process: { uid: 0 } }, true],
+    [
+      "event.network.dport in [443] && event.process.binary == '/bin/sh'",
+      { process: { binary: '/bin/ls' } },
+      false,
+    ],
+    // A left side of another type (a string is no bool).
+    ['event.process.binary || event.process.uid == 0', { process: { binary: '/bin/sh', uid: 0 } }, true],
+  ];
+  for (const [expression, event, want] of cases) {
+    const fast = compileCel(expression);
+    const slow = compileCel(expression, { fastPath: false });
+    assert.ok(fast.fastPath, expression);
+    assert.equal(slow.evaluateRaw({ event }), want, `cel-js: ${expression}`);
+    assert.equal(
+      fast.evaluateRaw(new FastOnlyBindings({ event }) as unknown as Record<string, unknown>),
+      want,
+      `direct: ${expression}`,
+    );
+  }
+});
+
+test('a missing key is reported by the direct evaluator with the error cel-js raises, through && and ||', () => {
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    // The bench's policy on a network-connect event without a network block: both sides fail.
+    [
+      '!has(event.network.dport) || event.network.dport in [443, 53]',
+      { process: {} },
+      /No such key: network$/,
+    ],
+    ["event.alert.rule == 'x' && event.process.uid == 0", { process: { uid: 0 } }, /No such key: alert$/],
+    // A known left side, then the right side's error; a left side's error beside a boolean right side.
+    ["false || event.process.binary.startsWith('/bin/')", { process: {} }, /No such key: binary$/],
+    [
+      "event.process.uid == 0 || event.process.binary == '/bin/sh'",
+      { process: { binary: '/bin/ls' } },
+      /No such key: uid$/,
+    ],
+    // A call's argument is evaluated before its receiver, as cel-js does.
+    ['event.process.arguments.startsWith(event.process.binary)', { process: {} }, /No such key: binary$/],
+  ];
+  for (const [expression, event, want] of cases) {
+    const fast = compileCel(expression);
+    const slow = compileCel(expression, { fastPath: false });
+    const viaCelJs = outcome(() => slow.evaluateRaw({ event }));
+    const direct = outcome(() =>
+      fast.evaluateRaw(new FastOnlyBindings({ event }) as unknown as Record<string, unknown>),
+    );
+    assert.deepEqual(direct, viaCelJs, expression);
+    assert.match((direct as { error?: string }).error ?? '', want, expression);
+  }
 });

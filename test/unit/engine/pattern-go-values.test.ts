@@ -1,5 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import {
   goFormatFloatE,
   goFormatFloatF,
@@ -50,6 +51,24 @@ describe('Go conversions used by pattern comparison', () => {
     assert.equal(goTypeName(8.5), 'float64');
     assert.equal(goTypeName([]), '[]interface {}');
     assert.equal(goKind(2 ** 63), 'float', 'beyond int64 a JSON number decodes as float64');
+  });
+
+  test('%v prints every int64-valued JSON number with all its digits, as Go does', () => {
+    // Beyond 2^53 a JS number's shortest text rounds (String(2 ** 60) ends in 000): Go prints the exact value.
+    assert.equal(goFormatValue(2 ** 60), '1152921504606846976');
+    assert.equal(goFormatValue(-(2 ** 62)), '-4611686018427387904');
+    assert.equal(goFormatValue(2 ** 53), '9007199254740992');
+    assert.equal(goFormatValue(-0), '0');
+    assert.equal(goFormatValue([443, 53n, -1]), '[443 53 -1]');
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.integer(), fc.maxSafeInteger(), fc.double({ min: -(2 ** 63), max: 2 ** 63 - 1024 })),
+        (n) => {
+          if (!Number.isInteger(n)) return;
+          assert.equal(goFormatValue(n), BigInt(n).toString());
+        },
+      ),
+    );
   });
 
   test('printing hostile values is bounded in depth and length', () => {

@@ -40,6 +40,14 @@ describe('container IDs: one normal form', () => {
         .tuple(fc.constantFrom('containerd', 'cri-o', 'docker', 'Docker', '', 'x y', 'a-b'), hex)
         .map(([p, h]) => `${p}://${h}`),
       fc.tuple(fc.constantFrom('cri-containerd-', 'crio-', ''), hex).map(([p, h]) => `/k/${p}${h}.scope`),
+      // Words of the scan's alphabet, bare or prefixed: hex or not, of any length.
+      fc
+        .tuple(
+          fc.constantFrom('', 'containerd://', 'cri-o://', 'Docker://'),
+          fc.stringMatching(/^[0-9a-z]{0,70}$/),
+          fc.constantFrom('', '.scope', '/', ' '),
+        )
+        .map(([p, w, s]) => `${p}${w}${s}`),
       fc.string({ maxLength: 80 }),
     );
     fc.assert(
