@@ -14,7 +14,7 @@ import {
   type V1Node,
   type V1Pod,
 } from '@kubernetes/client-node';
-import { LRUCache } from 'lru-cache';
+import { growingLru } from '../util/growing-lru.js';
 import { apiClient } from './api-clients.js';
 import type { KubeObject, PodLookup } from '../engine/runtime/index.js';
 import type { Logger } from '../observability/logger.js';
@@ -67,7 +67,7 @@ export class PodCache implements PodLookup {
   private readonly byShortContainer = new Map<string, ContainerEntry>();
   private readonly byUid = new Map<string, string>();
   private readonly apps: AppsV1Api;
-  private readonly owners = new LRUCache<string, WorkloadRef | false>({ max: 10_000, ttl: 5 * 60_000 });
+  private readonly owners = growingLru<string, WorkloadRef | false>(10_000, { ttl: 5 * 60_000 });
 
   constructor(private readonly opts: PodCacheOptions) {
     const core = apiClient(opts.kubeConfig, CoreV1Api);
