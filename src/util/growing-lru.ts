@@ -7,19 +7,18 @@
  */
 import { LRUCache } from 'lru-cache';
 
-export type GrowingLruOptions<K extends NonNullable<unknown>, V extends NonNullable<unknown>> = Omit<
+/** What lru-cache accepts as a key or value: anything but null and undefined. */
+type Defined = string | number | bigint | boolean | symbol | object;
+
+export type GrowingLruOptions<K extends Defined, V extends Defined> = Omit<
   LRUCache.Options<K, V, unknown>,
   'max' | 'maxSize' | 'maxEntrySize' | 'sizeCalculation'
 >;
 
-export function growingLru<K extends NonNullable<unknown>, V extends NonNullable<unknown>>(
+export function growingLru<K extends Defined, V extends Defined>(
   max: number,
   opts: GrowingLruOptions<K, V> = {},
 ): LRUCache<K, V> {
   if (!Number.isInteger(max) || max < 1) throw new RangeError(`LRU bound must be a positive integer: ${max}`);
-  return new LRUCache<K, V>({ ...opts, maxSize: max, sizeCalculation: () => 1 } as LRUCache.Options<
-    K,
-    V,
-    unknown
-  >);
+  return new LRUCache<K, V>({ ...opts, maxSize: max, sizeCalculation: () => 1 });
 }
