@@ -9,7 +9,8 @@
  *   otherwise.
  * - Cluster agent (`kyverno-runtime cluster`, DaemonSet mode) with 10k pods on its node in the pod
  *   cache and 1000 policies loaded (goal ≤ 150 MiB), started with the Node flags the Helm chart sets
- *   (NODE_OPTIONS, values.yaml `nodeOptions`); AGENT_NODE_FLAGS overrides them.
+ *   (NODE_OPTIONS, values.yaml `nodeOptions`) and its glibc arena cap (MALLOC_ARENA_MAX, values.yaml
+ *   `mallocArenaMax`); AGENT_NODE_FLAGS and AGENT_MALLOC_ARENA_MAX (0: glibc's default) override them.
  *
  * The fake API server runs in its own process (its memory is not the agent's). RSS is read from
  * /proc/<pid>/status (VmRSS, what the kubelet's memory limit sees) once the agent is ready, its
@@ -56,12 +57,22 @@ function scriptNodeFlags(script: string): string[] {
   return words.slice(words.indexOf('node') + 1).filter((w) => w.startsWith('--'));
 }
 
+interface ChartValues {
+  nodeOptions?: string;
+  mallocArenaMax?: number;
+}
+const chartValues = (): ChartValues =>
+  parse(readFileSync(join(ROOT, 'deploy/helm/values.yaml'), 'utf8')) as ChartValues;
+
 /** The Node flags the Helm chart puts in NODE_OPTIONS (values.yaml `nodeOptions`). */
 function chartNodeFlags(): string[] {
-  const values = parse(readFileSync(join(ROOT, 'deploy/helm/values.yaml'), 'utf8')) as {
-    nodeOptions?: string;
-  };
-  return (values.nodeOptions ?? '').split(/\s+/).filter((f) => f !== '');
+  return (chartValues().nodeOptions ?? '').split(/\s+/).filter((f) => f !== '');
+}
+
+/** The chart's MALLOC_ARENA_MAX (values.yaml `mallocArenaMax`; 0 or absent: glibc's default). */
+function chartArenaMax(): number {
+  const v = process.env.AGENT_MALLOC_ARENA_MAX;
+  return v !== undefined ? Number(v) : (chartValues().mallocArenaMax ?? 0);
 }
 
 async function freePort(): Promise<number> {
@@ -367,8 +378,12 @@ async function main(): Promise<void> {
       process.env.AGENT_NODE_FLAGS !== undefined
         ? process.env.AGENT_NODE_FLAGS.split(' ').filter((f) => f !== '')
         : chartNodeFlags();
+    const arenaMax = chartArenaMax();
+    const agentEnv: NodeJS.ProcessEnv = { ...process.env };
+    delete agentEnv.MALLOC_ARENA_MAX;
+    if (arenaMax > 0) agentEnv.MALLOC_ARENA_MAX = String(arenaMax);
     console.log(
-      `agent: ${existsSync(built) ? 'built CLI (dist/)' : 'tsx (no dist/: run npm run build)'}; node flags: ${clusterFlags.join(' ') || '(none)'}`,
+      `agent: ${existsSync(built) ? 'built CLI (dist/)' : 'tsx (no dist/: run npm run build)'}; node flags: ${clusterFlags.join(' ') || '(none)'}; MALLOC_ARENA_MAX=${arenaMax > 0 ? arenaMax : '(glibc default)'}`,
     );
     const agent = spawn(
       process.execPath,
@@ -385,7 +400,7 @@ async function main(): Promise<void> {
         `--metrics-bind-address=127.0.0.1:${port}`,
         '--log-level=warn',
       ],
-      { stdio: ['ignore', 'ignore', 'inherit'] },
+      { stdio: ['ignore', 'ignore', 'inherit'], env: agentEnv },
     );
     children.push(agent);
     const t1 = Date.now();

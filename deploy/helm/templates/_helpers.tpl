@@ -127,4 +127,8 @@ startupProbe:
 - name: NODE_OPTIONS
   value: {{ .Values.nodeOptions | quote }}
 {{- end }}
+{{- if .Values.mallocArenaMax }}
+- name: MALLOC_ARENA_MAX
+  value: {{ .Values.mallocArenaMax | quote }}
+{{- end }}
 {{- end -}}

@@ -193,10 +193,24 @@ describe(`Helm chart rendered by the real helm binary`, () => {
     assert.deepEqual(c.env.find((e: Manifest) => e.name === 'NODE_NAME').valueFrom, {
       fieldRef: { fieldPath: 'spec.nodeName' },
     });
+    // The memory the sizing figures assume: V8 flags and two glibc malloc arenas.
+    assert.equal(
+      c.env.find((e: Manifest) => e.name === 'NODE_OPTIONS').value,
+      '--max-semi-space-size=1 --optimize-for-size',
+    );
+    assert.equal(c.env.find((e: Manifest) => e.name === 'MALLOC_ARENA_MAX').value, '2');
     assert.deepEqual(c.securityContext.capabilities, { drop: ['ALL'], add: ['DAC_READ_SEARCH'] });
     assert.equal(c.securityContext.readOnlyRootFilesystem, true);
     assert.equal(c.securityContext.allowPrivilegeEscalation, false);
     assert.equal(find(docs, 'Role'), undefined, 'no Lease, no Secret: no Role');
+  });
+
+  it('mallocArenaMax 0 leaves glibc its default arenas', () => {
+    const c = find(renderChart(CHART, { mallocArenaMax: 0 }), 'DaemonSet')!.spec.template.spec.containers[0];
+    assert.equal(
+      c.env.find((e: Manifest) => e.name === 'MALLOC_ARENA_MAX'),
+      undefined,
+    );
   });
 
   it('RBAC grants exactly the verbs the agent calls, without wildcards', () => {
