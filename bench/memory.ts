@@ -8,9 +8,10 @@
  *   own RSS is printed on its own row, not counted in the agent's. Needs root and bpftrace; skipped
  *   otherwise.
  * - Cluster agent (`kyverno-runtime cluster`, DaemonSet mode) with 10k pods on its node in the pod
- *   cache and 1000 policies loaded (goal ≤ 150 MiB), started with the Node flags the Helm chart sets
- *   (NODE_OPTIONS, values.yaml `nodeOptions`) and its glibc arena cap (MALLOC_ARENA_MAX, values.yaml
- *   `mallocArenaMax`); AGENT_NODE_FLAGS and AGENT_MALLOC_ARENA_MAX (0: glibc's default) override them.
+ *   cache and 1000 policies loaded (goal ≤ 150 MiB), started with the environment the Helm chart
+ *   sets: NODE_OPTIONS (values.yaml `nodeOptions`), KYVERNO_RUNTIME_V8_FLAGS (`v8Flags`) and
+ *   MALLOC_ARENA_MAX (`mallocArenaMax`). AGENT_NODE_FLAGS (command-line Node flags instead of the
+ *   chart's three) and AGENT_MALLOC_ARENA_MAX (0: glibc's default) override them.
  *
  * The fake API server runs in its own process (its memory is not the agent's). RSS is read from
  * /proc/<pid>/status (VmRSS, what the kubelet's memory limit sees) once the agent is ready, its
@@ -59,15 +60,11 @@ function scriptNodeFlags(script: string): string[] {
 
 interface ChartValues {
   nodeOptions?: string;
+  v8Flags?: string;
   mallocArenaMax?: number;
 }
 const chartValues = (): ChartValues =>
   parse(readFileSync(join(ROOT, 'deploy/helm/values.yaml'), 'utf8')) as ChartValues;
-
-/** The Node flags the Helm chart puts in NODE_OPTIONS (values.yaml `nodeOptions`). */
-function chartNodeFlags(): string[] {
-  return (chartValues().nodeOptions ?? '').split(/\s+/).filter((f) => f !== '');
-}
 
 /** The chart's MALLOC_ARENA_MAX (values.yaml `mallocArenaMax`; 0 or absent: glibc's default). */
 function chartArenaMax(): number {
@@ -374,16 +371,28 @@ async function main(): Promise<void> {
     const port = await freePort();
     const built = join(ROOT, 'dist/src/cli/main.js');
     const entry = existsSync(built) ? [built] : ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
-    const clusterFlags =
-      process.env.AGENT_NODE_FLAGS !== undefined
-        ? process.env.AGENT_NODE_FLAGS.split(' ').filter((f) => f !== '')
-        : chartNodeFlags();
+    // The chart's environment, as the kubelet would start the container (a flag Node refuses in
+    // NODE_OPTIONS fails here as it would in the cluster).
+    const chart = chartValues();
+    const {
+      NODE_OPTIONS: _nodeOptions,
+      KYVERNO_RUNTIME_V8_FLAGS: _v8Flags,
+      MALLOC_ARENA_MAX: _arenas,
+      ...agentEnv
+    }: NodeJS.ProcessEnv = process.env;
+    const clusterFlags = (process.env.AGENT_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+    if (process.env.AGENT_NODE_FLAGS === undefined) {
+      if (chart.nodeOptions) agentEnv.NODE_OPTIONS = chart.nodeOptions;
+      if (chart.v8Flags) agentEnv.KYVERNO_RUNTIME_V8_FLAGS = chart.v8Flags;
+    }
     const arenaMax = chartArenaMax();
-    const agentEnv: NodeJS.ProcessEnv = { ...process.env };
-    delete agentEnv.MALLOC_ARENA_MAX;
     if (arenaMax > 0) agentEnv.MALLOC_ARENA_MAX = String(arenaMax);
     console.log(
-      `agent: ${existsSync(built) ? 'built CLI (dist/)' : 'tsx (no dist/: run npm run build)'}; node flags: ${clusterFlags.join(' ') || '(none)'}; MALLOC_ARENA_MAX=${arenaMax > 0 ? arenaMax : '(glibc default)'}`,
+      `agent: ${existsSync(built) ? 'built CLI (dist/)' : 'tsx (no dist/: run npm run build)'}; ` +
+        (process.env.AGENT_NODE_FLAGS !== undefined
+          ? `node flags: ${clusterFlags.join(' ') || '(none)'}`
+          : `NODE_OPTIONS=${agentEnv.NODE_OPTIONS ?? ''} KYVERNO_RUNTIME_V8_FLAGS=${agentEnv.KYVERNO_RUNTIME_V8_FLAGS ?? ''}`) +
+        `; MALLOC_ARENA_MAX=${arenaMax > 0 ? arenaMax : '(glibc default)'}`,
     );
     const agent = spawn(
       process.execPath,
@@ -413,7 +422,7 @@ async function main(): Promise<void> {
         .then((r) => r.status)
         .catch(() => 0);
       if (ready === 200 && Number(loaded) === POLICIES) break;
-      if (agent.exitCode !== null) throw new Error('agent exited');
+      if (agent.exitCode !== null) throw new Error(`agent exited with ${agent.exitCode}`);
       if (Date.now() - t1 > 300_000) throw new Error('agent not ready after 300 s');
       await sleep(250);
     }

@@ -3,6 +3,8 @@
  * kyverno-runtime command line. Each subcommand lives in its own file under commands/ and exports
  * `register(program)`.
  */
+// First: V8 flags from the environment must be set before the other modules load.
+import './v8-flags.js';
 import { Command } from '@commander-js/extra-typings';
 import { readFileSync } from 'node:fs';
 import { packagePath } from '../package-root.js';

@@ -127,6 +127,10 @@ startupProbe:
 - name: NODE_OPTIONS
   value: {{ .Values.nodeOptions | quote }}
 {{- end }}
+{{- if .Values.v8Flags }}
+- name: KYVERNO_RUNTIME_V8_FLAGS
+  value: {{ .Values.v8Flags | quote }}
+{{- end }}
 {{- if .Values.mallocArenaMax }}
 - name: MALLOC_ARENA_MAX
   value: {{ .Values.mallocArenaMax | quote }}
