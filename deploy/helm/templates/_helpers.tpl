@@ -135,4 +135,10 @@ startupProbe:
 - name: MALLOC_ARENA_MAX
   value: {{ .Values.mallocArenaMax | quote }}
 {{- end }}
+{{- if .Values.mallocThresholdBytes }}
+- name: MALLOC_TRIM_THRESHOLD_
+  value: {{ .Values.mallocThresholdBytes | quote }}
+- name: MALLOC_MMAP_THRESHOLD_
+  value: {{ .Values.mallocThresholdBytes | quote }}
+{{- end }}
 {{- end -}}

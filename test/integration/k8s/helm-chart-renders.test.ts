@@ -201,6 +201,8 @@ describe(`Helm chart rendered by the real helm binary`, () => {
       '--optimize-for-size',
     );
     assert.equal(c.env.find((e: Manifest) => e.name === 'MALLOC_ARENA_MAX').value, '2');
+    assert.equal(c.env.find((e: Manifest) => e.name === 'MALLOC_TRIM_THRESHOLD_').value, '131072');
+    assert.equal(c.env.find((e: Manifest) => e.name === 'MALLOC_MMAP_THRESHOLD_').value, '131072');
     assert.deepEqual(c.securityContext.capabilities, { drop: ['ALL'], add: ['DAC_READ_SEARCH'] });
     assert.equal(c.securityContext.readOnlyRootFilesystem, true);
     assert.equal(c.securityContext.allowPrivilegeEscalation, false);
@@ -237,12 +239,15 @@ describe(`Helm chart rendered by the real helm binary`, () => {
     assert.equal(renderError(CHART, { v8Flags: '--optimize-for-size --max-old-space-size=256' }), undefined);
   });
 
-  it('mallocArenaMax 0 leaves glibc its default arenas', () => {
-    const c = find(renderChart(CHART, { mallocArenaMax: 0 }), 'DaemonSet')!.spec.template.spec.containers[0];
-    assert.equal(
-      c.env.find((e: Manifest) => e.name === 'MALLOC_ARENA_MAX'),
-      undefined,
-    );
+  it('mallocArenaMax and mallocThresholdBytes 0 leave glibc its defaults', () => {
+    const c = find(renderChart(CHART, { mallocArenaMax: 0, mallocThresholdBytes: 0 }), 'DaemonSet')!.spec
+      .template.spec.containers[0];
+    for (const name of ['MALLOC_ARENA_MAX', 'MALLOC_TRIM_THRESHOLD_', 'MALLOC_MMAP_THRESHOLD_'])
+      assert.equal(
+        c.env.find((e: Manifest) => e.name === name),
+        undefined,
+        name,
+      );
   });
 
   it('RBAC grants exactly the verbs the agent calls, without wildcards', () => {
