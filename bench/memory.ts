@@ -4,12 +4,15 @@
  *
  * - Local mode idle (issue: `npm start` ≤ 100 MiB): the built CLI's `run` with the six shipped
  *   policies (policies/), the built-in sensor attached (bpftrace program generated and loaded), the
- *   store and the HTTP API on, started with the Node flags of `npm start` (package.json). bpftrace's
+ *   store and the HTTP API on, started with the Node flags and environment of `npm start` (package.json). bpftrace's
  *   own RSS is printed on its own row, not counted in the agent's. Needs root and bpftrace; skipped
  *   otherwise.
  * - Cluster agent (`kyverno-runtime cluster`, DaemonSet mode) with 10k pods on its node in the pod
- *   cache and 1000 policies loaded (goal ≤ 150 MiB), started with the Node flags the Helm chart sets
- *   (NODE_OPTIONS, values.yaml `nodeOptions`); AGENT_NODE_FLAGS overrides them.
+ *   cache and 1000 policies loaded (goal ≤ 150 MiB), started with the environment the Helm chart
+ *   sets: NODE_OPTIONS (values.yaml `nodeOptions`), KYVERNO_RUNTIME_V8_FLAGS (`v8Flags`) and
+ *   MALLOC_ARENA_MAX (`mallocArenaMax`), MALLOC_TRIM_THRESHOLD_ and MALLOC_MMAP_THRESHOLD_
+ *   (`mallocThresholdBytes`). AGENT_NODE_FLAGS (command-line Node flags instead of the
+ *   chart's three) and AGENT_MALLOC_ARENA_MAX (0: glibc's default) override them.
  *
  * The fake API server runs in its own process (its memory is not the agent's). RSS is read from
  * /proc/<pid>/status (VmRSS, what the kubelet's memory limit sees) once the agent is ready, its
@@ -48,20 +51,42 @@ function statusMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 }
 const rssMiB = (pid: number): number => statusMiB(pid, 'VmRSS');
 
-/** The Node flags of a package.json script (`node --flag … dist/…`): what `npm start` runs with. */
-function scriptNodeFlags(script: string): string[] {
-  const words = (
+function scriptWords(script: string): string[] {
+  return (
     JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
   ).scripts[script]!.split(/\s+/);
+}
+
+/** The Node flags of a package.json script (`node --flag … dist/…`): what `npm start` runs with. */
+function scriptNodeFlags(script: string): string[] {
+  const words = scriptWords(script);
   return words.slice(words.indexOf('node') + 1).filter((w) => w.startsWith('--'));
 }
 
-/** The Node flags the Helm chart puts in NODE_OPTIONS (values.yaml `nodeOptions`). */
-function chartNodeFlags(): string[] {
-  const values = parse(readFileSync(join(ROOT, 'deploy/helm/values.yaml'), 'utf8')) as {
-    nodeOptions?: string;
-  };
-  return (values.nodeOptions ?? '').split(/\s+/).filter((f) => f !== '');
+/** The environment a package.json script sets before `node` (`NAME=value node …`). */
+function scriptEnv(script: string): Record<string, string> {
+  const words = scriptWords(script);
+  const env: Record<string, string> = {};
+  for (const w of words.slice(0, words.indexOf('node'))) {
+    const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(w);
+    if (m) env[m[1]!] = m[2]!;
+  }
+  return env;
+}
+
+interface ChartValues {
+  nodeOptions?: string;
+  v8Flags?: string;
+  mallocArenaMax?: number;
+  mallocThresholdBytes?: number;
+}
+const chartValues = (): ChartValues =>
+  parse(readFileSync(join(ROOT, 'deploy/helm/values.yaml'), 'utf8')) as ChartValues;
+
+/** The chart's MALLOC_ARENA_MAX (values.yaml `mallocArenaMax`; 0 or absent: glibc's default). */
+function chartArenaMax(): number {
+  const v = process.env.AGENT_MALLOC_ARENA_MAX;
+  return v !== undefined ? Number(v) : (chartValues().mallocArenaMax ?? 0);
 }
 
 async function freePort(): Promise<number> {
@@ -264,6 +289,7 @@ async function localIdle(dir: string, children: ChildProcess[]): Promise<void> {
     return;
   }
   const flags = scriptNodeFlags('start');
+  const startEnv = scriptEnv('start');
   const port = await freePort();
   const agent = spawn(
     process.execPath,
@@ -279,7 +305,7 @@ async function localIdle(dir: string, children: ChildProcess[]): Promise<void> {
       '--no-install',
       '--log-level=warn',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...startEnv } },
   );
   children.push(agent);
   let out = '';
@@ -297,7 +323,12 @@ async function localIdle(dir: string, children: ChildProcess[]): Promise<void> {
     await sleep(250);
   }
   console.log(
-    `local mode running (six shipped policies, sensor attached) in ${Date.now() - t0} ms; node flags: ${flags.join(' ') || '(none)'}`,
+    `local mode running (six shipped policies, sensor attached) in ${Date.now() - t0} ms; node flags: ${flags.join(' ') || '(none)'}; ` +
+      `env: ${
+        Object.entries(startEnv)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ') || '(none)'
+      }`,
   );
   // Idle: let startup's garbage meet a collection as it would in the first minutes of a real run.
   await sleep(10_000);
@@ -363,12 +394,36 @@ async function main(): Promise<void> {
     const port = await freePort();
     const built = join(ROOT, 'dist/src/cli/main.js');
     const entry = existsSync(built) ? [built] : ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
-    const clusterFlags =
-      process.env.AGENT_NODE_FLAGS !== undefined
-        ? process.env.AGENT_NODE_FLAGS.split(' ').filter((f) => f !== '')
-        : chartNodeFlags();
+    // The chart's environment, as the kubelet would start the container (a flag Node refuses in
+    // NODE_OPTIONS fails here as it would in the cluster).
+    const chart = chartValues();
+    const {
+      NODE_OPTIONS: _nodeOptions,
+      KYVERNO_RUNTIME_V8_FLAGS: _v8Flags,
+      MALLOC_ARENA_MAX: _arenas,
+      MALLOC_TRIM_THRESHOLD_: _trim,
+      MALLOC_MMAP_THRESHOLD_: _mmap,
+      ...agentEnv
+    }: NodeJS.ProcessEnv = process.env;
+    const clusterFlags = (process.env.AGENT_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+    if (process.env.AGENT_NODE_FLAGS === undefined) {
+      if (chart.nodeOptions) agentEnv.NODE_OPTIONS = chart.nodeOptions;
+      if (chart.v8Flags) agentEnv.KYVERNO_RUNTIME_V8_FLAGS = chart.v8Flags;
+    }
+    const arenaMax = chartArenaMax();
+    if (arenaMax > 0) agentEnv.MALLOC_ARENA_MAX = String(arenaMax);
+    const threshold = chart.mallocThresholdBytes ?? 0;
+    if (threshold > 0) {
+      agentEnv.MALLOC_TRIM_THRESHOLD_ = String(threshold);
+      agentEnv.MALLOC_MMAP_THRESHOLD_ = String(threshold);
+    }
     console.log(
-      `agent: ${existsSync(built) ? 'built CLI (dist/)' : 'tsx (no dist/: run npm run build)'}; node flags: ${clusterFlags.join(' ') || '(none)'}`,
+      `agent: ${existsSync(built) ? 'built CLI (dist/)' : 'tsx (no dist/: run npm run build)'}; ` +
+        (process.env.AGENT_NODE_FLAGS !== undefined
+          ? `node flags: ${clusterFlags.join(' ') || '(none)'}`
+          : `NODE_OPTIONS=${agentEnv.NODE_OPTIONS ?? ''} KYVERNO_RUNTIME_V8_FLAGS=${agentEnv.KYVERNO_RUNTIME_V8_FLAGS ?? ''}`) +
+        `; MALLOC_ARENA_MAX=${arenaMax > 0 ? arenaMax : '(glibc default)'}` +
+        `; MALLOC_TRIM/MMAP_THRESHOLD_=${threshold > 0 ? threshold : '(glibc dynamic)'}`,
     );
     const agent = spawn(
       process.execPath,
@@ -385,7 +440,7 @@ async function main(): Promise<void> {
         `--metrics-bind-address=127.0.0.1:${port}`,
         '--log-level=warn',
       ],
-      { stdio: ['ignore', 'ignore', 'inherit'] },
+      { stdio: ['ignore', 'ignore', 'inherit'], env: agentEnv },
     );
     children.push(agent);
     const t1 = Date.now();
@@ -398,7 +453,7 @@ async function main(): Promise<void> {
         .then((r) => r.status)
         .catch(() => 0);
       if (ready === 200 && Number(loaded) === POLICIES) break;
-      if (agent.exitCode !== null) throw new Error('agent exited');
+      if (agent.exitCode !== null) throw new Error(`agent exited with ${agent.exitCode}`);
       if (Date.now() - t1 > 300_000) throw new Error('agent not ready after 300 s');
       await sleep(250);
     }

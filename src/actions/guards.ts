@@ -18,7 +18,8 @@
  * (*) quiet: counted and logged, not written over the report's outcome (another agent or an earlier
  * event owns it).
  */
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { growingLru } from '../util/growing-lru.js';
 import type { ActionName } from '../contracts/actions.js';
 import { dedupKey, policyKey, type DedupIdentity } from '../contracts/keys.js';
 import { TokenBucket } from '../util/token-bucket.js';
@@ -179,7 +180,7 @@ export class DedupGuard implements Guard {
   private readonly seen: LRUCache<string, true>;
 
   constructor(private readonly opts: DedupOptions) {
-    this.seen = new LRUCache({ max: opts.max ?? 100_000, ttl: opts.windowMs, ttlAutopurge: false });
+    this.seen = growingLru(opts.max ?? 100_000, { ttl: opts.windowMs, ttlAutopurge: false });
   }
 
   run(call: ActionCall, next: Step): MaybePromise<ActionResult> {

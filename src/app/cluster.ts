@@ -187,6 +187,8 @@ export async function startClusterMode(opts: ClusterModeOptions): Promise<Cluste
       paths: opts.policyFiles,
       nodeName: opts.nodeName,
       logger,
+      // The agent builds its engine from the compiled policies (with its pod cache and context).
+      retainEngine: false,
       ...(opts.exceptionFiles ? { exceptionPaths: opts.exceptionFiles } : {}),
       ...(opts.exceptionNamespaces ? { exceptionNamespaces: opts.exceptionNamespaces } : {}),
     });

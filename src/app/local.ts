@@ -285,7 +285,8 @@ export async function startLocalMode(opts: LocalModeOptions): Promise<LocalModeH
     // The store and the log may sit in a policy folder; their writes are not policy edits.
     ignore: [opts.db, `${opts.db}-wal`, `${opts.db}-shm`, `${opts.db}-journal`, opts.logFile],
   });
-  const engine = await policies.load();
+  await policies.load();
+  const engine = policies.engine;
   opts.say(`policies: ${engine.policies.length} loaded from ${opts.policies.join(', ')}`);
   const lsm = await detectBpfLsm({ bpftrace: 'bpftrace' });
   const enforcement = kernelKillEnvironment(opts.source, opts.actionMode, lsm);

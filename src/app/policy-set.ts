@@ -76,6 +76,12 @@ export interface PolicySetOptions {
   exceptionNamespaces?: readonly string[];
   /** Data for rule context entries (`--context-file`). */
   context?: ContextProvider;
+  /**
+   * Keep an engine of this set (default true). A host that builds its own engine from `compiled`
+   * (the cluster agent, with its pod cache) passes false: a second engine over the same policies
+   * would hold another rule index for nothing. A reload still builds one to vet the new set.
+   */
+  retainEngine?: boolean;
 }
 
 export interface PolicySwap {
@@ -137,6 +143,7 @@ export class PolicySet {
   }
 
   get engine(): RuntimeEngine {
+    if (this.opts.retainEngine === false) throw new Error('this policy set keeps no engine');
     if (!this.current) throw new Error('policies not loaded yet');
     return this.current;
   }
@@ -161,14 +168,15 @@ export class PolicySet {
 
   /**
    * First load. Unlike a reload, valid policies start even when others have errors (reported):
-   * refusing to start would leave the host unprotected.
+   * refusing to start would leave the host unprotected. Resolves to the set's engine (undefined
+   * when it keeps none).
    */
-  async load(): Promise<RuntimeEngine> {
+  async load(): Promise<RuntimeEngine | undefined> {
     // Hashed before reading: an edit racing the load changes the hash, so it is reloaded, not lost.
     this.fingerprint = await policyFingerprint(this.watched);
     const r = await this.loadAll();
     this.errors = r.errors;
-    this.current = r.engine();
+    if (this.opts.retainEngine !== false) this.current = r.engine();
     this.compiledPolicies = r.policies;
     this.compiledExceptions = r.exceptions;
     this.nodeRules = nodeTargetingRules(r.policies);
@@ -278,7 +286,7 @@ export class PolicySet {
       return false;
     }
     const previous = this.current ?? engine;
-    this.current = engine;
+    if (this.opts.retainEngine !== false) this.current = engine;
     this.compiledPolicies = r.policies;
     this.compiledExceptions = r.exceptions;
     this.nodeRules = nodeTargetingRules(r.policies);

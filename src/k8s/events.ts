@@ -5,7 +5,8 @@
  * storm in etcd. Events about Nodes go to `default`; notes are cut to 1024 UTF-8 bytes. Failures are counted and logged, never thrown: an Event is best effort.
  */
 import { EventsV1Api, V1MicroTime, type EventsV1Event, type KubeConfig } from '@kubernetes/client-node';
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { growingLru } from '../util/growing-lru.js';
 import { hostname } from 'node:os';
 import { apiClient } from './api-clients.js';
 import type { ResourceRef } from '../contracts/verdict.js';
@@ -56,7 +57,7 @@ export class EventRecorder {
   constructor(private readonly opts: EventRecorderOptions) {
     this.api = apiClient(opts.kubeConfig, EventsV1Api);
     this.instance = (opts.instance ?? process.env.POD_NAME ?? hostname()).slice(0, 128);
-    this.series = new LRUCache({ max: 10_000, ttl: opts.windowMs ?? 60_000 });
+    this.series = growingLru(10_000, { ttl: opts.windowMs ?? 60_000 });
   }
 
   /** Records an Event; resolves when written (or skipped as a repeat). Never rejects. */

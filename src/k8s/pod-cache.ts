@@ -14,13 +14,14 @@ import {
   type V1Node,
   type V1Pod,
 } from '@kubernetes/client-node';
-import { LRUCache } from 'lru-cache';
+import { growingLru } from '../util/growing-lru.js';
 import { apiClient } from './api-clients.js';
 import type { KubeObject, PodLookup } from '../engine/runtime/index.js';
 import type { Logger } from '../observability/logger.js';
 import { normalizeContainerId, SHORT_ID_LENGTH } from '../events/container-id.js';
 import { isNotFound } from './errors.js';
 import { Reflector, reflectorSettings } from './reflector.js';
+import { poolPodStrings, StringPool } from './string-pool.js';
 
 export interface PodCacheOptions {
   kubeConfig: KubeConfig;
@@ -67,7 +68,9 @@ export class PodCache implements PodLookup {
   private readonly byShortContainer = new Map<string, ContainerEntry>();
   private readonly byUid = new Map<string, string>();
   private readonly apps: AppsV1Api;
-  private readonly owners = new LRUCache<string, WorkloadRef | false>({ max: 10_000, ttl: 5 * 60_000 });
+  /** Images, owners, labels and the like, shared across cached pods instead of copied per pod. */
+  private readonly strings = new StringPool();
+  private readonly owners = growingLru<string, WorkloadRef | false>(10_000, { ttl: 5 * 60_000 });
 
   constructor(private readonly opts: PodCacheOptions) {
     const core = apiClient(opts.kubeConfig, CoreV1Api);
@@ -80,6 +83,7 @@ export class PodCache implements PodLookup {
       path: '/api/v1/pods',
       fieldSelector: opts.nodeName !== undefined ? `spec.nodeName=${opts.nodeName}` : undefined,
       list: (s) => core.listPodForAllNamespaces(s),
+      transform: (p) => poolPodStrings(this.strings, p),
     });
     this.namespaces = new Reflector<V1Namespace>({
       ...common,

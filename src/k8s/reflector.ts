@@ -61,6 +61,8 @@ export interface ReflectorOptions<T> {
   /** Most objects cached; a new object beyond it is not cached and `onOverflow` is called (default: none). */
   maxObjects?: number;
   onOverflow?: (obj: T) => void;
+  /** Called on each object before it is cached (the reflector's own copy; may edit it in place). */
+  transform?: (obj: T) => void;
   logger?: Logger;
 }
 
@@ -317,6 +319,7 @@ export class Reflector<T extends KubeListObject> {
       const { managedFields: _dropped, ...metadata } = obj.metadata as { managedFields?: unknown };
       obj.metadata = metadata;
     }
+    this.opts.transform?.(obj);
     const old = this.objects.get(key);
     if (
       old === undefined &&

@@ -21,6 +21,7 @@ import { compilePattern, PatternReferenceError, resolvePatternReferences } from 
 import { compileQueryTemplate, compileTemplate, type Template } from '../engine/variables/index.js';
 import { BEHAVIORS, isBehavior, type Behavior } from '../events/types.js';
 import { suggest } from './suggest.js';
+import { growingLru } from '../util/growing-lru.js';
 import { compileUrlTemplate } from '../engine/runtime/context.js';
 import type {
   CompiledCel,
@@ -32,6 +33,24 @@ import type {
   PatternSlot,
 } from '../engine/api/compiled-policy.js';
 import type { FailureAction } from '../contracts/verdict.js';
+
+/**
+ * Templates compiled from one string are identical (pure functions of the text), so policies that
+ * share a message (generated policy sets often do) share one compiled template instead of a closure
+ * tree each. Bounded; long texts are compiled apart rather than kept.
+ */
+const sharedTemplates = growingLru<string, Template>(4096);
+const MAX_SHARED_TEMPLATE_LENGTH = 4096;
+
+function compileSharedTemplate(value: unknown): Template {
+  if (typeof value !== 'string' || value.length > MAX_SHARED_TEMPLATE_LENGTH) return compileTemplate(value);
+  let t = sharedTemplates.get(value);
+  if (t === undefined) {
+    t = compileTemplate(value);
+    sharedTemplates.set(value, t);
+  }
+  return t;
+}
 
 type Raw = Record<string, unknown>;
 type Path = (string | number)[];
@@ -71,7 +90,7 @@ export class RuleCompiler {
   }
 
   private template(value: unknown, path: Path, what: string): Template | undefined {
-    return this.guard(path, what, () => compileTemplate(value));
+    return this.guard(path, what, () => compileSharedTemplate(value));
   }
 
   private hasVariables(value: unknown): boolean {

@@ -127,4 +127,18 @@ startupProbe:
 - name: NODE_OPTIONS
   value: {{ .Values.nodeOptions | quote }}
 {{- end }}
+{{- if .Values.v8Flags }}
+- name: KYVERNO_RUNTIME_V8_FLAGS
+  value: {{ .Values.v8Flags | quote }}
+{{- end }}
+{{- if .Values.mallocArenaMax }}
+- name: MALLOC_ARENA_MAX
+  value: {{ .Values.mallocArenaMax | quote }}
+{{- end }}
+{{- if .Values.mallocThresholdBytes }}
+- name: MALLOC_TRIM_THRESHOLD_
+  value: {{ .Values.mallocThresholdBytes | quote }}
+- name: MALLOC_MMAP_THRESHOLD_
+  value: {{ .Values.mallocThresholdBytes | quote }}
+{{- end }}
 {{- end -}}

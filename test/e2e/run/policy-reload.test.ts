@@ -46,7 +46,8 @@ test('edits are swapped in; a bad edit keeps the old set and reports file:line',
   writeFileSync(file, policy('first', 'volume-mount'));
   const set = new PolicySet({ paths: [dir], nodeName: 'n', debounceMs: 50 });
   try {
-    const engine = await set.load();
+    await set.load();
+    const engine = set.engine;
     assert.deepEqual([...engine.sensorHints.behaviors], ['volume-mount']);
     const swaps: PolicySwap[] = [];
     const rejections: PolicyError[][] = [];
@@ -229,6 +230,45 @@ test('a single policy file replaced by rename (as editors save) is reloaded; a r
     assert.deepEqual(
       set.engine.policies.map((p) => p.name),
       ['renamed-in'],
+    );
+  } finally {
+    set.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a set whose host builds its own engine keeps none, and still swaps and rejects edits', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kr-reload-noengine-'));
+  const file = join(dir, 'p.yaml');
+  writeFileSync(file, policy('first', 'volume-mount'));
+  // The cluster agent's set: policies are compiled and watched, the engine is the agent's.
+  const set = new PolicySet({ paths: [dir], nodeName: 'n', debounceMs: 50, retainEngine: false });
+  try {
+    assert.equal(await set.load(), undefined);
+    assert.deepEqual(
+      set.compiled.map((p) => p.name),
+      ['first'],
+    );
+    assert.throws(() => set.engine, /keeps no engine/);
+    set.watch();
+    const swapped = next<PolicySwap>((cb) => set.onSwap(cb));
+    writeFileSync(file, policy('second', 'process-exec'));
+    const swap = await swapped;
+    assert.deepEqual(
+      swap.policies.map((p) => p.name),
+      ['second'],
+    );
+    assert.deepEqual(
+      set.compiled.map((p) => p.name),
+      ['second'],
+    );
+    assert.throws(() => set.engine, /keeps no engine/);
+    const rejected = next<PolicyError[]>((cb) => set.onRejected(cb));
+    writeFileSync(file, 'apiVersion: runtime.kyverno.io/v1alpha1\nkind: ClusterRuntimePolicy\nspec: [\n');
+    assert.ok((await rejected).length > 0);
+    assert.deepEqual(
+      set.compiled.map((p) => p.name),
+      ['second'],
     );
   } finally {
     set.close();

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -193,10 +194,60 @@ describe(`Helm chart rendered by the real helm binary`, () => {
     assert.deepEqual(c.env.find((e: Manifest) => e.name === 'NODE_NAME').valueFrom, {
       fieldRef: { fieldPath: 'spec.nodeName' },
     });
+    // The memory the sizing figures assume: Node and V8 flags, two glibc malloc arenas.
+    assert.equal(c.env.find((e: Manifest) => e.name === 'NODE_OPTIONS').value, '--max-semi-space-size=1');
+    assert.equal(
+      c.env.find((e: Manifest) => e.name === 'KYVERNO_RUNTIME_V8_FLAGS').value,
+      '--optimize-for-size',
+    );
+    assert.equal(c.env.find((e: Manifest) => e.name === 'MALLOC_ARENA_MAX').value, '2');
+    assert.equal(c.env.find((e: Manifest) => e.name === 'MALLOC_TRIM_THRESHOLD_').value, '131072');
+    assert.equal(c.env.find((e: Manifest) => e.name === 'MALLOC_MMAP_THRESHOLD_').value, '131072');
     assert.deepEqual(c.securityContext.capabilities, { drop: ['ALL'], add: ['DAC_READ_SEARCH'] });
     assert.equal(c.securityContext.readOnlyRootFilesystem, true);
     assert.equal(c.securityContext.allowPrivilegeEscalation, false);
     assert.equal(find(docs, 'Role'), undefined, 'no Lease, no Secret: no Role');
+  });
+
+  it('the agent starts under the environment the chart renders (Node refuses some flags in NODE_OPTIONS)', () => {
+    const c = find(renderChart(CHART), 'DaemonSet')!.spec.template.spec.containers[0];
+    const env: Record<string, string> = {};
+    for (const e of c.env as Manifest[]) if (typeof e.value === 'string') env[e.name as string] = e.value;
+    const cli = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));
+    const run = spawnSync(process.execPath, ['--import', 'tsx', cli, '--version'], {
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+    });
+    assert.equal(run.status, 0, `exit ${run.status}: ${run.stderr}`);
+    assert.match(run.stdout, /^\d+\.\d+\.\d+/);
+    // What the chart shipped before: Node exits at once, before any of the agent's code.
+    const refused = spawnSync(process.execPath, ['-e', '0'], {
+      env: { ...process.env, NODE_OPTIONS: '--max-semi-space-size=1 --optimize-for-size' },
+      encoding: 'utf8',
+    });
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, /not allowed in NODE_OPTIONS/);
+  });
+
+  it('refuses V8 flags in nodeOptions and anything but the sizing flags in v8Flags, at install', () => {
+    assert.match(
+      renderError(CHART, { nodeOptions: '--max-semi-space-size=1 --optimize-for-size' }) ?? '',
+      /values don't meet the specifications/,
+    );
+    for (const bad of ['--allow-natives-syntax', '--optimize-for-size --expose-gc', '--max-old-space-size=x'])
+      assert.match(renderError(CHART, { v8Flags: bad }) ?? '', /values don't meet the specifications/, bad);
+    assert.equal(renderError(CHART, { v8Flags: '--optimize-for-size --max-old-space-size=256' }), undefined);
+  });
+
+  it('mallocArenaMax and mallocThresholdBytes 0 leave glibc its defaults', () => {
+    const c = find(renderChart(CHART, { mallocArenaMax: 0, mallocThresholdBytes: 0 }), 'DaemonSet')!.spec
+      .template.spec.containers[0];
+    for (const name of ['MALLOC_ARENA_MAX', 'MALLOC_TRIM_THRESHOLD_', 'MALLOC_MMAP_THRESHOLD_'])
+      assert.equal(
+        c.env.find((e: Manifest) => e.name === name),
+        undefined,
+        name,
+      );
   });
 
   it('RBAC grants exactly the verbs the agent calls, without wildcards', () => {
