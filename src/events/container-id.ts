@@ -31,42 +31,62 @@ export function normalizeContainerId(raw: string): string | undefined {
  * so a policy can still see it.
  */
 export function eventContainerId(raw: string): string {
-  // The usual spellings (bare hex, `<runtime>://` + hex, a word such as Falco's "host") are answered
-  // by one scan, cheaper than hashing the fresh string for the memo below. When the part after a
-  // lower-case runtime prefix is only [0-9a-z], normalizeContainerId gives that part (12–64 hex
-  // digits: the normal form) or no ID (any other such word, kept as it is): the answer is that part
-  // either way. Hand-written: the regexes of normalizeContainerId cost more than this loop.
-  const at = raw.indexOf('://');
-  if (isLowerAlphanumeric(raw, at < 0 ? 0 : at + 3) && (at < 0 || isRuntimeName(raw, at)))
-    return at < 0 ? raw : raw.slice(at + 3);
-  // Other spellings: a node runs few containers, so remember the last answers (bounded).
+  // Kept small so V8 inlines it into the adapters: the usual spellings end here. The rest of the
+  // work sits in otherContainerId, whose size would otherwise keep this call out of line.
+  const start = usualIdStart(raw);
+  if (start === 0) return raw;
+  return start > 0 ? raw.slice(start) : otherContainerId(raw);
+}
+
+/**
+ * Where the ID starts in the usual spellings, in one scan: 0 for a bare [0-9a-z]+ word (bare hex, or
+ * a word such as Falco's "host"), the index after `://` for a lower-case runtime prefix ([a-z-]+)
+ * followed by [0-9a-z]*; -1 for anything else. For those spellings normalizeContainerId gives the
+ * part after the prefix (12–64 hex digits: the normal form) or no ID (any other such word, kept as
+ * it is): the answer is that part either way. Hand-written: a scan is cheaper than hashing the fresh
+ * string for the memo, and than the regexes of normalizeContainerId.
+ */
+function usualIdStart(raw: string): number {
+  const length = raw.length;
+  let digit = false;
+  let dash = false;
+  let i = 0;
+  for (; i < length; i++) {
+    const c = raw.charCodeAt(i);
+    if (c >= 97 && c <= 122) continue; // a-z
+    if (c >= 48 && c <= 57) digit = true;
+    else if (c === 45)
+      dash = true; // -
+    else break;
+  }
+  if (i === length) return dash ? -1 : 0;
+  // Stopped at the first other character: it must open `://` after a prefix of [a-z-] only.
+  if (
+    i === 0 ||
+    digit ||
+    raw.charCodeAt(i) !== 58 ||
+    raw.charCodeAt(i + 1) !== 47 ||
+    raw.charCodeAt(i + 2) !== 47
+  )
+    return -1;
+  for (let j = i + 3; j < length; j++) {
+    const c = raw.charCodeAt(j);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 122))) return -1;
+  }
+  return i + 3;
+}
+
+/** eventContainerId for the other spellings: a node runs few containers, so remember the last answers (bounded). */
+function otherContainerId(raw: string): string {
   const known = seen.get(raw);
   if (known !== undefined) return known;
+  const at = raw.indexOf('://');
   const id = normalizeContainerId(raw);
   const value = id ?? (at >= 0 ? raw.slice(at + 3) : raw);
   if (raw.length > SEEN_KEY_MAX) return value;
   if (seen.size >= SEEN_MAX) seen.clear();
   seen.set(raw, value);
   return value;
-}
-
-/** /^[0-9a-z]*$/.test(raw.slice(from)) without the slice. */
-function isLowerAlphanumeric(raw: string, from: number): boolean {
-  for (let i = from; i < raw.length; i++) {
-    const c = raw.charCodeAt(i);
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 122))) return false;
-  }
-  return true;
-}
-
-/** /^[a-z-]+$/.test(raw.slice(0, end)) without the slice. */
-function isRuntimeName(raw: string, end: number): boolean {
-  if (end === 0) return false;
-  for (let i = 0; i < end; i++) {
-    const c = raw.charCodeAt(i);
-    if (!((c >= 97 && c <= 122) || c === 45)) return false;
-  }
-  return true;
 }
 
 /**

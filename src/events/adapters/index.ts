@@ -4,7 +4,13 @@
  * with a stable reason token (SKIP_REASONS, documented in docs/events.md).
  */
 import { adaptFalco, looksLikeFalco, looksLikeFalcoText } from './falco.js';
-import { DEFAULT_EVENT_LIMITS, guardEvent, mergeTruncations, type Truncations } from './guard.js';
+import {
+  DEFAULT_EVENT_LIMITS,
+  guardEvent,
+  mergeTruncations,
+  type EventLimits,
+  type Truncations,
+} from './guard.js';
 import { adaptKubeArmor, looksLikeKubeArmor } from './kubearmor.js';
 import {
   DEFAULT_MAX_LINE_LENGTH,
@@ -61,21 +67,27 @@ export function adaptRecord(
  * adapters never build a string longer than the record's text plus this.
  */
 const ADAPTER_SLACK = 1024;
-const TOOL_FORMATS: ReadonlySet<SourceFormat> = new Set(['tetragon', 'falco', 'kubearmor', 'tracee']);
 
 /** Every adapter's events pass the one ingest guard (depth and size bounds), whatever the format. */
 function guarded(outcome: AdaptOutcome, options: AdaptOptions, sourceLength?: number): AdaptOutcome {
+  // Kept small, the walk out of line: this is inlined into adaptLine on every event, and a larger body
+  // there took the inlining room the adapters' own helpers had.
   if (outcome.kind !== 'events') return outcome;
-  const limits = options.limits ?? DEFAULT_EVENT_LIMITS;
   // The tool adapters build fixed, shallow shapes from substrings of the record: from a short enough
   // line no string can reach the cap, so the walk is skipped. A RuntimeEvent (bare or in a
   // CloudEvent) is the record itself, of any depth, and is always walked.
+  const format = outcome.format;
   if (
-    TOOL_FORMATS.has(outcome.format) &&
     sourceLength !== undefined &&
-    sourceLength + ADAPTER_SLACK <= limits.maxStringLength
+    format !== 'runtime' &&
+    format !== 'cloudevents' &&
+    sourceLength + ADAPTER_SLACK <= (options.limits ?? DEFAULT_EVENT_LIMITS).maxStringLength
   )
     return outcome;
+  return guardEvents(outcome, options.limits ?? DEFAULT_EVENT_LIMITS);
+}
+
+function guardEvents(outcome: AdaptOutcome & { kind: 'events' }, limits: EventLimits): AdaptOutcome {
   let truncated: Truncations | undefined;
   for (const event of outcome.events) {
     const result = guardEvent(event, limits);
