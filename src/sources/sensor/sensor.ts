@@ -106,6 +106,9 @@ export class BpftraceSensor implements EventSource {
   private incomplete = 0;
   private filtered = 0;
   private restarts = 0;
+  /** Pipe reads and output lines taken from bpftrace (the bench's per-op cost breakdown). */
+  private reads = 0;
+  private lines = 0;
   /** Drops and events in; the record reader applies the ingest guard to every built event. */
   private readonly counters = new SourceCounters(this.name, 'bpftrace');
   private readonly reader = new RecordReader({ counters: this.counters, format: 'auto' });
@@ -185,11 +188,20 @@ export class BpftraceSensor implements EventSource {
   }
 
   /** Extra numbers for logs and the bench. */
-  details(): { incomplete: number; filtered: number; restarts: number; probes: string[] } {
+  details(): {
+    incomplete: number;
+    filtered: number;
+    restarts: number;
+    reads: number;
+    lines: number;
+    probes: string[];
+  } {
     return {
       incomplete: this.incomplete,
       filtered: this.filtered,
       restarts: this.restarts,
+      reads: this.reads,
+      lines: this.lines,
       probes: this.current?.program.probes ?? [],
     };
   }
@@ -253,10 +265,13 @@ export class BpftraceSensor implements EventSource {
     // over every line of a read at once, cheaper per line than node:readline's events.
     const splitter = new LineSplitter(SENSOR_MAX_LINE_BYTES);
     const onPiece = (piece: LinePiece): void => {
-      if (piece.kind === 'line') running.parser.line(piece.text);
-      else if (piece.kind === 'too-large') this.drop(SENSOR_DROP_REASONS.malformed);
+      if (piece.kind === 'line') {
+        this.lines++;
+        running.parser.line(piece.text);
+      } else if (piece.kind === 'too-large') this.drop(SENSOR_DROP_REASONS.malformed);
     };
     child.stdout.on('data', (chunk: Buffer) => {
+      this.reads++;
       for (const piece of splitter.feed(chunk)) onPiece(piece);
     });
     child.stdout.once('end', () => {
