@@ -410,7 +410,10 @@ async function decompose(): Promise<void> {
   const silent = program.source.replace(/print\(\(.*\)\);|printf\("A .*\);/g, '');
   const variants = { 'probes, no output': silent, 'probes + output': program.source };
   type Variant = keyof typeof variants;
-  const rows: Record<Variant, { ratio: number; cpu: number; bpftrace: number; lines: number }[]> = {
+  const rows: Record<
+    Variant,
+    { ratio: number; cpu: number; bpftrace: number; reader: number; lines: number }[]
+  > = {
     'probes, no output': [],
     'probes + output': [],
   };
@@ -423,9 +426,11 @@ async function decompose(): Promise<void> {
       await new Promise((r) => setTimeout(r, SETTLE_MS));
       const cpu0 = cpuSeconds(bt.pid);
       const lines0 = bt.lines();
+      const reader0 = process.cpuUsage();
       const run = await runWorkload(watched);
       await new Promise((r) => setTimeout(r, 500)); // the last lines
       const lines = bt.lines() - lines0;
+      const reader = process.cpuUsage(reader0);
       const bpftrace = cpuSeconds(bt.pid) - cpu0;
       await bt.stop();
       const next = await runWorkload(watched);
@@ -434,6 +439,8 @@ async function decompose(): Promise<void> {
         ratio: (base.seconds + next.seconds) / 2 / run.seconds,
         cpu: run.cpu,
         bpftrace,
+        // This process only read and counted the lines: what a consumer pays before any parsing.
+        reader: Math.max(0, (reader.user + reader.system) / 1e6 - (base.launcherCpu + next.launcherCpu) / 2),
         lines,
       });
       base = next;
@@ -451,6 +458,7 @@ async function decompose(): Promise<void> {
       `${name.padEnd(18)} throughput ratio ${median(rs.map((r) => r.ratio)).toFixed(3)} (runs: ${rs.map((r) => r.ratio.toFixed(3)).join(' ')})` +
         `; workload CPU/op ${((1e6 * median(rs.map((r) => r.cpu))) / OPS).toFixed(1)} µs` +
         `; bpftrace CPU/op ${((1e6 * median(rs.map((r) => r.bpftrace))) / OPS).toFixed(1)} µs` +
+        `; reading its output, CPU/op ${((1e6 * median(rs.map((r) => r.reader))) / OPS).toFixed(1)} µs` +
         `; output lines/op ${(median(rs.map((r) => r.lines)) / OPS).toFixed(2)}`,
     );
   }
