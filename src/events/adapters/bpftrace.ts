@@ -293,12 +293,23 @@ export interface EventBuilderOptions {
   processes: ProcessView;
 }
 
+/** The date-and-seconds part last formatted, and its second: events come in bursts within a second. */
+let lastSecond = -1n;
+let lastPrefix = '';
+
 /** RFC 3339 with nanoseconds: 2026-11-26T12:00:00.123456789Z. */
 export function rfc3339Nano(wallNs: bigint): string {
-  const ms = Number(wallNs / 1_000_000n);
-  const iso = new Date(ms).toISOString(); // …T12:00:00.123Z
-  const nanos = (wallNs % 1_000_000_000n).toString().padStart(9, '0');
-  return `${iso.slice(0, 19)}.${nanos}Z`;
+  if (wallNs < 0n) {
+    const iso = new Date(Number(wallNs / 1_000_000n)).toISOString();
+    return `${iso.slice(0, 19)}.${(wallNs % 1_000_000_000n).toString().padStart(9, '0')}Z`;
+  }
+  // A Date and its ISO string per event cost more than the rest of the timestamp: formatted once a second.
+  const second = wallNs / 1_000_000_000n;
+  if (second !== lastSecond) {
+    lastPrefix = new Date(Number(second) * 1000).toISOString().slice(0, 19); // …T12:00:00
+    lastSecond = second;
+  }
+  return `${lastPrefix}.${(wallNs - second * 1_000_000_000n).toString().padStart(9, '0')}Z`;
 }
 
 interface ProcessIdentity {
