@@ -19,10 +19,15 @@
  * action path. The longest garbage-collection pause of each phase is printed beside it (a GC pause
  * stops the loop too: a loop p99 far above it points at CPU contention instead). `--no-reports` turns the PolicyReport writer off, to show its share of the tail.
  *
+ * The agent runs in this process, so the bench re-runs itself under the Node flags the chart gives the
+ * agent (values.yaml `nodeOptions`: a small young generation means short scavenges, which is what
+ * the tail sees); AGENT_NODE_FLAGS overrides them (empty: Node's defaults).
+ *
  *   npx tsx bench/actions.ts [N=1000] [--no-reports]
  */
 import { CoreV1Api, KubeConfig, type V1DeleteOptions } from '@kubernetes/client-node';
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import {
   monitorEventLoopDelay,
@@ -36,7 +41,30 @@ import { ClusterAgent } from '../src/app/cluster-agent.js';
 import { model } from '../src/k8s/model.js';
 import { loadPolicyText } from '../src/policy/index.js';
 import type { RuntimeEvent } from '../src/events/types.js';
+import { parse } from 'yaml';
 import { percentile } from './support.js';
+
+const AS_SHIPPED = 'KR_BENCH_AS_SHIPPED';
+/** The chart's NODE_OPTIONS (values.yaml `nodeOptions`), or AGENT_NODE_FLAGS when set. */
+const agentNodeFlags = (
+  process.env.AGENT_NODE_FLAGS ??
+  ((
+    parse(readFileSync(new URL('../deploy/helm/values.yaml', import.meta.url), 'utf8')) as {
+      nodeOptions?: string;
+    }
+  ).nodeOptions ||
+    '')
+)
+  .split(/\s+/)
+  .filter((f) => f !== '');
+if (process.env[AS_SHIPPED] === undefined) {
+  const child = spawnSync(
+    process.execPath,
+    [...process.execArgv, ...agentNodeFlags, ...process.argv.slice(1)],
+    { stdio: 'inherit', env: { ...process.env, [AS_SHIPPED]: agentNodeFlags.join(' ') } },
+  );
+  process.exit(child.status ?? 1);
+}
 
 const args = process.argv.slice(2);
 const N = Number(args.find((a) => !a.startsWith('--')) ?? 1000);
@@ -343,7 +371,8 @@ async function main(): Promise<void> {
 
   console.log(
     `\nbench/actions: event received → DELETE on the API server's socket (ms), N=${N}, ` +
-      `PolicyReports ${WITH_REPORTS ? 'on' : 'off'}, load average ${loadBefore.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}`,
+      `PolicyReports ${WITH_REPORTS ? 'on' : 'off'}, load average ${loadBefore.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}, ` +
+      `node flags: ${process.env[AS_SHIPPED] || "Node's defaults"}`,
   );
   console.log(
     `background: ${background} non-violating events in ${seconds.toFixed(1)} s = ${Math.round(background / seconds)} ev/s offered to the same agent`,
