@@ -49,6 +49,11 @@ export class MissingKey {
   }
 }
 
+/** An operand the operator cannot use: its MissingKey is the outcome (cel-js's error), else BAIL. */
+function undecided(v: unknown): MissingKey | typeof BAIL {
+  return v instanceof MissingKey ? v : BAIL;
+}
+
 export type RawBindingReader = (name: string) => unknown;
 export type FastProgram = (activation: Record<string, unknown>) => unknown;
 
@@ -223,7 +228,7 @@ function compileNode(node: Node): Fast | undefined {
       if (operand === undefined) return undefined;
       return (act) => {
         const v = operand(act);
-        return typeof v === 'boolean' ? !v : v instanceof MissingKey ? v : BAIL;
+        return typeof v === 'boolean' ? !v : undecided(v);
       };
     }
     case '&&':
@@ -249,7 +254,7 @@ function compileNode(node: Node): Fast | undefined {
         if (a === BAIL || b === BAIL) return BAIL;
         if (b instanceof MissingKey) return b;
         if (typeof b !== 'boolean') return BAIL;
-        return typeof a === 'boolean' ? b : a instanceof MissingKey ? a : BAIL;
+        return typeof a === 'boolean' ? b : undecided(a);
       };
     }
     case '==':
@@ -302,7 +307,7 @@ function compileNode(node: Node): Fast | undefined {
       const set = new Set<unknown>(values);
       return (act) => {
         const a = left(act);
-        return typeof a === type ? set.has(a) : a instanceof MissingKey ? a : BAIL;
+        return typeof a === type ? set.has(a) : undecided(a);
       };
     }
     case 'call': {
@@ -326,7 +331,7 @@ function compileNode(node: Node): Fast | undefined {
         }
         return (act) => {
           const s = receiver(act);
-          return typeof s === 'string' ? re.test(s) : s instanceof MissingKey ? s : BAIL;
+          return typeof s === 'string' ? re.test(s) : undecided(s);
         };
       }
       const method = Object.hasOwn(STRING_METHODS, name) ? STRING_METHODS[name] : undefined;
