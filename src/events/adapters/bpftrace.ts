@@ -436,22 +436,17 @@ export class EventBuilder {
         if ('event' in also) return { event: built.event, also: [also.event] };
       }
     }
-    if (specific.alsoAt && 'event' in built) {
-      const also: RuntimeEvent[] = [];
-      specific.alsoAt.forEach((path, i) => {
-        const file = { ...specific.fields.file, path };
-        const more = this.finish(r, identity, {
-          ...specific,
-          fields: { ...specific.fields, file },
-          raw: { ...specific.raw, idSuffix: `p${i + 1}` },
-        });
-        if ('event' in more) also.push(more.event);
+    if (!('event' in built) || specific.raw?.pathUnresolved !== true) return built;
+    // An unresolved path: the same event again below each further watched prefix.
+    const also = (specific.alsoAt ?? []).flatMap((path, i) => {
+      const more = this.finish(r, identity, {
+        ...specific,
+        fields: { ...specific.fields, file: { ...specific.fields.file, path } },
+        raw: { ...specific.raw, idSuffix: `p${i + 1}` },
       });
-      return { event: built.event, also, unresolvedPath: true };
-    }
-    return 'event' in built && specific.raw?.pathUnresolved === true
-      ? { ...built, unresolvedPath: true }
-      : built;
+      return 'event' in more ? [more.event] : [];
+    });
+    return { event: built.event, ...(also.length > 0 ? { also } : {}), unresolvedPath: true };
   }
 
   /** A set-user-id exec: the effective uid after execve differs from the one before. */
