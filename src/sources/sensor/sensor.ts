@@ -458,10 +458,10 @@ async function outputSocket(
   onChunk: (chunk: Buffer) => void,
 ): Promise<{ reader: Socket; writer: Socket } | undefined> {
   let dir: string | undefined;
+  const server = createServer();
   try {
     dir = mkdtempSync(join(tmpdir(), 'kr-sensor-'));
     const path = join(dir, 'out');
-    const server = createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(path, resolve);
@@ -482,12 +482,12 @@ async function outputSocket(
       reader.once('connect', resolve);
       reader.once('error', reject);
     });
-    const writer = await accepted;
-    server.close();
-    return { reader, writer };
+    return { reader, writer: await accepted };
   } catch {
     return undefined;
   } finally {
+    // One connection only, on success or not: nothing else may connect later.
+    server.close();
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   }
 }
