@@ -212,6 +212,53 @@ describe('sensor accuracy with a process-exec policy', { skip }, () => {
   });
 });
 
+describe('identity of an exec no policy watches', { skip }, () => {
+  // file-read on a private prefix: nothing else on the host reaches user space during these tests.
+  const dir = mkdtempSync(join(tmpdir(), 'kr-adv-acc3-'));
+  const file = join(dir, 'read-me');
+  const collector = new EventCollector();
+  let sensor: BpftraceSensor;
+
+  before(async () => {
+    writeFileSync(file, 'x\n');
+    sensor = await startTestSensor(['file-read'], [`${dir}/`], collector);
+  });
+  after(async () => {
+    await sensor.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('is sent with the first report of its process, however long after the exec', async () => {
+    // dash reads the file itself (a builtin), 300 ms after it was exec'd.
+    await sh(`sleep 0.3; read line < ${file}; exit 0`);
+    const e = await collector.waitFor(
+      (x) => x.behavior === 'file-read' && x.file?.path === file,
+      EVENT_DEADLINE_MS,
+      'read by the shell',
+    );
+    assert.match(e.process?.binary ?? '', /^\/usr\/bin\/(da|ba)?sh$/);
+    assert.deepEqual(e.process?.args?.slice(0, 1), ['-c']);
+  });
+
+  test('an exec whose process reports nothing sends nothing to user space', async () => {
+    const before = sensor.details().lines;
+    // 200 execs: sent as they happen, each would be six lines (three path components, head, name, argv).
+    await sh('i=0; while [ $i -lt 200 ]; do /usr/bin/true; i=$((i+1)); done');
+    // One report afterwards: every line before it has been read once it arrives.
+    await sh(`read line < ${file}; exit 0`);
+    await collector.waitFor(
+      (x) =>
+        x.behavior === 'file-read' &&
+        x.file?.path === file &&
+        x.process?.args?.[1]?.startsWith('read') === true,
+      EVENT_DEADLINE_MS,
+      'the marker read',
+    );
+    const sent = sensor.details().lines - before;
+    assert.ok(sent < 100, `${sent} lines for 200 unwatched execs and one read`);
+  });
+});
+
 const CGROUP_ROOT = '/sys/fs/cgroup/unified';
 const podSkip =
   skip ?? (existsSync(`${CGROUP_ROOT}/cgroup.procs`) ? undefined : 'no writable cgroup v2 hierarchy');

@@ -26,6 +26,11 @@ export const RecordKind = {
   moveMount: 3,
   fsmount: 4,
   openTree: 5,
+  /**
+   * A process's identity, sent with its first report when its exec was not sent (no policy watches
+   * process-exec): the exec record's layout, learnt from, never an event of its own.
+   */
+  identity: 6,
   connect: 10,
   bind: 11,
   listen: 12,
@@ -388,7 +393,7 @@ export class EventBuilder {
     // the program that made the call, not the one the process became afterwards.
     const key = `${r.pid}:${r.startBootNs}:${r.execId}`;
     let identity = this.processes.get(key);
-    if (r.kind === RecordKind.exec) {
+    if (r.kind === RecordKind.exec || r.kind === RecordKind.identity) {
       identity = {
         // The executable the kernel loaded; the name given to execve when the walk was cut.
         binary: r.resolved?.complete ? r.resolved.path : (str(r, 0) ?? r.resolved?.path),
@@ -415,6 +420,7 @@ export class EventBuilder {
       identity.cgroup = this.proc.cgroup(r.pid);
       identity.cgroupId = r.cgroupId;
     }
+    if (r.kind === RecordKind.identity) return { filtered: 'identity learnt' };
     if (r.kind === RecordKind.setid || r.kind === RecordKind.capset) {
       const k = `${r.pid}:${r.kind}:${r.fields.join(',')}`;
       const firstTid = this.recentCredentialChanges.get(k);
@@ -828,6 +834,8 @@ export class EventBuilder {
       case RecordKind.continuation:
       case RecordKind.component:
         return { filtered: 'continuation without head' };
+      case RecordKind.identity:
+        return { filtered: 'identity learnt' };
     }
   }
 }

@@ -26,6 +26,7 @@ import { killWrap, type KernelKillRule } from './kernel-kill.js';
 /** Continuation strings each kind is followed by (exec: one printf line with the argument bytes). */
 export const CONTINUATIONS: Partial<Record<RecordKindCode, number>> = {
   [RecordKind.exec]: 2, // the name passed to execve, then the argument bytes (printf line)
+  [RecordKind.identity]: 2, // as exec (the name is empty: no longer known)
   [RecordKind.mount]: 3, // target, source, fstype
   [RecordKind.moveMount]: 2, // to_pathname, from_pathname
   [RecordKind.openTree]: 1,
@@ -34,7 +35,11 @@ export const CONTINUATIONS: Partial<Record<RecordKindCode, number>> = {
 };
 
 /** Record kinds preceded by the component tuples of a path the kernel resolved. */
-export const RESOLVED_PATH_KINDS: ReadonlySet<number> = new Set([RecordKind.exec, RecordKind.open]);
+export const RESOLVED_PATH_KINDS: ReadonlySet<number> = new Set([
+  RecordKind.exec,
+  RecordKind.identity,
+  RecordKind.open,
+]);
 
 /**
  * Loop bound of the walk up a resolved path: components plus mount points crossed; a deeper path is
@@ -100,6 +105,10 @@ interface Probe {
   then?: string[];
   /** Extra predicate ANDed with the self filter. */
   predicate?: string;
+  /** When this probe reports, beyond its first printing program running (see withIdentityPrelude). */
+  identityWhen?: string;
+  /** Which program an in-kernel kill goes in (the probe's own first one; default 0). */
+  killAt?: number;
 }
 
 /** Escapes a prefix for a bpftrace string literal (only printable ASCII is accepted). */
@@ -294,7 +303,12 @@ ${emitPath('$file->f_path', '(@open_keep[tid] >> 24) & 0xff')}
         body: `  $f = ${flags};
   if (${modeTest(f)}) { @open_flags[tid] = ${f} | ${PRESENT}; }`,
       },
-      { tracepoint: `syscalls:sys_exit_${name}`, body: exitBody, then: [exitWalk, exitHead] },
+      {
+        tracepoint: `syscalls:sys_exit_${name}`,
+        body: exitBody,
+        then: [exitWalk, exitHead],
+        identityWhen: '@open_keep[tid] != 0',
+      },
     );
   }
   if (!wantWrite) return probes;
@@ -370,34 +384,117 @@ function sockaddrBody(kind: number, field: string): string {
 }
 
 /**
- * The exec probe: always attached, because every other event is named after the program its process
- * runs (identities are learnt here, keyed by exec). The binary is the executable the kernel loaded
- * (mm->exe_file, resolved), not the name passed to execve. `execEuid` compares the effective uid
- * with the one before the call (a set-user-id program).
+ * The programs that send a process's identity (the executable the kernel loaded, mm->exe_file
+ * resolved, not the name passed to execve; the exec's argument bytes) as an exec record, when `when`
+ * holds, as a record of `kind`. The walk's outcome is handed on through a per-thread map entry.
+ * `euidBefore` sets `$eb` (PRESENT | the effective uid before a set-user-id exec, or 0).
  */
-function execProbe(execEuid: boolean): Probe {
-  const before = execEuid
-    ? `  $eb = @exec_euid[args->old_pid];
-  delete(@exec_euid[args->old_pid]);`
-    : '  $eb = 0;';
+function identityPrograms(o: {
+  kind: RecordKindCode;
+  when: string;
+  oldPid: string;
+  euidBefore: string;
+  /** The name passed to execve, or undefined where it is no longer known. */
+  name?: string;
+  sent: string;
+}): string[] {
+  const walkProgram = `  if (${o.when}) {
+${emitPath('curtask->mm->exe_file->f_path')}
+  @exec_path[tid] = ($n << 8) | $st | ${PRESENT};
+  }`;
+  const head = `${o.euidBefore}
+    print((${o.kind}, ${COMMON}, ${o.oldPid}, ($p >> 8) & 0xff, $p & 0xff, ($eb >> 62) & 1, $eb & 0xffffffff, curtask->cred->euid.val, curtask->cred->uid.val));`;
+  const strings = `    delete(@exec_path[tid]);
+    print((0, tid, ${o.name ?? '""'}));
+    $mm = curtask->mm;
+    $len = $mm->arg_end - $mm->arg_start;
+    if ($len > ${SENSOR_STRLEN}) { $len = ${SENSOR_STRLEN}; }
+    printf("A %d %rx\\n", tid, buf(uptr($mm->arg_start), $len));${o.sent}`;
+  // Three programs: the walk, the head and the strings do not fit one 512-byte stack together.
+  return [
+    walkProgram,
+    `  $p = @exec_path[tid];\n  if ($p != 0) {\n${head}\n  }`,
+    `  if (@exec_path[tid] != 0) {\n${strings}\n  }`,
+  ];
+}
+
+/**
+ * The exec probe: always attached, because every other event is named after the program its process
+ * runs (identities are learnt from exec, keyed by exec).
+ *
+ * When a policy watches process-exec, every exec is sent as it happens. Otherwise the exec only
+ * marks the process in the kernel (`@exec_pending`), and the first probe of that process that
+ * reports something sends its identity first (withIdentityPrelude): an exec whose process reports
+ * nothing costs a map update instead of six lines through user space. The identity is read from the
+ * same exec (the same executable file and argument area of the same mm: a process can rewrite its
+ * argument bytes, but it chose them at execve anyway). A set-user-id exec (`execEuid`: the effective
+ * uid differs from the one before the call) is sent at once.
+ */
+function execProbe(eager: boolean, execEuid: boolean): Probe {
+  const takeEuid = `  $eb = @exec_euid[args->old_pid];
+  delete(@exec_euid[args->old_pid]);`;
+  if (eager) {
+    const [walkProgram, head, rest] = identityPrograms({
+      kind: RecordKind.exec,
+      when: '1',
+      oldPid: 'args->old_pid',
+      euidBefore: execEuid ? takeEuid : '  $eb = 0;',
+      name: 'str(args->filename)',
+      sent: '',
+    });
+    return { tracepoint: 'sched:sched_process_exec', body: walkProgram!, then: [head!, rest!] };
+  }
+  const mark = '  @exec_pending[pid] = 1;';
+  if (!execEuid) return { tracepoint: 'sched:sched_process_exec', body: mark };
   return {
     tracepoint: 'sched:sched_process_exec',
-    // The walk and the strings do not fit one 512-byte stack: the walk's outcome is handed to the
-    // second program through a per-thread map entry.
-    body: `${emitPath('curtask->mm->exe_file->f_path')}
-  @exec_path[tid] = ($n << 8) | $st | ${PRESENT};`,
-    then: [
-      `  $p = @exec_path[tid];
-  delete(@exec_path[tid]);
-${before}
-  print((${RecordKind.exec}, ${COMMON}, args->old_pid, ($p >> 8) & 0xff, $p & 0xff, ($eb >> 62) & 1, $eb & 0xffffffff, curtask->cred->euid.val, curtask->cred->uid.val));`,
-      `  print((0, tid, str(args->filename)));
-  $mm = curtask->mm;
-  $len = $mm->arg_end - $mm->arg_start;
-  if ($len > ${SENSOR_STRLEN}) { $len = ${SENSOR_STRLEN}; }
-  printf("A %d %rx\\n", tid, buf(uptr($mm->arg_start), $len));`,
-    ],
+    body: `${mark}
+${takeEuid}
+  if ($eb != 0 && ($eb & 0xffffffff) != curtask->cred->euid.val) { @exec_raised[tid] = $eb; }`,
+    then: identityPrograms({
+      kind: RecordKind.exec,
+      when: '@exec_raised[tid] != 0',
+      oldPid: 'args->old_pid',
+      euidBefore: `  $eb = @exec_raised[tid];
+  delete(@exec_raised[tid]);`,
+      name: 'str(args->filename)',
+      sent: PENDING_SENT,
+    }),
   };
+}
+
+/** The identity of a deferred exec has been sent: forget the mark. */
+const PENDING_SENT = `
+    delete(@exec_pending[pid]);`;
+
+/** Forgets the mark of a process that exits without having reported anything. */
+const EXIT_PROBE: Probe = {
+  tracepoint: 'sched:sched_process_exit',
+  predicate: 'tid == pid',
+  body: '  delete(@exec_pending[pid]);',
+};
+
+/**
+ * Inserts, before the first program of `p` that prints, the programs that send the identity of a
+ * process whose exec has not been sent yet (see execProbe). `p.identityWhen` narrows it to the
+ * invocations that will report (an open the path filter kept).
+ */
+function withIdentityPrelude(p: Probe): Probe {
+  const programs = [p.body, ...(p.then ?? [])];
+  const first = programs.findIndex((b) => /\bprintf?\(/.test(b));
+  if (first < 0) return p;
+  const prelude = identityPrograms({
+    kind: RecordKind.identity,
+    when: `@exec_pending[pid] != 0${p.identityWhen === undefined ? '' : ` && ${p.identityWhen}`}`,
+    oldPid: 'pid',
+    euidBefore: '  $eb = 0;',
+    // The name passed to execve is gone by now (keeping a copy per exec would cost a string copy
+    // per exec and not fit the stack here): a path cut by the walk stays cut.
+    sent: PENDING_SENT,
+  });
+  const all = [...programs.slice(0, first), ...prelude, ...programs.slice(first)];
+  // A kill's mark stays right before the record it marks, after the identity.
+  return { ...p, body: all[0]!, then: all.slice(1), killAt: first === 0 ? prelude.length : 0 };
 }
 
 /**
@@ -458,7 +555,7 @@ type ProbeFactory = (opts: ProgramOptions) => Probe[];
 
 /** Which tracepoints see each behavior (docs/sensor.md mirrors this table). */
 const FACTORIES: Record<Exclude<Behavior, 'alert'>, ProbeFactory> = {
-  'process-exec': () => [execProbe(false)],
+  'process-exec': () => [execProbe(true, false)],
   'volume-mount': () => [
     {
       tracepoint: 'syscalls:sys_enter_mount',
@@ -593,11 +690,16 @@ export function generateProgram(opts: ProgramOptions): GeneratedProgram {
   const unsupported: GeneratedProgram['unsupported'] = [];
   const seen = new Set<string>();
   // First whenever anything is watched: identities come from exec whether or not a policy wants
-  // exec events (the sensor then only learns from them).
+  // exec events (the sensor then only learns from them, sent with a process's first report).
+  const eager = opts.behaviors.has('process-exec');
   if ([...opts.behaviors].some((b) => b !== 'alert')) {
-    const exec = execProbe(opts.behaviors.has('privilege-escalation'));
+    const exec = execProbe(eager, opts.behaviors.has('privilege-escalation'));
     probes.push(exec);
     seen.add(exec.tracepoint);
+    if (!eager && opts.tracepointExists(EXIT_PROBE.tracepoint)) {
+      probes.push(EXIT_PROBE);
+      seen.add(EXIT_PROBE.tracepoint);
+    }
   }
   // Sorted so the program (and its cache key) does not depend on set insertion order.
   for (const behavior of [...opts.behaviors].sort()) {
@@ -616,7 +718,7 @@ export function generateProgram(opts: ProgramOptions): GeneratedProgram {
     for (const p of available) {
       if (seen.has(p.tracepoint)) continue;
       seen.add(p.tracepoint);
-      probes.push(p);
+      probes.push(eager ? p : withIdentityPrelude(p));
     }
   }
   const self = `pid != ${opts.selfPid} && pid != @bpftrace_pid`;
@@ -639,13 +741,10 @@ export function generateProgram(opts: ProgramOptions): GeneratedProgram {
       ? killWrap(p.tracepoint, opts.kernelKill, opts.selfPid, pathFilter)
       : undefined;
     if (kill !== undefined) unsafe = true;
-    lines.push(
-      `tracepoint:${p.tracepoint} /${predicate}/ {`,
-      ...(kill === undefined ? [] : [kill]),
-      p.body,
-      '}',
-    );
-    for (const next of p.then ?? []) lines.push(`tracepoint:${p.tracepoint} /${predicate}/ {`, next, '}');
+    [p.body, ...(p.then ?? [])].forEach((program, i) => {
+      const killHere = kill !== undefined && i === (p.killAt ?? 0);
+      lines.push(`tracepoint:${p.tracepoint} /${predicate}/ {`, ...(killHere ? [kill] : []), program, '}');
+    });
   }
   lines.push('END { clear(@bpftrace_pid); }', '');
   return {

@@ -124,7 +124,11 @@ export const KILL_MARK_MAX_AGE_MS = 1000;
 const MAX_COMPONENT_THREADS = 1024;
 
 /** Where the head's component count and PathStatus are, per kind that carries a resolved path. */
-const PATH_FIELDS: Partial<Record<number, number>> = { [RecordKind.exec]: 1, [RecordKind.open]: 2 };
+const PATH_FIELDS: Partial<Record<number, number>> = {
+  [RecordKind.exec]: 1,
+  [RecordKind.identity]: 1,
+  [RecordKind.open]: 2,
+};
 
 /** Stateful line parser: feed lines in order, receive signals. */
 export class RecordParser {
@@ -275,13 +279,14 @@ export class RecordParser {
       record.resolved = resolvedPath(comps, head.fields, PATH_FIELDS[head.kind] ?? 0);
     }
     const needStrings = CONTINUATIONS[head.kind] ?? 0;
-    const needArgv = head.kind === RecordKind.exec;
+    const needArgv = head.kind === RecordKind.exec || head.kind === RecordKind.identity;
     const p: Pending = {
       record,
       needStrings: needArgv ? needStrings - 1 : needStrings,
       needArgv,
     };
-    const mark = this.killMarks.get(head.tid);
+    // An identity sent ahead of the record a kill mark belongs to does not take the mark.
+    const mark = head.kind === RecordKind.identity ? undefined : this.killMarks.get(head.tid);
     if (mark !== undefined) {
       this.killMarks.delete(head.tid);
       if (Date.now() - mark.at <= KILL_MARK_MAX_AGE_MS) p.kernelKill = mark.rule;

@@ -174,3 +174,26 @@ test('an open under a prefix the kernel matched gets the prefix directories back
     ['unknown prefix 7'],
   );
 });
+
+test('an identity sent ahead of a killed record is its own record and leaves the kill mark to that record', () => {
+  const signals = parse([
+    // The in-kernel kill's mark, then (no process-exec policy) the process's identity, then the open.
+    '{"type": "printf", "data": "K 20755 0\\n"}',
+    ...EXEC_COMPONENTS,
+    `{"type": "value", "data": [${RecordKind.identity},20755,20755,20639,0,4760928856006,1,4760928445925,3,"sh",20755,3,0,0,0,0,0]}`,
+    '{"type": "value", "data": [0,20755,""]}',
+    EXEC_ARGS,
+    '{"type": "value", "data": [90,20755,"shadow"]}',
+    '{"type": "value", "data": [90,20755,"etc"]}',
+    '{"type": "value", "data": [20,20755,20755,20639,0,4760928856100,1,4760928445925,3,"sh",577,3,2,0,32768]}',
+  ]);
+  const records = signals.flatMap((s) => (s.type === 'record' ? [s] : []));
+  assert.deepEqual(
+    records.map((s) => [s.record.kind, s.record.resolved?.path, s.kernelKill]),
+    [
+      [RecordKind.identity, '/usr/bin/dash', undefined],
+      [RecordKind.open, '/etc/shadow', 0],
+    ],
+  );
+  assert.deepEqual(records[0]?.record.argv, ['/bin/sh', '-c', 'echo hi', 'x\ny']);
+});

@@ -15,6 +15,7 @@ const gen = (behaviors: Behavior[], prefixes: string[] = [], exists = all) =>
 test('only the probes the behaviors need are attached', () => {
   assert.deepEqual(gen(['volume-mount']).probes, [
     'sched:sched_process_exec',
+    'sched:sched_process_exit',
     'syscalls:sys_enter_mount',
     'syscalls:sys_enter_move_mount',
     'syscalls:sys_enter_fsmount',
@@ -23,14 +24,24 @@ test('only the probes the behaviors need are attached', () => {
   assert.deepEqual(gen(['process-exec']).probes, ['sched:sched_process_exec']);
   assert.deepEqual(gen(['network-connect']).probes, [
     'sched:sched_process_exec',
+    'sched:sched_process_exit',
+    'syscalls:sys_enter_connect',
+  ]);
+  assert.deepEqual(gen(['network-connect', 'process-exec']).probes, [
+    'sched:sched_process_exec',
     'syscalls:sys_enter_connect',
   ]);
   assert.deepEqual(gen(['network-listen']).probes, [
     'sched:sched_process_exec',
+    'sched:sched_process_exit',
     'syscalls:sys_enter_bind',
     'syscalls:sys_enter_listen',
   ]);
-  assert.deepEqual(gen(['bpf-load']).probes, ['sched:sched_process_exec', 'syscalls:sys_enter_bpf']);
+  assert.deepEqual(gen(['bpf-load']).probes, [
+    'sched:sched_process_exec',
+    'sched:sched_process_exit',
+    'syscalls:sys_enter_bpf',
+  ]);
   assert.deepEqual(gen([]).probes, []);
   assert.deepEqual(gen(['alert']).probes, []);
 });
@@ -88,6 +99,61 @@ test('the exec probe is always attached when anything is watched, never for noth
   assert.deepEqual(gen(['alert']).probes, []);
 });
 
+/** The programs attached to one tracepoint, in order. */
+const programsOf = (source: string, tracepoint: string): string[] =>
+  source.split(/^(?=tracepoint:|END )/m).filter((block) => block.startsWith(`tracepoint:${tracepoint} `));
+
+test('without a process-exec policy an exec only marks the process; its first report sends its identity', () => {
+  const p = gen(['file-write', 'network-connect'], ['/etc/']);
+  const [exec, ...more] = programsOf(p.source, 'sched:sched_process_exec');
+  assert.equal(more.length, 0);
+  assert.match(exec ?? '', /@exec_pending\[pid\] = 1;/);
+  assert.doesNotMatch(exec ?? '', /print/, 'an exec alone sends nothing to user space');
+  // The mark is forgotten when the process exits without having reported anything.
+  assert.match(
+    programsOf(p.source, 'sched:sched_process_exit')[0] ?? '',
+    /tid == pid\/ \{\n {2}delete\(@exec_pending\[pid\]\);/,
+  );
+  // An open sends the identity only when the path filter kept it, before its own components.
+  const open = programsOf(p.source, 'syscalls:sys_exit_openat');
+  assert.equal(open.length, 6);
+  assert.match(
+    open[1] ?? '',
+    /if \(@exec_pending\[pid\] != 0 && @open_keep\[tid\] != 0\) \{\n {2}\$d = curtask->mm->exe_file->f_path\.dentry/,
+  );
+  assert.match(open[2] ?? '', /print\(\(6, tid, pid,/);
+  assert.match(open[3] ?? '', /printf\("A %d %rx\\n"[^]*delete\(@exec_pending\[pid\]\);/);
+  assert.match(open[4] ?? '', /if \(@open_keep\[tid\] != 0\)/);
+  // A probe that prints at once sends a pending identity first; one that only stores sends none.
+  const connect = programsOf(p.source, 'syscalls:sys_enter_connect');
+  assert.equal(connect.length, 4);
+  assert.match(connect[0] ?? '', /if \(@exec_pending\[pid\] != 0\) \{/);
+  assert.equal(programsOf(p.source, 'syscalls:sys_enter_openat').length, 1);
+});
+
+test('with a process-exec policy every exec is sent as it happens, and nothing is deferred', () => {
+  const p = gen(['file-write', 'process-exec'], ['/etc/']);
+  assert.doesNotMatch(p.source, /@exec_pending/);
+  assert.ok(!p.probes.includes('sched:sched_process_exit'));
+  const exec = programsOf(p.source, 'sched:sched_process_exec');
+  assert.equal(exec.length, 3);
+  assert.match(exec[2] ?? '', /print\(\(0, tid, str\(args->filename\)\)\);/);
+  assert.equal(programsOf(p.source, 'syscalls:sys_exit_openat').length, 3);
+});
+
+test('a set-user-id exec is sent at once without a process-exec policy; other execs wait', () => {
+  const p = gen(['privilege-escalation']);
+  const exec = programsOf(p.source, 'sched:sched_process_exec');
+  assert.equal(exec.length, 4);
+  assert.match(
+    exec[0] ?? '',
+    /if \(\$eb != 0 && \(\$eb & 0xffffffff\) != curtask->cred->euid\.val\) \{ @exec_raised\[tid\] = \$eb; \}/,
+  );
+  assert.match(exec[1] ?? '', /if \(@exec_raised\[tid\] != 0\)/);
+  assert.match(exec[2] ?? '', /\$eb = @exec_raised\[tid\];/);
+  assert.match(exec[3] ?? '', /delete\(@exec_pending\[pid\]\);/);
+});
+
 test('file-read needs prefixes; with them opens are filtered in the kernel on the resolved path', () => {
   const none = gen(['file-read']);
   assert.ok(!none.probes.includes('syscalls:sys_exit_openat'));
@@ -114,7 +180,11 @@ test('prefix filters escape quotes, refuse non-printable or relative prefixes an
 test('a behavior no tracepoint on this kernel can see is reported, not silently dropped', () => {
   const exists = (n: string): boolean => !n.includes('module');
   const p = gen(['module-load', 'ptrace'], [], exists);
-  assert.deepEqual(p.probes, ['sched:sched_process_exec', 'syscalls:sys_enter_ptrace']);
+  assert.deepEqual(p.probes, [
+    'sched:sched_process_exec',
+    'sched:sched_process_exit',
+    'syscalls:sys_enter_ptrace',
+  ]);
   assert.equal(p.unsupported.length, 1);
   assert.equal(p.unsupported[0]?.behavior, 'module-load');
   assert.match(p.unsupported[0]?.reason ?? '', /sys_enter_init_module/);
