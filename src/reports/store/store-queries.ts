@@ -107,13 +107,19 @@ export class StoreQueries {
   breakdown(filter: ViolationFilter = {}, top = 10): ViolationBreakdown {
     this.writes.flush();
     const where = buildWhere(filter);
-    const group = (expr: string): CountBy[] =>
-      this.db
+    const group = (expr: string, onlyViolations = false): CountBy[] => {
+      const sql = !onlyViolations
+        ? where.sql
+        : where.sql === ''
+          ? " WHERE result != 'skip'"
+          : `${where.sql} AND result != 'skip'`;
+      return this.db
         .prepare<SqlParams, CountBy>(
           `SELECT ${expr} AS key, count(*) AS violations, sum(count) AS occurrences
-           FROM violations${where.sql} GROUP BY 1 ORDER BY occurrences DESC, key LIMIT ?`,
+           FROM violations${sql} GROUP BY 1 ORDER BY occurrences DESC, key LIMIT ?`,
         )
         .all(...where.params, top);
+    };
     const total = this.db
       .prepare<SqlParams, { violations: number; occurrences: number | null }>(
         `SELECT count(*) AS violations, sum(count) AS occurrences FROM violations${where.sql}`,
@@ -127,7 +133,8 @@ export class StoreQueries {
         "CASE WHEN resource_namespace = '' THEN lower(resource_kind) || '/' || resource_name ELSE resource_namespace || '/' || resource_name END",
       ),
       byBehavior: group('behavior'),
-      byMode: group('mode'),
+      // What each mode did: an exempted row was neither enforced nor audited.
+      byMode: group('mode', true),
       byResult: group('result'),
     };
   }

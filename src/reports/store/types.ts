@@ -93,6 +93,7 @@ export interface ViolationBreakdown {
   /** key = "namespace/name" (kind Node: "node/<name>"). */
   byResource: CountBy[];
   byBehavior: CountBy[];
+  /** Violations only: exempted rows (result `skip`) are counted under byResult, not under a mode. */
   byMode: CountBy[];
   /** key = result (fail, skip, ...): exempted rows are counted under `skip`. */
   byResult: CountBy[];

@@ -94,6 +94,11 @@ test('an exempted verdict is listed as skipped with its exception, and is not co
   assert.match((await failing.textContent()) ?? '', /web-1/);
   await page.getByTestId('kpi-skipped').filter({ hasText: '1' }).waitFor();
   assert.equal(await page.getByTestId('kpi-violations').textContent(), '1');
+  // The mode tiles count what each mode did: the exempted row is in neither.
+  const modes = await Promise.all(
+    ['Enforce', 'Audit'].map(async (m) => Number(await page.getByTestId(`kpi-mode-${m}`).textContent())),
+  );
+  assert.equal(modes[0]! + modes[1]!, 1);
   await page.screenshot({ path: join(SHOTS, '08-exempted-skipped.png'), fullPage: true });
 });
 

@@ -85,6 +85,12 @@ test('an exempted verdict is stored as skip naming the exception; a violation as
         ['fail', 1, 1],
       ],
     );
+    // A mode counts what it did: the exempted row was neither enforced nor audited.
+    assert.deepEqual(
+      b.byMode.map((r) => [r.key, r.violations, r.occurrences]),
+      [[fail.mode, 1, 1]],
+    );
+    assert.equal(store.breakdown({ result: 'skip' }).byMode.length, 0);
     // The timeline counts the exempted verdicts apart from the violations.
     const minute = store
       .timeline(Date.now() - 60_000)

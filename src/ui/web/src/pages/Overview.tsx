@@ -150,7 +150,9 @@ export function Overview({ filters, theme }: { filters: Filters; theme: string }
         {(['Enforce', 'Audit'] as const).map((m) => (
           <div class="card kpi" key={m}>
             <span class="muted">{m}</span>
-            <strong>{nf.format(summary?.byMode.find((x) => x.key === m)?.violations ?? 0)}</strong>
+            <strong data-testid={`kpi-mode-${m}`}>
+              {nf.format(summary?.byMode.find((x) => x.key === m)?.violations ?? 0)}
+            </strong>
           </div>
         ))}
         <div class="card kpi">
