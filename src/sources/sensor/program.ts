@@ -51,6 +51,13 @@ export const MAX_WALK_STEPS = 40;
 /** Longest string read from the kernel (bpftrace 0.17 maximum is 200); longer ones are truncated. */
 export const SENSOR_STRLEN = 200;
 
+/**
+ * Longest file name an open's head carries itself (see fileProbes), a multiple of 6; longer names
+ * are sent as a component.
+ */
+export const LEAF_BYTES = 24;
+const LEAF_BIT = '0x100000000';
+
 /** open(2) flags that mean "this open may modify the file". */
 const WRITE_FLAGS = 0x1 | 0x2 | 0x40 | 0x200; // O_WRONLY | O_RDWR | O_CREAT | O_TRUNC
 /** Marks a stored value as present (a missing bpftrace map key reads as 0). */
@@ -275,19 +282,37 @@ ${decide}
   }`;
   // The map entry is read again rather than kept in a variable: one more value live across the
   // walk overflows the stack. A matched prefix's walk stopped early: the filter's count stands.
+  //
+  // The file's own name, when it is at most LEAF_BYTES long, is not sent as a component: the head
+  // carries it as numbers (one line per event instead of two; as a string it would overflow the
+  // head's stack). Not for a mount root (the path names it by its mount point) nor the process's
+  // root. LEAF_BIT in the map entries says it was done.
+  const leafTest = `$d != $vfs->mnt_root && $d != $d->d_parent && $d != curtask->fs->root.dentry && $d->d_name.len <= ${LEAF_BYTES}`;
   const exitWalk = `  if (@open_keep[tid] != 0) {
     $file = *(curtask->files->fdt->fd + args->ret);
-${emitPath('$file->f_path', '(@open_keep[tid] >> 24) & 0xff')}
-    if ((@open_keep[tid] & 0xff00) != 0) { @open_path[tid] = (@open_keep[tid] & 0xffffff) | ${PRESENT}; }
-    else { @open_path[tid] = ($n << 16) | $st | ${PRESENT}; }
+  $d = $file->f_path.dentry; $vfs = $file->f_path.mnt;
+  if (${leafTest}) { @open_keep[tid] = @open_keep[tid] | ${LEAF_BIT}; $d = $d->d_parent; }
+${walk('limit', 0, `((@open_keep[tid] >> 24) & 0xff) - ((@open_keep[tid] >> 32) & 1)`)}
+    if ((@open_keep[tid] & 0xff00) != 0) { @open_path[tid] = (@open_keep[tid] & (${LEAF_BIT} | 0xffffff)) | ${PRESENT}; }
+    else { @open_path[tid] = ($n << 16) | $st | (@open_keep[tid] & ${LEAF_BIT}) | ${PRESENT}; }
     delete(@open_keep[tid]);
   }`;
+  // The name's bytes, six per number (JSON numbers are exact up to 2^53), little-endian; the bytes
+  // past its length (other names' leftovers in the dentry) are masked off.
+  const packed = Array.from({ length: LEAF_BYTES / 6 }, (_, i) => {
+    const at = i * 6;
+    const mask = `($ln >= ${at + 6} ? 0xffffffffffff : ($ln > ${at} ? (1 << (($ln - ${at}) * 8)) - 1 : 0))`;
+    return `(*(uint64 *)($nm + ${at}) & ${mask})`;
+  }).join(', ');
   const exitHead = `  $p = @open_path[tid];
   if ($p != 0) {
     $f = @open_flags[tid];
     delete(@open_path[tid]); delete(@open_flags[tid]);
     $file = *(curtask->files->fdt->fd + args->ret);
-    print((${RecordKind.open}, ${COMMON}, $f & 0xffffffff, args->ret, ($p >> 16) & 0xff, $p & 0xffff, $file->f_mode));
+    $ln = (uint64)0;
+    if (($p & ${LEAF_BIT}) != 0) { $ln = (uint64)$file->f_path.dentry->d_name.len; }
+    $nm = (uint64)$file->f_path.dentry->d_name.name;
+    print((${RecordKind.open}, ${COMMON}, $f & 0xffffffff, args->ret, ($p >> 16) & 0xff, $p & 0xffff, $file->f_mode, $ln, ${packed}));
   }`;
   for (const [name, flags] of [
     ['openat', 'args->flags'],

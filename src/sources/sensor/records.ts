@@ -11,7 +11,14 @@ import {
   type RecordKindCode,
   type SensorRecord,
 } from '../../events/adapters/bpftrace.js';
-import { CONTINUATIONS, MAX_WALK_STEPS, PathStatus, RESOLVED_PATH_KINDS, SENSOR_STRLEN } from './program.js';
+import {
+  CONTINUATIONS,
+  LEAF_BYTES,
+  MAX_WALK_STEPS,
+  PathStatus,
+  RESOLVED_PATH_KINDS,
+  SENSOR_STRLEN,
+} from './program.js';
 
 /** What the parser tells its owner besides records. */
 export type ParserSignal =
@@ -264,6 +271,15 @@ export class RecordParser {
     if (RESOLVED_PATH_KINDS.has(head.kind)) {
       const comps = this.components.get(head.tid) ?? [];
       this.components.delete(head.tid);
+      if (head.kind === RecordKind.open) {
+        // The file's own name, when short, came in the head (deepest component).
+        const leaf = packedLeaf(head.fields, OPEN_LEAF_FIELD);
+        if (leaf === null) {
+          this.signal({ type: 'malformed', reason: 'sensor-malformed', detail: 'bad packed file name' });
+          return;
+        }
+        if (leaf !== undefined) comps.unshift(leaf);
+      }
       // An open's status says, in its second byte, which prefix (1-based) the kernel matched: the
       // prefix's directories were not sent, they are put back on top.
       const status = head.fields[(PATH_FIELDS[head.kind] ?? 0) + 1];
@@ -370,6 +386,30 @@ function fixString(v: unknown): unknown {
  * length may have been cut, a walk deeper than the bound lost its top, and a count that does not
  * match the head lost components in the ring: each says so (`complete: false`).
  */
+/** Where an open head carries its file name's length, followed by its bytes (LEAF_BYTES / 6 numbers). */
+const OPEN_LEAF_FIELD = 5;
+
+/**
+ * The file name an open's head carries as numbers (six bytes each, little-endian): undefined when
+ * there is none (length 0: sent as a component), null when the fields cannot be one.
+ */
+export function packedLeaf(fields: readonly (number | string)[], at: number): string | undefined | null {
+  const len = fields[at];
+  if (len === undefined || len === 0) return undefined;
+  if (typeof len !== 'number' || !Number.isInteger(len) || len < 0 || len > LEAF_BYTES) return null;
+  const bytes = Buffer.alloc(LEAF_BYTES);
+  for (let i = 0; i < LEAF_BYTES / 6; i++) {
+    const v = fields[at + 1 + i];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v >= 2 ** 48) return null;
+    bytes.writeUIntLE(v, i * 6, 6);
+  }
+  const name = bytes.subarray(0, len);
+  // A dentry name never holds a slash or a NUL, nor is it "." or "..".
+  if (name.includes(0x2f) || name.includes(0)) return null;
+  const text = name.toString('utf8');
+  return text === '.' || text === '..' ? null : text;
+}
+
 function resolvedPath(
   comps: string[],
   fields: (number | string)[],

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { RecordKind } from '../../../src/events/adapters/bpftrace.js';
 import {
   decodeArgv,
+  packedLeaf,
   RecordParser,
   repairBpftraceJson,
   type ParserSignal,
@@ -196,4 +197,47 @@ test('an identity sent ahead of a killed record is its own record and leaves the
     ],
   );
   assert.deepEqual(records[0]?.record.argv, ['/bin/sh', '-c', 'echo hi', 'x\ny']);
+});
+
+/** A name as the open head carries it: its length, then its bytes six per number, little-endian. */
+function pack(name: string): number[] {
+  const bytes = Buffer.alloc(24);
+  const n = Buffer.from(name).copy(bytes);
+  return [n, ...[0, 6, 12, 18].map((at) => bytes.readUIntLE(at, 6))];
+}
+
+test('a short file name carried in the open head is its deepest component, byte for byte', () => {
+  for (const name of ['a', 'passwd', 'kr-ev-24-bytes-name-xxxx', 'é日本.conf', '"q"\\']) {
+    assert.equal(packedLeaf(pack(name), 0), name);
+  }
+  const signals = parse([
+    '{"type": "value", "data": [90,31,"etc"]}',
+    `{"type": "value", "data": [20,31,31,1,0,5,1,3,1,"sh",577,3,2,0,32768,${pack('shadow').join(',')}]}`,
+    // Length 0: the name came as a component, as a longer one does.
+    '{"type": "value", "data": [90,32,"a-name-longer-than-twenty-four-bytes"]}',
+    '{"type": "value", "data": [90,32,"etc"]}',
+    '{"type": "value", "data": [20,32,32,1,0,6,1,3,1,"sh",577,3,2,0,32768,0,0,0,0,0]}',
+  ]);
+  assert.deepEqual(
+    signals.flatMap((s) => (s.type === 'record' ? [s.record.resolved?.path] : [])),
+    ['/etc/shadow', '/etc/a-name-longer-than-twenty-four-bytes'],
+  );
+});
+
+test('packed name fields that no dentry can produce are refused, never turned into a path', () => {
+  const good = pack('shadow');
+  assert.equal(packedLeaf([25, ...good.slice(1)], 0), null, 'longer than the head carries');
+  assert.equal(packedLeaf([6, 2 ** 48, 0, 0, 0], 0), null, 'more than six bytes in a number');
+  assert.equal(packedLeaf([6, -1, 0, 0, 0], 0), null);
+  assert.equal(packedLeaf([6, 'x', 0, 0, 0], 0), null);
+  assert.equal(packedLeaf(pack('a/b'), 0), null, 'a slash');
+  assert.equal(packedLeaf([3, 0x610061, 0, 0, 0], 0), null, 'a NUL');
+  assert.equal(packedLeaf(pack('..'), 0), null);
+  const signals = parse([
+    `{"type": "value", "data": [20,33,33,1,0,5,1,3,1,"sh",577,3,2,0,32768,${pack('..').slice(0, 1).join(',')},${2 ** 48},0,0,0]}`,
+  ]);
+  assert.deepEqual(
+    signals.map((s) => (s.type === 'malformed' ? s.detail : s.type)),
+    ['bad packed file name'],
+  );
 });

@@ -89,7 +89,10 @@ test('an open under a matched prefix is sent without the prefix directories the 
   assert.match(p.source, /\(\$n - 4\) << 24\) \| \(\$n << 16\) \| \(2 << 8\)/);
   // Too deep to judge: the whole path goes up, no clause.
   assert.match(p.source, /if \(\(\$st & 1\) != 0\) \{ \$keep = 0x4000000000000000 \| \(40 << 24\); \}/);
-  assert.match(p.source, /\$n = 40 - \(\(@open_keep\[tid\] >> 24\) & 0xff\);/);
+  assert.match(
+    p.source,
+    /\$n = 40 - \(\(\(@open_keep\[tid\] >> 24\) & 0xff\) - \(\(@open_keep\[tid\] >> 32\) & 1\)\);/,
+  );
   assert.match(p.source, /if \(\$n >= 40\) \{ break; \}/);
 });
 
