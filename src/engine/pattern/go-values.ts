@@ -237,13 +237,7 @@ export function parseGoInt(s: string): number | undefined {
  * `fmt.Sprint(v)` for JSON values (maps print with sorted keys, as Go does), capped like goFormatValue:
  * operators stringify event values with it, and the output must stay bounded.
  */
-export function goSprint(v: unknown): string {
-  // Operators stringify a value on every event, nearly always a short string or an integer: those
-  // are answered here, as goFormatValue would, without its kind switch and length cap pass.
-  if (typeof v === 'string') return v.length > MAX_FORMAT_LENGTH ? goFormatValue(v) : v;
-  if (typeof v === 'number' && Number.isSafeInteger(v)) return String(v);
-  return goFormatValue(v);
-}
+export const goSprint = goFormatValue;
 
 /** `reflect.DeepEqual` over JSON values. */
 export function deepEqual(a: unknown, b: unknown): boolean {

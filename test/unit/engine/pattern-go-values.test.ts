@@ -9,7 +9,6 @@ import {
   goKind,
   goParseFloat,
   goParseInt,
-  goSprint,
   goTypeName,
   GoFloat64,
   MAX_FORMAT_LENGTH,
@@ -81,29 +80,6 @@ describe('Go conversions used by pattern comparison', () => {
     const wide = goFormatValue(Array.from({ length: 100_000 }, (_, i) => `value-${i}`));
     assert.ok(wide.length <= MAX_FORMAT_LENGTH + 64);
     assert.ok(wide.endsWith('...'));
-  });
-
-  test("goSprint (the operators' stringify) prints every value as goFormatValue does, long strings cut", () => {
-    const long = 'x'.repeat(MAX_FORMAT_LENGTH + 1);
-    assert.equal(goSprint(long), `${'x'.repeat(MAX_FORMAT_LENGTH)}...`);
-    assert.equal(goSprint('x'.repeat(MAX_FORMAT_LENGTH)), 'x'.repeat(MAX_FORMAT_LENGTH));
-    assert.equal(goSprint(2 ** 63 - 1024), '9223372036854774784');
-    assert.equal(goSprint(-0), '0');
-    assert.equal(goSprint(1.5), '1.5');
-    fc.assert(
-      fc.property(
-        fc.oneof(
-          fc.string(),
-          fc.integer(),
-          fc.maxSafeInteger(),
-          fc.double(),
-          fc.boolean(),
-          fc.constant(null),
-          fc.jsonValue(),
-        ),
-        (v) => assert.equal(goSprint(v), goFormatValue(v)),
-      ),
-    );
   });
 
   test('strconv.ParseInt and ParseFloat grammars', () => {
