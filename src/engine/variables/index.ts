@@ -252,35 +252,52 @@ function isDelete(context: Record<string, unknown>): boolean {
   );
 }
 
+/**
+ * The value of `v`. The usual variable, a plain path, is decided here; `{{@}}` and nested variables
+ * take resolveSpecial, kept out of line so this per-event function stays small enough to inline.
+ */
 function resolve(
   v: CompiledVariable,
   context: Record<string, unknown>,
   path: string,
   settings: Settings,
   options: RenderOptions | undefined,
-  data: unknown = context,
+  data: unknown,
 ): unknown {
   try {
-    if (v.usesCurrent) {
-      const expr = pointerToJmesPath(options?.path ?? '') + v.variable.slice(1);
-      return compileJmesPath(expr)(context);
+    if (v.query !== undefined) {
+      const q = v.deleteQuery !== undefined && isDelete(context) ? v.deleteQuery : v.query;
+      return q(data);
     }
-    if (v.nested !== undefined) {
-      const { children, ast, deleteAst } = v.nested;
-      // Placeholders are numbered across the whole template; only this variable's are filled.
-      const values: string[] = [];
-      for (const c of children)
-        values[c.index] = toText(resolve(c.variable, context, path, settings, options));
-      const tree = deleteAst !== undefined && isDelete(context) ? deleteAst : ast;
-      return evaluateJmesPathAst(instantiate(tree, values) as ExpressionNode, data, v.variable);
-    }
-    const q = v.deleteQuery !== undefined && isDelete(context) ? v.deleteQuery : v.query!;
-    return q(data);
+    return resolveSpecial(v, context, path, settings, options, data);
   } catch (e) {
     if (settings.unresolvedAsEmpty) return '';
     throw substitutionFailure(v, path, e);
   }
 }
+
+/** `{{@}}` (relative to the pattern location) and variables with nested variables. */
+function resolveSpecial(
+  v: CompiledVariable,
+  context: Record<string, unknown>,
+  path: string,
+  settings: Settings,
+  options: RenderOptions | undefined,
+  data: unknown,
+): unknown {
+  if (v.usesCurrent) {
+    const expr = pointerToJmesPath(options?.path ?? '') + v.variable.slice(1);
+    return compileJmesPath(expr)(context);
+  }
+  const { children, ast, deleteAst } = v.nested!;
+  // Placeholders are numbered across the whole template; only this variable's are filled.
+  const values: string[] = [];
+  for (const c of children)
+    values[c.index] = toText(resolve(c.variable, context, path, settings, options, context));
+  const tree = deleteAst !== undefined && isDelete(context) ? deleteAst : ast;
+  return evaluateJmesPathAst(instantiate(tree, values) as ExpressionNode, data, v.variable);
+}
+
 /**
  * The error for a variable that cannot be resolved. The same variable failing at the same place for
  * the same cause (fieldPathQuery throws one error per missing key) is one error, built once: on the
@@ -360,10 +377,10 @@ function substitute(
   options: RenderOptions | undefined,
 ): unknown {
   if (segments.length === 1 && typeof segments[0] !== 'string')
-    return resolve(segments[0]!, context, path, settings, options);
+    return resolve(segments[0]!, context, path, settings, options, context);
   let out = '';
   for (const seg of segments)
-    out += typeof seg === 'string' ? seg : toText(resolve(seg, context, path, settings, options));
+    out += typeof seg === 'string' ? seg : toText(resolve(seg, context, path, settings, options, context));
   return out;
 }
 
