@@ -287,7 +287,7 @@ ${decide}
   // carries it as numbers (one line per event instead of two; as a string it would overflow the
   // head's stack). Not for a mount root (the path names it by its mount point) nor the process's
   // root. LEAF_BIT in the map entries says it was done.
-  const leafTest = `$d != $vfs->mnt_root && $d != $d->d_parent && $d != curtask->fs->root.dentry && $d->d_name.len <= ${LEAF_BYTES}`;
+  const leafTest = `$d != $vfs->mnt_root && $d != $d->d_parent && $d != curtask->fs->root.dentry && $d->d_name.len > 0 && $d->d_name.len <= ${LEAF_BYTES}`;
   const exitWalk = `  if (@open_keep[tid] != 0) {
     $file = *(curtask->files->fdt->fd + args->ret);
   $d = $file->f_path.dentry; $vfs = $file->f_path.mnt;
