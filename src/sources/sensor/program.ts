@@ -421,6 +421,7 @@ function identityPrograms(o: {
   euidBefore: string;
   /** The name passed to execve, or undefined where it is no longer known. */
   name?: string;
+  /** Statements run once the identity is out (forgetting a deferred exec's mark). */
   sent: string;
 }): string[] {
   const walkProgram = `  if (${o.when}) {
