@@ -420,7 +420,6 @@ export class EventBuilder {
       identity.cgroup = this.proc.cgroup(r.pid);
       identity.cgroupId = r.cgroupId;
     }
-    if (r.kind === RecordKind.identity) return { filtered: 'identity learnt' };
     if (r.kind === RecordKind.setid || r.kind === RecordKind.capset) {
       const k = `${r.pid}:${r.kind}:${r.fields.join(',')}`;
       const firstTid = this.recentCredentialChanges.get(k);

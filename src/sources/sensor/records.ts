@@ -381,11 +381,6 @@ function fixString(v: unknown): unknown {
   return typeof v === 'string' ? latin1ToUtf8(v) : v;
 }
 
-/**
- * Joins the components of a resolved path (sent deepest first). A component of the string cap's
- * length may have been cut, a walk deeper than the bound lost its top, and a count that does not
- * match the head lost components in the ring: each says so (`complete: false`).
- */
 /** Where an open head carries its file name's length, followed by its bytes (LEAF_BYTES / 6 numbers). */
 const OPEN_LEAF_FIELD = 5;
 
@@ -410,6 +405,11 @@ export function packedLeaf(fields: readonly (number | string)[], at: number): st
   return text === '.' || text === '..' ? null : text;
 }
 
+/**
+ * Joins the components of a resolved path (sent deepest first). A component of the string cap's
+ * length may have been cut, a walk deeper than the bound lost its top, and a count that does not
+ * match the head lost components in the ring: each says so (`complete: false`).
+ */
 function resolvedPath(
   comps: string[],
   fields: (number | string)[],
